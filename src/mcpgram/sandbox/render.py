@@ -260,7 +260,7 @@ def message_tl(world: World, viewer: int, message: Message) -> Any:
         "id": message.id,
         "peer_id": peer_tl(message.peer),
         "date": message.date,
-        "out": message.out,
+        "out": message.out if message.peer.kind != "channel" else message.author_id == viewer,
         "mentioned": message.mentioned,
         "media_unread": message.media_unread,
         "silent": message.silent,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import struct
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -26,13 +27,21 @@ from telethon.tl import TLObject, types
 from .crypto import SandboxKey
 from .faults import Faults
 from .handshake import NewAuthKey
+from .messaging import Changes, post, push_changes
 from .mtproto import Connection
 from .router import Router
-from .world import World
+from .rpc.qr import accept_token
+from .world import SERVICE_USER_ID, Content, World, user_peer
 
 log = logging.getLogger("mcpgram.sandbox")
 
 DEFAULT_DC_ID = 2
+_TEST_PHONE = re.compile(r"^99966\d{5}$")
+_LOGIN_CODE_TEXT = (
+    "Login code: {code}. Do not give this code to anyone, even if they say they are from Telegram!\n\n"
+    "This code can be used to log in to your Telegram account. We never ask it for anything else.\n\n"
+    "If you didn't request this code by trying to log in on another device, simply ignore this message."
+)
 _SHARED_KEY: SandboxKey | None = None
 
 
@@ -61,6 +70,7 @@ class AuthRecord:
     srp_challenge: Any = None
     device_model: str = ""
     app_version: str = ""
+    system_version: str = ""
     api_id: int = 0
     hash: int = field(default_factory=lambda: int.from_bytes(os.urandom(8), "little", signed=True))
 
@@ -159,6 +169,7 @@ class SandboxServer:
         auth.api_id = request.api_id
         auth.device_model = request.device_model
         auth.app_version = request.app_version
+        auth.system_version = request.system_version
 
     def future_salts(self, auth: AuthRecord | None, num: int) -> TLObject:
         now = self.world.now()
@@ -182,6 +193,15 @@ class SandboxServer:
             sent += 1
         return sent
 
+    def push_to_auth(self, auth: AuthRecord, updates: TLObject) -> int:
+        """Send ``updates`` to the live sessions of one key, signed in or not (QR login waits unsigned)."""
+        sent = 0
+        for connection in list(self.connections):
+            if connection.auth is auth:
+                connection.push(updates)
+                sent += 1
+        return sent
+
     # -- the test API --------------------------------------------------------------------------
 
     def login_code(self, phone: str) -> str | None:
@@ -197,7 +217,27 @@ class SandboxServer:
         hook = getattr(self, "on_login_code", None)
         if hook is not None:
             hook(user_id, code)
+        phone = self.world.users[user_id].phone or ""
+        # Test-DC numbers never get the message on Telegram either; it would also clutter every test.
+        if not _TEST_PHONE.match(phone):
+            self._post_login_code(user_id, code)
         return True
+
+    def _post_login_code(self, user_id: int, code: str) -> None:
+        text = _LOGIN_CODE_TEXT.format(code=code)
+        bold = types.MessageEntityBold(offset=len("Login code: "), length=len(code))
+        changes = Changes()
+        content = Content(text=text, entities=[bold])
+        post(self.world, changes, sender_id=SERVICE_USER_ID, peer=user_peer(user_id), content=content)
+        push_changes(self, changes)
+
+    def accept_login_token(self, token: bytes, user_id: int) -> TLObject:
+        """Play the phone that scans a QR code: ``user_id`` accepts ``token`` (see ``rpc/qr.py``).
+
+        Returns the ``authorization`` describing the new session; raises :class:`RpcError` for an
+        unknown, expired or already accepted token, as ``auth.acceptLoginToken`` would answer.
+        """
+        return accept_token(self, token, user_id)
 
     def drop_connections(self, user_id: int | None = None) -> int:
         """Close live TCP connections (of one user, or all); clients see a disconnect and reconnect."""

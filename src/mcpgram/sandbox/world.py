@@ -139,6 +139,8 @@ class Message:
     post: bool = False
     #: ``(box owner key, id)`` of every copy of this logical message, shared among the copies.
     copies: list[tuple[PeerKey, int]] = field(default_factory=list)
+    #: Who really sent it, even when shown as from a channel; decides ``out`` in channel boxes.
+    author_id: int | None = None
     #: For a channel post: where its comments live, as ``(discussion channel id, message id)``.
     discussion: tuple[int, int] | None = None
 
@@ -294,6 +296,7 @@ class World:
         self.read: dict[tuple[int, PeerKey], ReadState] = {}
         self.filters: dict[int, list[DialogFilter]] = {}
         self.codes: dict[str, PendingCode] = {}  # by phone_code_hash
+        self.random_ids: set[tuple[int, int]] = set()  # (user id, random_id) of every send
         self._next_user = _FIRST_USER_ID
         self._next_chat = _FIRST_CHAT_ID
         self._next_channel = _FIRST_CHANNEL_ID
