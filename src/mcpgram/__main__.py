@@ -1,0 +1,8 @@
+"""Run the mcpgram command line as ``python -m mcpgram``."""
+
+from __future__ import annotations
+
+from mcpgram.cli import main
+
+if __name__ == "__main__":
+    raise SystemExit(main())
