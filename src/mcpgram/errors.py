@@ -1,0 +1,111 @@
+"""mcpgram's exception hierarchy, grouped by what the caller can do about an error.
+
+Imports nothing from mcpgram (leaf module, like structlog's ``exceptions.py``: factored out to avoid
+import loops). Every error carries a stable ``code`` that tools put on the wire, a one-line message
+that is safe to show to a client (no secrets, paths, phone numbers or message text), and an optional
+``hint`` saying what to try next::
+
+    MCPGramError
+    ├── TenantError            who is asking, and may they?
+    │   ├── NotAuthenticated   missing, malformed, unknown or revoked token
+    │   └── LoginRequired      the tenant's Telegram authorization is gone; log in again
+    ├── TelegramError          Telegram refused or failed
+    │   ├── FloodWait          slow down: retry after ``retry_after`` seconds
+    │   ├── NotAllowed         the account may not do that here
+    │   ├── ChatNotFound       the chat does not resolve
+    │   └── RPCFailed          any other Telegram error
+    ├── FetchError             fetching a URL for an upload
+    │   ├── BlockedURL         the URL or its address is not allowed
+    │   └── TooLarge           over the size limit
+    ├── VaultError             stored secrets
+    │   └── DecryptFailed      wrong key, tampered or swapped data
+    ├── TicketError            signed download tickets
+    │   ├── TicketExpired
+    │   └── TicketInvalid
+    └── ConfigError            settings that cannot work
+"""
+
+from __future__ import annotations
+
+
+class MCPGramError(Exception):
+    """Base class. ``str(error)`` is the client-safe message."""
+
+    code = "INTERNAL"
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class TenantError(MCPGramError):
+    code = "TENANT"
+
+
+class NotAuthenticated(TenantError):
+    code = "NOT_AUTHENTICATED"
+
+
+class LoginRequired(TenantError):
+    code = "LOGIN_REQUIRED"
+
+
+class TelegramError(MCPGramError):
+    code = "TELEGRAM"
+
+
+class FloodWait(TelegramError):
+    code = "FLOOD_WAIT"
+
+    def __init__(self, retry_after: int, *, hint: str | None = None) -> None:
+        super().__init__(f"Telegram asks to wait {retry_after} s before retrying", hint=hint)
+        self.retry_after = retry_after
+
+
+class NotAllowed(TelegramError):
+    code = "NOT_ALLOWED"
+
+
+class ChatNotFound(TelegramError):
+    code = "CHAT_NOT_FOUND"
+
+
+class RPCFailed(TelegramError):
+    code = "TELEGRAM_ERROR"
+
+
+class FetchError(MCPGramError):
+    code = "FETCH_FAILED"
+
+
+class BlockedURL(FetchError):
+    code = "URL_BLOCKED"
+
+
+class TooLarge(FetchError):
+    code = "TOO_LARGE"
+
+
+class VaultError(MCPGramError):
+    code = "VAULT"
+
+
+class DecryptFailed(VaultError):
+    code = "DECRYPT_FAILED"
+
+
+class TicketError(MCPGramError):
+    code = "TICKET"
+
+
+class TicketExpired(TicketError):
+    code = "TICKET_EXPIRED"
+
+
+class TicketInvalid(TicketError):
+    code = "TICKET_INVALID"
+
+
+class ConfigError(MCPGramError):
+    code = "CONFIG"

@@ -1,0 +1,1 @@
+"""Encrypted per-tenant storage: the AEAD envelope (``crypto``) and its storage backends."""
