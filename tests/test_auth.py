@@ -48,7 +48,7 @@ VALID = auth.new_token()
     ],
 )
 def test_malformed_tokens_are_refused(candidate: object) -> None:
-    """Traversal paths, reserved names, padding tricks, wrong case, whitespace and junk fail the format check."""
+    """Traversal paths, reserved names, padding tricks, case, whitespace and junk fail the format check."""
     assert not auth.is_well_formed(candidate)
 
 

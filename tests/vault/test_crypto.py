@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 import pytest
 
@@ -28,27 +29,37 @@ def test_sealed_data_opens_with_the_same_key_tenant_and_purpose() -> None:
 def test_sealing_twice_gives_different_ciphertexts() -> None:
     """Nonces are random, so equal plaintexts never produce equal blobs."""
     key = crypto.new_data_key()
-    assert crypto.seal(key, b"x", tenant_id="t", purpose="p") != crypto.seal(key, b"x", tenant_id="t", purpose="p")
+    first = crypto.seal(key, b"x", tenant_id="t", purpose="p")
+    assert first != crypto.seal(key, b"x", tenant_id="t", purpose="p")
+
+
+def _flip_last(blob: bytes) -> bytes:
+    return blob[:-1] + bytes([blob[-1] ^ 1])
 
 
 @pytest.mark.parametrize(
-    ("case", "mutate"),
+    ("case", "tenant", "purpose", "other_key", "mangle"),
     [
-        ("other tenant", lambda k, b: crypto.open_sealed(k, b, tenant_id="t2", purpose="session")),
-        ("other purpose", lambda k, b: crypto.open_sealed(k, b, tenant_id="t1", purpose="entities")),
-        ("wrong key", lambda k, b: crypto.open_sealed(crypto.new_data_key(), b, tenant_id="t1", purpose="session")),
-        ("flipped byte", lambda k, b: crypto.open_sealed(k, b[:-1] + bytes([b[-1] ^ 1]), tenant_id="t1", purpose="session")),
-        ("truncated", lambda k, b: crypto.open_sealed(k, b[:20], tenant_id="t1", purpose="session")),
-        ("empty", lambda k, b: crypto.open_sealed(k, b"", tenant_id="t1", purpose="session")),
-        ("unknown version", lambda k, b: crypto.open_sealed(k, b"\x09" + b[1:], tenant_id="t1", purpose="session")),
+        ("other tenant", "t2", "session", False, None),
+        ("other purpose", "t1", "entities", False, None),
+        ("wrong key", "t1", "session", True, None),
+        ("flipped byte", "t1", "session", False, _flip_last),
+        ("truncated", "t1", "session", False, lambda b: b[:20]),
+        ("empty", "t1", "session", False, lambda b: b""),
+        ("unknown version", "t1", "session", False, lambda b: b"\x09" + b[1:]),
     ],
 )
-def test_any_mismatch_fails_closed(case: str, mutate: object) -> None:
+def test_any_mismatch_fails_closed(
+    case: str, tenant: str, purpose: str, other_key: bool, mangle: Callable[[bytes], bytes] | None
+) -> None:
     """Swapped tenants or purposes, wrong keys and tampered or truncated bytes all raise DecryptFailed."""
     key = crypto.new_data_key()
     blob = crypto.seal(key, b"secret", tenant_id="t1", purpose="session")
+    if mangle is not None:
+        blob = mangle(blob)
+    opening_key = crypto.new_data_key() if other_key else key
     with pytest.raises(DecryptFailed):
-        mutate(key, blob)  # type: ignore[operator]
+        crypto.open_sealed(opening_key, blob, tenant_id=tenant, purpose=purpose)
 
 
 def test_wrapped_data_key_needs_the_right_token_tenant_and_server_secret() -> None:
