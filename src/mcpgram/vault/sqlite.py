@@ -1,0 +1,151 @@
+"""The default vault backend: one SQLite file in the data directory.
+
+The file is created 0600 inside a 0700 directory. WAL journaling with ``synchronous=FULL`` makes
+every committed write durable and every write atomic, so a process killed mid-write leaves the
+previous value intact. Calls are synchronous and short; the async layers run them through one
+thread-offloading helper. A store instance is used from one thread at a time (the pool serialises
+per tenant, and SQLite serialises writers).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from pathlib import Path
+
+from .store import SecretPurpose, TenantRecord, TenantStatus
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS tenants (
+    tenant_id TEXT PRIMARY KEY,
+    label TEXT NOT NULL,
+    created INTEGER NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('active', 'login_required', 'revoked')),
+    token_digest BLOB UNIQUE,
+    token_fingerprint TEXT,
+    wrapped_key BLOB,
+    key_version INTEGER NOT NULL DEFAULT 1
+);
+CREATE TABLE IF NOT EXISTS secrets (
+    tenant_id TEXT NOT NULL REFERENCES tenants(tenant_id) ON DELETE CASCADE,
+    purpose TEXT NOT NULL CHECK (purpose IN ('session', 'entities')),
+    blob BLOB NOT NULL,
+    PRIMARY KEY (tenant_id, purpose)
+);
+"""
+_SELECT_TENANT = "SELECT tenant_id, label, created, status, token_fingerprint, key_version FROM tenants"
+
+
+def _row_to_record(row: tuple[str, str, int, TenantStatus, str | None, int] | None) -> TenantRecord | None:
+    if row is None:
+        return None
+    return TenantRecord(*row)
+
+
+class SQLiteVault:
+    """A :class:`~mcpgram.vault.store.VaultStore` on a SQLite file."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not path.exists():
+            # Create the file with owner-only permissions before SQLite opens it.
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        self.path = path
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.executescript(_SCHEMA)
+
+    def _write(self, sql: str, params: tuple[object, ...]) -> int:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                cursor = self._db.execute(sql, params)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+            return cursor.rowcount
+
+    def _one(self, sql: str, params: tuple[object, ...]) -> tuple[object, ...] | None:
+        with self._lock:
+            row: tuple[object, ...] | None = self._db.execute(sql, params).fetchone()
+            return row
+
+    def create_tenant(self, record: TenantRecord, *, token_digest: bytes, wrapped_key: bytes) -> None:
+        self._write(
+            "INSERT INTO tenants (tenant_id, label, created, status, token_digest, token_fingerprint,"
+            " wrapped_key, key_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                record.tenant_id,
+                record.label,
+                record.created,
+                record.status,
+                token_digest,
+                record.token_fingerprint,
+                wrapped_key,
+                record.key_version,
+            ),
+        )
+
+    def tenant_by_digest(self, token_digest: bytes) -> TenantRecord | None:
+        row = self._one(_SELECT_TENANT + " WHERE token_digest = ? AND status != 'revoked'", (token_digest,))
+        return _row_to_record(row)  # type: ignore[arg-type]
+
+    def get_tenant(self, tenant_id: str) -> TenantRecord | None:
+        row = self._one(_SELECT_TENANT + " WHERE tenant_id = ?", (tenant_id,))
+        return _row_to_record(row)  # type: ignore[arg-type]
+
+    def list_tenants(self) -> list[TenantRecord]:
+        with self._lock:
+            rows = self._db.execute(_SELECT_TENANT + " ORDER BY created, tenant_id").fetchall()
+        return [TenantRecord(*row) for row in rows]
+
+    def wrapped_key(self, tenant_id: str) -> bytes | None:
+        row = self._one("SELECT wrapped_key FROM tenants WHERE tenant_id = ?", (tenant_id,))
+        return None if row is None else row[0]  # type: ignore[return-value]
+
+    def replace_token(
+        self, tenant_id: str, *, token_digest: bytes, fingerprint: str, wrapped_key: bytes
+    ) -> None:
+        changed = self._write(
+            "UPDATE tenants SET token_digest = ?, token_fingerprint = ?, wrapped_key = ?,"
+            " key_version = key_version + 1 WHERE tenant_id = ? AND status != 'revoked'",
+            (token_digest, fingerprint, wrapped_key, tenant_id),
+        )
+        if changed != 1:
+            raise KeyError(tenant_id)
+
+    def revoke(self, tenant_id: str) -> None:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute(
+                "UPDATE tenants SET status = 'revoked', token_digest = NULL, token_fingerprint = NULL,"
+                " wrapped_key = NULL WHERE tenant_id = ?",
+                (tenant_id,),
+            )
+            self._db.execute("DELETE FROM secrets WHERE tenant_id = ?", (tenant_id,))
+            self._db.execute("COMMIT")
+
+    def set_status(self, tenant_id: str, status: TenantStatus) -> None:
+        self._write(
+            "UPDATE tenants SET status = ? WHERE tenant_id = ? AND status != 'revoked'", (status, tenant_id)
+        )
+
+    def load_secret(self, tenant_id: str, purpose: SecretPurpose) -> bytes | None:
+        row = self._one("SELECT blob FROM secrets WHERE tenant_id = ? AND purpose = ?", (tenant_id, purpose))
+        return None if row is None else row[0]  # type: ignore[return-value]
+
+    def store_secret(self, tenant_id: str, purpose: SecretPurpose, blob: bytes) -> None:
+        self._write(
+            "INSERT INTO secrets (tenant_id, purpose, blob) VALUES (?, ?, ?)"
+            " ON CONFLICT (tenant_id, purpose) DO UPDATE SET blob = excluded.blob",
+            (tenant_id, purpose, blob),
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

@@ -1,0 +1,58 @@
+"""The storage interface every vault backend implements, and the records it returns.
+
+A store keeps opaque bytes: token digests, wrapped data keys and sealed secrets. It never sees a
+token, a data key or a plaintext session, so a backend (SQLite now, PostgreSQL later) cannot leak
+them. Every mutating call is atomic: after a crash, a row holds either the old or the new value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+TenantStatus = Literal["active", "login_required", "revoked"]
+SecretPurpose = Literal["session", "entities"]
+
+
+@dataclass(frozen=True)
+class TenantRecord:
+    tenant_id: str
+    label: str
+    created: int
+    status: TenantStatus
+    #: Short HMAC label of the current token, for `token list`; None once revoked.
+    token_fingerprint: str | None
+    #: Incremented on every token rotation; bound into nothing secret, shown to operators.
+    key_version: int
+
+
+class VaultStore(Protocol):
+    """Persistence for tenants and their sealed secrets."""
+
+    def create_tenant(self, record: TenantRecord, *, token_digest: bytes, wrapped_key: bytes) -> None: ...
+
+    def tenant_by_digest(self, token_digest: bytes) -> TenantRecord | None: ...
+
+    def get_tenant(self, tenant_id: str) -> TenantRecord | None: ...
+
+    def list_tenants(self) -> list[TenantRecord]: ...
+
+    def wrapped_key(self, tenant_id: str) -> bytes | None: ...
+
+    def replace_token(
+        self, tenant_id: str, *, token_digest: bytes, fingerprint: str, wrapped_key: bytes
+    ) -> None:
+        """Swap digest, fingerprint and wrapped key in one transaction (token rotation)."""
+        ...
+
+    def revoke(self, tenant_id: str) -> None:
+        """Forget digest, wrapped key and secrets: the session becomes unrecoverable (crypto-shredding)."""
+        ...
+
+    def set_status(self, tenant_id: str, status: TenantStatus) -> None: ...
+
+    def load_secret(self, tenant_id: str, purpose: SecretPurpose) -> bytes | None: ...
+
+    def store_secret(self, tenant_id: str, purpose: SecretPurpose, blob: bytes) -> None: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,141 @@
+"""Tenants and their sealed Telegram sessions: the store plus the envelope crypto, behind one class.
+
+This is the only place where a bearer token meets key material: :meth:`Vault.authenticate` turns a
+token into a :class:`TenantKeys` (tenant id + unwrapped data key) and from then on only the data
+key travels. Blocking store calls are made by the caller through its thread helper.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .. import auth
+from ..errors import NotAuthenticated
+from . import crypto
+from .store import SecretPurpose, TenantRecord, TenantStatus, VaultStore
+
+Clock = Callable[[], float]
+
+
+@dataclass(frozen=True)
+class TenantKeys:
+    """An authenticated tenant: its id and data key. The repr never shows the key."""
+
+    tenant_id: str
+    data_key: bytes = field(repr=False)
+
+
+def new_tenant_id() -> str:
+    return "tnt_" + secrets.token_hex(8)
+
+
+class Vault:
+    """Create, authenticate, rotate and revoke tenants; seal and open their secrets."""
+
+    def __init__(self, store: VaultStore, *, server_secret: bytes, clock: Clock = time.time) -> None:
+        if len(server_secret) < 32:
+            raise ValueError("the server secret must have at least 256 bits")
+        self._store = store
+        self._server_secret = server_secret
+        self._clock = clock
+
+    def _wrap(self, tenant_id: str, secret: bytes, data_key: bytes) -> bytes:
+        wrapping_key = crypto.derive_wrapping_key(
+            secret, server_secret=self._server_secret, tenant_id=tenant_id
+        )
+        return crypto.wrap_data_key(wrapping_key, data_key, tenant_id=tenant_id)
+
+    def create_tenant(self, label: str) -> tuple[TenantRecord, str]:
+        """A new tenant with a fresh token; the token is returned once and never stored."""
+        token = auth.new_token()
+        tenant_id = new_tenant_id()
+        record = TenantRecord(
+            tenant_id=tenant_id,
+            label=label,
+            created=int(self._clock()),
+            status="login_required",
+            token_fingerprint=auth.token_fingerprint(self._server_secret, token),
+            key_version=1,
+        )
+        wrapped = self._wrap(tenant_id, auth.token_secret_bytes(token), crypto.new_data_key())
+        self._store.create_tenant(
+            record, token_digest=auth.token_digest(self._server_secret, token), wrapped_key=wrapped
+        )
+        return record, token
+
+    def create_owner(self, tenant_id: str, owner_key: bytes, label: str = "owner") -> TenantRecord:
+        """The local stdio owner: wrapped under a key file's bytes instead of a token."""
+        record = TenantRecord(
+            tenant_id=tenant_id,
+            label=label,
+            created=int(self._clock()),
+            status="login_required",
+            token_fingerprint=None,
+            key_version=1,
+        )
+        # A random digest no token can produce keeps the UNIQUE column meaningful.
+        self._store.create_tenant(
+            record,
+            token_digest=b"owner|" + secrets.token_bytes(32),
+            wrapped_key=self._wrap(tenant_id, owner_key, crypto.new_data_key()),
+        )
+        return record
+
+    def authenticate(self, token: object) -> TenantRecord:
+        """Token -> tenant record, or NotAuthenticated. Malformed tokens never reach the store."""
+        if not auth.is_well_formed(token):
+            raise NotAuthenticated("invalid bearer token")
+        assert isinstance(token, str)
+        record = self._store.tenant_by_digest(auth.token_digest(self._server_secret, token))
+        if record is None:
+            raise NotAuthenticated("invalid bearer token")
+        return record
+
+    def unlock(self, tenant_id: str, secret: bytes) -> TenantKeys:
+        """Unwrap the tenant's data key with its token (or owner key) bytes."""
+        wrapped = self._store.wrapped_key(tenant_id)
+        if wrapped is None:
+            raise NotAuthenticated("tenant has no usable key")
+        wrapping_key = crypto.derive_wrapping_key(
+            secret, server_secret=self._server_secret, tenant_id=tenant_id
+        )
+        return TenantKeys(tenant_id, crypto.unwrap_data_key(wrapping_key, wrapped, tenant_id=tenant_id))
+
+    def unlock_with_token(self, token: str) -> TenantKeys:
+        record = self.authenticate(token)
+        return self.unlock(record.tenant_id, auth.token_secret_bytes(token))
+
+    def rotate(self, token: str) -> str:
+        """Issue a new token for the token's tenant; the old one stops working at once."""
+        keys = self.unlock_with_token(token)
+        new_token = auth.new_token()
+        self._store.replace_token(
+            keys.tenant_id,
+            token_digest=auth.token_digest(self._server_secret, new_token),
+            fingerprint=auth.token_fingerprint(self._server_secret, new_token),
+            wrapped_key=self._wrap(keys.tenant_id, auth.token_secret_bytes(new_token), keys.data_key),
+        )
+        return new_token
+
+    def revoke(self, tenant_id: str) -> None:
+        self._store.revoke(tenant_id)
+
+    def seal(self, keys: TenantKeys, purpose: SecretPurpose, plaintext: bytes) -> None:
+        blob = crypto.seal(keys.data_key, plaintext, tenant_id=keys.tenant_id, purpose=purpose)
+        self._store.store_secret(keys.tenant_id, purpose, blob)
+
+    def open(self, keys: TenantKeys, purpose: SecretPurpose) -> bytes | None:
+        blob = self._store.load_secret(keys.tenant_id, purpose)
+        if blob is None:
+            return None
+        return crypto.open_sealed(keys.data_key, blob, tenant_id=keys.tenant_id, purpose=purpose)
+
+    def list_tenants(self) -> list[TenantRecord]:
+        return self._store.list_tenants()
+
+    def set_status(self, tenant_id: str, status: TenantStatus) -> None:
+        """E.g. ``login_required`` when Telegram says the authorization is gone; never deletes anything."""
+        self._store.set_status(tenant_id, status)
