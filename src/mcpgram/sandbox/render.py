@@ -109,11 +109,21 @@ def user_tl(world: World, viewer: int, user: User) -> Any:
         first_name=(saved.first_name if saved else user.first_name) or None,
         last_name=(saved.last_name if saved else user.last_name) or None,
         username=user.username,
-        # Telegram shows a phone number to the account itself and to its contacts' address books.
-        phone=user.phone if (is_self or contact) else None,
+        # Telegram shows a phone number to the account itself and to the address books that saved it;
+        # beyond that the owner's phone privacy decides, whose default is "My contacts".
+        phone=user.phone if (is_self or contact or viewer in user.contacts) else None,
+        photo=profile_photo_tl(world, user),
         status=types.UserStatusRecently() if not is_self else types.UserStatusOnline(world.now() + 300),
         bot_info_version=1 if user.bot else None,
     )
+
+
+def profile_photo_tl(world: World, user: User) -> Any:
+    """The ``UserProfilePhoto`` a ``User`` carries, or None when the user has no photo."""
+    stored = world.files.get(user.photo_id) if user.photo_id is not None else None
+    if stored is None:
+        return None
+    return types.UserProfilePhoto(photo_id=stored.id, dc_id=2)
 
 
 def chat_tl(world: World, viewer: int, chat: Chat) -> Any:
@@ -177,6 +187,8 @@ def message_peers(message: Message) -> list[PeerKey]:
     peers = [message.peer]
     if message.from_id is not None:
         peers.append(user_peer(message.from_id))
+    if message.from_peer is not None:
+        peers.append(message.from_peer)
     fwd = message.content.fwd_from
     if fwd is not None and getattr(fwd, "from_id", None) is not None:
         peers.append(peer_key(fwd.from_id))
@@ -214,14 +226,29 @@ def document_tl(stored: StoredFile) -> Any:
     )
 
 
+def document_flags(stored: StoredFile) -> dict[str, bool]:
+    """The ``voice`` / ``round`` / ``video`` flags Telegram sets on ``messageMediaDocument``."""
+    flags: dict[str, bool] = {}
+    for attr in stored.attributes:
+        if isinstance(attr, types.DocumentAttributeAudio) and attr.voice:
+            flags["voice"] = True
+        if isinstance(attr, types.DocumentAttributeVideo):
+            flags["round" if attr.round_message else "video"] = True
+    return flags
+
+
+def stored_media_tl(stored: StoredFile) -> Any:
+    """A stored photo or document as ``MessageMedia``."""
+    if stored.kind == "photo":
+        return types.MessageMediaPhoto(photo=photo_tl(stored))
+    return types.MessageMediaDocument(document=document_tl(stored), **document_flags(stored))
+
+
 def media_tl(world: World, message: Message) -> Any:
     content = message.content
     if content.media_id is None:
         return None
-    stored = world.files[content.media_id]
-    if stored.kind == "photo":
-        return types.MessageMediaPhoto(photo=photo_tl(stored))
-    return types.MessageMediaDocument(document=document_tl(stored))
+    return stored_media_tl(world.files[content.media_id])
 
 
 def reactions_tl(viewer: int, reactions: dict[str, list[int]]) -> Any:
@@ -256,6 +283,8 @@ def message_tl(world: World, viewer: int, message: Message) -> Any:
     """A message as ``viewer`` sees it (``out``, reactions chosen, sender shown or hidden)."""
     content = message.content
     from_id = types.PeerUser(message.from_id) if message.from_id is not None else None
+    if message.from_peer is not None:
+        from_id = peer_tl(message.from_peer)
     common: dict[str, Any] = {
         "id": message.id,
         "peer_id": peer_tl(message.peer),

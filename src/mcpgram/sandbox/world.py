@@ -68,6 +68,8 @@ class User:
     photo_id: int | None = None
     #: Privacy: who may add this user to groups. Telegram's default is everybody.
     allow_group_invites: bool = True
+    #: Users this account blocked (``contacts.block``): user id -> date blocked.
+    blocked: dict[int, int] = field(default_factory=dict)
 
     @property
     def full_name(self) -> str:
@@ -143,6 +145,8 @@ class Message:
     author_id: int | None = None
     #: For a channel post: where its comments live, as ``(discussion channel id, message id)``.
     discussion: tuple[int, int] | None = None
+    #: The sender shown when it is not a user: a channel, e.g. a post auto-forwarded to its discussion group.
+    from_peer: PeerKey | None = None
 
 
 @dataclass
@@ -270,6 +274,10 @@ class DialogFilter:
     broadcasts: bool = False
     bots: bool = False
     emoticon: str | None = None
+    exclude_muted: bool = False
+    exclude_read: bool = False
+    exclude_archived: bool = False
+    color: int | None = None
 
 
 @dataclass
@@ -293,10 +301,15 @@ class World:
         self.channels: dict[int, Channel] = {}
         self.boxes: dict[int, Box] = {}  # per user id
         self.files: dict[int, StoredFile] = {}
+        #: Pending uploads by ``(user id, file_id)`` (``files.PendingUpload``), least recently saved first.
+        self.uploads: dict[tuple[int, int], Any] = {}
+        self.upload_cap = 256 * 1024 * 1024  # pending upload bytes one user may hold
         self.read: dict[tuple[int, PeerKey], ReadState] = {}
         self.filters: dict[int, list[DialogFilter]] = {}
         self.codes: dict[str, PendingCode] = {}  # by phone_code_hash
         self.random_ids: set[tuple[int, int]] = set()  # (user id, random_id) of every send
+        #: Free (non-Premium) voice transcriptions: user id -> {media file id: date used}.
+        self.transcription_trials: dict[int, dict[int, int]] = {}
         self._next_user = _FIRST_USER_ID
         self._next_chat = _FIRST_CHAT_ID
         self._next_channel = _FIRST_CHANNEL_ID
@@ -381,6 +394,43 @@ class World:
         channel.participants[creator_id] = Participant(creator_id, now, creator=True, admin=True)
         self.channels[channel.id] = channel
         return channel
+
+    def link_discussion(self, channel_id: int, group_id: int | None) -> None:
+        """Link broadcast ``channel_id`` to megagroup ``group_id`` for comments (None unlinks).
+
+        Telegram keeps the link on both sides: each one's ``linked_chat_id`` names the other.
+        """
+        channel = self.channels[channel_id]
+        if channel.linked_chat_id is not None and channel.linked_chat_id in self.channels:
+            self.channels[channel.linked_chat_id].linked_chat_id = None
+        channel.linked_chat_id = group_id
+        if group_id is not None:
+            group = self.channels[group_id]
+            if group.linked_chat_id is not None and group.linked_chat_id in self.channels:
+                self.channels[group.linked_chat_id].linked_chat_id = None
+            group.linked_chat_id = channel_id
+
+    # -- folders -----------------------------------------------------------------------------
+
+    def add_dialog_filter(
+        self, user_id: int, *, title: str, filter_id: int | None = None, **extra: Any
+    ) -> DialogFilter:
+        """Create (or replace) a folder of ``user_id``; without ``filter_id`` the lowest free id from 2.
+
+        Ids 0 and 1 are Telegram's "All chats" and archive, so custom folders start at 2.
+        """
+        folders = self.filters.setdefault(user_id, [])
+        if filter_id is None:
+            taken = {f.id for f in folders}
+            filter_id = next(i for i in range(2, 3 + len(taken)) if i not in taken)
+        folder = DialogFilter(id=filter_id, title=title, **extra)
+        for index, existing in enumerate(folders):
+            if existing.id == filter_id:
+                folders[index] = folder
+                break
+        else:
+            folders.append(folder)
+        return folder
 
     # -- files -------------------------------------------------------------------------------
 
