@@ -21,7 +21,8 @@ from telethon.tl import types
 
 from .render import entities_for, message_peers, message_tl
 from .router import RpcError
-from .world import Box, Content, Message, PeerKey, ReplyTo, UpdateRecord, World, user_peer
+from .threads import discussion_copy, thread_reply
+from .world import Box, Channel, Content, Message, PeerKey, ReplyTo, UpdateRecord, World, user_peer
 
 if TYPE_CHECKING:
     from .router import Ctx
@@ -132,6 +133,9 @@ def _post_to_channel(
     box = channel.box
     if reply_to and reply_to.msg_id and reply_to.msg_id not in box.messages:
         raise RpcError(400, "REPLY_TO_INVALID")
+    if content.action is None:
+        _check_can_post(channel, sender_id)
+    reply_to = thread_reply(channel, reply_to, sender_id)
     if channel.broadcast and channel.signatures and content.post_author is None:
         content.post_author = world.users[sender_id].full_name
     message = Message(
@@ -143,9 +147,32 @@ def _post_to_channel(
         content.views = 1
     message.copies.append((box.owner, message.id))
     box.add(message)
+    copy = discussion_copy(world, channel, message)
+    if copy is not None:
+        # Logged first: Telethon matches the sender's answer by message id, and the copy's id in the
+        # group may equal the post's, so the post must come last to be the one it picks.
+        group = world.channels[copy.peer.id]
+        log_channel_update(world, changes, group.id, lambda viewer: types.UpdateNewChannelMessage(
+            message_tl(world, viewer, copy), group.box.pts, 1), message_peers(copy))
     log_channel_update(world, changes, channel.id, lambda viewer: types.UpdateNewChannelMessage(
         message_tl(world, viewer, message), box.pts, 1), message_peers(message))
+    if sender_id not in channel.participants:
+        # A commenter need not be a member of the discussion group, yet gets their message back.
+        update = types.UpdateNewChannelMessage(message_tl(world, sender_id, message), box.pts, 1)
+        changes.add(sender_id, update, *message_peers(message), peer)
     return message
+
+
+def _check_can_post(channel: Channel, sender_id: int) -> None:
+    """Only admins post in a broadcast; only members write in a supergroup, except its comment threads."""
+    member = channel.participants.get(sender_id)
+    if channel.broadcast:
+        if member is None or not (member.admin or member.creator):
+            raise RpcError(400, "CHAT_ADMIN_REQUIRED")
+    elif member is None and channel.linked_chat_id is None:
+        if channel.username is None:
+            raise RpcError(406, "CHANNEL_PRIVATE")
+        raise RpcError(403, "CHAT_WRITE_FORBIDDEN")
 
 
 def log_channel_update(
@@ -181,35 +208,45 @@ def edit(world: World, changes: Changes, message: Message) -> None:
         changes.add(owner.id, update, *message_peers(copy))
 
 
-def delete(world: World, changes: Changes, actor_id: int, messages: list[Message], *, revoke: bool) -> list[int]:
+def delete(
+    world: World, changes: Changes, actor_id: int, messages: list[Message], *, revoke: bool
+) -> list[int]:
     """Delete messages the actor sees; with ``revoke`` every copy goes. Returns the actor's deleted ids."""
     per_box: dict[PeerKey, list[int]] = {}
-    actor_ids: list[int] = []
     for message in messages:
         targets = message.copies if revoke else [c for c in message.copies if c[0] == user_peer(actor_id)]
         if message.peer.kind == "channel":
             targets = message.copies
         for owner, msg_id in targets:
             per_box.setdefault(owner, []).append(msg_id)
+    removed = remove_copies(world, changes, per_box)
+    mine = [ids for owner, ids in removed.items() if owner.kind == "channel" or owner.id == actor_id]
+    return [msg_id for ids in mine for msg_id in ids]
+
+
+def remove_copies(
+    world: World, changes: Changes, per_box: dict[PeerKey, list[int]]
+) -> dict[PeerKey, list[int]]:
+    """Remove message copies (ids per box), logging one delete update per box; returns the ids removed.
+
+    Ids a box no longer holds are skipped, so a copy deleted earlier "for me" is not reported twice.
+    """
+    removed: dict[PeerKey, list[int]] = {}
     for owner, ids in per_box.items():
-        if owner.kind == "channel":
-            box = world.channels[owner.id].box
-            for msg_id in ids:
-                box.remove(msg_id)
-            log_channel_update(world, changes, owner.id, lambda _viewer, ids=ids, cid=owner.id: (
-                types.UpdateDeleteChannelMessages(cid, ids, world.channels[cid].box.pts, len(ids))
-            ), [], pts_count=len(ids))
-            actor_ids.extend(ids)
+        box = box_of(world, owner)
+        gone = [msg_id for msg_id in dict.fromkeys(ids) if box.remove(msg_id) is not None]
+        if not gone:
             continue
-        box = world.box(owner.id)
-        for msg_id in ids:
-            box.remove(msg_id)
-        update = types.UpdateDeleteMessages(ids, box.pts + len(ids), len(ids))
-        box.record(update, len(ids))
+        removed[owner] = gone
+        if owner.kind == "channel":
+            log_channel_update(world, changes, owner.id, lambda _viewer, ids=gone, cid=owner.id: (
+                types.UpdateDeleteChannelMessages(cid, ids, world.channels[cid].box.pts, len(ids))
+            ), [], pts_count=len(gone))
+            continue
+        update = types.UpdateDeleteMessages(gone, box.pts + len(gone), len(gone))
+        box.record(update, len(gone))
         changes.add(owner.id, update)
-        if owner.id == actor_id:
-            actor_ids.extend(ids)
-    return actor_ids
+    return removed
 
 
 def publish(ctx: Ctx, changes: Changes, *, extra: list[Any] | None = None) -> Any:

@@ -315,6 +315,8 @@ def message_tl(world: World, viewer: int, message: Message) -> Any:
         media=media_tl(world, message),
         entities=content.entities or None,
         views=content.views,
+        # The schema sends views and forwards together.
+        forwards=content.forwards if content.views is not None else None,
         replies=replies,
         edit_date=content.edit_date,
         post_author=content.post_author,

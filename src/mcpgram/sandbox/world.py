@@ -112,6 +112,8 @@ class Content:
     grouped_id: int | None = None
     post_author: str | None = None
     views: int | None = None
+    #: How often a channel post was forwarded; Telegram sends it whenever it sends ``views``.
+    forwards: int = 0
     transcription: str | None = None
 
 
