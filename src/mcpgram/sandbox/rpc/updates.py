@@ -10,9 +10,9 @@ from typing import Any
 
 from telethon.tl import functions, types
 
-from ..render import entities_for, peer_key, resolve_input_channel
-from ..router import Ctx, RpcError, Router
-from ..world import PeerKey
+from ..render import entities_for, message_tl, peer_key, resolve_input_channel
+from ..router import Ctx, Router, RpcError
+from ..world import Box, PeerKey, World
 
 router = Router()
 _DIFFERENCE_LIMIT = 1000
@@ -24,11 +24,37 @@ def get_state(ctx: Ctx, _req: Any) -> Any:
     return types.updates.State(pts=box.pts, qts=0, date=ctx.world.now(), seq=0, unread_count=0)
 
 
-def _split(records: list[Any]) -> tuple[list[Any], list[Any], set[PeerKey]]:
+_MESSAGE_UPDATES = (
+    types.UpdateNewMessage,
+    types.UpdateNewChannelMessage,
+    types.UpdateEditMessage,
+    types.UpdateEditChannelMessage,
+)
+
+
+def _as_now(world: World, viewer: int, box: Box, update: Any) -> Any | None:
+    """A logged update as ``viewer`` sees it now: its message re-rendered from the box, None if deleted.
+
+    Telegram's difference returns messages as they are, edits included, and leaves deleted ones out;
+    the log holds a snapshot (for channels, rendered for nobody, so ``out`` would be wrong).
+    """
+    if not isinstance(update, _MESSAGE_UPDATES):
+        return update
+    current = box.messages.get(update.message.id)
+    if current is None:
+        return None
+    return type(update)(message_tl(world, viewer, current), update.pts, update.pts_count)
+
+
+def _split(
+    world: World, viewer: int, box: Box, records: list[Any]
+) -> tuple[list[Any], list[Any], set[PeerKey]]:
     """Log records -> (new messages, other updates, peers they mention)."""
     new_messages, other, peers = [], [], set()
     for record in records:
-        update = record.update
+        update = _as_now(world, viewer, box, record.update)
+        if update is None:
+            continue
         message = getattr(update, "message", None)
         if isinstance(update, types.UpdateNewMessage | types.UpdateNewChannelMessage):
             new_messages.append(message)
@@ -36,6 +62,8 @@ def _split(records: list[Any]) -> tuple[list[Any], list[Any], set[PeerKey]]:
             other.append(update)
         if message is not None and not isinstance(message, str):
             peers.update(_peers_of(message))
+        if isinstance(getattr(update, "peer", None), types.PeerUser | types.PeerChat | types.PeerChannel):
+            peers.add(peer_key(update.peer))
     return new_messages, other, peers
 
 
@@ -50,7 +78,7 @@ def get_difference(ctx: Ctx, req: Any) -> Any:
     records = [r for r in box.log if r.pts > req.pts]
     if box.log and box.log[0].pts - box.log[0].pts_count > req.pts:
         return types.updates.DifferenceTooLong(pts=box.pts)
-    new_messages, other, peers = _split(records[:_DIFFERENCE_LIMIT])
+    new_messages, other, peers = _split(world, viewer, box, records[:_DIFFERENCE_LIMIT])
     users, chats = entities_for(world, viewer, peers)
     if len(records) > _DIFFERENCE_LIMIT:
         last = records[_DIFFERENCE_LIMIT - 1].pts
@@ -76,12 +104,16 @@ def get_channel_difference(ctx: Ctx, req: Any) -> Any:
     if req.pts >= box.pts:
         return types.updates.ChannelDifferenceEmpty(pts=box.pts, final=True, timeout=30)
     records = [r for r in box.log if r.pts > req.pts][: max(1, min(req.limit, _DIFFERENCE_LIMIT))]
-    new_messages, other, peers = _split(records)
+    new_messages, other, peers = _split(world, viewer, box, records)
     peers.add(PeerKey("channel", channel.id))
     users, chats = entities_for(world, viewer, peers)
     pts = records[-1].pts if records else box.pts
     return types.updates.ChannelDifference(
-        pts=pts, new_messages=new_messages, other_updates=other, chats=chats, users=users,
-        final=pts >= box.pts, timeout=30,
+        pts=pts,
+        new_messages=new_messages,
+        other_updates=other,
+        chats=chats,
+        users=users,
+        final=pts >= box.pts,
+        timeout=30,
     )
-
