@@ -40,11 +40,30 @@ def _add_demo(subparsers: Subparsers) -> None:
     parser.set_defaults(handler=_run_demo)
 
 
+def _run_sandbox(args: argparse.Namespace) -> int:
+    """Run the sandbox server in the foreground; its own parser handles the arguments."""
+    from mcpgram.sandbox.cli import main as sandbox_main  # noqa: PLC0415 - keeps `mcpgram --help` fast
+
+    return sandbox_main(args.sandbox_argv, prog="mcpgram sandbox")
+
+
+def _add_sandbox(subparsers: Subparsers) -> None:
+    """Register ``mcpgram sandbox [--demo] [--port N] ...``: the embedded Telegram server on its own."""
+    # The sandbox's options live in mcpgram.sandbox.cli, which imports Telethon. An option prefix no
+    # argument can start with makes this parser pass every argument (``--help`` too) through unparsed.
+    parser = subparsers.add_parser(
+        "sandbox",
+        help="run the embedded Telegram sandbox server (see `mcpgram sandbox --help`)",
+        add_help=False,
+        prefix_chars="\0",
+    )
+    parser.add_argument("sandbox_argv", nargs="*", metavar="ARGS")
+    parser.set_defaults(handler=_run_sandbox)
+
+
 # To add a subcommand, write one ``_add_<name>(subparsers)`` function that calls
 # ``subparsers.add_parser(...)`` and ``set_defaults(handler=...)``, and list it here.
-# The sandbox author adds ``_add_sandbox`` (``mcpgram sandbox [--demo]``); import
-# ``mcpgram.sandbox`` inside its handler so ``mcpgram --help`` stays fast.
-SUBCOMMANDS: tuple[Callable[[Subparsers], None], ...] = (_add_demo,)
+SUBCOMMANDS: tuple[Callable[[Subparsers], None], ...] = (_add_demo, _add_sandbox)
 
 
 def build_parser() -> argparse.ArgumentParser:
