@@ -108,7 +108,7 @@ def _read_tl_prefix(data: bytes) -> int | None:
         with BinaryReader(data) as reader:
             reader.tgread_object()
             return int(reader.tell_position())
-    except Exception:  # noqa: BLE001 - any parse failure just means "not this scheme"
+    except Exception:  # any parse failure just means "not this scheme"
         return None
 
 
@@ -190,7 +190,8 @@ def encrypt_from_server(auth_key: bytes, key_id: bytes, plaintext: bytes) -> byt
     padding = os.urandom(-(len(plaintext) + 12) % 16 + 12)
     msg_key = hashlib.sha256(auth_key[96:128] + plaintext + padding).digest()[8:24]
     key, iv = _kdf(auth_key, msg_key, 8)
-    return key_id + msg_key + AES.encrypt_ige(plaintext + padding, key, iv)
+    encrypted: bytes = AES.encrypt_ige(plaintext + padding, key, iv)
+    return key_id + msg_key + encrypted
 
 
 def decrypt_from_client(auth_key: bytes, body: bytes) -> bytes | None:
@@ -199,7 +200,7 @@ def decrypt_from_client(auth_key: bytes, body: bytes) -> bytes | None:
         return None
     msg_key = body[8:24]
     key, iv = _kdf(auth_key, msg_key, 0)
-    plaintext = AES.decrypt_ige(body[24:], key, iv)
+    plaintext: bytes = AES.decrypt_ige(body[24:], key, iv)
     if hashlib.sha256(auth_key[88:120] + plaintext).digest()[8:24] != msg_key:
         return None
     (length,) = struct.unpack_from("<i", plaintext, 28)

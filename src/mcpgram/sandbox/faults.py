@@ -1,7 +1,8 @@
 """Fault injection: what a test can make the sandbox do wrong, the way Telegram does it wrong.
 
 Faults are plain data checked on every call; a rule names the TL request class (or ``None`` for
-every method). Drop and revoke act on live connections and authorizations, so they live on the
+every method) and optionally one user (``user_id=``), so a test can slow down or flood one account
+while the others carry on. Drop and revoke act on live connections and authorizations, so they live on the
 server; this module only decides per call.
 """
 
@@ -24,6 +25,10 @@ class _FloodRule:
     method: str | None
     seconds: int
     remaining: int
+    user_id: int | None = None
+
+    def matches(self, name: str, user_id: int | None) -> bool:
+        return self.remaining > 0 and self.method in (None, name) and self.user_id in (None, user_id)
 
 
 @dataclass
@@ -32,6 +37,10 @@ class _ErrorRule:
     code: int
     message: str
     remaining: int
+    user_id: int | None = None
+
+    def matches(self, name: str, user_id: int | None) -> bool:
+        return self.remaining > 0 and self.method in (None, name) and self.user_id in (None, user_id)
 
 
 @dataclass
@@ -40,44 +49,68 @@ class Faults:
 
     _floods: list[_FloodRule] = field(default_factory=list)
     _errors: list[_ErrorRule] = field(default_factory=list)
-    _latency: dict[str | None, float] = field(default_factory=dict)
+    #: Delays keyed by (method name or None, user id or None).
+    _latency: dict[tuple[str | None, int | None], float] = field(default_factory=dict)
 
-    def flood_wait(self, request_type: type | str | None, seconds: int, *, calls: int = 1) -> None:
-        """Answer the next ``calls`` calls of a method with ``420 FLOOD_WAIT_<seconds>``."""
-        self._floods.append(_FloodRule(_method_name(request_type), seconds, calls))
+    def flood_wait(
+        self, request_type: type | str | None, seconds: int, *, calls: int = 1, user_id: int | None = None
+    ) -> None:
+        """Answer the next ``calls`` calls of a method (of ``user_id`` only, if set) with FLOOD_WAIT."""
+        self._floods.append(_FloodRule(_method_name(request_type), seconds, calls, user_id))
 
-    def error(self, request_type: type | str | None, code: int, message: str, *, calls: int = 1) -> None:
-        """Answer the next ``calls`` calls of a method with an arbitrary ``rpc_error``."""
-        self._errors.append(_ErrorRule(_method_name(request_type), code, message, calls))
+    def error(
+        self,
+        request_type: type | str | None,
+        code: int,
+        message: str,
+        *,
+        calls: int = 1,
+        user_id: int | None = None,
+    ) -> None:
+        """Answer the next ``calls`` calls of a method (of ``user_id`` only, if set) with an rpc_error."""
+        self._errors.append(_ErrorRule(_method_name(request_type), code, message, calls, user_id))
 
-    def latency(self, seconds: float, request_type: type | str | None = None) -> None:
-        """Delay every answer (or one method's answers) by ``seconds``; 0 removes the delay."""
-        key = _method_name(request_type)
+    def latency(
+        self, seconds: float, request_type: type | str | None = None, *, user_id: int | None = None
+    ) -> None:
+        """Delay every answer (or one method's, or one user's) by ``seconds``; 0 removes the delay."""
+        key = (_method_name(request_type), user_id)
         if seconds:
             self._latency[key] = seconds
         else:
             self._latency.pop(key, None)
+
+    def pending(self) -> int:
+        """How many injected errors are still to be answered (for tests that check they were all used)."""
+        return sum(rule.remaining for rule in self._floods) + sum(rule.remaining for rule in self._errors)
 
     def clear(self) -> None:
         self._floods.clear()
         self._errors.clear()
         self._latency.clear()
 
-    def delay_for(self, request: Any) -> float:
+    def delay_for(self, request: Any, user_id: int | None = None) -> float:
+        """The added delay for this call: the sum of every matching latency rule."""
         if not self._latency:
             return 0.0
-        return self._latency.get(type(request).__name__, 0.0) + self._latency.get(None, 0.0)
+        name = type(request).__name__
+        return sum(
+            seconds
+            for (method, user), seconds in self._latency.items()
+            if method in (None, name) and user in (None, user_id)
+        )
 
     def check(self, ctx: Ctx, request: Any) -> None:
         """Raise the injected error for this call, if any rule matches."""
         if not self._floods and not self._errors:
             return
         name = type(request).__name__
+        user_id = ctx.auth.user_id
         for rule in self._floods:
-            if rule.remaining > 0 and rule.method in (None, name):
+            if rule.matches(name, user_id):
                 rule.remaining -= 1
                 raise RpcError(420, f"FLOOD_WAIT_{rule.seconds}")
         for error in self._errors:
-            if error.remaining > 0 and error.method in (None, name):
+            if error.matches(name, user_id):
                 error.remaining -= 1
                 raise RpcError(error.code, error.message)

@@ -139,7 +139,9 @@ class Handshake:
         auth_key = AuthKey(int_to_bytes(pow(g_b, self._a, DH_PRIME), 256))
         new_nonce = _nonce_bytes(self._new_nonce, 32)
         server_nonce = _nonce_bytes(req.server_nonce, 16)
-        salt = int.from_bytes(bytes(a ^ b for a, b in zip(new_nonce[:8], server_nonce[:8], strict=True)), "little", signed=True)
+        salt = int.from_bytes(
+            bytes(a ^ b for a, b in zip(new_nonce[:8], server_nonce[:8], strict=True)), "little", signed=True
+        )
         answer = types.DhGenOk(
             nonce=req.nonce,
             server_nonce=req.server_nonce,

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("mcpgram.sandbox.mtproto")
 
 _RPC_RESULT = 0xF35C6D01
+_CONTAINER = struct.pack("<I", MessageContainer.CONSTRUCTOR_ID)
 _BOOL_TRUE = struct.pack("<I", 0x997275B5)
 _BOOL_FALSE = struct.pack("<I", 0xBC799737)
 _VECTOR = 0x1CB5C415
@@ -41,6 +42,7 @@ _GZIP_ABOVE = 16 * 1024
 _MSG_TOO_OLD = 300
 _MSG_TOO_NEW = 30
 _WRITE_HIGH_WATER = 1 << 20
+_SESSIONS_PER_KEY = 32
 _WRAPPERS = (
     functions.InvokeWithLayerRequest,
     functions.InitConnectionRequest,
@@ -113,7 +115,9 @@ class Session:
 class Connection:
     """Serves one TCP connection until the client leaves or breaks the protocol."""
 
-    def __init__(self, server: SandboxServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def __init__(
+        self, server: SandboxServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
         self.server = server
         self.reader = reader
         self.writer = writer
@@ -194,8 +198,15 @@ class Connection:
         await self._drain()
 
     def _on_plain(self, packet: bytes) -> None:
-        msg_id, length = struct.unpack_from("<qi", packet, 8)
-        request = BinaryReader(packet[20 : 20 + length]).tgread_object()
+        if len(packet) < 20:
+            raise HandshakeError("plain message shorter than its header")
+        _msg_id, length = struct.unpack_from("<qi", packet, 8)
+        if length <= 0 or 20 + length > len(packet):
+            raise HandshakeError("plain message length out of range")
+        try:
+            request = BinaryReader(packet[20 : 20 + length]).tgread_object()
+        except Exception as exc:  # an unknown constructor or a truncated body: not a handshake step
+            raise HandshakeError(f"unparsable plain message: {type(exc).__name__}") from exc
         answer, new_key = self.handshake.handle(request)
         if new_key is not None:
             self.server.register_auth_key(new_key)
@@ -207,9 +218,23 @@ class Connection:
         if self.session is not None and self.session.session_id == session_id and self.auth is auth:
             return
         self.auth = auth
-        self.session = Session(auth, session_id)
         self.server.attach(self)
-        created = types.NewSessionCreated(first_msg_id, int.from_bytes(os.urandom(8), "little", signed=True), auth.salts[0])
+        known = auth.sessions.get(session_id)
+        if known is not None:
+            # A session outlives its TCP connection: resuming it is not a new session.
+            known.no_updates = False
+            self.session = known
+            return
+        previous = next(reversed(auth.sessions.values()), None)
+        self.session = auth.sessions[session_id] = Session(auth, session_id)
+        # The layer a client announced belongs to its key; a new session (Telethon opens one per
+        # reconnect) keeps speaking it without repeating invokeWithLayer.
+        self.session.layer = previous.layer if previous is not None else 0
+        while len(auth.sessions) > _SESSIONS_PER_KEY:
+            del auth.sessions[next(iter(auth.sessions))]
+        created = types.NewSessionCreated(
+            first_msg_id, int.from_bytes(os.urandom(8), "little", signed=True), auth.salts[0]
+        )
         self._send(created, content_related=True)
 
     def _check_msg_id(self, msg_id: int, seq_no: int) -> bool:
@@ -230,23 +255,47 @@ class Connection:
     # -- messages ----------------------------------------------------------------------------
 
     async def _on_message(self, msg_id: int, seq_no: int, body: bytes) -> None:
+        if body[:4] == _CONTAINER:
+            await self._on_container(msg_id, body)
+            return
         try:
             obj = BinaryReader(body).tgread_object()
         except TypeNotFoundError as exc:
-            self._send_result(msg_id, RpcError(400, f"INPUT_METHOD_INVALID_{exc.invalid_constructor_id}"))
+            (constructor,) = struct.unpack_from("<I", body) if len(body) >= 4 else (None,)
+            if exc.invalid_constructor_id == constructor:
+                error = RpcError(400, f"INPUT_METHOD_INVALID_{exc.invalid_constructor_id}")
+            else:
+                error = RpcError(400, "INPUT_CONSTRUCTOR_INVALID")
+            self._send_result(msg_id, error)
             return
-        except Exception:  # noqa: BLE001 - a body that does not parse is the client's error, reported as such
+        except Exception:  # a body that does not parse is the client's error, reported as such
             self._send_result(msg_id, RpcError(400, "INPUT_FETCH_ERROR"))
             return
         await self._on_object(msg_id, seq_no, obj)
 
-    async def _on_object(self, msg_id: int, seq_no: int, obj: TLObject) -> None:
-        if isinstance(obj, MessageContainer):
-            for inner in obj.messages:
-                assert self.session is not None
-                if self.session.remember(inner.msg_id) or inner.msg_id == msg_id:
-                    await self._on_object(inner.msg_id, inner.seq_no, inner.obj)
+    async def _on_container(self, msg_id: int, body: bytes) -> None:
+        """Split ``msg_container`` by hand, so one message that does not parse spoils only itself."""
+        assert self.session is not None
+        inner: list[tuple[int, int, bytes]] = []
+        try:
+            (count,) = struct.unpack_from("<i", body, 4)
+            offset = 8
+            for _ in range(count):
+                inner_id, inner_seq, length = struct.unpack_from("<qii", body, offset)
+                offset += 16
+                if length < 0 or offset + length > len(body):
+                    raise struct.error("inner message runs past its container")
+                inner.append((inner_id, inner_seq, body[offset : offset + length]))
+                offset += length
+        except struct.error:
+            # The framing itself is broken: nothing in it can be answered reliably.
+            self._send(types.BadMsgNotification(msg_id, 0, 64), content_related=False)
             return
+        for inner_id, inner_seq, inner_body in inner:
+            if inner_body[:4] != _CONTAINER and self.session.remember(inner_id):
+                await self._on_message(inner_id, inner_seq, inner_body)
+
+    async def _on_object(self, msg_id: int, seq_no: int, obj: TLObject) -> None:
         if isinstance(obj, GzipPacked):
             await self._on_message(msg_id, seq_no, obj.data)
             return
@@ -284,7 +333,7 @@ class Connection:
             request = request.query
         route = self.server.routes.get(request.CONSTRUCTOR_ID)
         ctx = Ctx(self.server, self.auth, self.session.session_id, msg_id, layer)
-        delay = self.server.faults.delay_for(request)
+        delay = self.server.faults.delay_for(request, self.auth.user_id)
         if delay or (route is not None and route.is_async):
             task = asyncio.get_running_loop().create_task(self._answer(ctx, route, request, delay))
             self.tasks.add(task)

@@ -73,6 +73,8 @@ class AuthRecord:
     system_version: str = ""
     api_id: int = 0
     hash: int = field(default_factory=lambda: int.from_bytes(os.urandom(8), "little", signed=True))
+    #: MTProto sessions under this key by session_id (``mtproto.Session``), kept across reconnects.
+    sessions: dict[int, Any] = field(default_factory=dict)
 
     @property
     def key_id_bytes(self) -> bytes:

@@ -1,17 +1,21 @@
-"""MTProto TCP transports, server side: Full, Intermediate (plain and padded) and Abridged.
+"""MTProto TCP transports, server side: Full, Intermediate (plain and padded), Abridged, obfuscated.
 
 The client picks the transport with its first bytes (https://core.telegram.org/mtproto/mtproto-transports):
-``0xef`` is Abridged, ``0xeeeeeeee`` Intermediate, ``0xdddddddd`` padded Intermediate, and anything
-else is the first length field of TCP Full. This module only frames bytes; it knows nothing of
-MTProto messages. It must not import from mcpgram outside the sandbox.
+``0xef`` is Abridged, ``0xeeeeeeee`` Intermediate, ``0xdddddddd`` padded Intermediate. Otherwise the
+first 8 bytes are either TCP Full's first length and sequence number (always 0), or the start of
+the 64-byte random header of the obfuscated transport, whose bytes 4..8 are never zero. This
+module only frames bytes; it knows nothing of MTProto messages. It must not import from mcpgram
+outside the sandbox.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 import struct
+from typing import Protocol
 from zlib import crc32
+
+from cryptography.hazmat.primitives.ciphers import Cipher, CipherContext, algorithms, modes
 
 #: Largest packet the sandbox accepts from a client (Telegram's own limit is about 1 MiB plus headers).
 MAX_PACKET = 2 * 1024 * 1024
@@ -19,6 +23,13 @@ MAX_PACKET = 2 * 1024 * 1024
 _ABRIDGED_TAG = b"\xef"
 _INTERMEDIATE_TAG = b"\xee\xee\xee\xee"
 _PADDED_TAG = b"\xdd\xdd\xdd\xdd"
+_OBFUSCATED_HEADER = 64
+
+
+class ByteSource(Protocol):
+    """Where codecs read from: an ``asyncio.StreamReader``, or a decrypting view of one."""
+
+    async def readexactly(self, n: int) -> bytes: ...
 
 
 class TransportError(Exception):
@@ -30,7 +41,7 @@ class Codec:
 
     name = "codec"
 
-    async def read(self, reader: asyncio.StreamReader) -> bytes:
+    async def read(self, reader: ByteSource) -> bytes:
         raise NotImplementedError
 
     def encode(self, payload: bytes) -> bytes:
@@ -47,21 +58,22 @@ class FullCodec(Codec):
 
     name = "full"
 
-    def __init__(self, first4: bytes) -> None:
-        self._pending_len: bytes | None = first4
+    def __init__(self, prefix: bytes) -> None:
+        #: Bytes already consumed by transport detection: the first packet's length (and seq_no).
+        self._prefix = prefix
         self._recv_seq = 0
         self._send_seq = 0
 
-    async def read(self, reader: asyncio.StreamReader) -> bytes:
-        if self._pending_len is not None:
-            head, self._pending_len = self._pending_len, None
-        else:
-            head = await reader.readexactly(4)
+    async def read(self, reader: ByteSource) -> bytes:
+        prefix, self._prefix = self._prefix, b""
+        if len(prefix) < 4:
+            prefix += await reader.readexactly(4 - len(prefix))
+        head, early = prefix[:4], prefix[4:]
         (length,) = struct.unpack("<i", head)
         _check_length(length)
         if length < 12:
             raise TransportError("full packet shorter than its header")
-        rest = await reader.readexactly(length - 4)
+        rest = early + await reader.readexactly(length - 4 - len(early))
         (seq,) = struct.unpack("<i", rest[:4])
         (checksum,) = struct.unpack("<I", rest[-4:])
         if crc32(head + rest[:-4]) != checksum:
@@ -88,7 +100,7 @@ class IntermediateCodec(Codec):
         if padded:
             self.name = "padded-intermediate"
 
-    async def read(self, reader: asyncio.StreamReader) -> bytes:
+    async def read(self, reader: ByteSource) -> bytes:
         (length,) = struct.unpack("<i", await reader.readexactly(4))
         _check_length(length)
         data = await reader.readexactly(length)
@@ -108,7 +120,7 @@ class AbridgedCodec(Codec):
 
     name = "abridged"
 
-    async def read(self, reader: asyncio.StreamReader) -> bytes:
+    async def read(self, reader: ByteSource) -> bytes:
         first = (await reader.readexactly(1))[0]
         words = first
         if first >= 0x7F:
@@ -123,8 +135,61 @@ class AbridgedCodec(Codec):
         return b"\x7f" + words.to_bytes(3, "little") + payload
 
 
-async def detect_codec(reader: asyncio.StreamReader) -> Codec:
-    """Read the transport tag (or the first length of TCP Full) and return the matching codec."""
+class _Decrypting:
+    """A :class:`ByteSource` that AES-CTR-decrypts what it reads, as one continuous stream."""
+
+    def __init__(self, reader: ByteSource, decryptor: CipherContext) -> None:
+        self._reader = reader
+        self._decryptor = decryptor
+
+    async def readexactly(self, n: int) -> bytes:
+        return self._decryptor.update(await self._reader.readexactly(n))
+
+
+class ObfuscatedCodec(Codec):
+    """Obfuscated transport ("obfuscated2"): an inner codec whose bytes are AES-256-CTR encrypted."""
+
+    def __init__(self, inner: Codec, decryptor: CipherContext, encryptor: CipherContext) -> None:
+        self._inner = inner
+        self._decryptor = decryptor
+        self._encryptor = encryptor
+        self.name = f"obfuscated-{inner.name}"
+
+    async def read(self, reader: ByteSource) -> bytes:
+        return await self._inner.read(_Decrypting(reader, self._decryptor))
+
+    def encode(self, payload: bytes) -> bytes:
+        return self._encryptor.update(self._inner.encode(payload))
+
+
+def _ctr(key: bytes, iv: bytes) -> Cipher[modes.CTR]:
+    return Cipher(algorithms.AES(key), modes.CTR(iv))
+
+
+def obfuscated_codec(header: bytes) -> ObfuscatedCodec:
+    """Derive both directions' keys from the client's 64-byte header and check its protocol tag."""
+    if len(header) != _OBFUSCATED_HEADER:
+        raise TransportError("short obfuscation header")
+    # The client encrypts with header[8:56]; the server encrypts with the same bytes reversed.
+    reversed_part = header[8:56][::-1]
+    decryptor = _ctr(header[8:40], header[40:56]).decryptor()
+    encryptor = _ctr(reversed_part[:32], reversed_part[32:48]).encryptor()
+    # Decrypting the whole header advances the client-to-server stream past it, as the client did.
+    tag = decryptor.update(header)[56:60]
+    inner: Codec
+    if tag == _ABRIDGED_TAG * 4:
+        inner = AbridgedCodec()
+    elif tag == _INTERMEDIATE_TAG:
+        inner = IntermediateCodec()
+    elif tag == _PADDED_TAG:
+        inner = IntermediateCodec(padded=True)
+    else:
+        raise TransportError("obfuscation header carries no known protocol tag")
+    return ObfuscatedCodec(inner, decryptor, encryptor)
+
+
+async def detect_codec(reader: ByteSource) -> Codec:
+    """Read the transport tag (or the start of TCP Full or of an obfuscation header); return its codec."""
     first = await reader.readexactly(1)
     if first == _ABRIDGED_TAG:
         return AbridgedCodec()
@@ -133,6 +198,9 @@ async def detect_codec(reader: asyncio.StreamReader) -> Codec:
         return IntermediateCodec()
     if first4 == _PADDED_TAG:
         return IntermediateCodec(padded=True)
-    if first4 in (b"GET ", b"POST", b"HEAD") or first4.startswith(b"\x16\x03"):
+    if first4 in (b"GET ", b"POST", b"HEAD", b"OPTI") or first4.startswith(b"\x16\x03"):
         raise TransportError("not an MTProto transport (HTTP or TLS)")
-    return FullCodec(first4)
+    first8 = first4 + await reader.readexactly(4)
+    if first8[4:] == b"\0\0\0\0":
+        return FullCodec(first8)  # TCP Full's first seq_no is 0; an obfuscation header avoids that
+    return obfuscated_codec(first8 + await reader.readexactly(_OBFUSCATED_HEADER - 8))

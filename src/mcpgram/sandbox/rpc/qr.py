@@ -26,6 +26,8 @@ router = Router()
 
 #: Telegram's QR tokens live about 30 seconds; clients re-export when they expire.
 TOKEN_TTL = 30
+#: How long an expired token is still recognised (answering AUTH_TOKEN_EXPIRED, not _INVALID).
+_REMEMBER_EXPIRED = 300
 _TOKEN_BYTES = 32
 
 
@@ -43,14 +45,14 @@ class LoginToken:
 
 def _forget_expired(server: SandboxServer) -> None:
     # An accepted token stays until its waiting key collects it, even past its expiry.
-    now = server.world.now()
+    horizon = server.world.now() - _REMEMBER_EXPIRED
     for token, record in list(server.login_tokens.items()):
-        if record.accepted_by is None and record.expires < now:
+        if record.accepted_by is None and record.expires < horizon:
             del server.login_tokens[token]
 
 
 def _lookup(server: SandboxServer, token: bytes) -> LoginToken:
-    record = server.login_tokens.get(token)
+    record: LoginToken | None = server.login_tokens.get(token)
     if record is None:
         raise RpcError(400, "AUTH_TOKEN_INVALID")
     if record.accepted_by is None and record.expires < server.world.now():
