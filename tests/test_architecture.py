@@ -15,6 +15,8 @@ PACKAGE = SRC / "mcpgram"
 TELETHON_ALLOWED = ("mcpgram.telegram", "mcpgram.sandbox")
 # Leaf modules that everything may import, so they must import nothing from mcpgram.
 LEAF_MODULES = ("mcpgram.errors", "mcpgram.settings", "mcpgram.log", "mcpgram.types")
+# The one import leaves may share: settings raises ConfigError. errors.py itself imports nothing.
+LEAF_MAY_IMPORT = "mcpgram.errors"
 # The style target is ~400 non-blank lines per module; 450 leaves room before a split is forced.
 MAX_NON_BLANK_LINES = 450
 PUBLIC_API = ["__version__"]
@@ -102,14 +104,14 @@ def test_sandbox_imports_no_other_mcpgram_module() -> None:
 
 
 def test_leaf_modules_import_nothing_from_mcpgram() -> None:
-    """mcpgram.errors, .settings, .log and .types (where they exist) import nothing else from mcpgram."""
+    """mcpgram.errors, .settings, .log and .types (where they exist) import only errors from mcpgram."""
     offenders = [
         f"{module.path}:{line}: {name}"
         for module in modules()
         for leaf in LEAF_MODULES
         if within(module.name, leaf)
         for line, name in module.imports()
-        if within(name, "mcpgram") and not within(name, leaf)
+        if within(name, "mcpgram") and not within(name, leaf) and not within(name, LEAF_MAY_IMPORT)
     ]
     assert offenders == []
 

@@ -98,7 +98,11 @@ class SandboxKey:
         value = bytes_to_int(encrypted)
         if value >= numbers.public_numbers.n:
             return None
-        block = int_to_bytes(pow(value, numbers.d, numbers.public_numbers.n), 256)
+        # Textbook RSA (the protocol pads by itself), with the CRT: about 3x faster than pow(c, d, n).
+        m1 = pow(value, numbers.dmp1, numbers.p)
+        m2 = pow(value, numbers.dmq1, numbers.q)
+        plain = m2 + numbers.q * ((numbers.iqmp * (m1 - m2)) % numbers.p)
+        block = int_to_bytes(plain, 256)
         return _decode_legacy(block) or _decode_rsa_pad(block)
 
 
