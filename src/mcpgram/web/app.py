@@ -1,0 +1,230 @@
+"""Assembles the HTTP edge around FastMCP's streamable-HTTP app, in the order security needs.
+
+Outermost first::
+
+    ServerErrorMiddleware (Starlette; its 500 carries the security headers too)
+    AccessLogMiddleware        one token-free line per request, with the original path redacted
+    SecurityHeadersMiddleware  on every response, refusals included
+    CORSMiddleware             only when browser origins are configured
+    UrlAuthMiddleware          query tokens -> 400; /v1/url_auth/{token}/mcp -> /v1/mcp + header
+    BodyLimitMiddleware        413 before the body is read past the limit
+    router: /health            (behind FastMCP's Host/Origin guard)
+            everything else -> FastMCP's app: Host/Origin guard (421/403) -> bearer auth (401)
+                               -> TenantTagMiddleware -> /v1/mcp
+
+so url_auth and the body limit act before FastMCP authenticates anything. This module must not
+create the FastMCP server, the vault or the verifier: the composition root passes them in.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+from urllib.parse import urlsplit
+
+from fastmcp import FastMCP
+from fastmcp.server.auth import TokenVerifier
+from fastmcp.server.http import HostOriginGuardMiddleware
+from pydantic import SecretStr
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount, Route, request_response
+
+from ..errors import ConfigError
+from .health import PoolStatsSource, health_endpoint
+from .security import (
+    AccessLogMiddleware,
+    BodyLimitMiddleware,
+    SecurityHeadersMiddleware,
+    TenantTagMiddleware,
+    json_error,
+    security_headers,
+)
+from .urlauth import MCP_PATH, UrlAuthMiddleware
+
+_CORS_ALLOW_HEADERS = (
+    "Authorization",
+    "Content-Type",
+    "Mcp-Session-Id",
+    "Mcp-Protocol-Version",
+    "Last-Event-ID",
+)
+_CORS_EXPOSE_HEADERS = ("Mcp-Session-Id", "WWW-Authenticate")
+
+
+class HttpOptions(Protocol):
+    """The parts of ``settings.HttpConfig`` the edge reads (any object with these attributes)."""
+
+    @property
+    def host(self) -> str: ...
+    @property
+    def port(self) -> int: ...
+    @property
+    def public_url(self) -> object: ...
+    @property
+    def tls_cert(self) -> object: ...
+    @property
+    def max_body_bytes(self) -> int: ...
+    @property
+    def no_auth(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class HostOriginOptions:
+    """Arguments for FastMCP's Host/Origin guard (``FastMCP.http_app`` keyword arguments).
+
+    With explicit ``allowed_hosts`` the guard checks Host on every request (wrong Host -> 421)
+    and Origin whenever a browser sends one (foreign Origin -> 403). FastMCP always adds
+    ``127.0.0.1``, ``localhost``, ``::1`` and the socket's own address to the allowed hosts.
+    """
+
+    allowed_hosts: list[str] = field(default_factory=list)
+    allowed_origins: list[str] = field(default_factory=list)
+    host_origin_protection: Literal["auto"] = "auto"
+
+    def as_kwargs(self) -> dict[str, Any]:
+        return {
+            "host_origin_protection": self.host_origin_protection,
+            "allowed_hosts": list(self.allowed_hosts),
+            "allowed_origins": list(self.allowed_origins),
+        }
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether ``host`` (a bind address or name) only accepts connections from this machine."""
+    host = host.strip().lower().strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _is_wildcard_bind(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.strip().strip("[]")).is_unspecified
+    except ValueError:
+        return not host.strip()
+
+
+def public_origin(public_url: object) -> tuple[str, str] | None:
+    """``(hostname, origin)`` of the public URL, e.g. ``("gw.example", "https://gw.example")``."""
+    if public_url is None:
+        return None
+    parts = urlsplit(str(public_url))
+    if not parts.scheme or not parts.hostname:
+        return None
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    default_port = {"http": 80, "https": 443}.get(parts.scheme.lower())
+    port = "" if parts.port in (None, default_port) else f":{parts.port}"
+    return parts.hostname, f"{parts.scheme.lower()}://{host}{port}"
+
+
+def serves_https(http_config: HttpOptions) -> bool:
+    """Whether clients reach the server over HTTPS (own TLS, or an https public URL)."""
+    return http_config.tls_cert is not None or str(http_config.public_url or "").lower().startswith("https:")
+
+
+def host_origin_options(http_config: HttpOptions, cors_origins: Sequence[str] = ()) -> HostOriginOptions:
+    """The Host/Origin allow-lists derived from the bind host, the public URL and CORS origins.
+
+    A wildcard bind (``0.0.0.0``, ``::``) adds no name of its own: clients that use a DNS name
+    need ``public_url`` set, which is what keeps DNS-rebinding pages out.
+    """
+    hosts: list[str] = []
+    origins: list[str] = []
+    if not _is_wildcard_bind(http_config.host):
+        hosts.append(http_config.host)
+    public = public_origin(http_config.public_url)
+    if public is not None:
+        hosts.append(public[0])
+        origins.append(public[1])
+    origins.extend(cors_origins)
+    return HostOriginOptions(allowed_hosts=hosts, allowed_origins=origins)
+
+
+def _check_auth_config(mcp: FastMCP[Any], http_config: HttpOptions, verifier: TokenVerifier | None) -> None:
+    if http_config.no_auth:
+        if not is_loopback_host(http_config.host):
+            raise ConfigError("no_auth is allowed only on a loopback host (127.0.0.1, ::1 or localhost)")
+        return
+    if mcp.auth is None:
+        raise ConfigError(
+            "HTTP serving needs a token verifier: create FastMCP with auth=MCPGramTokenVerifier(vault)"
+        )
+    if verifier is not None and mcp.auth is not verifier:
+        raise ConfigError("the FastMCP server was built with a different verifier than the one given")
+
+
+def build_http_app(
+    mcp: FastMCP[Any],
+    *,
+    http_config: HttpOptions,
+    operator_token: SecretStr | str | None = None,
+    pool_stats: PoolStatsSource | None = None,
+    verifier: TokenVerifier | None = None,
+    cors_origins: Sequence[str] = (),
+    mcp_path: str = MCP_PATH,
+) -> Starlette:
+    """The ASGI app to serve: FastMCP at ``mcp_path`` behind the edge middleware, plus ``/health``.
+
+    Serve it with uvicorn's ``access_log=False``: its access log prints the raw request line,
+    url_auth tokens included; :class:`~mcpgram.web.security.AccessLogMiddleware` replaces it.
+
+    Args:
+        mcp: The server, built with ``auth=verifier`` (or without auth in ``no_auth`` mode).
+        http_config: Bind host/port, public URL, TLS, body limit and ``no_auth``.
+        operator_token: Unlocks the pool statistics on ``/health``.
+        pool_stats: Returns the pool's counters for ``/health``.
+        verifier: If given, must be the verifier ``mcp`` was built with (guards wiring mistakes).
+        cors_origins: Browser origins allowed to call the API cross-origin; none by default.
+        mcp_path: Where the MCP endpoint lives.
+
+    Raises:
+        ConfigError: ``no_auth`` on a non-loopback host, or HTTP without a verifier.
+    """
+    _check_auth_config(mcp, http_config, verifier)
+    guard = host_origin_options(http_config, cors_origins)
+    hsts = serves_https(http_config)
+    inner = mcp.http_app(path=mcp_path, middleware=[Middleware(TenantTagMiddleware)], **guard.as_kwargs())
+    health = HostOriginGuardMiddleware(
+        request_response(health_endpoint(operator_token=operator_token, pool_stats=pool_stats)),
+        allowed_hosts=guard.allowed_hosts,
+        allowed_origins=guard.allowed_origins,
+        mode="auto",
+    )
+    middleware = [Middleware(AccessLogMiddleware), Middleware(SecurityHeadersMiddleware, hsts=hsts)]
+    if cors_origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(cors_origins),
+                allow_methods=["GET", "POST", "DELETE"],
+                allow_headers=list(_CORS_ALLOW_HEADERS),
+                expose_headers=list(_CORS_EXPOSE_HEADERS),
+                max_age=600,
+            )
+        )
+    middleware += [
+        Middleware(UrlAuthMiddleware, mcp_path=mcp_path),
+        Middleware(BodyLimitMiddleware, max_bytes=http_config.max_body_bytes),
+    ]
+
+    async def internal_error(request: Request, exc: Exception) -> Response:
+        # Starlette's outermost error handler sends this itself, outside our header middleware.
+        return json_error(
+            500, "INTERNAL", "Internal server error.", headers=dict(security_headers(hsts=hsts))
+        )
+
+    return Starlette(
+        routes=[Route("/health", health, methods=["GET"]), Mount("/", app=inner)],
+        middleware=middleware,
+        exception_handlers={Exception: internal_error},
+        lifespan=inner.lifespan,
+    )
