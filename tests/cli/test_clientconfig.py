@@ -1,0 +1,159 @@
+"""``mcpgram config <client>``: every client, stdio and HTTP, parses and carries the expected keys."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from typing import Any
+
+import pytest
+
+from mcpgram.cli.clientconfig import endpoint
+
+from .conftest import run_cli
+
+TOKEN = "mcpg_" + "Q" * 42 + "A"
+URL = "https://gw.example.com"
+MCP_URL = "https://gw.example.com/v1/mcp"
+
+
+def parsed(client: str, text: str) -> dict[str, Any]:
+    """The server entry named mcpgram, from JSON or from the `claude mcp add-json` command line."""
+    if client == "claude-code":
+        argv = shlex.split(text)
+        assert argv[:4] == ["claude", "mcp", "add-json", "mcpgram"] and len(argv) == 5
+        entry: dict[str, Any] = json.loads(argv[4])
+        return entry
+    document = json.loads(text)
+    servers = document["servers"] if client == "vscode" else document["mcpServers"]
+    assert list(servers) == ["mcpgram"]
+    entry = servers["mcpgram"]
+    return entry
+
+
+@pytest.mark.parametrize("client", ["claude-desktop", "claude-code", "cursor", "vscode"])
+def test_stdio_config_starts_this_mcpgram(client: str) -> None:
+    """The stdio variant runs this interpreter's mcpgram with `serve --transport stdio`."""
+    result = run_cli("config", client)
+    assert result.code == 0, result.err
+    entry = parsed(client, result.out)
+    assert entry["command"] == sys.executable
+    assert entry["args"] == ["-m", "mcpgram", "serve", "--transport", "stdio"]
+    assert result.err.startswith("# ")
+
+
+EXPECTED_HTTP = {
+    "claude-code": {"type": "http", "url": MCP_URL, "headers": {"Authorization": "Bearer ${MCPGRAM_TOKEN}"}},
+    "cursor": {"url": MCP_URL, "headers": {"Authorization": "Bearer ${env:MCPGRAM_TOKEN}"}},
+    "vscode": {"type": "http", "url": MCP_URL, "headers": {"Authorization": "Bearer ${input:mcpgram-token}"}},
+}
+
+
+@pytest.mark.parametrize("client", sorted(EXPECTED_HTTP))
+def test_http_config_references_the_token_indirectly(client: str) -> None:
+    """By default the HTTP variant targets /v1/mcp and takes the token from an env var or VS Code's prompt."""
+    result = run_cli("config", client, "--http", URL + "/")
+    assert result.code == 0, result.err
+    assert parsed(client, result.out) == EXPECTED_HTTP[client]
+    if client == "vscode":
+        [prompt] = json.loads(result.out)["inputs"]
+        assert prompt == {
+            "type": "promptString",
+            "id": "mcpgram-token",
+            "description": "mcpgram token",
+            "password": True,
+        }
+    else:
+        assert "Set MCPGRAM_TOKEN" in result.err
+
+
+def test_claude_desktop_http_goes_through_the_bridge() -> None:
+    """Claude Desktop gets mcp-remote, the header taken from the bridge's env (a placeholder by default)."""
+    result = run_cli("config", "claude-desktop", "--http", URL)
+    assert result.code == 0, result.err
+    entry = parsed("claude-desktop", result.out)
+    assert entry["command"] == "npx"
+    assert entry["args"] == ["-y", "mcp-remote", MCP_URL, "--header", "Authorization:${MCPGRAM_AUTH_HEADER}"]
+    assert entry["env"] == {"MCPGRAM_AUTH_HEADER": "Bearer <paste your mcpgram token>"}
+    refused = run_cli("config", "claude-desktop", "--http", URL, "--token-env", "TOK")
+    assert refused.code == 2 and "environment variable" in refused.err
+
+
+@pytest.mark.parametrize("client", ["claude-code", "cursor", "vscode"])
+def test_token_env_names_the_variable(client: str) -> None:
+    """--token-env NAME makes the client read the token from NAME."""
+    result = run_cli("config", client, "--http", URL, "--token-env", "WORK_TG_TOKEN")
+    assert result.code == 0, result.err
+    header = parsed(client, result.out)["headers"]["Authorization"]
+    assert header in ("Bearer ${WORK_TG_TOKEN}", "Bearer ${env:WORK_TG_TOKEN}")
+    assert "inputs" not in result.out
+
+
+@pytest.mark.parametrize("client", ["claude-desktop", "claude-code", "cursor", "vscode"])
+def test_token_stdin_embeds_the_token_only_in_the_config(client: str) -> None:
+    """--token-stdin puts the token into the config on stdout, warns on stderr, and never echoes it there."""
+    result = run_cli("config", client, "--http", URL, "--token-stdin", stdin=TOKEN + "\n")
+    assert result.code == 0, result.err
+    assert f"Bearer {TOKEN}" in result.out
+    assert TOKEN not in result.err and "embedded" in result.err
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ("ftp://gw.example.com", "http:// or https://"),
+        ("javascript:alert(1)", "http:// or https://"),
+        ("http://gw.example.com", "https"),  # plain http off this machine
+        ("https://user:pw@gw.example.com", "user:password"),
+        ("https://gw.example.com/?token=x", "query"),
+        ("https://gw.example.com/#x", "query or fragment"),
+        ('https://gw.example.com/"},"x":{"', "path"),
+        ("https://gw.example.com:99999", "host or port"),
+        ("https://", "host"),
+        ("https://bad host.example.com", "host or port"),
+    ],
+)
+def test_hostile_urls_are_refused(raw: str, reason: str) -> None:
+    """--http refuses URLs that are not a plain http(s) origin and path, with exit 2."""
+    result = run_cli("config", "cursor", "--http", raw)
+    assert result.code == 2 and result.out == ""
+    assert result.err.startswith("mcpgram: --http") and reason in result.err
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("https://gw.example.com", MCP_URL),
+        ("https://gw.example.com/v1/mcp", MCP_URL),
+        ("https://gw.example.com/tg/", "https://gw.example.com/tg/v1/mcp"),
+        ("http://localhost:8000", "http://localhost:8000/v1/mcp"),
+        ("http://127.0.0.1:8000/", "http://127.0.0.1:8000/v1/mcp"),
+        ("http://[::1]:8000", "http://[::1]:8000/v1/mcp"),
+    ],
+)
+def test_endpoint_appends_the_mcp_path_once(raw: str, expected: str) -> None:
+    """The endpoint is the base URL plus /v1/mcp, whether or not the user already wrote it."""
+    assert endpoint(raw) == expected
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--token-env", "A B"],
+        ["--token-env", "X}${HOME"],
+        ["--token-env", "1ABC"],
+        ["--name", "bad name"],
+        ["--name", '"}'],
+        ["--token-stdin", "--token-env", "X"],
+    ],
+)
+def test_hostile_names_are_refused(args: list[str]) -> None:
+    """Env var and server names that could break out of the config are refused with exit 2."""
+    result = run_cli("config", "cursor", "--http", URL, *args, stdin=TOKEN)
+    assert result.code == 2 and result.out == ""
+
+
+def test_token_options_need_http() -> None:
+    """--token-stdin and --token-env without --http are a usage error."""
+    assert run_cli("config", "cursor", "--token-env", "X").code == 2
