@@ -26,8 +26,6 @@ if TYPE_CHECKING:
     from ..settings import Settings
     from ..vault.vault import TenantKeys, Vault
 
-#: Mirrors ``app.OWNER_TENANT_ID``; the CLI does not import ``app`` (it pulls in FastMCP, seconds).
-OWNER_TENANT_ID = "owner"
 
 
 def _default_prompt(text: str) -> str:
@@ -122,13 +120,10 @@ def open_vault(settings: Settings) -> Iterator[Vault]:
 
 
 def owner_keys(vault: Vault, data_dir: Path) -> TenantKeys:
-    """The stdio owner tenant's keys (created on first use, as ``app.ensure_owner`` does)."""
+    """The stdio owner tenant's keys (created on first use)."""
     from ..datadir import owner_key_bytes
 
-    owner_key = owner_key_bytes(data_dir)
-    if vault.get_tenant(OWNER_TENANT_ID) is None:
-        vault.create_owner(OWNER_TENANT_ID, owner_key)
-    return vault.unlock(OWNER_TENANT_ID, owner_key)
+    return vault.open_owner(owner_key_bytes(data_dir))
 
 
 def read_token(term: Terminal) -> str:

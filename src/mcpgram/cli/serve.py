@@ -1,24 +1,19 @@
 """``mcpgram serve`` and ``mcpgram demo``: run the gateway, or the gateway against the embedded sandbox.
 
-STUB (lead): the options are final; the bodies print "not yet" and exit 2 until the gateway core
-wires them (``Settings.load(**overrides)`` with the options below as overrides, then ``app.py``).
-
 Must not: import FastMCP, Telethon or the settings at import time (``mcpgram --help`` stays fast).
+In stdio mode stdout belongs to the MCP protocol: everything for people goes to stderr.
 """
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from .runtime import terminal
+import anyio
 
-EXIT_NOT_YET = 2
-SERVE_NOT_YET = "mcpgram serve: not yet — the gateway core (issue 3) is being wired."
-DEMO_NOT_YET = (
-    "mcpgram demo: not yet — the gateway core (issue 3) will serve the demo; "
-    "run `mcpgram sandbox --demo` for the sandbox alone."
-)
+from .runtime import load_settings, terminal
 
 
 def serve(
@@ -46,10 +41,23 @@ def serve(
         tls_key: TLS private key (PEM), with --tls-cert.
         public_url: The server's public https origin (for links it hands out).
     """
-    # The lead replaces this body: overrides = {"transport": transport, ..., "no_auth": no_auth or None}.
-    del transport, host, port, no_auth, data_dir, tls_cert, tls_key, public_url
-    terminal().say(SERVE_NOT_YET)
-    return EXIT_NOT_YET
+    from ..app import build_gateway, serve_http, serve_stdio
+
+    settings = load_settings(
+        transport=transport, host=host, port=port, no_auth=no_auth or None, data_dir=data_dir,
+        tls_cert=tls_cert, tls_key=tls_key, public_url=public_url,
+    )
+    gateway = build_gateway(settings, transport=settings.transport)
+    if settings.transport == "stdio":
+        anyio.run(serve_stdio, gateway)
+    else:
+        scheme = "https" if settings.tls_cert else "http"
+
+        def ready(bound: int) -> None:
+            terminal().say(f"mcpgram: serving MCP at {scheme}://{settings.host}:{bound}/v1/mcp")
+
+        anyio.run(lambda: serve_http(gateway, ready=ready))
+    return 0
 
 
 def demo(*, http: bool = False, port: int | None = None) -> int:
@@ -57,8 +65,52 @@ def demo(*, http: bool = False, port: int | None = None) -> int:
 
     Args:
         http: Serve over HTTP instead of stdio.
-        port: HTTP port (with --http).
+        port: HTTP port (with --http; default: any free port).
     """
-    del http, port
-    terminal().say(DEMO_NOT_YET)
-    return EXIT_NOT_YET
+    data_dir = Path(tempfile.mkdtemp(prefix="mcpgram-demo-"))
+    try:
+        anyio.run(_demo, data_dir, http, port)
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+    return 0
+
+
+async def _demo(data_dir: Path, http: bool, port: int | None) -> None:
+    from ..app import build_gateway, serve_http, serve_stdio
+    from ..sandbox import SandboxServer
+    from ..sandbox.demo import build_demo_world
+    from ..testing import login_tenant, sandbox_telegram_config
+
+    term = terminal()
+    demo_world = build_demo_world()
+    settings = load_settings(
+        data_dir=data_dir, transport="http" if http else "stdio", port=port if port is not None else 0,
+        env_file=None,
+    )
+    async with SandboxServer(demo_world.world) as sandbox:
+        telegram = sandbox_telegram_config(sandbox, settings)
+        gateway = build_gateway(settings, transport=settings.transport, telegram=telegram)
+        if gateway.owner is not None:
+            keys = gateway.owner
+            token = None
+        else:
+            _, token = gateway.vault.create_tenant("demo")
+            keys = gateway.vault.unlock_with_token(token)
+        await login_tenant(telegram, gateway.vault, keys, phone=demo_world.phone, code=demo_world.login_code)
+        term.say(f"mcpgram demo: sandbox at {sandbox.host}:{sandbox.port}, logged in as the demo user")
+        if not http:
+            term.say("mcpgram demo: serving MCP over stdio (connect an MCP client that launches this command)")
+            await serve_stdio(gateway)
+            return
+
+        def ready(bound: int) -> None:
+            _announce_http(bound, token)
+
+        await serve_http(gateway, ready=ready)
+
+
+def _announce_http(port: int, token: Any) -> None:
+    term = terminal()
+    term.say(f"mcpgram demo: MCP at http://127.0.0.1:{port}/v1/mcp")
+    term.say("mcpgram demo: bearer token for this run (demo only; it dies with the process):")
+    term.out(str(token))

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 from cyclopts import App, Parameter
 
 from ..errors import LoginRequired, TenantError
-from .runtime import OWNER_TENANT_ID, load_settings, open_vault, read_token, require, terminal
+from ..vault.vault import OWNER_TENANT_ID
+from .runtime import load_settings, open_vault, read_token, require, terminal
 
 if TYPE_CHECKING:
     from ..settings import Settings

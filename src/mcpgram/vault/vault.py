@@ -19,6 +19,9 @@ from .store import SecretPurpose, TenantRecord, TenantStatus, VaultStore
 
 Clock = Callable[[], float]
 
+#: The local owner tenant of stdio mode (and of ``--no-auth`` HTTP on loopback).
+OWNER_TENANT_ID = "owner"
+
 
 @dataclass(frozen=True)
 class TenantKeys:
@@ -84,6 +87,12 @@ class Vault:
         )
         return record
 
+    def open_owner(self, owner_key: bytes, tenant_id: str = OWNER_TENANT_ID) -> TenantKeys:
+        """The stdio owner tenant's keys, creating the tenant on first use."""
+        if self._store.get_tenant(tenant_id) is None:
+            self.create_owner(tenant_id, owner_key)
+        return self.unlock(tenant_id, owner_key)
+
     def authenticate(self, token: object) -> TenantRecord:
         """Token -> tenant record, or NotAuthenticated. Malformed tokens never reach the store."""
         if not auth.is_well_formed(token):
@@ -135,6 +144,9 @@ class Vault:
 
     def list_tenants(self) -> list[TenantRecord]:
         return self._store.list_tenants()
+
+    def get_tenant(self, tenant_id: str) -> TenantRecord | None:
+        return self._store.get_tenant(tenant_id)
 
     def set_status(self, tenant_id: str, status: TenantStatus) -> None:
         """E.g. ``login_required`` when Telegram says the authorization is gone; never deletes anything."""

@@ -1,0 +1,97 @@
+"""Reading chats and messages: the Telegram side of ``find_chats`` and ``get_messages``.
+
+Each function takes a connected Telethon client (handed out by the pool, inside its timeout and
+error translation) and returns plain data from ``convert``. Chat references are resolved strictly:
+a marked id, ``me``, ``@username``, a t.me link or a phone number. A name is never guessed into a
+chat here; ``find_chats`` is how an agent turns a name into an id.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from telethon import TelegramClient, functions, utils
+
+from ..errors import ChatNotFound
+from .convert import ChatInfo, MessageInfo, chat_info, message_info
+
+_USERNAME = re.compile(r"^@?([A-Za-z][A-Za-z0-9_]{3,31})$")
+_TME = re.compile(r"^(?:https?://)?(?:t\.me|telegram\.me)/(?:s/)?([A-Za-z][A-Za-z0-9_]{3,31})(?:/\d+)?/?$")
+_PHONE = re.compile(r"^\+?[0-9][0-9 ()-]{5,20}$")
+MAX_LIMIT = 100
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of messages and where the next one starts (None when there is no more)."""
+
+    messages: list[MessageInfo]
+    next_before_id: int | None
+
+
+def parse_chat_ref(ref: str | int) -> str | int:
+    """Normalise a chat reference, or raise ChatNotFound with a hint on what is accepted."""
+    if isinstance(ref, int):
+        return ref
+    text = ref.strip()
+    if text.lower() in ("me", "self", "saved"):
+        return "me"
+    if re.fullmatch(r"-?\d{1,20}", text):
+        return int(text)
+    for pattern in (_USERNAME, _TME):
+        match = pattern.match(text)
+        if match:
+            return "@" + match.group(1)
+    if _PHONE.match(text):
+        return "+" + re.sub(r"\D", "", text)
+    raise ChatNotFound(
+        "not a chat reference",
+        hint="use a chat id from find_chats, 'me', @username, a t.me link or a phone number",
+    )
+
+
+async def resolve_chat(client: TelegramClient, ref: str | int) -> Any:
+    """The Telethon input entity for a strict reference (ids come from the session's cache)."""
+    target = parse_chat_ref(ref)
+    try:
+        return await client.get_input_entity(target)
+    except ValueError:
+        raise ChatNotFound(
+            "chat not found",
+            hint="call find_chats first; ids resolve once this account has seen the chat",
+        ) from None
+
+
+async def find_chats(client: TelegramClient, query: str, limit: int) -> list[ChatInfo]:
+    """Recent dialogs when ``query`` is empty; otherwise own chats and contacts, then public matches."""
+    limit = max(1, min(limit, MAX_LIMIT))
+    if not query.strip():
+        dialogs = await client.get_dialogs(limit=limit)
+        return [chat_info(d.entity, unread=d.unread_count, last_date=d.date) for d in dialogs]
+    result = await client(functions.contacts.SearchRequest(q=query.strip(), limit=limit))
+    entities = {utils.get_peer_id(e): e for e in [*result.users, *result.chats]}
+    ordered = [*result.my_results, *result.results]
+    found: list[ChatInfo] = []
+    seen: set[int] = set()
+    for peer in ordered:
+        peer_id = utils.get_peer_id(peer)
+        entity = entities.get(peer_id)
+        if entity is not None and peer_id not in seen:
+            seen.add(peer_id)
+            found.append(chat_info(entity))
+    return found[:limit]
+
+
+async def get_messages(
+    client: TelegramClient, ref: str | int, *, limit: int, before_id: int | None = None
+) -> Page:
+    """Newest-first page of a chat's history, ``limit`` messages before ``before_id``."""
+    limit = max(1, min(limit, MAX_LIMIT))
+    entity = await resolve_chat(client, ref)
+    # One message more than asked tells whether another page exists without a second call.
+    batch = await client.get_messages(entity, limit=limit + 1, offset_id=before_id or 0)
+    messages = [message_info(m) for m in batch[:limit]]
+    next_before = messages[-1].id if len(batch) > limit and messages else None
+    return Page(messages=messages, next_before_id=next_before)
