@@ -1,0 +1,172 @@
+"""How a tenant's Telethon client reaches Telegram: data centre, trusted RSA key, proxy, client options.
+
+Pure translation of :class:`~mcpgram.settings.TelegramConfig` into Telethon's constructor arguments,
+plus :func:`check_config`, which refuses at start-up what would only fail later: a SOCKS or HTTP
+proxy without ``python-socks``, and fake-TLS (``ee``) MTProto secrets, which Telethon 1.x cannot
+speak (its ``TcpMTProxy`` strips the ``ee`` prefix and domain and would talk plain obfuscated
+MTProto to a proxy that expects a TLS ClientHello).
+
+Must not: connect anywhere (the pool does), log proxy credentials, secrets or the API hash.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable
+from typing import Any
+
+from telethon import TelegramClient
+from telethon.crypto import rsa
+from telethon.network import ConnectionTcpMTProxyAbridged, ConnectionTcpMTProxyRandomizedIntermediate
+
+from .. import __version__
+from ..errors import ConfigError
+from ..settings import DcAddress, ProxyConfig, TelegramConfig
+
+__all__ = [
+    "TEST_DC",
+    "build_client",
+    "check_config",
+    "client_kwargs",
+    "prepare_session",
+    "python_socks_installed",
+    "trust_server_key",
+]
+
+#: Telegram's test DC 2, where ``test_mode`` starts when no ``dc`` is configured.
+TEST_DC = DcAddress(2, "149.154.167.40", 443)
+#: What Telegram shows in the account's "active sessions" list (instead of this host's uname).
+DEVICE_MODEL = "mcpgram gateway"
+#: Seconds Telethon waits for a TCP connect; the pool adds its own retries with backoff.
+MAX_CONNECT_TIMEOUT = 10.0
+
+_trusted: set[str] = set()
+
+
+def python_socks_installed() -> bool:
+    """Whether Telethon can use SOCKS/HTTP proxies here (it needs ``python-socks``)."""
+    return importlib.util.find_spec("python_socks") is not None
+
+
+def check_config(config: TelegramConfig, *, has_socks: Callable[[], bool] = python_socks_installed) -> None:
+    """Refuse settings that cannot work, before any tenant connects.
+
+    Args:
+        config: the Telegram config.
+        has_socks: whether ``python-socks`` is importable (a parameter so tests can say no).
+
+    Raises:
+        ConfigError: an ``ee`` (fake-TLS) MTProto secret, or a SOCKS/HTTP proxy while the
+            ``python-socks`` package is missing.
+    """
+    proxy = config.proxy
+    if proxy is None:
+        return
+    if proxy.kind == "mtproto":
+        if proxy.fake_tls_domain is not None:
+            raise ConfigError(
+                "invalid setting proxy (MCPGRAM_PROXY): fake-TLS MTProto secrets (ee...) are not supported "
+                "by Telethon 1.x; use a plain or dd secret, or a SOCKS5 proxy"
+            )
+        if proxy.secret is None or len(proxy.secret) != 16:
+            raise ConfigError("invalid setting proxy (MCPGRAM_PROXY): the MTProto secret must be 16 bytes")
+    elif not has_socks():
+        raise ConfigError(
+            f"invalid setting proxy (MCPGRAM_PROXY): {proxy.kind} proxies need the python-socks package"
+        )
+
+
+def trust_server_key(pem: str) -> None:
+    """Add a server RSA public key (PKCS#1 PEM) to the keys Telethon accepts in the key exchange.
+
+    Telethon keeps these keys in one process-wide table keyed by fingerprint. Adding is additive
+    and idempotent: Telegram's built-in keys stay trusted, and the same key added twice is one
+    entry, so calling this for every client (or for two sandboxes) is harmless.
+    """
+    if pem not in _trusted:
+        rsa.add_key(pem, old=False)
+        _trusted.add(pem)
+
+
+def _proxy_kwargs(proxy: ProxyConfig) -> dict[str, Any]:
+    if proxy.kind == "mtproto":
+        assert proxy.secret is not None  # check_config guarantees it
+        # Telethon's normalize_secret() drops a leading "dd"/"ee" before decoding the hex, so a
+        # plain secret whose hex happens to start with "dd" would lose a byte. Always prefixing
+        # "dd" makes it strip exactly our prefix; the padding itself is chosen by the codec.
+        connection = (
+            ConnectionTcpMTProxyRandomizedIntermediate if proxy.padded else ConnectionTcpMTProxyAbridged
+        )
+        return {"connection": connection, "proxy": (proxy.host, proxy.port, "dd" + proxy.secret.hex())}
+    return {
+        "proxy": {
+            "proxy_type": proxy.kind,
+            "addr": proxy.host,
+            "port": proxy.port,
+            "username": proxy.username,
+            "password": proxy.password,
+            # Resolve Telegram's addresses at the proxy: no DNS from this host.
+            "rdns": True,
+        }
+    }
+
+
+def client_kwargs(config: TelegramConfig, *, retry_delay: float = 1.0) -> dict[str, Any]:
+    """Keyword arguments for ``TelegramClient(session, api_id, api_hash, **kwargs)``.
+
+    The gateway never listens for updates (``receive_updates=False``, ``catch_up=False``): every
+    call is request/response, so no update loop runs per tenant. Flood waits up to
+    ``flood_sleep_threshold`` seconds are slept through by Telethon; longer ones raise at once.
+    ``retry_delay`` is Telethon's pause between its own connection attempts.
+    """
+    kwargs: dict[str, Any] = {
+        "timeout": min(config.timeout, MAX_CONNECT_TIMEOUT),
+        "request_retries": 3,
+        # Telethon's own reconnect loop after a dropped connection (and each connect()); kept short
+        # because the pool retries with backoff on next use, within the call's deadline.
+        "connection_retries": 2,
+        "retry_delay": retry_delay,
+        "auto_reconnect": True,
+        "flood_sleep_threshold": config.flood_sleep_threshold,
+        # A flood wait or server error that outlasts the retries surfaces as itself (mapped to
+        # FloodWait / RPCFailed), not as Telethon's generic ValueError.
+        "raise_last_call_error": True,
+        "receive_updates": False,
+        "catch_up": False,
+        "device_model": DEVICE_MODEL,
+        "system_version": "mcpgram",
+        "app_version": __version__,
+    }
+    if config.proxy is not None:
+        kwargs.update(_proxy_kwargs(config.proxy))
+    return kwargs
+
+
+def prepare_session(session: Any, config: TelegramConfig) -> None:
+    """Point a session at the configured data centre.
+
+    A fresh session starts at ``config.dc`` (or Telegram's test DC in ``test_mode``; Telethon's
+    default DC otherwise). A stored session on the configured DC id follows the configured address
+    (the sandbox or a test server may have moved); one that Telegram migrated to another DC keeps it.
+    """
+    target = config.dc or (TEST_DC if config.test_mode else None)
+    if target is None:
+        return
+    wanted = (target.dc_id, target.host, target.port)
+    follows = session.server_address is None or session.dc_id == target.dc_id
+    if follows and (session.dc_id, session.server_address, session.port) != wanted:
+        session.set_dc(target.dc_id, target.host, target.port)
+
+
+def build_client(session: Any, config: TelegramConfig, *, retry_delay: float = 1.0) -> TelegramClient:
+    """A disconnected Telethon client for one tenant's session, configured from ``config``.
+
+    Raises:
+        ConfigError: see :func:`check_config`.
+    """
+    check_config(config)
+    if config.rsa_key_pem is not None:
+        trust_server_key(config.rsa_key_pem)
+    prepare_session(session, config)
+    kwargs = client_kwargs(config, retry_delay=retry_delay)
+    return TelegramClient(session, config.api_id, config.api_hash, **kwargs)
