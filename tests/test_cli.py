@@ -67,16 +67,12 @@ def test_unknown_command_is_a_usage_error() -> None:
     assert result.code == 2 and "frobnicate" in result.err
 
 
-@pytest.mark.parametrize(
-    ("args", "message"), [(["demo"], "mcpgram demo: not yet"), (["serve"], "mcpgram serve: not yet")]
-)
-def test_serve_and_demo_are_not_yet_available(args: list[str], message: str) -> None:
-    """The serve and demo stubs accept their options, say "not yet" and exit 2."""
-    result = run_cli(*args)
-    assert result.code == 2 and result.err.startswith(message)
-    options = run_cli("serve", "--transport", "http", "--host", "127.0.0.1", "--port", "8443", "--no-auth")
-    assert options.code == 2 and "not yet" in options.err
-    assert run_cli("demo", "--http", "--port", "8000").code == 2
+def test_serve_refuses_no_auth_on_a_public_bind() -> None:
+    """``serve --transport http --no-auth`` on a non-loopback host is a one-line config error, exit 2."""
+    result = run_cli("serve", "--transport", "http", "--host", "0.0.0.0", "--no-auth")  # noqa: S104
+    assert result.code == 2
+    assert result.err.startswith("mcpgram: ") and "no_auth" in result.err
+    assert "Traceback" not in result.err
 
 
 def test_sandbox_arguments_pass_through(capsys: pytest.CaptureFixture[str]) -> None:

@@ -10,12 +10,14 @@ Modes:
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import anyio
+import uvicorn
 from fastmcp import FastMCP
 from fastmcp.server.dependencies import get_access_token
 
@@ -26,6 +28,7 @@ from .telegram.pool import ClientPool
 from .tools import ToolContext, register_tools
 from .vault.sqlite import SQLiteVault
 from .vault.vault import TenantKeys, Vault
+from .web.app import build_http_app
 from .web.verifier import MCPGramTokenVerifier
 
 Transport = Literal["stdio", "http"]
@@ -111,8 +114,6 @@ async def serve_stdio(gateway: Gateway) -> None:
 
 def http_app(gateway: Gateway) -> Any:
     """The ASGI app: MCP at /v1/mcp behind the security edge, plus /health."""
-    from .web.app import build_http_app
-
     settings = gateway.settings
     return build_http_app(
         gateway.mcp,
@@ -125,8 +126,6 @@ def http_app(gateway: Gateway) -> Any:
 
 async def serve_http(gateway: Gateway, *, ready: Any = None) -> None:
     """Serve HTTP (TLS when configured) until cancelled; ``ready(port)`` is called once listening."""
-    import uvicorn
-
     settings = gateway.settings
     config = uvicorn.Config(
         http_app(gateway),
@@ -141,9 +140,17 @@ async def serve_http(gateway: Gateway, *, ready: Any = None) -> None:
         lifespan="on",
     )
     server = uvicorn.Server(config)
-    async with gateway, anyio.create_task_group() as tasks:
-        tasks.start_soon(server.serve)
-        while not server.started:
-            await anyio.sleep(0.02)
-        if ready is not None:
-            ready(server.servers[0].sockets[0].getsockname()[1])
+    async with gateway:
+        serving = asyncio.ensure_future(server.serve())
+        try:
+            # uvicorn reports readiness only as a flag; a failed start ends serve() instead.
+            while not server.started and not serving.done():  # noqa: ASYNC110
+                await asyncio.sleep(0.02)
+            if ready is not None and server.started:
+                ready(server.servers[0].sockets[0].getsockname()[1])
+            await asyncio.shield(serving)
+        except asyncio.CancelledError:
+            # Cancellation is how callers stop the server: close the sockets and drain first.
+            server.should_exit = True
+            await serving
+            raise

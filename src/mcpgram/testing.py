@@ -26,15 +26,25 @@ def sandbox_telegram_config(server: Any, settings: Settings | None = None, **cha
             api_id=SANDBOX_API_ID, api_hash=SANDBOX_API_HASH, dc=dc, rsa_key_pem=server.public_key_pem
         )
     fields: dict[str, Any] = {
-        "api_id": SANDBOX_API_ID, "api_hash": SANDBOX_API_HASH, "dc": dc, "rsa_key_pem": server.public_key_pem,
-        "timeout": 10.0, "flood_sleep_threshold": 5,
+        "api_id": SANDBOX_API_ID,
+        "api_hash": SANDBOX_API_HASH,
+        "dc": dc,
+        "rsa_key_pem": server.public_key_pem,
+        "timeout": 10.0,
+        "flood_sleep_threshold": 5,
     }
     fields.update(changes)
     return TelegramConfig(**fields)
 
 
 async def login_tenant(
-    config: TelegramConfig, vault: Vault, keys: TenantKeys, *, phone: str, code: str, password: str | None = None
+    config: TelegramConfig,
+    vault: Vault,
+    keys: TenantKeys,
+    *,
+    phone: str,
+    code: str,
+    password: str | None = None,
 ) -> None:
     """Log a tenant's sealed session into Telegram (or the sandbox) by code, and 2FA if asked.
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from mcpgram.errors import DecryptFailed, NotAuthenticated
+from mcpgram.errors import DecryptFailed, NotAuthenticated, VaultError
 from mcpgram.vault.sqlite import SQLiteVault
 from mcpgram.vault.vault import Vault
 
@@ -149,3 +149,13 @@ def test_kill_9_during_writes_loses_no_session(vault: Vault, tmp_path: Path) -> 
     store.close()
     assert session is not None and session.startswith(b"generation-")
     assert int(session.split(b"-")[1]) >= 20
+
+
+def test_a_revoked_tenant_cannot_be_written_again(vault: Vault) -> None:
+    """Sealing for a revoked tenant (a flush racing the revoke) is refused and stores nothing."""
+    record, token = vault.create_tenant("alice")
+    keys = vault.unlock_with_token(token)
+    vault.revoke(record.tenant_id)
+    with pytest.raises(VaultError):
+        vault.seal(keys, "session", SESSION)
+    assert vault.open(keys, "session") is None

@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from ..vault.vault import TenantKeys, Vault
 
 
-
 def _default_prompt(text: str) -> str:
     # With the token piped on stdin, the answers come from the terminal itself.
     print(text, end="", file=sys.stderr, flush=True)

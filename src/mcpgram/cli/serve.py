@@ -44,8 +44,14 @@ def serve(
     from ..app import build_gateway, serve_http, serve_stdio
 
     settings = load_settings(
-        transport=transport, host=host, port=port, no_auth=no_auth or None, data_dir=data_dir,
-        tls_cert=tls_cert, tls_key=tls_key, public_url=public_url,
+        transport=transport,
+        host=host,
+        port=port,
+        no_auth=no_auth or None,
+        data_dir=data_dir,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        public_url=public_url,
     )
     gateway = build_gateway(settings, transport=settings.transport)
     if settings.transport == "stdio":
@@ -84,7 +90,9 @@ async def _demo(data_dir: Path, http: bool, port: int | None) -> None:
     term = terminal()
     demo_world = build_demo_world()
     settings = load_settings(
-        data_dir=data_dir, transport="http" if http else "stdio", port=port if port is not None else 0,
+        data_dir=data_dir,
+        transport="http" if http else "stdio",
+        port=port if port is not None else 0,
         env_file=None,
     )
     async with SandboxServer(demo_world.world) as sandbox:
@@ -99,7 +107,9 @@ async def _demo(data_dir: Path, http: bool, port: int | None) -> None:
         await login_tenant(telegram, gateway.vault, keys, phone=demo_world.phone, code=demo_world.login_code)
         term.say(f"mcpgram demo: sandbox at {sandbox.host}:{sandbox.port}, logged in as the demo user")
         if not http:
-            term.say("mcpgram demo: serving MCP over stdio (connect an MCP client that launches this command)")
+            term.say(
+                "mcpgram demo: serving MCP over stdio (connect an MCP client that launches this command)"
+            )
             await serve_stdio(gateway)
             return
 

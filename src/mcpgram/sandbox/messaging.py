@@ -93,7 +93,16 @@ def post(
     """
     date = date if date is not None else world.now()
     if peer.kind == "channel":
-        return _post_to_channel(world, changes, sender_id, peer, content, reply_to, silent, date)
+        return _post_to_channel(
+            world,
+            changes,
+            sender_id=sender_id,
+            peer=peer,
+            content=content,
+            reply_to=reply_to,
+            silent=silent,
+            date=date,
+        )
     sender_box = world.box(sender_id)
     source = sender_box.messages.get(reply_to.msg_id) if reply_to and reply_to.msg_id else None
     if reply_to and reply_to.msg_id and source is None:
@@ -108,8 +117,15 @@ def post(
         box = world.box(owner)
         seen_as = peer if peer.kind == "chat" or owner == sender_id else user_peer(sender_id)
         message = Message(
-            id=box.allocate_id(), peer=seen_as, from_id=sender_id, date=date, content=content,
-            out=owner == sender_id, silent=silent, copies=copies, author_id=sender_id,
+            id=box.allocate_id(),
+            peer=seen_as,
+            from_id=sender_id,
+            date=date,
+            content=content,
+            out=owner == sender_id,
+            silent=silent,
+            copies=copies,
+            author_id=sender_id,
             reply_to=reply_to if owner == sender_id else _reply_for(box, reply_to, source, world),
         )
         copies.append((box.owner, message.id))
@@ -126,8 +142,15 @@ def post(
 
 
 def _post_to_channel(
-    world: World, changes: Changes, sender_id: int, peer: PeerKey, content: Content,
-    reply_to: ReplyTo | None, silent: bool, date: int,
+    world: World,
+    changes: Changes,
+    *,
+    sender_id: int,
+    peer: PeerKey,
+    content: Content,
+    reply_to: ReplyTo | None,
+    silent: bool,
+    date: int,
 ) -> Message:
     channel = world.channels[peer.id]
     box = channel.box
@@ -139,8 +162,15 @@ def _post_to_channel(
     if channel.broadcast and channel.signatures and content.post_author is None:
         content.post_author = world.users[sender_id].full_name
     message = Message(
-        id=box.allocate_id(), peer=peer, from_id=None if channel.broadcast else sender_id, date=date,
-        content=content, out=False, silent=silent, post=channel.broadcast, reply_to=reply_to,
+        id=box.allocate_id(),
+        peer=peer,
+        from_id=None if channel.broadcast else sender_id,
+        date=date,
+        content=content,
+        out=False,
+        silent=silent,
+        post=channel.broadcast,
+        reply_to=reply_to,
         author_id=sender_id,
     )
     if channel.broadcast and content.views is None:
@@ -152,10 +182,20 @@ def _post_to_channel(
         # Logged first: Telethon matches the sender's answer by message id, and the copy's id in the
         # group may equal the post's, so the post must come last to be the one it picks.
         group = world.channels[copy.peer.id]
-        log_channel_update(world, changes, group.id, lambda viewer: types.UpdateNewChannelMessage(
-            message_tl(world, viewer, copy), group.box.pts, 1), message_peers(copy))
-    log_channel_update(world, changes, channel.id, lambda viewer: types.UpdateNewChannelMessage(
-        message_tl(world, viewer, message), box.pts, 1), message_peers(message))
+        log_channel_update(
+            world,
+            changes,
+            group.id,
+            lambda viewer: types.UpdateNewChannelMessage(message_tl(world, viewer, copy), group.box.pts, 1),
+            message_peers(copy),
+        )
+    log_channel_update(
+        world,
+        changes,
+        channel.id,
+        lambda viewer: types.UpdateNewChannelMessage(message_tl(world, viewer, message), box.pts, 1),
+        message_peers(message),
+    )
     if sender_id not in channel.participants:
         # A commenter need not be a member of the discussion group, yet gets their message back.
         update = types.UpdateNewChannelMessage(message_tl(world, sender_id, message), box.pts, 1)
@@ -176,7 +216,7 @@ def _check_can_post(channel: Channel, sender_id: int) -> None:
 
 
 def log_channel_update(
-    world: World, changes: Changes, channel_id: int, make: Any, peers: list[PeerKey], pts_count: int = 1
+    world: World, changes: Changes, channel_id: int, make: Any, peers: list[PeerKey], *, pts_count: int = 1
 ) -> int:
     """Advance the channel's pts, log the update (rendered for nobody), and queue it for every member.
 
@@ -195,9 +235,15 @@ def edit(world: World, changes: Changes, message: Message) -> None:
     for owner, msg_id in message.copies:
         if owner.kind == "channel":
             channel_message = world.channels[owner.id].box.messages[msg_id]
-            log_channel_update(world, changes, owner.id, lambda viewer, m=channel_message: (
-                types.UpdateEditChannelMessage(message_tl(world, viewer, m), world.channels[owner.id].box.pts, 1)
-            ), message_peers(channel_message))
+            log_channel_update(
+                world,
+                changes,
+                owner.id,
+                lambda viewer, m=channel_message, cid=owner.id: types.UpdateEditChannelMessage(
+                    message_tl(world, viewer, m), world.channels[cid].box.pts, 1
+                ),
+                message_peers(channel_message),
+            )
             continue
         box = world.box(owner.id)
         copy = box.messages.get(msg_id)
@@ -239,9 +285,16 @@ def remove_copies(
             continue
         removed[owner] = gone
         if owner.kind == "channel":
-            log_channel_update(world, changes, owner.id, lambda _viewer, ids=gone, cid=owner.id: (
-                types.UpdateDeleteChannelMessages(cid, ids, world.channels[cid].box.pts, len(ids))
-            ), [], pts_count=len(gone))
+            log_channel_update(
+                world,
+                changes,
+                owner.id,
+                lambda _viewer, ids=gone, cid=owner.id: types.UpdateDeleteChannelMessages(
+                    cid, ids, world.channels[cid].box.pts, len(ids)
+                ),
+                [],
+                pts_count=len(gone),
+            )
             continue
         update = types.UpdateDeleteMessages(gone, box.pts + len(gone), len(gone))
         box.record(update, len(gone))
@@ -263,4 +316,8 @@ def push_changes(server: SandboxServer, changes: Changes, *, exclude: Any = None
     now = server.world.now()
     for user_id, updates in changes.updates.items():
         users, chats = entities_for(server.world, user_id, changes.peers)
-        server.push(user_id, types.Updates(updates=updates, users=users, chats=chats, date=now, seq=0), exclude=exclude)
+        server.push(
+            user_id,
+            types.Updates(updates=updates, users=users, chats=chats, date=now, seq=0),
+            exclude=exclude,
+        )

@@ -15,7 +15,6 @@ from telethon.tl import types
 from .router import RpcError
 from .world import Channel, Chat, Message, PeerKey, StoredFile, User, World, user_peer
 
-
 # -- peers ---------------------------------------------------------------------------------------
 
 
@@ -70,7 +69,9 @@ def resolve_input_peer(world: World, viewer: int, input_peer: Any) -> PeerKey:
         if chat is None or viewer not in chat.participants:
             raise RpcError(400, "PEER_ID_INVALID")
         return PeerKey("chat", chat.id)
-    if isinstance(input_peer, types.InputPeerChannel | types.InputChannel | types.InputPeerChannelFromMessage):
+    if isinstance(
+        input_peer, types.InputPeerChannel | types.InputChannel | types.InputPeerChannelFromMessage
+    ):
         return PeerKey("channel", resolve_input_channel(world, viewer, input_peer).id)
     raise RpcError(400, "PEER_ID_INVALID")
 
@@ -146,8 +147,14 @@ def channel_tl(world: World, viewer: int, channel: Channel) -> Any:
     admin_rights = None
     if member is not None and (member.admin or member.creator):
         admin_rights = types.ChatAdminRights(
-            change_info=True, post_messages=True, edit_messages=True, delete_messages=True,
-            ban_users=True, invite_users=True, pin_messages=True, manage_topics=True,
+            change_info=True,
+            post_messages=True,
+            edit_messages=True,
+            delete_messages=True,
+            ban_users=True,
+            invite_users=True,
+            pin_messages=True,
+            manage_topics=True,
         )
     return types.Channel(
         id=channel.id,
@@ -304,10 +311,13 @@ def message_tl(world: World, viewer: int, message: Message) -> Any:
         channel_id, _ = message.discussion
         thread = world.channels[channel_id].box
         replies_count = sum(
-            1 for m in thread.messages.values()
+            1
+            for m in thread.messages.values()
             if m.reply_to is not None and m.reply_to.top_id == message.discussion[1]
         )
-        replies = types.MessageReplies(replies=replies_count, replies_pts=thread.pts, comments=True, channel_id=channel_id)
+        replies = types.MessageReplies(
+            replies=replies_count, replies_pts=thread.pts, comments=True, channel_id=channel_id
+        )
     return types.Message(
         message=content.text,
         pinned=message.pinned,

@@ -94,7 +94,7 @@ class SandboxServer:
         dc_id: int = DEFAULT_DC_ID,
         router: Router | None = None,
     ) -> None:
-        from .rpc import build_router  # the method modules import this module's types
+        from .rpc import build_router  # noqa: PLC0415 - the method modules import this module
 
         self.world = world if world is not None else World()
         self.host = host

@@ -329,8 +329,14 @@ class World:
         return int.from_bytes(mac[:8], "little", signed=True)
 
     def add_user(
-        self, *, first_name: str, last_name: str = "", phone: str | None = None, username: str | None = None,
-        user_id: int | None = None, **extra: Any,
+        self,
+        *,
+        first_name: str,
+        last_name: str = "",
+        phone: str | None = None,
+        username: str | None = None,
+        user_id: int | None = None,
+        **extra: Any,
     ) -> User:
         if user_id is None:
             user_id = self._next_user
@@ -339,7 +345,9 @@ class World:
             raise ValueError("phone number already registered")
         if username is not None and self.resolve_username(username) is not None:
             raise ValueError("username already taken")
-        user = User(id=user_id, first_name=first_name, last_name=last_name, phone=phone, username=username, **extra)
+        user = User(
+            id=user_id, first_name=first_name, last_name=last_name, phone=phone, username=username, **extra
+        )
         self.users[user_id] = user
         self.boxes[user_id] = Box(owner=user_peer(user_id))
         return user
@@ -381,7 +389,13 @@ class World:
         return chat
 
     def add_channel(
-        self, *, title: str, creator_id: int, broadcast: bool, username: str | None = None, about: str = "",
+        self,
+        *,
+        title: str,
+        creator_id: int,
+        broadcast: bool,
+        username: str | None = None,
+        about: str = "",
         forum: bool = False,
     ) -> Channel:
         if username is not None and self.resolve_username(username) is not None:
@@ -390,8 +404,15 @@ class World:
         channel_id = self._next_channel
         self._next_channel += 1
         channel = Channel(
-            id=channel_id, title=title, creator_id=creator_id, date=now, broadcast=broadcast,
-            box=Box(owner=PeerKey("channel", channel_id)), username=username, about=about, forum=forum,
+            id=channel_id,
+            title=title,
+            creator_id=creator_id,
+            date=now,
+            broadcast=broadcast,
+            box=Box(owner=PeerKey("channel", channel_id)),
+            username=username,
+            about=about,
+            forum=forum,
         )
         channel.participants[creator_id] = Participant(creator_id, now, creator=True, admin=True)
         self.channels[channel.id] = channel
@@ -438,8 +459,12 @@ class World:
 
     def add_file(self, kind: Literal["photo", "document"], data: bytes, **extra: Any) -> StoredFile:
         stored = StoredFile(
-            id=self._next_file, access_hash=int.from_bytes(os.urandom(8), "little", signed=True),
-            kind=kind, data=data, date=self.now(), **extra,
+            id=self._next_file,
+            access_hash=int.from_bytes(os.urandom(8), "little", signed=True),
+            kind=kind,
+            data=data,
+            date=self.now(),
+            **extra,
         )
         self._next_file += 1
         self.files[stored.id] = stored

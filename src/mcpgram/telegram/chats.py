@@ -53,15 +53,27 @@ def parse_chat_ref(ref: str | int) -> str | int:
 
 
 async def resolve_chat(client: TelegramClient, ref: str | int) -> Any:
-    """The Telethon input entity for a strict reference (ids come from the session's cache)."""
+    """The Telethon input entity for a strict reference.
+
+    Ids resolve from the tenant's entity cache. On a miss, one ``getDialogs`` call (the recent
+    chats, as Telegram's own apps load them) fills the cache before giving up: an id the account
+    really has a chat with resolves without the agent having to list chats first.
+    """
     target = parse_chat_ref(ref)
     try:
         return await client.get_input_entity(target)
     except ValueError:
-        raise ChatNotFound(
-            "chat not found",
-            hint="call find_chats first; ids resolve once this account has seen the chat",
-        ) from None
+        pass
+    if isinstance(target, int):
+        await client.get_dialogs(limit=MAX_LIMIT)
+        try:
+            return await client.get_input_entity(target)
+        except ValueError:
+            pass
+    raise ChatNotFound(
+        "chat not found",
+        hint="use find_chats to get the chat's id; ids resolve once this account has seen the chat",
+    )
 
 
 async def find_chats(client: TelegramClient, query: str, limit: int) -> list[ChatInfo]:

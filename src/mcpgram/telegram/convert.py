@@ -124,8 +124,11 @@ def _media(message: Any) -> MediaInfo | None:
             if isinstance(attribute, types.DocumentAttributeAudio | types.DocumentAttributeVideo):
                 duration = float(attribute.duration)
         return MediaInfo(
-            kind=kind, name=message.file.name if message.file else None, size=document.size,
-            duration=duration, mime=document.mime_type,
+            kind=kind,
+            name=message.file.name if message.file else None,
+            size=document.size,
+            duration=duration,
+            mime=document.mime_type,
         )
     return MediaInfo(kind=type(message.media).__name__.removeprefix("MessageMedia").lower())
 

@@ -15,9 +15,18 @@ from .context import ToolContext, compact
 
 
 def register(mcp: FastMCP, ctx: ToolContext) -> None:
-    @mcp.tool(annotations=ToolAnnotations(readOnlyHint=True, openWorldHint=True, idempotentHint=True))
+    @mcp.tool(
+        annotations=ToolAnnotations(
+            read_only_hint=True, open_world_hint=True, idempotent_hint=True, destructive_hint=False
+        )
+    )
     async def find_chats(
-        query: Annotated[str, Field(max_length=128, description="Name, @username, phone or t.me link; empty lists recent chats")] = "",
+        query: Annotated[
+            str,
+            Field(
+                max_length=128, description="Name, @username, phone or t.me link; empty lists recent chats"
+            ),
+        ] = "",
         limit: Annotated[int, Field(ge=1, le=100)] = 20,
     ) -> ToolResult:
         """Find chats (people, groups, channels) and return their ids for the other tools.

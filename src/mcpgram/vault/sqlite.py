@@ -14,6 +14,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
+from ..errors import VaultError
 from .store import SecretPurpose, TenantRecord, TenantStatus
 
 _SCHEMA = """
@@ -140,11 +141,16 @@ class SQLiteVault:
         return None if row is None else row[0]  # type: ignore[return-value]
 
     def store_secret(self, tenant_id: str, purpose: SecretPurpose, blob: bytes) -> None:
-        self._write(
-            "INSERT INTO secrets (tenant_id, purpose, blob) VALUES (?, ?, ?)"
+        # The tenant check is part of the same statement: a seal racing a revoke (another process,
+        # or a flush already in a worker thread) must not resurrect a shredded secret.
+        changed = self._write(
+            "INSERT INTO secrets (tenant_id, purpose, blob)"
+            " SELECT ?, ?, ? FROM tenants WHERE tenant_id = ? AND status != 'revoked'"
             " ON CONFLICT (tenant_id, purpose) DO UPDATE SET blob = excluded.blob",
-            (tenant_id, purpose, blob),
+            (tenant_id, purpose, blob, tenant_id),
         )
+        if changed != 1:
+            raise VaultError("tenant is revoked or unknown; nothing stored")
 
     def close(self) -> None:
         with self._lock:

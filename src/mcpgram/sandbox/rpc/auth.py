@@ -16,7 +16,7 @@ from telethon.tl import functions, types
 
 from .. import srp
 from ..render import user_tl
-from ..router import Ctx, RpcError, Router
+from ..router import Ctx, Router, RpcError
 from ..world import PendingCode
 
 router = Router()
@@ -57,7 +57,9 @@ def send_code(ctx: Ctx, req: Any) -> Any:
     ctx.world.codes[phone_code_hash] = PendingCode(phone, phone_code_hash, code, ctx.world.now() + _CODE_TTL)
     user = ctx.world.user_by_phone(phone)
     delivered_in_app = user is not None and ctx.server.deliver_login_code(user.id, code)
-    code_type = types.auth.SentCodeTypeApp(length=5) if delivered_in_app else types.auth.SentCodeTypeSms(length=5)
+    code_type = (
+        types.auth.SentCodeTypeApp(length=5) if delivered_in_app else types.auth.SentCodeTypeSms(length=5)
+    )
     return types.auth.SentCode(type=code_type, phone_code_hash=phone_code_hash, timeout=None)
 
 
@@ -100,7 +102,9 @@ def sign_up(ctx: Ctx, req: Any) -> Any:
     if ctx.world.user_by_phone(phone) is not None:
         raise RpcError(400, "PHONE_NUMBER_OCCUPIED")
     del ctx.world.codes[pending.phone_code_hash]
-    user = ctx.world.add_user(first_name=first_name, last_name=(req.last_name or "").strip()[:64], phone=phone)
+    user = ctx.world.add_user(
+        first_name=first_name, last_name=(req.last_name or "").strip()[:64], phone=phone
+    )
     return authorize(ctx, user.id)
 
 
@@ -133,7 +137,11 @@ def check_password(ctx: Ctx, req: Any) -> Any:
     challenge = ctx.auth.srp_challenge
     # A challenge answers one proof only: a wrong guess needs a fresh account.getPassword.
     ctx.auth.srp_challenge = None
-    if not isinstance(check, types.InputCheckPasswordSRP) or challenge is None or check.srp_id != challenge.srp_id:
+    if (
+        not isinstance(check, types.InputCheckPasswordSRP)
+        or challenge is None
+        or check.srp_id != challenge.srp_id
+    ):
         raise RpcError(400, "SRP_ID_INVALID")
     record = ctx.world.users[user_id].password
     if record is None or not srp.verify(challenge, record, check.A, check.M1):

@@ -1,0 +1,116 @@
+"""End-to-end fixtures: a sandbox with a small world, and mcpgram settings pointed at it.
+
+Everything here is real: MCP client -> mcpgram (stdio subprocess or HTTP server) -> pool ->
+Telethon -> MTProto over TCP -> sandbox.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from mcpgram.datadir import ensure_data_dir, owner_key_bytes, server_secret_bytes
+from mcpgram.sandbox import SandboxServer, World
+from mcpgram.sandbox.messaging import Changes, post
+from mcpgram.sandbox.world import Content, user_peer
+from mcpgram.settings import Settings
+from mcpgram.testing import SANDBOX_API_HASH, SANDBOX_API_ID, login_tenant, sandbox_telegram_config
+from mcpgram.vault.sqlite import SQLiteVault
+from mcpgram.vault.vault import TenantKeys, Vault
+
+ALICE, BOB, CAROL = "9996620001", "9996620002", "9996620003"
+
+
+@dataclass
+class People:
+    alice: int
+    bob: int
+    carol: int
+
+
+@pytest.fixture
+async def sandbox() -> AsyncIterator[SandboxServer]:
+    async with SandboxServer(World()) as server:
+        yield server
+
+
+@pytest.fixture
+def people(sandbox: SandboxServer) -> People:
+    """Alice chats with Bob (45 messages); Carol chats with Bob; Alice and Carol never met."""
+    world = sandbox.world
+    alice = world.add_user(first_name="Alice", phone=ALICE, username="alice_e2e").id
+    bob = world.add_user(first_name="Bob", phone=BOB, username="bob_e2e").id
+    carol = world.add_user(first_name="Carol", phone=CAROL, username="carol_e2e").id
+    for i in range(45):
+        sender, peer = (alice, bob) if i % 2 == 0 else (bob, alice)
+        post(world, Changes(), sender_id=sender, peer=user_peer(peer), content=Content(text=f"alice-bob {i}"))
+    post(world, Changes(), sender_id=carol, peer=user_peer(bob), content=Content(text="carol to bob"))
+    return People(alice, bob, carol)
+
+
+def settings_for(sandbox: SandboxServer, data_dir: Path, **overrides: object) -> Settings:
+    key_file = data_dir.parent / f"{data_dir.name}-sandbox-rsa.pem"
+    key_file.write_text(sandbox.public_key_pem)
+    return Settings.load(
+        env_file=None,
+        data_dir=data_dir,
+        api_id=SANDBOX_API_ID,
+        api_hash=SANDBOX_API_HASH,
+        dc=f"{sandbox.dc_id}@{sandbox.host}:{sandbox.port}",
+        rsa_key_file=key_file,
+        **overrides,
+    )
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The same settings as MCPGRAM_* variables, for a subprocess."""
+    assert settings.api_hash is not None and settings.rsa_key_file is not None and settings.dc is not None
+    return {
+        **os.environ,
+        "MCPGRAM_DATA_DIR": str(settings.data_dir),
+        "MCPGRAM_API_ID": str(settings.api_id),
+        "MCPGRAM_API_HASH": settings.api_hash.get_secret_value(),
+        "MCPGRAM_DC": settings.dc,
+        "MCPGRAM_RSA_KEY_FILE": str(settings.rsa_key_file),
+        "PYTHONPATH": os.pathsep.join(sys.path),
+    }
+
+
+@pytest.fixture
+def vault_for() -> Iterator[object]:
+    """``vault_for(settings)``: the vault in the settings' data dir (closed after the test)."""
+    stores: list[SQLiteVault] = []
+
+    def factory(settings: Settings) -> Vault:
+        ensure_data_dir(settings.data_dir)
+        store = SQLiteVault(settings.data_dir / "vault.db")
+        stores.append(store)
+        return Vault(store, server_secret=server_secret_bytes(settings))
+
+    yield factory
+    for store in stores:
+        store.close()
+
+
+async def login_owner(sandbox: SandboxServer, settings: Settings, vault: Vault, phone: str) -> TenantKeys:
+    keys = vault.open_owner(owner_key_bytes(settings.data_dir))
+    await login_tenant(
+        sandbox_telegram_config(sandbox, settings), vault, keys, phone=phone, code=phone[5] * 5
+    )
+    return keys
+
+
+async def login_token(
+    sandbox: SandboxServer, settings: Settings, vault: Vault, phone: str, label: str
+) -> str:
+    _, token = vault.create_tenant(label)
+    keys = vault.unlock_with_token(token)
+    await login_tenant(
+        sandbox_telegram_config(sandbox, settings), vault, keys, phone=phone, code=phone[5] * 5
+    )
+    return token
