@@ -12,6 +12,7 @@ Must not: import a command module at import time, or print a secret in an error.
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -124,4 +125,11 @@ def main(argv: Sequence[str] | None = None, *, terminal: Terminal | None = None)
         except KeyboardInterrupt:
             term.say("mcpgram: interrupted")
             return EXIT_INTERRUPTED
+        except Exception as exc:
+            # The outermost boundary: log it (with the traceback only at DEBUG), say one line.
+            log = logging.getLogger("mcpgram.cli")
+            debug = log.isEnabledFor(logging.DEBUG)
+            log.error("cli.internal_error", extra={"error": type(exc).__name__}, exc_info=debug)
+            term.say("mcpgram: internal error; run with MCPGRAM_LOG_LEVEL=DEBUG for details")
+            return EXIT_FAILED
     return result if isinstance(result, int) else 0
