@@ -142,20 +142,32 @@ def chat_tl(world: World, viewer: int, chat: Chat) -> Any:
     )
 
 
-def channel_tl(world: World, viewer: int, channel: Channel) -> Any:
-    member = channel.participants.get(viewer)
-    admin_rights = None
-    if member is not None and (member.admin or member.creator):
-        admin_rights = types.ChatAdminRights(
+def admin_rights(channel: Channel) -> Any:
+    if channel.broadcast:
+        return types.ChatAdminRights(
             change_info=True,
             post_messages=True,
             edit_messages=True,
             delete_messages=True,
-            ban_users=True,
             invite_users=True,
-            pin_messages=True,
-            manage_topics=True,
+            add_admins=True,
+            manage_call=True,
         )
+    return types.ChatAdminRights(
+        change_info=True,
+        delete_messages=True,
+        ban_users=True,
+        invite_users=True,
+        pin_messages=True,
+        add_admins=True,
+        manage_call=True,
+        manage_topics=channel.forum or None,
+    )
+
+
+def channel_tl(world: World, viewer: int, channel: Channel) -> Any:
+    member = channel.participants.get(viewer)
+    rights = admin_rights(channel) if member is not None and (member.admin or member.creator) else None
     return types.Channel(
         id=channel.id,
         title=channel.title,
@@ -170,7 +182,7 @@ def channel_tl(world: World, viewer: int, channel: Channel) -> Any:
         forum=channel.forum,
         access_hash=world.access_hash(viewer, "channel", channel.id),
         username=channel.username,
-        admin_rights=admin_rights,
+        admin_rights=rights,
         participants_count=len(channel.participants),
     )
 

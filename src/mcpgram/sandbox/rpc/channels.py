@@ -15,7 +15,14 @@ from typing import Any
 from telethon.tl import functions, types
 
 from ..messaging import Changes, post, publish, push_changes
-from ..render import channel_tl, entities_for, resolve_input_channel, resolve_input_peer, resolve_input_user
+from ..render import (
+    admin_rights,
+    channel_tl,
+    entities_for,
+    resolve_input_channel,
+    resolve_input_peer,
+    resolve_input_user,
+)
 from ..router import Ctx, Router, RpcError
 from ..threads import is_admin
 from ..world import Channel, Content, Participant, PeerKey, User, World, user_peer
@@ -42,29 +49,6 @@ def member_channel(ctx: Ctx, input_channel: Any) -> Channel:
     if ctx.user_id not in channel.participants:
         raise RpcError(400, "USER_NOT_PARTICIPANT")
     return channel
-
-
-def admin_rights(channel: Channel) -> Any:
-    if channel.broadcast:
-        return types.ChatAdminRights(
-            change_info=True,
-            post_messages=True,
-            edit_messages=True,
-            delete_messages=True,
-            invite_users=True,
-            add_admins=True,
-            manage_call=True,
-        )
-    return types.ChatAdminRights(
-        change_info=True,
-        delete_messages=True,
-        ban_users=True,
-        invite_users=True,
-        pin_messages=True,
-        add_admins=True,
-        manage_call=True,
-        manage_topics=channel.forum or None,
-    )
 
 
 def participant_tl(channel: Channel, viewer: int, member: Participant) -> Any:
