@@ -363,3 +363,63 @@ def test_settings_are_frozen() -> None:
     settings = Settings.load()
     with pytest.raises(ValueError, match="frozen"):
         settings.port = 1
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("127.0.0.1", ("127.0.0.1/32",)),
+        ("10.0.0.0/8, ::1", ("10.0.0.0/8", "::1/128")),
+        ("10.0.0.0/8 192.168.1.7/24", ("10.0.0.0/8", "192.168.1.0/24")),
+        (["fd00::/8"], ("fd00::/8",)),
+    ],
+)
+def test_trusted_proxies_are_parsed_into_networks(value: object, expected: tuple[str, ...]) -> None:
+    """trusted_proxies takes addresses and networks, comma- or space-separated, into the HTTP config."""
+    assert Settings.load(trusted_proxies=value).http_config().trusted_proxies == expected
+
+
+def test_trusted_proxies_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """MCPGRAM_TRUSTED_PROXIES is a plain comma-separated list, not JSON."""
+    monkeypatch.setenv("MCPGRAM_TRUSTED_PROXIES", "127.0.0.1,10.0.0.0/8")
+    assert Settings.load().trusted_proxies == ("127.0.0.1/32", "10.0.0.0/8")
+
+
+@pytest.mark.parametrize("value", [PLANTED, "10.0.0.0/33", "300.1.1.1", "10.0.0.1," + PLANTED])
+def test_bad_trusted_proxies_are_refused_without_echo(value: str) -> None:
+    """An entry that is not an address or network is a ConfigError naming the setting, not the value."""
+    with pytest.raises(ConfigError, match="trusted_proxies") as raised:
+        Settings.load(trusted_proxies=value)
+    assert PLANTED not in str(raised.value) and value not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        {"auth_failures_per_minute": 0},
+        {"requests_per_minute": 0},
+        {"max_concurrent_requests": 0},
+        {"mcp_session_idle_seconds": 0},
+    ],
+)
+def test_limits_must_allow_something(override: dict[str, int]) -> None:
+    """A rate limit, in-flight cap or idle timeout of zero is refused at start."""
+    with pytest.raises(ConfigError, match=next(iter(override))):
+        Settings.load(**override)
+
+
+def test_limit_settings_reach_the_http_config() -> None:
+    """The rate limits and the session idle timeout travel from Settings to the edge's config."""
+    http = Settings.load(
+        auth_failures_per_minute=3,
+        requests_per_minute=7,
+        max_concurrent_requests=9,
+        mcp_session_idle_seconds=60,
+    ).http_config()
+    assert (http.auth_failures_per_minute, http.requests_per_minute, http.max_concurrent_requests) == (
+        3,
+        7,
+        9,
+    )
+    assert http.mcp_session_idle_seconds == 60
+    assert Settings.load().http_config() == HttpConfig()

@@ -133,6 +133,9 @@ async def serve_http(gateway: Gateway, *, ready: Any = None) -> None:
         port=settings.port,
         # Our AccessLogMiddleware logs a redacted line; uvicorn's would print url_auth tokens.
         access_log=False,
+        # uvicorn would otherwise rewrite the client address from X-Forwarded-For for loopback
+        # peers; the edge decides whom to believe (trusted_proxies), and rate limits by it.
+        proxy_headers=False,
         log_config=None,
         server_header=False,
         ssl_certfile=str(settings.tls_cert) if settings.tls_cert else None,

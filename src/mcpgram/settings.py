@@ -20,7 +20,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from cryptography.hazmat.primitives import serialization
@@ -36,7 +36,7 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import PydanticCustomError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from mcpgram.errors import ConfigError
 
@@ -297,7 +297,7 @@ class PoolLimits(_MaskedRepr):
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class HttpConfig(_MaskedRepr):
-    """The HTTP listener: bind address, public origin, TLS files, body limit and the no-auth switch."""
+    """The HTTP listener: bind address, public origin, TLS, body limit, no-auth, rate limits, sessions."""
 
     host: str = "127.0.0.1"
     port: int = 8000
@@ -306,6 +306,11 @@ class HttpConfig(_MaskedRepr):
     tls_key: Path | None = None
     max_body_bytes: int = 1_048_576
     no_auth: bool = False
+    auth_failures_per_minute: int = 20
+    requests_per_minute: int = 600
+    max_concurrent_requests: int = 256
+    trusted_proxies: tuple[str, ...] = ()
+    mcp_session_idle_seconds: float = 1800.0
 
 
 def default_data_dir() -> Path:
@@ -355,6 +360,12 @@ class Settings(BaseSettings):
     operator_token: SecretStr | None = Field(None, description="Token for /health?details, >= 32 chars.")
     no_auth: bool = Field(False, description="Serve HTTP without bearer tokens (loopback host only).")
     max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest accepted HTTP request body.")
+    auth_failures_per_minute: int = Field(20, ge=1, description="Failed logins per address a minute.")
+    requests_per_minute: int = Field(600, ge=1, description="HTTP requests per tenant a minute.")
+    max_concurrent_requests: int = Field(256, ge=1, description="HTTP requests served at once.")
+    # NoDecode: the environment gives a comma-separated list, not JSON.
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = Field((), description="Proxies to believe.")
+    mcp_session_idle_seconds: float = Field(1800.0, gt=0, description="Idle seconds before a session ends.")
     telegram_timeout: float = Field(30.0, gt=0, description="Seconds before a Telegram call times out.")
     pool_max_clients: int = Field(200, ge=1, description="Telegram clients kept connected at most.")
     pool_idle_seconds: float = Field(600.0, gt=0, description="Idle seconds before a client is closed.")
@@ -411,6 +422,15 @@ class Settings(BaseSettings):
         if not is_valid_host(value.strip("[]")):
             raise ValueError("must be an IP address or hostname")
         return value.strip("[]")
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _check_trusted_proxies(cls, value: object) -> tuple[str, ...]:
+        entries: Any = value.replace(",", " ").split() if isinstance(value, str) else value
+        try:
+            return tuple(str(ipaddress.ip_network(str(entry).strip(), strict=False)) for entry in entries)
+        except (TypeError, ValueError):
+            raise ValueError("entries must be IP addresses or CIDR networks, comma-separated") from None
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -488,16 +508,10 @@ class Settings(BaseSettings):
         return PoolLimits(max_clients=self.pool_max_clients, idle_seconds=self.pool_idle_seconds)
 
     def http_config(self) -> HttpConfig:
-        """The HTTP listener's config."""
-        return HttpConfig(
-            host=self.host,
-            port=self.port,
-            public_url=str(self.public_url) if self.public_url is not None else None,
-            tls_cert=self.tls_cert,
-            tls_key=self.tls_key,
-            max_body_bytes=self.max_body_bytes,
-            no_auth=self.no_auth,
-        )
+        """The HTTP listener's config: the settings of the same names."""
+        names = {field.name for field in dataclasses.fields(HttpConfig)} - {"public_url"}
+        public_url = str(self.public_url) if self.public_url is not None else None
+        return HttpConfig(public_url=public_url, **{name: getattr(self, name) for name in names})
 
 
 def _config_error(exc: ValidationError) -> ConfigError:

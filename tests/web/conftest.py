@@ -73,6 +73,11 @@ class EdgeConfig:
     tls_cert: Path | None = None
     max_body_bytes: int = 4096
     no_auth: bool = False
+    auth_failures_per_minute: int = 20
+    requests_per_minute: int = 600
+    max_concurrent_requests: int = 256
+    trusted_proxies: tuple[str, ...] = ()
+    mcp_session_idle_seconds: float = 1800.0
 
 
 @pytest.fixture
@@ -135,7 +140,10 @@ async def serve(app: Starlette) -> AsyncIterator[str]:
     """Run ``app`` under uvicorn on 127.0.0.1 and an OS-chosen port; yields the base URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(app, access_log=False, log_config=None, lifespan="on", ws="none")
+    # proxy_headers=False as in mcpgram.app.serve_http: X-Forwarded-For is the edge's to judge.
+    config = uvicorn.Config(
+        app, access_log=False, log_config=None, lifespan="on", ws="none", proxy_headers=False
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:

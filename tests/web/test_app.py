@@ -3,6 +3,7 @@ real MCP clients over streamable HTTP against uvicorn."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -268,3 +269,50 @@ async def test_real_socket_refusals(edge: EdgeFactory, vault: Vault) -> None:
         ok = await client.post("/v1/mcp", json=INITIALIZE, headers=auth_header)
     assert [r.status_code for r in (too_big, wrong_host, wrong_origin, ok)] == [413, 421, 403, 200]
     assert all(r.headers["x-frame-options"] == "DENY" for r in (too_big, wrong_host, wrong_origin, ok))
+
+
+# --- MCP session lifetime ------------------------------------------------------------------------------
+
+LIST_TOOLS = {"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {}}
+
+
+def session_headers(opened: httpx2.Response, token: str) -> dict[str, str]:
+    return {
+        **MCP_ACCEPT,
+        "Authorization": f"Bearer {token}",
+        "mcp-session-id": opened.headers["mcp-session-id"],
+        "mcp-protocol-version": "2025-06-18",
+    }
+
+
+async def test_an_idle_session_is_closed(edge: EdgeFactory, vault: Vault) -> None:
+    """A session used within mcp_session_idle_seconds keeps working; one left idle longer is gone (404)."""
+    _, token = vault.create_tenant("alice")
+    async with asgi_client(edge(EdgeConfig(mcp_session_idle_seconds=0.5))) as client:
+        busy = session_headers(await initialize(client, Authorization=f"Bearer {token}"), token)
+        idle = session_headers(await initialize(client, Authorization=f"Bearer {token}"), token)
+        kept = []
+        for _ in range(3):
+            await asyncio.sleep(0.2)
+            kept.append((await client.post("/v1/mcp", json=LIST_TOOLS, headers=busy)).status_code)
+        await asyncio.sleep(0.1)
+        expired = await client.post("/v1/mcp", json=LIST_TOOLS, headers=idle)
+    assert kept == [200, 200, 200]
+    assert expired.status_code == 404
+
+
+@pytest.mark.parametrize("end", ["revoke", "rotate"])
+async def test_a_session_lives_only_as_long_as_its_token(edge: EdgeFactory, vault: Vault, end: str) -> None:
+    """Revoking or rotating the token that opened a session makes the session's next request 401."""
+    record, token = vault.create_tenant("alice")
+    async with asgi_client(edge()) as client:
+        session = session_headers(await initialize(client, Authorization=f"Bearer {token}"), token)
+        before = await client.post("/v1/mcp", json=LIST_TOOLS, headers=session)
+        if end == "revoke":
+            vault.revoke(record.tenant_id)
+        else:
+            vault.rotate(token)
+        after = await client.post("/v1/mcp", json=LIST_TOOLS, headers=session)
+    assert before.status_code == 200 and "whoami" in before.text
+    assert after.status_code == 401
+    assert "whoami" not in after.text

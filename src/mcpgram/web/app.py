@@ -6,19 +6,28 @@ Outermost first::
     AccessLogMiddleware        one token-free line per request, with the original path redacted
     SecurityHeadersMiddleware  on every response, refusals included
     CORSMiddleware             only when browser origins are configured
+    RateLimitMiddleware        address locked out after too many 401s -> 429 (no token lookup);
+                               too many requests in flight -> 503; counts every 401 from below
     UrlAuthMiddleware          query tokens -> 400; /v1/url_auth/{token}/mcp -> /v1/mcp + header
     BodyLimitMiddleware        413 before the body is read past the limit
     router: /health            (behind FastMCP's Host/Origin guard)
-            everything else -> FastMCP's app: Host/Origin guard (421/403) -> bearer auth (401)
-                               -> TenantTagMiddleware -> /v1/mcp
+            everything else -> FastMCP's app: Host/Origin guard (421/403) -> bearer auth
+                               -> TenantTagMiddleware -> TenantThrottleMiddleware (429 per tenant)
+                               -> 401 if unauthenticated -> /v1/mcp (sessions idle-timed out)
 
-so url_auth and the body limit act before FastMCP authenticates anything. This module must not
-create the FastMCP server, the vault or the verifier: the composition root passes them in.
+so the lockout, url_auth and the body limit act before FastMCP authenticates anything, and the
+per-tenant budget applies once the verifier has named the tenant. MCP sessions close after
+``mcp_session_idle_seconds`` without a request. The SDK has no absolute session lifetime; none is
+needed for access control, because a session is bound to the bearer token that opened it and the
+verifier checks that token against the vault on every request, so revoking or rotating it ends the
+session's use at once. This module must not create the FastMCP server, the vault or the verifier:
+the composition root passes them in.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -37,6 +46,7 @@ from starlette.routing import Mount, Route, request_response
 
 from ..errors import ConfigError
 from .health import PoolStatsSource, health_endpoint
+from .ratelimit import Clock, EdgeLimiter, RateLimitMiddleware, TenantThrottleMiddleware
 from .security import (
     AccessLogMiddleware,
     BodyLimitMiddleware,
@@ -54,7 +64,7 @@ _CORS_ALLOW_HEADERS = (
     "Mcp-Protocol-Version",
     "Last-Event-ID",
 )
-_CORS_EXPOSE_HEADERS = ("Mcp-Session-Id", "WWW-Authenticate")
+_CORS_EXPOSE_HEADERS = ("Mcp-Session-Id", "WWW-Authenticate", "Retry-After")
 
 
 class HttpOptions(Protocol):
@@ -72,6 +82,16 @@ class HttpOptions(Protocol):
     def max_body_bytes(self) -> int: ...
     @property
     def no_auth(self) -> bool: ...
+    @property
+    def auth_failures_per_minute(self) -> int: ...
+    @property
+    def requests_per_minute(self) -> int: ...
+    @property
+    def max_concurrent_requests(self) -> int: ...
+    @property
+    def trusted_proxies(self) -> Sequence[str]: ...
+    @property
+    def mcp_session_idle_seconds(self) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -171,6 +191,7 @@ def build_http_app(
     verifier: TokenVerifier | None = None,
     cors_origins: Sequence[str] = (),
     mcp_path: str = MCP_PATH,
+    clock: Clock = time.monotonic,
 ) -> Starlette:
     """The ASGI app to serve: FastMCP at ``mcp_path`` behind the edge middleware, plus ``/health``.
 
@@ -179,20 +200,39 @@ def build_http_app(
 
     Args:
         mcp: The server, built with ``auth=verifier`` (or without auth in ``no_auth`` mode).
-        http_config: Bind host/port, public URL, TLS, body limit and ``no_auth``.
+        http_config: Bind host/port, public URL, TLS, body limit, ``no_auth``, rate limits,
+            trusted proxies and the MCP session idle timeout.
         operator_token: Unlocks the pool statistics on ``/health``.
         pool_stats: Returns the pool's counters for ``/health``.
         verifier: If given, must be the verifier ``mcp`` was built with (guards wiring mistakes).
         cors_origins: Browser origins allowed to call the API cross-origin; none by default.
         mcp_path: Where the MCP endpoint lives.
+        clock: The rate limits' clock (seconds); tests pass a fake one.
 
     Raises:
-        ConfigError: ``no_auth`` on a non-loopback host, or HTTP without a verifier.
+        ConfigError: ``no_auth`` on a non-loopback host, HTTP without a verifier, or a trusted
+            proxy that is not an IP address or network.
     """
     _check_auth_config(mcp, http_config, verifier)
     guard = host_origin_options(http_config, cors_origins)
     hsts = serves_https(http_config)
-    inner = mcp.http_app(path=mcp_path, middleware=[Middleware(TenantTagMiddleware)], **guard.as_kwargs())
+    try:
+        limiter = EdgeLimiter(
+            auth_failures_per_minute=http_config.auth_failures_per_minute,
+            requests_per_minute=http_config.requests_per_minute,
+            max_concurrent_requests=http_config.max_concurrent_requests,
+            trusted_proxies=http_config.trusted_proxies,
+            clock=clock,
+        )
+    except ValueError as exc:
+        raise ConfigError(f"invalid rate limit settings: {exc}") from None
+    inner = mcp.http_app(
+        path=mcp_path,
+        # TenantTag first, so the access log names the tenant of a throttled request too.
+        middleware=[Middleware(TenantTagMiddleware), Middleware(TenantThrottleMiddleware, limiter=limiter)],
+        session_idle_timeout=http_config.mcp_session_idle_seconds,
+        **guard.as_kwargs(),
+    )
     health = HostOriginGuardMiddleware(
         request_response(health_endpoint(operator_token=operator_token, pool_stats=pool_stats)),
         allowed_hosts=guard.allowed_hosts,
@@ -212,6 +252,7 @@ def build_http_app(
             )
         )
     middleware += [
+        Middleware(RateLimitMiddleware, limiter=limiter, mcp_path=mcp_path),
         Middleware(UrlAuthMiddleware, mcp_path=mcp_path),
         Middleware(BodyLimitMiddleware, max_bytes=http_config.max_body_bytes),
     ]

@@ -229,6 +229,13 @@ class AccessLogMiddleware:
             )
 
 
+def authenticated_tenant(scope: Scope) -> str | None:
+    """The tenant FastMCP's authentication put in the scope, or ``None``; valid inside that layer."""
+    access_token = getattr(scope.get("user"), "access_token", None)
+    client_id = getattr(access_token, "client_id", None)
+    return client_id if isinstance(client_id, str) else None
+
+
 class TenantTagMiddleware:
     """Copies the authenticated tenant into the access record; goes inside FastMCP's auth middleware."""
 
@@ -237,8 +244,7 @@ class TenantTagMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         record = scope.get(ACCESS_RECORD_KEY)
-        access_token = getattr(scope.get("user"), "access_token", None)
-        client_id = getattr(access_token, "client_id", None)
-        if isinstance(record, AccessRecord) and isinstance(client_id, str):
-            record.tenant = client_id
+        tenant = authenticated_tenant(scope)
+        if isinstance(record, AccessRecord) and tenant is not None:
+            record.tenant = tenant
         await self.app(scope, receive, send)
