@@ -11,8 +11,11 @@ Modes:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
+import signal
+import threading
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -21,6 +24,7 @@ import uvicorn
 from fastmcp import FastMCP
 from fastmcp.server.dependencies import get_access_token
 
+from . import __version__
 from .datadir import ensure_data_dir, owner_key_bytes, server_secret_bytes
 from .errors import NotAuthenticated
 from .settings import Settings, TelegramConfig
@@ -98,7 +102,10 @@ def build_gateway(
         keys: TenantKeys = await anyio.to_thread.run_sync(vault.unlock_with_token, access.token)
         return keys
 
-    mcp: FastMCP[Any] = FastMCP("mcpgram", instructions=INSTRUCTIONS, auth=verifier, mask_error_details=True)
+    # version: serverInfo.version would otherwise report FastMCP's own version, not mcpgram's.
+    mcp: FastMCP[Any] = FastMCP(
+        "mcpgram", instructions=INSTRUCTIONS, version=__version__, auth=verifier, mask_error_details=True
+    )
     cursor_key = hmac.new(secret, b"mcpgram/cursor/v1", hashlib.sha256).digest()
     register_tools(mcp, ToolContext(pool=pool, resolve_keys=resolve_keys, cursor_key=cursor_key))
     return Gateway(
@@ -107,9 +114,20 @@ def build_gateway(
 
 
 async def serve_stdio(gateway: Gateway) -> None:
-    """Serve MCP over stdin/stdout until the client closes it."""
-    async with gateway:
-        await gateway.mcp.run_stdio_async(show_banner=False)
+    """Serve MCP over stdin/stdout until the client closes it, or SIGTERM; sessions are flushed either way."""
+    loop = asyncio.get_running_loop()
+    serving = asyncio.ensure_future(gateway.mcp.run_stdio_async(show_banner=False))
+    # SIGTERM's default would kill the process before the pool seals its sessions into the vault.
+    terminable = threading.current_thread() is threading.main_thread()
+    if terminable:
+        loop.add_signal_handler(signal.SIGTERM, serving.cancel)
+    try:
+        async with gateway:
+            with contextlib.suppress(asyncio.CancelledError):
+                await serving
+    finally:
+        if terminable:
+            loop.remove_signal_handler(signal.SIGTERM)
 
 
 def http_app(gateway: Gateway) -> Any:
@@ -143,6 +161,10 @@ async def serve_http(gateway: Gateway, *, ready: Any = None) -> None:
         lifespan="on",
     )
     server = uvicorn.Server(config)
+    if threading.current_thread() is threading.main_thread():
+        # uvicorn turns SIGTERM into a graceful shutdown, then re-raises it to the previous handler;
+        # with the default one the process would die before the pool seals its sessions.
+        signal.signal(signal.SIGTERM, lambda *_: None)
     async with gateway:
         serving = asyncio.ensure_future(server.serve())
         try:
