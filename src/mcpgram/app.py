@@ -11,11 +11,12 @@ Modes:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import hmac
+import os
 import signal
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -113,21 +114,37 @@ def build_gateway(
     )
 
 
-async def serve_stdio(gateway: Gateway) -> None:
-    """Serve MCP over stdin/stdout until the client closes it, or SIGTERM; sessions are flushed either way."""
+async def serve_stdio(
+    gateway: Gateway, *, ready: Callable[[], None] | None = None, on_exit: Callable[[], None] | None = None
+) -> None:
+    """Serve MCP over stdin/stdout until the client closes stdin, or SIGTERM.
+
+    Either way the pool seals every session into the vault first. After SIGTERM the process ends
+    here: the stdio reader sits in a thread blocked on a stdin nobody closes, which neither
+    cancellation nor interpreter shutdown can interrupt, so ``on_exit`` runs and then ``os._exit(0)``.
+    """
     loop = asyncio.get_running_loop()
-    serving = asyncio.ensure_future(gateway.mcp.run_stdio_async(show_banner=False))
-    # SIGTERM's default would kill the process before the pool seals its sessions into the vault.
-    terminable = threading.current_thread() is threading.main_thread()
-    if terminable:
-        loop.add_signal_handler(signal.SIGTERM, serving.cancel)
+    terminated = asyncio.Event()
+    handles_sigterm = threading.current_thread() is threading.main_thread()
+    if handles_sigterm:
+        loop.add_signal_handler(signal.SIGTERM, terminated.set)
     try:
         async with gateway:
-            with contextlib.suppress(asyncio.CancelledError):
-                await serving
+            serving = asyncio.ensure_future(gateway.mcp.run_stdio_async(show_banner=False))
+            if ready is not None:
+                ready()
+            waiting = asyncio.ensure_future(terminated.wait())
+            await asyncio.wait({serving, waiting}, return_when=asyncio.FIRST_COMPLETED)
+            waiting.cancel()
+            if serving.done():
+                serving.result()
+                return
     finally:
-        if terminable:
+        if handles_sigterm:
             loop.remove_signal_handler(signal.SIGTERM)
+    if on_exit is not None:
+        on_exit()
+    os._exit(0)
 
 
 def http_app(gateway: Gateway) -> Any:

@@ -107,10 +107,12 @@ async def _demo(data_dir: Path, http: bool, port: int | None) -> None:
         await login_tenant(telegram, gateway.vault, keys, phone=demo_world.phone, code=demo_world.login_code)
         term.say(f"mcpgram demo: sandbox at {sandbox.host}:{sandbox.port}, logged in as the demo user")
         if not http:
-            term.say(
-                "mcpgram demo: serving MCP over stdio (connect an MCP client that launches this command)"
-            )
-            await serve_stdio(gateway)
+
+            def say_ready() -> None:
+                term.say("mcpgram demo: serving MCP over stdio (an MCP client should launch this command)")
+
+            # After SIGTERM serve_stdio ends the process itself, so the temp dir goes there.
+            await serve_stdio(gateway, ready=say_ready, on_exit=lambda: shutil.rmtree(data_dir, True))
             return
 
         def ready(bound: int) -> None:

@@ -21,6 +21,8 @@ _USERNAME = re.compile(r"^@?([A-Za-z][A-Za-z0-9_]{3,31})$")
 _TME = re.compile(r"^(?:https?://)?(?:t\.me|telegram\.me)/(?:s/)?([A-Za-z][A-Za-z0-9_]{3,31})(?:/\d+)?/?$")
 _PHONE = re.compile(r"^\+?[0-9][0-9 ()-]{5,20}$")
 MAX_LIMIT = 100
+#: Peer ids travel as TL ``long``; a bigger one would crash Telethon's serializer, not reach Telegram.
+_MAX_PEER_ID = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -34,12 +36,12 @@ class Page:
 def parse_chat_ref(ref: str | int) -> str | int:
     """Normalise a chat reference, or raise ChatNotFound with a hint on what is accepted."""
     if isinstance(ref, int):
-        return ref
+        return _checked_id(ref)
     text = ref.strip()
     if text.lower() in ("me", "self", "saved"):
         return "me"
     if re.fullmatch(r"-?\d{1,20}", text):
-        return int(text)
+        return _checked_id(int(text))
     for pattern in (_USERNAME, _TME):
         match = pattern.match(text)
         if match:
@@ -50,6 +52,13 @@ def parse_chat_ref(ref: str | int) -> str | int:
         "not a chat reference",
         hint="use a chat id from find_chats, 'me', @username, a t.me link or a phone number",
     )
+
+
+def _checked_id(marked_id: int) -> int:
+    peer_id, _ = utils.resolve_id(marked_id)
+    if not 0 < peer_id <= _MAX_PEER_ID:
+        raise ChatNotFound("not a chat id", hint="use a chat id from find_chats")
+    return marked_id
 
 
 async def resolve_chat(client: TelegramClient, ref: str | int) -> Any:

@@ -45,7 +45,8 @@ def decode_cursor(key: bytes, tenant_id: str, cursor: str) -> dict[str, Any]:
     if len(cursor) > 512 or cursor.count(".") != 1:
         raise refusal
     body, mac = cursor.split(".")
-    if not hmac.compare_digest(mac, _mac(key, tenant_id, body)):
+    # Compared as bytes: compare_digest raises TypeError on a str with non-ASCII characters.
+    if not hmac.compare_digest(mac.encode(), _mac(key, tenant_id, body).encode()):
         raise refusal
     try:
         payload = json.loads(_unb64(body))

@@ -15,6 +15,9 @@ from ..telegram.convert import pruned
 from .context import ToolContext, compact
 from .cursors import InvalidCursor, decode_cursor, encode_cursor
 
+#: Message ids are a TL ``int`` (32-bit, positive).
+_MAX_MESSAGE_ID = 2**31 - 1
+
 
 def register(mcp: FastMCP, ctx: ToolContext) -> None:
     @mcp.tool(
@@ -43,9 +46,12 @@ def register(mcp: FastMCP, ctx: ToolContext) -> None:
             before_id = None
             if cursor:
                 payload = decode_cursor(ctx.cursor_key, tenant, cursor)
-                if payload.get("chat") != chat or not isinstance(payload.get("before"), int):
+                if payload.get("chat") != chat:
                     raise InvalidCursor("cursor belongs to another chat", hint="start again without a cursor")
-                before_id = payload["before"]
+                before_id = payload.get("before")
+                # Signed by us, yet checked: a position Telegram cannot take must not reach Telethon.
+                if type(before_id) is not int or not 0 < before_id <= _MAX_MESSAGE_ID:
+                    raise InvalidCursor("cursor is not valid here", hint="start again without a cursor")
             page = await tg_chats.get_messages(client, chat, limit=limit, before_id=before_id)
             result: dict[str, Any] = {"messages": [pruned(m) for m in page.messages]}
             result["has_more"] = page.next_before_id is not None
