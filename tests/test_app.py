@@ -1,13 +1,20 @@
-"""The composition root's MCP server identity: what a client learns from the initialize handshake."""
+"""The composition root: the identity a client learns from initialize, and how HTTP serving is tuned."""
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
-from fastmcp import Client
+from fastmcp import Client, FastMCP
 
 from mcpgram import __version__
-from mcpgram.app import INSTRUCTIONS, build_gateway
+from mcpgram.app import (
+    INSTRUCTIONS,
+    SERVING_GC_THRESHOLDS,
+    build_gateway,
+    serving_gc,
+    use_static_tool_schemas,
+)
 from mcpgram.settings import Settings
 
 
@@ -29,3 +36,31 @@ async def test_initialize_reports_mcpgram_name_version_and_capabilities(tmp_path
     assert instructions == INSTRUCTIONS
     assert capabilities.tools is not None
     assert capabilities.logging is not None
+
+
+async def test_serving_gc_raises_thresholds_and_restores_them() -> None:
+    """While serving, the GC runs with the serving thresholds; afterwards the previous ones are back."""
+    before = gc.get_threshold()
+    async with serving_gc():
+        assert gc.get_threshold() == SERVING_GC_THRESHOLDS
+    assert gc.get_threshold() == before
+
+
+async def test_static_tool_schemas_answer_the_sdk_lookup_for_each_tool() -> None:
+    """The SDK's input-schema lookup returns each registered tool's schema, and None for unknown names."""
+    mcp: FastMCP[None] = FastMCP("t")
+
+    @mcp.tool
+    def echo(chat: str, limit: int = 20) -> str:
+        return chat
+
+    await use_static_tool_schemas(mcp)
+    lookup = mcp._mcp_server.get_tool_input_schema
+    assert lookup is not None
+    schema = lookup("echo")
+    assert (
+        schema is not None
+        and schema["required"] == ["chat"]
+        and set(schema["properties"]) == {"chat", "limit"}
+    )
+    assert lookup("missing") is None

@@ -1,0 +1,658 @@
+"""Many tenants behind one HTTP gateway: tool calls per second, and RSS per connected idle tenant.
+
+Separate processes, so each one's CPU and memory are its own:
+
+- the sandbox (this script with ``--serve-sandbox``): a world with one account per tenant (phones
+  ``999664XXXX``, code ``44444``), each with a private chat of ``--messages`` messages with a
+  shared "Bench Peer" account;
+- the gateway: ``python -m mcpgram serve --transport http --port 0`` on a data dir whose vault
+  already holds every tenant, created with ``Vault.create_tenant`` and logged in with
+  ``mcpgram.testing.login_tenant`` (``--login-concurrency`` at a time) before it starts;
+- the FastMCP floor (this script with ``--serve-floor``): a bare FastMCP HTTP server, no auth, no
+  Telegram, whose two tools of the same names return the very texts the gateway returned;
+- this process: real MCP clients (fastmcp ``Client`` over streamable HTTP, one session per tenant
+  in use) and, for the raw baseline, Telethon clients.
+
+Measured in one run:
+
+- ``memory``: the gateway's VmRSS when ready, after one tenant's first calls (the one-time cost of
+  the first request), and after every tenant has made a ``find_chats`` and a ``get_messages`` call
+  and sits idle with its Telegram client connected: ``per_idle_tenant_kib`` is the growth from the
+  second to the third, per tenant; ``/health`` (operator token) confirms the pool holds them all;
+- ``load``: ``--sessions`` concurrent MCP sessions cycling through all tenants (each opens a
+  session for its next tenant, makes ``--calls-per-session`` calls alternating ``get_messages``
+  (limit 20) and ``find_chats``, closes it) for ``--seconds``: tools/call per second over the wall
+  time (session set-up included), latency percentiles, and each process's CPU per call;
+- ``floor``: the same load against the FastMCP floor: the framework's own CPU per call;
+- ``raw_telethon``: the same concurrency of Telethon clients in this process calling
+  ``get_messages(limit=20)`` straight at the sandbox.
+
+The client and the servers share the machine: ``gateway.cpu_ms_per_call`` (and the capacity it
+implies for one core) is the figure that does not depend on how busy the client kept it. JSON goes
+to stdout, a short table to stderr. Must not touch the user's data dir or ``.env``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import re
+import secrets
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import fastmcp
+import httpx2 as httpx
+import telethon
+from fastmcp import Client
+from fastmcp.client.transports import StreamableHttpTransport
+from telethon import TelegramClient
+from telethon.sessions import MemorySession
+
+from mcpgram.datadir import ensure_data_dir, server_secret_bytes
+from mcpgram.settings import Settings
+from mcpgram.testing import SANDBOX_API_HASH, SANDBOX_API_ID, login_tenant, sandbox_telegram_config
+from mcpgram.vault.sqlite import SQLiteVault
+from mcpgram.vault.vault import Vault
+
+TENANT_CODE = "44444"  # sandbox phones 999664xxxx get code 44444
+MAX_TENANTS = 10_000
+TARGET_CALLS_PER_S, TARGET_BYTES_PER_TENANT = 300.0, 2_000_000
+QUICK = {"tenants": 50, "seconds": 5.0, "settle": 1.0}
+DEFAULTS = {"tenants": 1000, "seconds": 20.0, "settle": 3.0}
+MIB = 1024 * 1024
+Plan = list[tuple[str, dict[str, Any]]]
+
+
+def tenant_phone(index: int) -> str:
+    return f"999664{index:04d}"
+
+
+def percentiles(samples: list[float]) -> dict[str, float]:
+    if len(samples) < 2:
+        samples = samples * 2 or [0.0, 0.0]
+    cuts = statistics.quantiles(samples, n=100, method="inclusive")
+    return {"n": len(samples), "p50_ms": cuts[49], "p90_ms": cuts[89], "p99_ms": cuts[98]}
+
+
+# -- the server processes this script plays --------------------------------------------------------
+
+
+async def _until_signalled() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+    await stop.wait()
+
+
+def serve_sandbox(tenants: int, messages: int) -> None:
+    """Build the bench world, serve it, print how to connect (one JSON line), run until SIGTERM."""
+    from mcpgram.sandbox import SandboxServer, World  # noqa: PLC0415 - only this mode needs them
+    from mcpgram.sandbox.messaging import Changes, post  # noqa: PLC0415 - only this mode needs them
+    from mcpgram.sandbox.world import Content, user_peer  # noqa: PLC0415 - only this mode needs them
+
+    started = time.perf_counter()
+    world = World()
+    peer = world.add_user(first_name="Bench", last_name="Peer", username="bench_peer")
+    for index in range(tenants):
+        user = world.add_user(first_name="Tenant", last_name=str(index), phone=tenant_phone(index))
+        for n in range(messages):
+            sender, to = (user.id, peer.id) if n % 2 else (peer.id, user.id)
+            text = f"bench message {n} of tenant {index}"
+            post(world, Changes(), sender_id=sender, peer=user_peer(to), content=Content(text=text))
+    built = time.perf_counter() - started
+
+    async def run() -> None:
+        async with SandboxServer(world) as server:
+            info = {"host": server.host, "port": server.port, "dc_id": server.dc_id}
+            info |= {"pem": server.public_key_pem, "peer_id": peer.id, "world_s": built}
+            print(json.dumps(info), flush=True)
+            await _until_signalled()
+
+    asyncio.run(run())
+
+
+def serve_floor(texts_file: Path) -> None:
+    """A bare FastMCP server with tools named like mcpgram's returning fixed texts; prints its port."""
+    import uvicorn  # noqa: PLC0415 - only this mode needs it
+
+    texts = json.loads(texts_file.read_text())
+    mcp: fastmcp.FastMCP[Any] = fastmcp.FastMCP("floor")
+
+    @mcp.tool
+    async def find_chats(query: str = "", limit: int = 20) -> str:
+        """Find chats."""
+        return str(texts["find_chats"])
+
+    @mcp.tool
+    async def get_messages(chat: str, limit: int = 20, cursor: str | None = None) -> str:
+        """Read messages."""
+        return str(texts["get_messages"])
+
+    config = uvicorn.Config(
+        mcp.http_app(path="/v1/mcp"), host="127.0.0.1", port=0, access_log=False, log_config=None
+    )
+    server = uvicorn.Server(config)
+
+    async def run() -> None:
+        serving = asyncio.ensure_future(server.serve())  # uvicorn stops on SIGTERM by itself
+        while not server.started and not serving.done():  # noqa: ASYNC110 - uvicorn only sets a flag
+            await asyncio.sleep(0.02)
+        print(json.dumps({"port": server.servers[0].sockets[0].getsockname()[1]}), flush=True)
+        await serving
+
+    asyncio.run(run())
+
+
+# -- process helpers -------------------------------------------------------------------------------
+
+
+def vm_rss(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmRSS")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU seconds used by the given processes and this one (``client``) from now on."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.pids = pids
+        self.start = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        self.start["client"] = time.process_time()
+
+    def used(self, elapsed: float, calls: int) -> dict[str, Any]:
+        now = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        now["client"] = time.process_time()
+        out: dict[str, Any] = {}
+        for name, value in now.items():
+            spent = value - self.start[name]
+            out[name] = {"cpu_s": spent, "ms_per_call": spent / max(calls, 1) * 1000, "busy": spent / elapsed}
+        return out
+
+
+async def spawn_json(*argv: str, env: dict[str, str] | None = None) -> tuple[asyncio.subprocess.Process, Any]:
+    """Start ``python argv`` and read the one JSON line it prints when ready."""
+    proc = await asyncio.create_subprocess_exec(sys.executable, *argv, env=env, stdout=subprocess.PIPE)
+    assert proc.stdout is not None
+    line = await asyncio.wait_for(proc.stdout.readline(), 300)
+    if not line:
+        raise RuntimeError(f"{argv[1]} exited before it was ready")
+    return proc, json.loads(line)
+
+
+async def stop(proc: asyncio.subprocess.Process) -> None:
+    if proc.returncode is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(proc.wait(), 60)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+
+
+@dataclass
+class Gateway:
+    proc: asyncio.subprocess.Process
+    base: str
+    operator_token: str
+    stderr_tail: deque[str]
+
+
+async def start_gateway(env: dict[str, str], cwd: Path) -> Gateway:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "mcpgram", "serve", "--transport", "http", "--port", "0",
+        env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stderr is not None
+    tail: deque[str] = deque(maxlen=20)
+    while True:
+        raw = await asyncio.wait_for(proc.stderr.readline(), 120)
+        if not raw:
+            raise RuntimeError("the gateway exited: " + " | ".join(tail))
+        tail.append(raw.decode(errors="replace").rstrip())
+        found = re.search(r"serving MCP at (http://[^/\s]+)/v1/mcp", tail[-1])
+        if found:
+            break
+
+    async def drain(stream: asyncio.StreamReader) -> None:  # keep the pipe from filling up
+        async for raw in stream:
+            tail.append(raw.decode(errors="replace").rstrip())
+
+    asyncio.get_running_loop().create_task(drain(proc.stderr))
+    return Gateway(proc, found.group(1), env["MCPGRAM_OPERATOR_TOKEN"], tail)
+
+
+async def pool_stats(gateway: Gateway) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {gateway.operator_token}"}
+    async with httpx.AsyncClient() as http:
+        response = await http.get(f"{gateway.base}/health", headers=headers)
+    response.raise_for_status()
+    pool: dict[str, Any] = response.json()["pool"]
+    return pool
+
+
+# -- tenants ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RemoteSandbox:
+    """What ``sandbox_telegram_config`` reads from a ``SandboxServer``, for one in another process."""
+
+    host: str
+    port: int
+    dc_id: int
+    public_key_pem: str
+
+
+def gateway_settings(work: Path, info: dict[str, Any]) -> Settings:
+    key_file = work / "sandbox-key.pem"
+    key_file.write_text(info["pem"])
+    return Settings.load(
+        env_file=None,
+        data_dir=work / "data",
+        api_id=SANDBOX_API_ID,
+        api_hash=SANDBOX_API_HASH,
+        dc=f"{info['dc_id']}@{info['host']}:{info['port']}",
+        rsa_key_file=key_file,
+    )
+
+
+def gateway_env(settings: Settings, tenants: int) -> dict[str, str]:
+    assert settings.api_hash is not None and settings.dc is not None
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MCPGRAM_")}
+    env.update(
+        MCPGRAM_DATA_DIR=str(settings.data_dir),
+        MCPGRAM_API_ID=str(settings.api_id),
+        MCPGRAM_API_HASH=settings.api_hash.get_secret_value(),
+        MCPGRAM_DC=str(settings.dc),
+        MCPGRAM_RSA_KEY_FILE=str(settings.rsa_key_file),
+        # Every tenant stays connected and idle clients are not swept during the run.
+        MCPGRAM_POOL_MAX_CLIENTS=str(tenants + 10),
+        MCPGRAM_POOL_IDLE_SECONDS="3600",
+        MCPGRAM_TELEGRAM_TIMEOUT="60",
+        # Throughput is measured, not the rate limiter's refusals (it still runs on every request).
+        MCPGRAM_REQUESTS_PER_MINUTE="1000000",
+        MCPGRAM_MAX_CONCURRENT_REQUESTS="1024",
+        MCPGRAM_OPERATOR_TOKEN=secrets.token_urlsafe(32),
+        MCPGRAM_LOG_LEVEL="WARNING",
+    )
+    return env
+
+
+async def log_in_tenants(settings: Settings, info: dict[str, Any], count: int, concurrency: int) -> list[str]:
+    """Create ``count`` tenants in the gateway's vault and log each in to its own sandbox account."""
+    remote = RemoteSandbox(info["host"], info["port"], info["dc_id"], info["pem"])
+    config = sandbox_telegram_config(remote, settings, timeout=60.0)
+    ensure_data_dir(settings.data_dir)
+    store = SQLiteVault(settings.data_dir / "vault.db")
+    vault = Vault(store, server_secret=server_secret_bytes(settings))
+    tokens = [""] * count
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(index: int) -> None:
+        async with gate:
+            _, token = vault.create_tenant(f"bench-{index}")
+            keys = vault.unlock_with_token(token)
+            await login_tenant(config, vault, keys, phone=tenant_phone(index), code=TENANT_CODE)
+            tokens[index] = token
+
+    try:
+        await asyncio.gather(*(one(index) for index in range(count)))
+    finally:
+        store.close()
+    return tokens
+
+
+# -- MCP load --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Tally:
+    calls: int = 0
+    sessions: int = 0
+    latencies_ms: list[float] = field(default_factory=list)
+    session_open_ms: list[float] = field(default_factory=list)
+    errors: Counter[str] = field(default_factory=Counter)
+    #: The last text each tool returned (the floor server serves these).
+    texts: dict[str, str] = field(default_factory=dict)
+
+    def summary(self, elapsed: float) -> dict[str, Any]:
+        return {
+            "seconds": elapsed,
+            "calls": self.calls,
+            "calls_per_s": self.calls / elapsed,
+            "sessions_opened": self.sessions,
+            "latency": percentiles(self.latencies_ms),
+            "session_open": percentiles(self.session_open_ms),
+            "errors": sum(self.errors.values()),
+            "error_kinds": dict(self.errors.most_common(5)),
+        }
+
+
+def plan_for(peer_id: int, calls: int) -> Plan:
+    pair: Plan = [("find_chats", {"limit": 20}), ("get_messages", {"chat": str(peer_id), "limit": 20})]
+    return [pair[i % 2] for i in range(calls)]
+
+
+async def tenant_session(url: str, token: str, plan: Plan, tally: Tally, deadline: float | None) -> None:
+    """One MCP session for one tenant: open it, make the calls (until ``deadline``), close it."""
+    opened = time.perf_counter()
+    transport = StreamableHttpTransport(url, headers={"Authorization": f"Bearer {token}"})
+    try:
+        async with Client(transport) as client:
+            tally.session_open_ms.append((time.perf_counter() - opened) * 1000)
+            tally.sessions += 1
+            for name, arguments in plan:
+                if deadline is not None and time.perf_counter() >= deadline:
+                    break
+                start = time.perf_counter()
+                try:
+                    result = await client.call_tool(name, arguments)
+                except Exception as exc:  # counted and reported; the run goes on
+                    tally.errors[f"{name}: {type(exc).__name__}: {str(exc)[:80]}"] += 1
+                    continue
+                tally.latencies_ms.append((time.perf_counter() - start) * 1000)
+                tally.calls += 1
+                tally.texts[name] = getattr(result.content[0], "text", "")
+    except Exception as exc:  # a failed session is counted too
+        tally.errors[f"session: {type(exc).__name__}: {str(exc)[:80]}"] += 1
+
+
+async def warm_all(url: str, tokens: list[str], peer_id: int, sessions: int) -> Tally:
+    """Every tenant finds its chats and reads its messages once (so its client is connected)."""
+    tally = Tally()
+    queue = iter(tokens)  # shared by the workers: each token is taken once
+
+    async def worker() -> None:
+        for token in queue:
+            await tenant_session(url, token, plan_for(peer_id, 2), tally, None)
+
+    await asyncio.gather(*(worker() for _ in range(sessions)))
+    return tally
+
+
+async def load(
+    url: str, tokens: list[str], peer_id: int, args: argparse.Namespace, meter: CpuMeter, *, server: str
+) -> dict[str, Any]:
+    """``args.sessions`` workers, each cycling through its share of the tenants until the deadline."""
+    tally = Tally()
+    plan = plan_for(peer_id, args.calls_per_session)
+    start = time.perf_counter()
+    deadline = start + args.seconds
+
+    async def worker(first: int) -> None:
+        index = first
+        while time.perf_counter() < deadline:
+            await tenant_session(url, tokens[index % len(tokens)], plan, tally, deadline)
+            index += args.sessions
+
+    await asyncio.gather(*(worker(w) for w in range(args.sessions)))
+    elapsed = time.perf_counter() - start
+    out = tally.summary(elapsed)
+    out["concurrent_sessions"] = args.sessions
+    out["cpu"] = cpu = meter.used(elapsed, tally.calls)
+    # What the server would serve with one core of its own (one process: one core at most).
+    server_ms = cpu[server]["ms_per_call"]
+    out["capacity_calls_per_core_s"] = 1000 / server_ms if server_ms else None
+    return out
+
+
+# -- the raw Telethon baseline ---------------------------------------------------------------------
+
+
+async def raw_telethon(
+    info: dict[str, Any], clients: int, seconds: float, sandbox_pid: int
+) -> dict[str, Any]:
+    """``clients`` Telethon clients in this process, each its own account, calling get_messages(20)."""
+    telethon.crypto.rsa.add_key(info["pem"], old=False)
+    gate = asyncio.Semaphore(20)
+
+    async def signed_in(index: int) -> tuple[TelegramClient, Any]:
+        async with gate:
+            client = TelegramClient(MemorySession(), SANDBOX_API_ID, SANDBOX_API_HASH, receive_updates=False)
+            client.session.set_dc(info["dc_id"], info["host"], info["port"])
+            await client.connect()
+            sent = await client.send_code_request(tenant_phone(index))
+            await client.sign_in(tenant_phone(index), TENANT_CODE, phone_code_hash=sent.phone_code_hash)
+            await client.get_dialogs()  # fills the entity cache, as the gateway's first call does
+            return client, await client.get_input_entity(info["peer_id"])
+
+    pairs = await asyncio.gather(*(signed_in(i) for i in range(clients)))
+    latencies: list[float] = []
+
+    async def worker(client: TelegramClient, peer: Any, deadline: float) -> None:
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            await client.get_messages(peer, limit=20)
+            latencies.append((time.perf_counter() - started) * 1000)
+
+    try:
+        meter = CpuMeter({"sandbox": sandbox_pid})
+        start = time.perf_counter()
+        await asyncio.gather(*(worker(c, p, start + seconds) for c, p in pairs))
+        elapsed = time.perf_counter() - start
+    finally:
+        await asyncio.gather(*(client.disconnect() for client, _ in pairs))
+    return {
+        "clients": clients,
+        "seconds": elapsed,
+        "calls": len(latencies),
+        "calls_per_s": len(latencies) / elapsed,
+        "latency": percentiles(latencies),
+        "cpu": meter.used(elapsed, len(latencies)),
+    }
+
+
+# -- the run ---------------------------------------------------------------------------------------
+
+
+async def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    setup: dict[str, float] = {}
+    clock = time.perf_counter()
+    sandbox, info = await spawn_json(
+        __file__, "--serve-sandbox", "--tenants", str(args.tenants), "--messages", str(args.messages)
+    )
+    setup["sandbox_start_s"], setup["sandbox_world_s"] = time.perf_counter() - clock, info["world_s"]
+    peer_id, started = info["peer_id"], []
+    try:
+        settings = gateway_settings(work, info)
+        clock = time.perf_counter()
+        tokens = await log_in_tenants(settings, info, args.tenants, args.login_concurrency)
+        setup["login_s"] = time.perf_counter() - clock
+        setup["logins_per_s"] = args.tenants / setup["login_s"]
+        clock = time.perf_counter()
+        gateway = await start_gateway(gateway_env(settings, args.tenants), work)
+        started.append(gateway.proc)
+        setup["gateway_start_s"] = time.perf_counter() - clock
+        url, pid = f"{gateway.base}/v1/mcp", gateway.proc.pid
+        memory: dict[str, Any] = {"rss_ready_mib": vm_rss(pid) / MIB}
+        first = await warm_all(url, tokens[:1], peer_id, 1)
+        rss_one = vm_rss(pid)
+        clock = time.perf_counter()
+        warm = await warm_all(url, tokens[1:], peer_id, args.sessions)
+        setup["warm_all_s"] = time.perf_counter() - clock
+        await asyncio.sleep(args.settle)  # background session seals finish; nothing else runs
+        rss_idle, idle = vm_rss(pid), max(args.tenants - 1, 1)
+        memory |= {
+            "rss_one_tenant_mib": rss_one / MIB,
+            "rss_idle_all_mib": rss_idle / MIB,
+            "per_idle_tenant_kib": (rss_idle - rss_one) / idle / 1024,
+            "per_idle_tenant_bytes": (rss_idle - rss_one) / idle,
+            "pool_idle": await pool_stats(gateway),
+        }
+        meter = CpuMeter({"gateway": pid, "sandbox": sandbox.pid})
+        loaded = await load(url, tokens, peer_id, args, meter, server="gateway")
+        memory |= {"rss_after_load_mib": vm_rss(pid) / MIB, "pool_after_load": await pool_stats(gateway)}
+        await stop(gateway.proc)
+        texts = work / "texts.json"
+        texts.write_text(json.dumps(first.texts))
+        floor_proc, floor_info = await spawn_json(__file__, "--serve-floor", str(texts))
+        started.append(floor_proc)
+        floor_url = f"http://127.0.0.1:{floor_info['port']}/v1/mcp"
+        floor = await load(
+            floor_url, tokens, peer_id, args, CpuMeter({"floor": floor_proc.pid}), server="floor"
+        )
+        await stop(floor_proc)
+        raw = await raw_telethon(info, min(args.sessions, args.tenants), args.seconds, sandbox.pid)
+    finally:
+        for proc in [*started, sandbox]:
+            await stop(proc)
+    return {
+        "setup": setup,
+        "memory": memory,
+        "warm": warm.summary(setup["warm_all_s"]),
+        "load": loaded,
+        "floor": floor,
+        "raw_telethon": raw,
+    }
+
+
+def environment() -> dict[str, Any]:
+    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    return {
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "telethon": telethon.__version__,
+        "fastmcp": fastmcp.__version__,
+        "cpu_count": os.cpu_count(),
+        "cpus_usable": affinity,
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        # Other work on the machine skews every number; the load average says how much there was.
+        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+    }
+
+
+def report(result: dict[str, Any]) -> None:
+    memory, loaded, floor, raw = result["memory"], result["load"], result["floor"], result["raw_telethon"]
+    cpu, lat, ratios = loaded["cpu"], loaded["latency"], result["ratios"]
+    processes = ("gateway", "sandbox", "client")
+    per_call = " / ".join(f"{cpu[k]['ms_per_call']:.2f}" for k in processes)
+    busy = " / ".join(f"{cpu[k]['busy']:.0%}" for k in processes)
+    floor_cpu = " / ".join(f"{floor['cpu'][k]['ms_per_call']:.2f}" for k in ("floor", "client"))
+    rows = [
+        ("tenants logged in", f"{result['config']['tenants']} ({result['setup']['logins_per_s']:.0f}/s)"),
+        (
+            "gateway RSS ready / after 1 tenant",
+            f"{memory['rss_ready_mib']:.1f} / {memory['rss_one_tenant_mib']:.1f} MiB",
+        ),
+        ("gateway RSS, all tenants idle", f"{memory['rss_idle_all_mib']:.1f} MiB"),
+        ("  Telegram clients in the pool", str(memory["pool_idle"]["active"])),
+        ("RSS per connected idle tenant", f"{memory['per_idle_tenant_kib']:.0f} KiB"),
+        (f"gateway tool calls/s, {loaded['concurrent_sessions']} sessions", f"{loaded['calls_per_s']:.0f}"),
+        ("  calls, errors", f"{loaded['calls']}, {loaded['errors']}"),
+        ("  latency p50 / p90 / p99", f"{lat['p50_ms']:.0f} / {lat['p90_ms']:.0f} / {lat['p99_ms']:.0f} ms"),
+        ("  CPU ms/call gateway / sandbox / client", per_call),
+        ("  busy gateway / sandbox / client", busy),
+        ("  gateway capacity on one core", f"{loaded['capacity_calls_per_core_s']:.0f} calls/s"),
+        ("FastMCP floor tool calls/s", f"{floor['calls_per_s']:.0f}"),
+        ("  CPU ms/call floor / client", floor_cpu),
+        (f"raw Telethon get_messages/s, {raw['clients']} clients", f"{raw['calls_per_s']:.0f}"),
+        ("ratio gateway / raw Telethon (calls/s)", f"{ratios['gateway_to_raw']:.2f}x"),
+        ("ratio gateway / floor (server CPU per call)", f"{ratios['gateway_cpu_to_floor_cpu']:.2f}x"),
+        ("load average (1 min)", str(result["environment"]["load_average"][0])),
+        (
+            f"target >= {TARGET_CALLS_PER_S:.0f} calls/s",
+            "met" if result["targets"]["calls_met"] else "MISSED",
+        ),
+        ("target < 2 MB per idle tenant", "met" if result["targets"]["memory_met"] else "MISSED"),
+    ]
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}", file=sys.stderr)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--tenants", type=int, help="tenants logged in (default 1000, quick 50)")
+    parser.add_argument("--sessions", type=int, default=50, help="concurrent MCP sessions (default 50)")
+    parser.add_argument("--seconds", type=float, help="length of each load phase (default 20, quick 5)")
+    parser.add_argument(
+        "--calls-per-session", type=int, default=10, help="tool calls per session (default 10)"
+    )
+    parser.add_argument(
+        "--messages", type=int, default=30, help="messages in each tenant's chat (default 30)"
+    )
+    parser.add_argument("--login-concurrency", type=int, default=20, help="logins at a time (default 20)")
+    parser.add_argument("--settle", type=float, help="idle seconds before the idle RSS (default 3, quick 1)")
+    parser.add_argument(
+        "--quick", action="store_true", help="50 tenants, 5 s: a smoke test, not a measurement"
+    )
+    parser.add_argument("--output", type=Path, help="also write the JSON here (e.g. bench/results/...)")
+    parser.add_argument("--serve-sandbox", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--serve-floor", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    for name, value in (QUICK if args.quick else DEFAULTS).items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    if not 1 <= args.tenants <= MAX_TENANTS:
+        parser.error(f"--tenants must be between 1 and {MAX_TENANTS}")
+    return args
+
+
+def main() -> int:
+    args = parse_args()
+    if args.serve_sandbox:
+        serve_sandbox(args.tenants, args.messages)
+        return 0
+    if args.serve_floor:
+        serve_floor(args.serve_floor)
+        return 0
+    work = Path(tempfile.mkdtemp(prefix="mcpgram-bench-tenants-"))
+    try:
+        measured = asyncio.run(measure(args, work))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    keys = ("tenants", "sessions", "seconds", "calls_per_session", "messages", "login_concurrency")
+    result: dict[str, Any] = {
+        "benchmark": "tenants",
+        "quick": args.quick,
+        "environment": environment(),
+        "config": {key: getattr(args, key) for key in keys},
+        **measured,
+    }
+    loaded, floor = result["load"], result["floor"]
+    result["ratios"] = {
+        "gateway_to_raw": loaded["calls_per_s"] / result["raw_telethon"]["calls_per_s"],
+        "gateway_to_floor": loaded["calls_per_s"] / floor["calls_per_s"],
+        "gateway_cpu_to_floor_cpu": (
+            loaded["cpu"]["gateway"]["ms_per_call"] / floor["cpu"]["floor"]["ms_per_call"]
+        ),
+    }
+    result["targets"] = {
+        "calls_per_s": TARGET_CALLS_PER_S,
+        "bytes_per_idle_tenant": TARGET_BYTES_PER_TENANT,
+        "calls_met": loaded["calls_per_s"] >= TARGET_CALLS_PER_S,
+        "memory_met": result["memory"]["per_idle_tenant_bytes"] < TARGET_BYTES_PER_TENANT,
+    }
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.output:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(text + "\n")
+    report(result)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,89 @@
+"""The benchmarks keep working: each runs in quick mode and reports the keys and sane values it documents.
+
+Both run at once, as subprocesses, to keep the wall time down; their numbers are not checked against
+targets here (a shared test machine says nothing about performance), only for plausibility.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+TENANTS = 6
+
+pytestmark = pytest.mark.slow
+
+
+def _start(script: str, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, str(BENCH / script), "--quick", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _result(proc: subprocess.Popen[str]) -> dict[str, Any]:
+    out, err = proc.communicate(timeout=55)
+    assert proc.returncode == 0, err[-2000:]
+    result: dict[str, Any] = json.loads(out)
+    return result
+
+
+def _check_cold_start(result: dict[str, Any]) -> None:
+    assert result["benchmark"] == "cold_start" and result["quick"] is True
+    server, base = result["server"], result["baselines"]
+    assert 0 < server["seconds"]["p50"] < 30 and server["seconds"]["p50"] <= server["seconds"]["p90"]
+    assert all(run["tools"] >= 2 for run in result["server_runs"])
+    # The server imports everything the floor does and more; bare Python imports nothing.
+    assert base["python_bare"]["rss_mib"]["p50"] < base["framework_floor"]["rss_mib"]["p50"]
+    assert base["framework_floor"]["rss_mib"]["p50"] < server["rss_mib"]["p50"] < 1024
+    assert base["python_bare"]["seconds"]["p50"] < base["framework_floor"]["seconds"]["p50"]
+    ratios = {"time_to_floor_server", "rss_to_floor_server", "own_seconds", "own_rss_mib"}
+    assert ratios <= set(result["ratios"])
+    assert 0 < result["floor_server"]["seconds"]["p50"] < 30
+    assert [s["stage"] for s in result["stages"]][:2] == ["import telethon", "from fastmcp import FastMCP"]
+    assert all(stage["ms"] >= 0 for stage in result["stages"])
+    assert isinstance(result["targets"]["seconds_met"], bool) and isinstance(
+        result["targets"]["rss_met"], bool
+    )
+
+
+def _check_tenants(result: dict[str, Any]) -> None:
+    assert result["benchmark"] == "tenants" and result["config"]["tenants"] == TENANTS
+    memory = result["memory"]
+    assert memory["pool_idle"]["active"] == TENANTS and memory["pool_idle"]["evictions"] == 0
+    assert 20 < memory["rss_ready_mib"] <= memory["rss_one_tenant_mib"] < 1024
+    assert isinstance(memory["per_idle_tenant_bytes"], float)
+    warm = result["warm"]
+    assert warm["errors"] == 0 and warm["calls"] == 2 * (TENANTS - 1)
+    for phase in ("load", "floor", "raw_telethon"):
+        assert result[phase]["calls"] > 0 and result[phase]["calls_per_s"] > 0, phase
+    assert result["load"]["errors"] == 0 and result["floor"]["errors"] == 0
+    assert result["load"]["cpu"]["gateway"]["ms_per_call"] > 0
+    assert {"gateway_to_raw", "gateway_to_floor", "gateway_cpu_to_floor_cpu"} <= set(result["ratios"])
+    assert isinstance(result["targets"]["calls_met"], bool) and isinstance(
+        result["targets"]["memory_met"], bool
+    )
+
+
+def test_both_benchmarks_run_in_quick_mode_and_report_sane_numbers() -> None:
+    """Both benchmarks finish in quick mode with their documented JSON keys and plausible values."""
+    cold = _start("cold_start.py")
+    tenants = _start(
+        "tenants.py", "--tenants", str(TENANTS), "--sessions", "3", "--seconds", "1", "--settle", "0.2"
+    )
+    try:
+        _check_cold_start(_result(cold))
+        _check_tenants(_result(tenants))
+    finally:
+        for proc in (cold, tenants):
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
