@@ -30,7 +30,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -45,6 +44,7 @@ import telethon
 from fastmcp import Client
 from fastmcp.client.transports import StdioTransport
 
+import _common  # bench/_common.py
 from mcpgram.testing import SANDBOX_API_HASH, SANDBOX_API_ID
 
 TARGET_SECONDS, TARGET_RSS_MIB = 0.9, 80.0
@@ -300,19 +300,7 @@ async def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
 
 
 def environment() -> dict[str, Any]:
-    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
-    return {
-        "python": platform.python_version(),
-        "implementation": platform.python_implementation(),
-        "telethon": telethon.__version__,
-        "fastmcp": fastmcp.__version__,
-        "cpu_count": os.cpu_count(),
-        "cpus_usable": affinity,
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        # Other work on the machine skews every number; the load average says how much there was.
-        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-    }
+    return _common.environment(telethon=telethon.__version__, fastmcp=fastmcp.__version__)
 
 
 def report(result: dict[str, Any]) -> None:
@@ -402,11 +390,7 @@ def main() -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     result = build_result(args, measured)
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(text + "\n")
+    _common.emit(result, args.output)
     report(result)
     return 0
 

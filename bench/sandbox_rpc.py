@@ -21,7 +21,6 @@ import asyncio
 import cProfile
 import json
 import os
-import platform
 import signal
 import statistics
 import subprocess
@@ -34,6 +33,7 @@ import telethon
 from telethon import TelegramClient, functions, types
 from telethon.sessions import MemorySession
 
+import _common  # bench/_common.py
 from mcpgram.sandbox import SandboxServer
 from mcpgram.sandbox.demo import build_demo_world
 from mcpgram.sandbox.mtproto import serialize_result
@@ -242,18 +242,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def environment() -> dict[str, Any]:
-    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
-    return {
-        "python": platform.python_version(),
-        "implementation": platform.python_implementation(),
-        "telethon": telethon.__version__,
-        "cpu_count": os.cpu_count(),
-        "cpus_usable": affinity,
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        # Other work on the machine skews every number; the load average says how much there was.
-        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-    }
+    return _common.environment(telethon=telethon.__version__)
 
 
 def report(result: dict[str, Any]) -> None:
@@ -312,11 +301,7 @@ def main() -> int:
         "p50_met": result["sequential"]["get_history"]["p50_ms"] < TARGET_P50_MS,
         "rps_met": result["concurrent"]["rpc_per_s"] > TARGET_RPS,
     }
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(text + "\n")
+    _common.emit(result, args.output)
     report(result)
     return 0
 

@@ -38,7 +38,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import re
 import secrets
 import shutil
@@ -61,6 +60,7 @@ from fastmcp.client.transports import StreamableHttpTransport
 from telethon import TelegramClient
 from telethon.sessions import MemorySession
 
+import _common  # bench/_common.py
 from mcpgram.datadir import ensure_data_dir, server_secret_bytes
 from mcpgram.settings import Settings
 from mcpgram.testing import SANDBOX_API_HASH, SANDBOX_API_ID, login_tenant, sandbox_telegram_config
@@ -528,19 +528,7 @@ async def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
 
 
 def environment() -> dict[str, Any]:
-    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
-    return {
-        "python": platform.python_version(),
-        "implementation": platform.python_implementation(),
-        "telethon": telethon.__version__,
-        "fastmcp": fastmcp.__version__,
-        "cpu_count": os.cpu_count(),
-        "cpus_usable": affinity,
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        # Other work on the machine skews every number; the load average says how much there was.
-        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-    }
+    return _common.environment(telethon=telethon.__version__, fastmcp=fastmcp.__version__)
 
 
 def report(result: dict[str, Any]) -> None:
@@ -645,11 +633,7 @@ def main() -> int:
         "calls_met": loaded["calls_per_s"] >= TARGET_CALLS_PER_S,
         "memory_met": result["memory"]["per_idle_tenant_bytes"] < TARGET_BYTES_PER_TENANT,
     }
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(text + "\n")
+    _common.emit(result, args.output)
     report(result)
     return 0
 

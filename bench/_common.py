@@ -1,0 +1,37 @@
+"""What every benchmark shares: the environment record and how results are printed and saved.
+
+Imported by the scripts in this folder (``python bench/<name>.py`` puts the folder on ``sys.path``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+
+def environment(**versions: str) -> dict[str, Any]:
+    """Python, the machine, the given package versions, and the load average during the run."""
+    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    return {
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        **versions,
+        "cpu_count": os.cpu_count(),
+        "cpus_usable": affinity,
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        # Other work on the machine skews every number; the load average says how much there was.
+        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+    }
+
+
+def emit(result: dict[str, Any], output: Path | None) -> None:
+    """The JSON result on stdout, and in ``output`` when given."""
+    text = json.dumps(result, indent=2)
+    print(text)
+    if output:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text + "\n")
