@@ -19,6 +19,7 @@ from fastmcp import FastMCP
 from fastmcp.server.dependencies import get_access_token
 from starlette.applications import Starlette
 
+from mcpgram.settings import HttpConfig
 from mcpgram.vault.sqlite import SQLiteVault
 from mcpgram.vault.vault import Vault
 from mcpgram.web.app import build_http_app
@@ -64,20 +65,10 @@ class CountingStore:
 
 
 @dataclass(frozen=True)
-class EdgeConfig:
-    """Stands in for ``settings.HttpConfig``: the attributes the edge reads."""
+class EdgeConfig(HttpConfig):
+    """The real ``HttpConfig``, with a 4 KiB body limit so the limit tests stay small."""
 
-    host: str = "127.0.0.1"
-    port: int = 8000
-    public_url: str | None = None
-    tls_cert: Path | None = None
     max_body_bytes: int = 4096
-    no_auth: bool = False
-    auth_failures_per_minute: int = 20
-    requests_per_minute: int = 600
-    max_concurrent_requests: int = 256
-    trusted_proxies: tuple[str, ...] = ()
-    mcp_session_idle_seconds: float = 1800.0
 
 
 @pytest.fixture
