@@ -28,6 +28,7 @@ from fastmcp import FastMCP
 from fastmcp.server.dependencies import get_access_token
 
 from . import __version__
+from .auth import token_secret_bytes
 from .datadir import ensure_data_dir, owner_key_bytes, server_secret_bytes
 from .errors import NotAuthenticated
 from .settings import Settings, TelegramConfig
@@ -108,7 +109,10 @@ def build_gateway(
         access = get_access_token()
         if access is None:
             raise NotAuthenticated("missing bearer token")
-        keys: TenantKeys = await anyio.to_thread.run_sync(vault.unlock_with_token, access.token)
+        # The verifier already looked the token up for this request (client_id is its tenant);
+        # unwrapping the data key with the token is all that is left, one store read instead of two.
+        key_material = token_secret_bytes(access.token)
+        keys: TenantKeys = await anyio.to_thread.run_sync(vault.unlock, access.client_id, key_material)
         return keys
 
     # version: serverInfo.version would otherwise report FastMCP's own version, not mcpgram's.
