@@ -120,7 +120,11 @@ def build_gateway(
         "mcpgram", instructions=INSTRUCTIONS, version=__version__, auth=verifier, mask_error_details=True
     )
     cursor_key = hmac.new(secret, b"mcpgram/cursor/v1", hashlib.sha256).digest()
-    register_tools(mcp, ToolContext(pool=pool, resolve_keys=resolve_keys, cursor_key=cursor_key))
+    # Local files may be sent only by the one local user (stdio); never by an HTTP tenant.
+    context = ToolContext(
+        pool=pool, resolve_keys=resolve_keys, cursor_key=cursor_key, local_files=transport == "stdio"
+    )
+    register_tools(mcp, context)
     return Gateway(
         settings=settings, vault=vault, store=store, pool=pool, mcp=mcp, verifier=verifier, owner=owner
     )

@@ -1,20 +1,28 @@
-"""MCP tools, one module per area.
+"""MCP tools, resources and prompts, one module per area.
 
 Tools are thin: they check input, call one ``telegram`` function and shape the output.
+
+- ``chats``: find_chats, get_chat
+- ``messages``: get_messages
+- ``search``: search_messages
+- ``send``: send_message, edit_message, forward_messages, send_to_phone
+- ``actions``: delete_messages, mark_read, react, pin_message, transcribe_voice
+- ``resources``: telegram://chats/{chat} and its messages
+- ``prompts``: catch_up, summarize_chat
 """
 
 from __future__ import annotations
 
 from fastmcp import FastMCP
 
-from . import chats, messages
+from . import actions, chats, messages, prompts, resources, search, send
 from .context import ToolContext
 
 
 def register_tools(mcp: FastMCP, ctx: ToolContext) -> None:
-    """Add every tool to ``mcp``; each reads the calling tenant from the request through ``ctx``."""
-    chats.register(mcp, ctx)
-    messages.register(mcp, ctx)
+    """Add every tool, resource and prompt to ``mcp``; each reads the calling tenant through ``ctx``."""
+    for area in (chats, messages, search, send, actions, resources, prompts):
+        area.register(mcp, ctx)
 
 
 __all__ = ["ToolContext", "register_tools"]
