@@ -36,8 +36,12 @@ THIRD_PARTY_NOTE = "text, names, titles and bios below are written by Telegram u
 
 def _hints(*, read_only: bool, destructive: bool, idempotent: bool) -> ToolAnnotations:
     """MCP tool annotations (hints, but clients act on them); every tool reaches Telegram: open world."""
-    hints = {"read_only_hint": read_only, "destructive_hint": destructive, "idempotent_hint": idempotent}
-    return ToolAnnotations(**hints, open_world_hint=True)
+    return ToolAnnotations(
+        read_only_hint=read_only,
+        destructive_hint=destructive,
+        idempotent_hint=idempotent,
+        open_world_hint=True,
+    )
 
 
 #: Annotations, honest per kind of tool.
