@@ -1,11 +1,30 @@
 """All Telethon code lives here: the client pool, vault-backed sessions, login, reads, conversions.
 
 Only this package (and the sandbox) imports ``telethon``. What leaves it is plain data or an error
-from :mod:`mcpgram.errors`; Telethon objects and exceptions stay inside. Import the modules you need
-(``mcpgram.telegram.pool``, ``.chats``...): this ``__init__`` stays empty so that importing one does
-not pull in the rest.
+from :mod:`mcpgram.errors`; Telethon objects and exceptions stay inside.
+
+Submodules load on first attribute access (PEP 562), so ``from mcpgram import telegram`` costs
+nothing and the tools layer can name ``telegram.history.get_messages`` at import time while
+Telethon itself (0.2 s, 40 MiB) is imported only when the first tool call needs it. The plain shapes
+in ``shapes`` never import Telethon.
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from . import account, actions, chats, convert, history, profile, search, sending, shapes  # noqa: F401
+
+_SUBMODULES = frozenset(
+    {"account", "actions", "chats", "convert", "history", "profile", "search", "sending", "shapes"}
+)
+
 __all__: list[str] = []
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,4 +1,4 @@
-"""Reading chats and messages: the Telegram side of ``find_chats`` and ``get_messages``.
+"""Finding chats and resolving chat references: the Telegram side of ``find_chats``.
 
 Each function takes a connected Telethon client (handed out by the pool, inside its timeout and
 error translation) and returns plain data from ``convert``. Chat references are resolved strictly:
@@ -9,13 +9,13 @@ chat here; ``find_chats`` is how an agent turns a name into an id.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from telethon import TelegramClient, functions, utils
 
 from ..errors import ChatNotFound
-from .convert import ChatInfo, MessageInfo, chat_info, message_info
+from .convert import chat_info
+from .shapes import ChatInfo
 
 _USERNAME = re.compile(r"^@?([A-Za-z][A-Za-z0-9_]{3,31})$")
 _TME = re.compile(r"^(?:https?://)?(?:t\.me|telegram\.me)/(?:s/)?([A-Za-z][A-Za-z0-9_]{3,31})(?:/\d+)?/?$")
@@ -23,14 +23,6 @@ _PHONE = re.compile(r"^\+?[0-9][0-9 ()-]{5,20}$")
 MAX_LIMIT = 100
 #: Peer ids travel as TL ``long``; a bigger one would crash Telethon's serializer, not reach Telegram.
 _MAX_PEER_ID = 2**63 - 1
-
-
-@dataclass(frozen=True)
-class Page:
-    """One page of messages and where the next one starts (None when there is no more)."""
-
-    messages: list[MessageInfo]
-    next_before_id: int | None
 
 
 def parse_chat_ref(ref: str | int) -> str | int:
@@ -103,16 +95,3 @@ async def find_chats(client: TelegramClient, query: str, limit: int) -> list[Cha
             seen.add(peer_id)
             found.append(chat_info(entity))
     return found[:limit]
-
-
-async def get_messages(
-    client: TelegramClient, ref: str | int, *, limit: int, before_id: int | None = None
-) -> Page:
-    """Newest-first page of a chat's history, ``limit`` messages before ``before_id``."""
-    limit = max(1, min(limit, MAX_LIMIT))
-    entity = await resolve_chat(client, ref)
-    # One message more than asked tells whether another page exists without a second call.
-    batch = await client.get_messages(entity, limit=limit + 1, offset_id=before_id or 0)
-    messages = [message_info(m) for m in batch[:limit]]
-    next_before = messages[-1].id if len(batch) > limit and messages else None
-    return Page(messages=messages, next_before_id=next_before)

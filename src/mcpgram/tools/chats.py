@@ -9,8 +9,8 @@ from fastmcp.tools import ToolResult
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
-from ..telegram import chats as tg_chats
-from ..telegram.convert import pruned
+from .. import telegram
+from ..telegram.shapes import pruned
 from .context import ToolContext, compact
 
 
@@ -35,7 +35,7 @@ def register(mcp: FastMCP, ctx: ToolContext) -> None:
         """
 
         async def call(client: Any) -> list[Any]:
-            return await tg_chats.find_chats(client, query, limit)
+            return await telegram.chats.find_chats(client, query, limit)
 
         found = await ctx.run(call)
         return compact({"chats": [pruned(chat) for chat in found]})

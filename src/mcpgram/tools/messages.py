@@ -9,9 +9,9 @@ from fastmcp.tools import ToolResult
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
+from .. import telegram
 from ..log import current_tenant
-from ..telegram import chats as tg_chats
-from ..telegram.convert import pruned
+from ..telegram.shapes import pruned
 from .context import ToolContext, compact
 from .cursors import InvalidCursor, decode_cursor, encode_cursor
 
@@ -52,7 +52,7 @@ def register(mcp: FastMCP, ctx: ToolContext) -> None:
                 # Signed by us, yet checked: a position Telegram cannot take must not reach Telethon.
                 if type(before_id) is not int or not 0 < before_id <= _MAX_MESSAGE_ID:
                     raise InvalidCursor("cursor is not valid here", hint="start again without a cursor")
-            page = await tg_chats.get_messages(client, chat, limit=limit, before_id=before_id)
+            page = await telegram.history.get_messages(client, chat, limit=limit, before_id=before_id)
             result: dict[str, Any] = {"messages": [pruned(m) for m in page.messages]}
             result["has_more"] = page.next_before_id is not None
             if page.next_before_id is not None:

@@ -1,0 +1,3 @@
+"""(work in progress: issue 4)"""
+
+from __future__ import annotations
