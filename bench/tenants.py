@@ -10,8 +10,11 @@ Separate processes, so each one's CPU and memory are its own:
   ``mcpgram.testing.login_tenant`` (``--login-concurrency`` at a time) before it starts;
 - the FastMCP floor (this script with ``--serve-floor``): a bare FastMCP HTTP server, no auth, no
   Telegram, whose two tools of the same names return the very texts the gateway returned;
-- this process: real MCP clients (fastmcp ``Client`` over streamable HTTP, one session per tenant
-  in use) and, for the raw baseline, Telethon clients.
+- this process: MCP clients over streamable HTTP, one session per tenant in use: for the load
+  phases a minimal client (``bench/_mcp_http.py``: the real protocol, none of a full client's
+  per-message models, so the load generator does not starve the server of CPU; ``--client
+  fastmcp`` uses fastmcp's ``Client`` instead), fastmcp's ``Client`` to warm up; and, for the raw
+  baseline, Telethon clients.
 
 Measured in one run:
 
@@ -61,6 +64,7 @@ from telethon import TelegramClient
 from telethon.sessions import MemorySession
 
 import _common  # bench/_common.py
+from _mcp_http import LeanSession  # bench/_mcp_http.py
 from mcpgram.datadir import ensure_data_dir, server_secret_bytes
 from mcpgram.settings import Settings
 from mcpgram.testing import SANDBOX_API_HASH, SANDBOX_API_ID, login_tenant, sandbox_telegram_config
@@ -354,12 +358,23 @@ def plan_for(peer_id: int, calls: int) -> Plan:
     return [pair[i % 2] for i in range(calls)]
 
 
-async def tenant_session(url: str, token: str, plan: Plan, tally: Tally, deadline: float | None) -> None:
-    """One MCP session for one tenant: open it, make the calls (until ``deadline``), close it."""
+async def tenant_session(
+    url: str,
+    token: str,
+    plan: Plan,
+    tally: Tally,
+    deadline: float | None,
+    *,
+    http: httpx.AsyncClient | None = None,
+) -> None:
+    """One MCP session for one tenant: open it, make the calls (until ``deadline``), close it.
+
+    With ``http``, the session is a :class:`LeanSession` on that shared connection pool; without,
+    fastmcp's full ``Client`` (used to warm up, and with ``--client fastmcp``).
+    """
     opened = time.perf_counter()
-    transport = StreamableHttpTransport(url, headers={"Authorization": f"Bearer {token}"})
     try:
-        async with Client(transport) as client:
+        async with _session(url, token, http) as client:
             tally.session_open_ms.append((time.perf_counter() - opened) * 1000)
             tally.sessions += 1
             for name, arguments in plan:
@@ -367,15 +382,38 @@ async def tenant_session(url: str, token: str, plan: Plan, tally: Tally, deadlin
                     break
                 start = time.perf_counter()
                 try:
-                    result = await client.call_tool(name, arguments)
+                    text = await client.call_tool(name, arguments)
                 except Exception as exc:  # counted and reported; the run goes on
                     tally.errors[f"{name}: {type(exc).__name__}: {str(exc)[:80]}"] += 1
                     continue
                 tally.latencies_ms.append((time.perf_counter() - start) * 1000)
                 tally.calls += 1
-                tally.texts[name] = getattr(result.content[0], "text", "")
+                tally.texts[name] = text
     except Exception as exc:  # a failed session is counted too
         tally.errors[f"session: {type(exc).__name__}: {str(exc)[:80]}"] += 1
+
+
+class _FullClient:
+    """fastmcp's ``Client`` with LeanSession's ``call_tool -> text`` shape."""
+
+    def __init__(self, url: str, token: str) -> None:
+        transport = StreamableHttpTransport(url, headers={"Authorization": f"Bearer {token}"})
+        self._client = Client(transport)
+
+    async def __aenter__(self) -> _FullClient:
+        await self._client.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self._client.__aexit__(*exc)
+
+    async def call_tool(self, name: str, arguments: dict[str, Any]) -> str:
+        result = await self._client.call_tool(name, arguments)
+        return str(getattr(result.content[0], "text", ""))
+
+
+def _session(url: str, token: str, http: httpx.AsyncClient | None) -> LeanSession | _FullClient:
+    return LeanSession(http, url, token) if http is not None else _FullClient(url, token)
 
 
 async def warm_all(url: str, tokens: list[str], peer_id: int, sessions: int) -> Tally:
@@ -400,16 +438,24 @@ async def load(
     start = time.perf_counter()
     deadline = start + args.seconds
 
+    limits = httpx.Limits(max_connections=args.sessions, max_keepalive_connections=args.sessions)
+    http = httpx.AsyncClient(timeout=60, limits=limits) if args.client == "lean" else None
+
     async def worker(first: int) -> None:
         index = first
         while time.perf_counter() < deadline:
-            await tenant_session(url, tokens[index % len(tokens)], plan, tally, deadline)
+            await tenant_session(url, tokens[index % len(tokens)], plan, tally, deadline, http=http)
             index += args.sessions
 
-    await asyncio.gather(*(worker(w) for w in range(args.sessions)))
+    try:
+        await asyncio.gather(*(worker(w) for w in range(args.sessions)))
+    finally:
+        if http is not None:
+            await http.aclose()
     elapsed = time.perf_counter() - start
     out = tally.summary(elapsed)
     out["concurrent_sessions"] = args.sessions
+    out["client"] = args.client
     out["cpu"] = cpu = meter.used(elapsed, tally.calls)
     # What the server would serve with one core of its own (one process: one core at most).
     server_ms = cpu[server]["ms_per_call"]
@@ -580,6 +626,12 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument(
         "--messages", type=int, default=30, help="messages in each tenant's chat (default 30)"
+    )
+    parser.add_argument(
+        "--client",
+        choices=("lean", "fastmcp"),
+        default="lean",
+        help="load generator: a minimal MCP client (bench/_mcp_http.py, default) or fastmcp's Client",
     )
     parser.add_argument("--login-concurrency", type=int, default=20, help="logins at a time (default 20)")
     parser.add_argument("--settle", type=float, help="idle seconds before the idle RSS (default 3, quick 1)")

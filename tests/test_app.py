@@ -5,17 +5,21 @@ from __future__ import annotations
 import gc
 from pathlib import Path
 
+import pytest
 from fastmcp import Client, FastMCP
 
 from mcpgram import __version__
 from mcpgram.app import (
     INSTRUCTIONS,
     SERVING_GC_THRESHOLDS,
+    UnlockedKeys,
     build_gateway,
     serving_gc,
     use_static_tool_schemas,
 )
+from mcpgram.auth import new_token
 from mcpgram.settings import Settings
+from mcpgram.vault.vault import TenantKeys
 
 
 async def test_initialize_reports_mcpgram_name_version_and_capabilities(tmp_path: Path) -> None:
@@ -64,3 +68,31 @@ async def test_static_tool_schemas_answer_the_sdk_lookup_for_each_tool() -> None
         and set(schema["properties"]) == {"chat", "limit"}
     )
     assert lookup("missing") is None
+
+
+def _keys(tenant: str) -> TenantKeys:
+    return TenantKeys(tenant, bytes(32))
+
+
+def test_unlocked_keys_answer_only_the_token_they_were_unwrapped_with() -> None:
+    cache = UnlockedKeys(b"s" * 32)
+    alice = new_token()
+    cache.put(alice, _keys("t-alice"))
+    assert cache.get("t-alice", alice) == _keys("t-alice")
+    # A rotated token (same tenant, new token) misses and drops the old entry.
+    assert cache.get("t-alice", new_token()) is None
+    assert cache.get("t-alice", alice) is None
+    assert cache.get("t-bob", alice) is None
+
+
+def test_unlocked_keys_expire_and_keep_at_most_size_entries(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [1000.0]
+    monkeypatch.setattr("mcpgram.app.time.monotonic", lambda: now[0])
+    cache = UnlockedKeys(b"s" * 32, size=2, ttl=10)
+    tokens = [new_token() for _ in range(3)]
+    for i, token in enumerate(tokens):
+        cache.put(token, _keys(f"t{i}"))
+    assert cache.get("t0", tokens[0]) is None  # the oldest went beyond size
+    assert cache.get("t2", tokens[2]) is not None
+    now[0] += 10
+    assert cache.get("t2", tokens[2]) is None

@@ -148,3 +148,21 @@ def require(condition: bool, message: str) -> None:
     """Refuse a usage error (exit 2) with ``message``."""
     if not condition:
         raise ConfigError(message)
+
+
+@contextmanager
+def startup_gc() -> Iterator[None]:
+    """Start up without the cyclic GC, then freeze what start-up made.
+
+    Importing FastMCP, Telethon and pydantic allocates hundreds of thousands of long-lived objects;
+    the collector would walk them over and over for nothing (~0.15 s of a cold start). Afterwards
+    ``gc.freeze()`` moves them out of every later collection's way, too.
+    """
+    import gc
+
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        gc.enable()

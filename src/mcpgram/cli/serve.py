@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import anyio
 
-from .runtime import load_settings, terminal
+from .runtime import load_settings, startup_gc, terminal
 
 
 def serve(
@@ -41,19 +41,20 @@ def serve(
         tls_key: TLS private key (PEM), with --tls-cert.
         public_url: The server's public https origin (for links it hands out).
     """
-    from ..app import build_gateway, serve_http, serve_stdio
+    with startup_gc():
+        from ..app import build_gateway, serve_http, serve_stdio
 
-    settings = load_settings(
-        transport=transport,
-        host=host,
-        port=port,
-        no_auth=no_auth or None,
-        data_dir=data_dir,
-        tls_cert=tls_cert,
-        tls_key=tls_key,
-        public_url=public_url,
-    )
-    gateway = build_gateway(settings, transport=settings.transport)
+        settings = load_settings(
+            transport=transport,
+            host=host,
+            port=port,
+            no_auth=no_auth or None,
+            data_dir=data_dir,
+            tls_cert=tls_cert,
+            tls_key=tls_key,
+            public_url=public_url,
+        )
+        gateway = build_gateway(settings, transport=settings.transport)
     if settings.transport == "stdio":
         anyio.run(serve_stdio, gateway)
     else:

@@ -24,17 +24,22 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import anyio.to_thread
-from telethon import TelegramClient
 
 from ..errors import LoginRequired, NotAuthenticated, TelegramError
 from ..settings import PoolLimits, TelegramConfig
 from ..vault.vault import TenantKeys, Vault
-from .connect import build_client, check_config
-from .errors import UNREACHABLE, translate
-from .session import Runner, VaultSession
+
+if TYPE_CHECKING:
+    from telethon import TelegramClient
+
+    from .session import Runner, VaultSession
+
+# Telethon (0.2 s and ~40 MiB to import) loads with the first client, not with this module: a stdio
+# server lists its tools before any tenant needs Telegram (bench/cold_start.py). Hence the
+# function-level imports of .connect, .errors and .session below.
 
 __all__ = ["Backoff", "ClientPool", "PoolStats", "TenantClient"]
 
@@ -135,6 +140,8 @@ class TenantClient:
         """
         if self._closed or self.logged_out:
             raise TelegramError("this Telegram client was closed; retry the call")
+        from .errors import UNREACHABLE, translate
+
         deadline = asyncio.timeout(self._timeout)
         connected = False
         try:
@@ -174,6 +181,8 @@ class TenantClient:
                     )
                 if delay is not None:
                     await asyncio.sleep(delay)
+            from .errors import UNREACHABLE
+
             raise TelegramError(UNREACHABLE) from last
 
     async def _mark_login_required(self) -> None:
@@ -249,6 +258,8 @@ class ClientPool:
         Raises:
             ConfigError: the config cannot work (see ``connect.check_config``).
         """
+        from .connect import check_config
+
         check_config(self._config)
         if self._sweeper is None:
             self._sweeper = asyncio.create_task(self._sweep_forever(), name="mcpgram-pool-sweeper")
@@ -355,6 +366,9 @@ class ClientPool:
         if closing is not None:
             # The previous client is still sealing its session; load after it, not before.
             await asyncio.wait({closing})
+        from .connect import build_client
+        from .session import VaultSession
+
         session = await VaultSession.load(self._vault, keys, runner=self._runner)
         client = build_client(session, self._config, retry_delay=self._backoff.first)
         tenant_client = TenantClient(

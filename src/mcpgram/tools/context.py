@@ -13,6 +13,7 @@ message are escaped and it cannot close the JSON, forge a field or pose as the t
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -115,5 +116,12 @@ class LeanTool(FunctionTool):
 
 
 def add_tool(mcp: FastMCP[Any], fn: Callable[..., Any], annotations: ToolAnnotations) -> None:
-    """Register ``fn`` (name, docstring and ``Annotated`` parameters become the tool) as a lean tool."""
-    mcp.add_tool(LeanTool.from_function(fn, annotations=annotations))
+    """Register ``fn`` as a lean tool: its name, docstring and ``Annotated`` parameters become the tool.
+
+    The docstring is the description as written; parameters are described only by their
+    ``Field(description=...)``. Handing FastMCP the description directly (and no docstring) skips
+    its docstring parser, griffe, which costs ~0.1 s of every cold start (bench/cold_start.py).
+    """
+    description = inspect.cleandoc(fn.__doc__ or "")
+    fn.__doc__ = None
+    mcp.add_tool(LeanTool.from_function(fn, description=description or None, annotations=annotations))
