@@ -34,6 +34,7 @@ from .errors import NotAuthenticated
 from .settings import Settings, TelegramConfig
 from .telegram.pool import ClientPool
 from .tools import ToolContext, register_tools
+from .tools.audit import AuditMiddleware
 from .vault.sqlite import SQLiteVault
 from .vault.vault import TenantKeys, Vault
 
@@ -166,6 +167,16 @@ def build_gateway(
         pool=pool, resolve_keys=resolve_keys, cursor_key=cursor_key, local_files=transport == "stdio"
     )
     register_tools(mcp, context)
+
+    def tenant_of() -> str | None:
+        if owner is not None:
+            return owner.tenant_id
+        from fastmcp.server.dependencies import get_access_token
+
+        access = get_access_token()
+        return access.client_id if access is not None else None
+
+    mcp.add_middleware(AuditMiddleware(tenant_of))
     return Gateway(
         settings=settings, vault=vault, store=store, pool=pool, mcp=mcp, verifier=verifier, owner=owner
     )

@@ -1,0 +1,62 @@
+"""An audit line for every tool call: which tenant called which tool, how it ended, how long it took.
+
+``tool.call`` with ``tool``, ``outcome`` (``ok``, or the stable error code an agent saw:
+``CHAT_NOT_FOUND``, ``FLOOD_WAIT``...; ``INVALID_ARGUMENTS`` for input the schema refused;
+``INTERNAL`` for anything unexpected) and ``ms``. Never the arguments or the result: they hold
+message text, names and phone numbers. The tenant comes from the log context (``log.bind_tenant``).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+from fastmcp.exceptions import NotFoundError, ToolError, ValidationError
+from fastmcp.server.middleware import Middleware, MiddlewareContext
+from fastmcp.tools import ToolResult
+
+from ..log import bind_tenant
+
+log = logging.getLogger(__name__)
+
+_CODE = re.compile(r"^([A-Z][A-Z0-9_]{1,40}): ")
+
+
+def outcome_of(exc: BaseException) -> str:
+    """The stable code of a refusal, as the agent saw it."""
+    if isinstance(exc, ToolError):
+        match = _CODE.match(str(exc))
+        return match.group(1) if match else "INVALID_ARGUMENTS"
+    if isinstance(exc, ValidationError):
+        return "INVALID_ARGUMENTS"
+    if isinstance(exc, NotFoundError):
+        return "UNKNOWN_TOOL"
+    return "INTERNAL"
+
+
+class AuditMiddleware(Middleware):
+    """Logs one ``tool.call`` line per tools/call, labelled with the calling tenant.
+
+    Args:
+        tenant_of: The calling tenant's id for the current request, or None if unknown.
+    """
+
+    def __init__(self, tenant_of: Callable[[], str | None]) -> None:
+        self._tenant_of = tenant_of
+
+    async def on_call_tool(self, context: MiddlewareContext[Any], call_next: Any) -> ToolResult:
+        started = time.perf_counter()
+        outcome = "ok"
+        try:
+            result: ToolResult = await call_next(context)
+            return result
+        except Exception as exc:
+            outcome = outcome_of(exc)
+            raise
+        finally:
+            with bind_tenant(self._tenant_of()):
+                ms = round((time.perf_counter() - started) * 1000, 1)
+                log.info("tool.call", extra={"tool": context.message.name, "outcome": outcome, "ms": ms})

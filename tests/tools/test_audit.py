@@ -1,0 +1,49 @@
+"""Every tool call leaves one audit line: tenant, tool, outcome code, duration; never arguments or text."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from fastmcp.exceptions import ToolError
+
+from mcpgram.log import tenant_context
+
+from .conftest import Demo
+
+
+def _audit(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.getMessage() == "tool.call"]
+
+
+async def test_each_call_is_audited_with_its_outcome_and_no_content(
+    served: Demo, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    caplog.set_level(logging.INFO, logger="mcpgram.tools.audit")
+    tenants: list[str | None] = []
+    original = logging.Logger.handle
+
+    def spy(self: logging.Logger, record: logging.LogRecord) -> None:
+        if record.getMessage() == "tool.call":
+            tenants.append(tenant_context.get())
+        original(self, record)
+
+    monkeypatch.setattr(logging.Logger, "handle", spy)
+    page = await served.call("get_messages", chat="me", limit=3)
+    with pytest.raises(ToolError):
+        await served.call("get_messages", chat="Some Fuzzy Name", limit=3)
+    with pytest.raises(ToolError):
+        await served.call("get_messages", chat="me", limit=100_000)
+    records = _audit(caplog)
+    assert [(r.tool, r.outcome) for r in records] == [  # type: ignore[attr-defined]
+        ("get_messages", "ok"),
+        ("get_messages", "CHAT_NOT_FOUND"),
+        ("get_messages", "INVALID_ARGUMENTS"),
+    ]
+    assert all(isinstance(r.ms, float) for r in records)  # type: ignore[attr-defined]
+    assert tenants == [served.gateway.owner.tenant_id] * 3  # type: ignore[union-attr]
+    logged = "\n".join(f"{r.getMessage()} {r.__dict__}" for r in records)
+    assert "Some Fuzzy Name" not in logged
+    for message in page.get("messages", []):
+        if message.get("text"):
+            assert message["text"] not in logged
