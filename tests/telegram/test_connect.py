@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 from telethon import functions
-from telethon.network import ConnectionTcpMTProxyAbridged, ConnectionTcpMTProxyRandomizedIntermediate
 from telethon.network.connection.tcpmtproxy import TcpMTProxy
 from telethon.sessions import MemorySession
 
@@ -25,6 +24,12 @@ from mcpgram.telegram.connect import (
     client_kwargs,
     prepare_session,
     python_socks_installed,
+)
+from mcpgram.telegram.faketls import (
+    ConnectionTcpMTProxyFakeTls,
+    MTProxyAbridged,
+    MTProxyPadded,
+    parse_fake_tls_secret,
 )
 
 from .conftest import API_HASH, API_ID, telegram_config
@@ -43,12 +48,31 @@ def config(**overrides: Any) -> TelegramConfig:
         parse_proxy("tg://proxy?server=proxy.example&port=443&secret=ee" + "ab" * 16 + b"example.com".hex()),
     ],
 )
-def test_fake_tls_secrets_are_refused_at_start(proxy: ProxyConfig) -> None:
-    """An ee (fake-TLS) MTProto secret is refused with a ConfigError naming the problem, not the secret."""
+def test_fake_tls_secrets_use_the_fake_tls_connection(proxy: ProxyConfig) -> None:
+    """An ee (fake-TLS) MTProto secret is accepted and selects our connection, with key and domain intact."""
+    check_config(config(proxy=proxy))
+    kwargs = client_kwargs(config(proxy=proxy))
+    assert kwargs["connection"] is ConnectionTcpMTProxyFakeTls
+    host, port, secret = kwargs["proxy"]
+    assert (host, port) == ("proxy.example", 443)
+    assert parse_fake_tls_secret(secret) == (proxy.secret, "example.com")
+
+
+@pytest.mark.parametrize(
+    "proxy",
+    [
+        ProxyConfig("mtproto", "proxy.example", 443, secret=bytes(15)),
+        ProxyConfig("mtproto", "proxy.example", 443, secret=None),
+        ProxyConfig("mtproto", "proxy.example", 443, secret=bytes(17), fake_tls_domain="example.com"),
+        ProxyConfig("mtproto", "proxy.example", 443, secret=bytes(16), fake_tls_domain=""),
+        ProxyConfig("mtproto", "proxy.example", 443, secret=bytes(16), fake_tls_domain="exämple.com"),
+    ],
+)
+def test_malformed_mtproto_secrets_are_refused_at_start(proxy: ProxyConfig) -> None:
+    """A key that is not 16 bytes, or an ee secret without an ASCII domain, is a ConfigError at start."""
     with pytest.raises(ConfigError) as info:
         check_config(config(proxy=proxy))
-    assert "fake-TLS" in str(info.value)
-    assert proxy.secret is not None and proxy.secret.hex() not in str(info.value)
+    assert "MCPGRAM_PROXY" in str(info.value)
 
 
 def test_socks_without_python_socks_is_refused_at_start() -> None:
@@ -69,7 +93,7 @@ def test_python_socks_is_installed() -> None:
 
 @pytest.mark.parametrize(
     ("padded", "connection"),
-    [(True, ConnectionTcpMTProxyRandomizedIntermediate), (False, ConnectionTcpMTProxyAbridged)],
+    [(True, MTProxyPadded), (False, MTProxyAbridged)],
 )
 def test_mtproto_proxies_use_the_matching_transport(padded: bool, connection: type) -> None:
     """dd secrets use randomized intermediate, plain ones abridged; Telethon decodes exactly our secret."""

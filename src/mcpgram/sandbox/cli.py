@@ -2,7 +2,9 @@
 
 It listens on 127.0.0.1 (any free port by default), writes its RSA public key (PKCS#1 PEM) to a
 file, prints how to connect, and serves until Ctrl-C or SIGTERM. With ``--demo`` it serves the demo
-world (``demo.py``) and prints the demo account's phone number and login code. Connecting Telethon::
+world (``demo.py``) and prints the demo account's phone number and login code. With
+``--proxy-secret`` it also listens as an MTProto proxy in front of itself (``mtproxy.py``) and prints
+the ``tg://proxy`` link. Connecting Telethon::
 
     telethon.crypto.rsa.add_key(open(KEY_PATH).read(), old=False)
     client = TelegramClient(MemorySession(), api_id, api_hash)
@@ -29,6 +31,7 @@ from typing import TextIO
 
 from .crypto import SandboxKey
 from .demo import build_demo_world
+from .mtproxy import ProxyMode, ProxySecret
 from .server import SandboxServer, shared_key
 from .world import World
 
@@ -61,6 +64,15 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         help="where to write the server's RSA public key (default: a new temp directory)",
     )
     parser.add_argument(
+        "--proxy-secret",
+        metavar="SECRET",
+        help="also act as an MTProto proxy with this hex secret: 32 hex digits (plain), dd + 32 (padded), "
+        "ee + 32 + domain hex (fake-TLS); or one of plain, dd, ee to generate one",
+    )
+    parser.add_argument(
+        "--proxy-port", type=int, default=0, help="port of the MTProto proxy; 0 picks a free one (default)"
+    )
+    parser.add_argument(
         "--allow-remote", action="store_true", help="allow a non-loopback --host (insecure: see above)"
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log the server's activity to stderr")
@@ -77,12 +89,25 @@ def is_loopback(host: str) -> bool:
         return False  # another host name: it may resolve anywhere
 
 
+_GENERATED: dict[str, ProxyMode] = {"plain": "plain", "dd": "dd", "ee": "ee"}
+
+
+def _proxy_secret(value: str) -> ProxySecret:
+    mode = _GENERATED.get(value)
+    return ProxySecret.generate(mode) if mode is not None else ProxySecret.parse(value)
+
+
 def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
     """Parse ``argv``, run the server until Ctrl-C / SIGTERM and return the exit status."""
     parser = build_parser(prog)
     args = parser.parse_args(argv)
-    if not 0 <= args.port <= 65535:
-        parser.error("--port must be between 0 and 65535")
+    if not 0 <= args.port <= 65535 or not 0 <= args.proxy_port <= 65535:
+        parser.error("--port and --proxy-port must be between 0 and 65535")
+    if args.proxy_secret is not None:
+        try:
+            args.proxy_secret = _proxy_secret(args.proxy_secret)
+        except ValueError as exc:
+            parser.error(f"--proxy-secret: {exc}")
     if not is_loopback(args.host) and not args.allow_remote:
         parser.error(
             f"refusing to listen on non-loopback host {args.host!r} without --allow-remote. {INSECURE_NOTE}"
@@ -108,7 +133,14 @@ def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
 async def serve(args: argparse.Namespace, key: SandboxKey, key_path: Path, out: TextIO = sys.stdout) -> int:
     """Start the server described by ``args``, print how to connect, and serve until told to stop."""
     demo = build_demo_world(seed=args.seed) if args.demo else None
-    server = SandboxServer(demo.world if demo else World(), host=args.host, port=args.port, key=key)
+    server = SandboxServer(
+        demo.world if demo else World(),
+        host=args.host,
+        port=args.port,
+        key=key,
+        proxy_secret=args.proxy_secret,
+        proxy_port=args.proxy_port,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -124,6 +156,8 @@ async def serve(args: argparse.Namespace, key: SandboxKey, key_path: Path, out: 
         ]
         if demo is not None:
             lines += [f"demo phone: {demo.phone}", f"demo login code: {demo.login_code}"]
+        if server.proxy is not None:
+            lines.append(f"proxy: {server.proxy.secret.link(server.host, server.proxy_port)}")
         lines.append("ready: press Ctrl-C to stop")
         print("\n".join(lines), file=out, flush=True)
         await stop.wait()

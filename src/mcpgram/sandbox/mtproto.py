@@ -16,6 +16,7 @@ import logging
 import os
 import struct
 import time
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from telethon.errors import TypeNotFoundError
@@ -26,7 +27,7 @@ from telethon.tl.core import GzipPacked, MessageContainer
 from .crypto import decrypt_from_client, encrypt_from_server
 from .handshake import Handshake, HandshakeError
 from .router import Ctx, RpcError, call_route
-from .transport import Codec, TransportError, detect_codec
+from .transport import ByteSource, Codec, TransportError, detect_codec
 
 if TYPE_CHECKING:
     from .server import AuthRecord, SandboxServer
@@ -116,9 +117,16 @@ class Connection:
     """Serves one TCP connection until the client leaves or breaks the protocol."""
 
     def __init__(
-        self, server: SandboxServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+        self,
+        server: SandboxServer,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        *,
+        detect: Callable[[ByteSource], Awaitable[Codec]] = detect_codec,
     ) -> None:
         self.server = server
+        #: Picks the transport from the first bytes (an MTProto proxy endpoint also runs its handshake).
+        self._detect = detect
         self.reader = reader
         self.writer = writer
         self.codec: Codec | None = None
@@ -132,7 +140,7 @@ class Connection:
 
     async def serve(self) -> None:
         try:
-            self.codec = await detect_codec(self.reader)
+            self.codec = await self._detect(self.reader)
             while not self.closed:
                 packet = await self.codec.read(self.reader)
                 await self._on_packet(packet)

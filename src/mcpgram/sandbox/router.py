@@ -94,7 +94,17 @@ class Router:
             self.routes[constructor] = route
 
 
+def method_name(request: Any) -> str:
+    """The TL method name of a Telethon request object: ``GetHistoryRequest`` -> ``messages.getHistory``."""
+    cls = type(request)
+    name = cls.__name__.removesuffix("Request")
+    name = name[:1].lower() + name[1:]
+    namespace = cls.__module__.rpartition("functions")[2].lstrip(".")
+    return f"{namespace}.{name}" if namespace else name
+
+
 async def call_route(route: Route, ctx: Ctx, request: Any) -> Any:
+    ctx.server.count_rpc(ctx.auth, request)
     if route.needs_auth:
         _ = ctx.user_id  # raises the 401 before the handler sees the request
     result = route.handler(ctx, request)

@@ -18,6 +18,7 @@ import logging
 import os
 import re
 import struct
+from collections import Counter
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -29,7 +30,8 @@ from .faults import Faults
 from .handshake import NewAuthKey
 from .messaging import Changes, post, push_changes
 from .mtproto import Connection
-from .router import Router
+from .mtproxy import ProxyEndpoint, ProxySecret
+from .router import Router, method_name
 from .rpc.qr import accept_token
 from .world import SERVICE_USER_ID, Content, World, user_peer
 
@@ -75,6 +77,8 @@ class AuthRecord:
     hash: int = field(default_factory=lambda: int.from_bytes(os.urandom(8), "little", signed=True))
     #: MTProto sessions under this key by session_id (``mtproto.Session``), kept across reconnects.
     sessions: dict[int, Any] = field(default_factory=dict)
+    #: RPCs made under this key, by TL method name (see :attr:`SandboxServer.rpc_counts`).
+    rpc_counts: Counter[str] = field(default_factory=Counter)
 
     @property
     def key_id_bytes(self) -> bytes:
@@ -93,6 +97,8 @@ class SandboxServer:
         key: SandboxKey | None = None,
         dc_id: int = DEFAULT_DC_ID,
         router: Router | None = None,
+        proxy_secret: ProxySecret | None = None,
+        proxy_port: int = 0,
     ) -> None:
         from .rpc import build_router  # noqa: PLC0415 - the method modules import this module
 
@@ -106,7 +112,18 @@ class SandboxServer:
         self.auth_keys: dict[int, AuthRecord] = {}
         self.connections: set[Connection] = set()
         self.login_tokens: dict[bytes, Any] = {}
+        #: RPCs the method handlers received, by TL method name (``messages.getHistory``), all keys
+        #: together; per key in ``AuthRecord.rpc_counts``. MTProto service messages (pings, acks,
+        #: salts) are not RPCs and the ``invokeWith*``/``initConnection`` wrappers are unwrapped, so
+        #: this is what a client's calls cost Telegram. Calls answered by an injected fault or for
+        #: an unknown method never reach a handler and are not counted. Tests may clear it.
+        self.rpc_counts: Counter[str] = Counter()
+        #: With a secret, a second port (``proxy_port``) acts as an MTProto proxy in front of this
+        #: server (``mtproxy.py``): plain, ``dd`` or fake-TLS ``ee``, as the secret says.
+        self.proxy = ProxyEndpoint(proxy_secret, {dc_id}) if proxy_secret is not None else None
+        self.proxy_port = proxy_port
         self._server: asyncio.Server | None = None
+        self._proxy_server: asyncio.Server | None = None
         self._handlers: set[asyncio.Task[None]] = set()
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -116,6 +133,10 @@ class SandboxServer:
         self._server = await asyncio.start_server(self._on_client, self.host, self.port)
         self.port = self._server.sockets[0].getsockname()[1]
         log.info("sandbox.listening", extra={"host": self.host, "port": self.port})
+        if self.proxy is not None:
+            self._proxy_server = await asyncio.start_server(self._on_proxy_client, self.host, self.proxy_port)
+            self.proxy_port = self._proxy_server.sockets[0].getsockname()[1]
+            log.info("sandbox.proxy_listening", extra={"host": self.host, "port": self.proxy_port})
         return self
 
     async def stop(self) -> None:
@@ -125,6 +146,10 @@ class SandboxServer:
             self.drop_connections()
             await self._server.wait_closed()
             self._server = None
+        if self._proxy_server is not None:
+            self._proxy_server.close()
+            await self._proxy_server.wait_closed()
+            self._proxy_server = None
         for task in list(self._handlers):
             task.cancel()
         if self._handlers:
@@ -151,6 +176,16 @@ class SandboxServer:
         finally:
             self._handlers.discard(task)
 
+    async def _on_proxy_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None and self.proxy is not None
+        self._handlers.add(task)
+        accept = self.proxy.accept
+        try:
+            await Connection(self, reader, writer, detect=lambda source: accept(source, writer)).serve()
+        finally:
+            self._handlers.discard(task)
+
     # -- connections and auth keys -------------------------------------------------------------
 
     def register_auth_key(self, new_key: NewAuthKey) -> AuthRecord:
@@ -172,6 +207,11 @@ class SandboxServer:
         auth.device_model = request.device_model
         auth.app_version = request.app_version
         auth.system_version = request.system_version
+
+    def count_rpc(self, auth: AuthRecord, request: Any) -> None:
+        name = method_name(request)
+        self.rpc_counts[name] += 1
+        auth.rpc_counts[name] += 1
 
     def future_salts(self, auth: AuthRecord | None, num: int) -> TLObject:
         now = self.world.now()

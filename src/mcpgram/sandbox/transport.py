@@ -10,6 +10,7 @@ outside the sandbox.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import struct
 from typing import Protocol
@@ -149,11 +150,15 @@ class _Decrypting:
 class ObfuscatedCodec(Codec):
     """Obfuscated transport ("obfuscated2"): an inner codec whose bytes are AES-256-CTR encrypted."""
 
-    def __init__(self, inner: Codec, decryptor: CipherContext, encryptor: CipherContext) -> None:
+    def __init__(
+        self, inner: Codec, decryptor: CipherContext, encryptor: CipherContext, *, dc_id: int = 0
+    ) -> None:
         self._inner = inner
         self._decryptor = decryptor
         self._encryptor = encryptor
         self.name = f"obfuscated-{inner.name}"
+        #: The data centre the header asks for (bytes 60..62); an MTProto proxy routes by it.
+        self.dc_id = dc_id
 
     async def read(self, reader: ByteSource) -> bytes:
         return await self._inner.read(_Decrypting(reader, self._decryptor))
@@ -166,16 +171,26 @@ def _ctr(key: bytes, iv: bytes) -> Cipher[modes.CTR]:
     return Cipher(algorithms.AES(key), modes.CTR(iv))
 
 
-def obfuscated_codec(header: bytes) -> ObfuscatedCodec:
-    """Derive both directions' keys from the client's 64-byte header and check its protocol tag."""
+def obfuscated_codec(header: bytes, *, secret: bytes = b"") -> ObfuscatedCodec:
+    """Derive both directions' keys from the client's 64-byte header and check its protocol tag.
+
+    With an MTProto proxy ``secret`` (16 bytes), each key is ``SHA256(key bytes + secret)``, as
+    MTProxy derives them; without one, the header bytes are the keys (direct obfuscated2).
+    """
     if len(header) != _OBFUSCATED_HEADER:
         raise TransportError("short obfuscation header")
     # The client encrypts with header[8:56]; the server encrypts with the same bytes reversed.
     reversed_part = header[8:56][::-1]
-    decryptor = _ctr(header[8:40], header[40:56]).decryptor()
-    encryptor = _ctr(reversed_part[:32], reversed_part[32:48]).encryptor()
+    decrypt_key, encrypt_key = header[8:40], reversed_part[:32]
+    if secret:
+        decrypt_key = hashlib.sha256(decrypt_key + secret).digest()
+        encrypt_key = hashlib.sha256(encrypt_key + secret).digest()
+    decryptor = _ctr(decrypt_key, header[40:56]).decryptor()
+    encryptor = _ctr(encrypt_key, reversed_part[32:48]).encryptor()
     # Decrypting the whole header advances the client-to-server stream past it, as the client did.
-    tag = decryptor.update(header)[56:60]
+    plain = decryptor.update(header)
+    tag = plain[56:60]
+    (dc_id,) = struct.unpack("<h", plain[60:62])
     inner: Codec
     if tag == _ABRIDGED_TAG * 4:
         inner = AbridgedCodec()
@@ -185,7 +200,7 @@ def obfuscated_codec(header: bytes) -> ObfuscatedCodec:
         inner = IntermediateCodec(padded=True)
     else:
         raise TransportError("obfuscation header carries no known protocol tag")
-    return ObfuscatedCodec(inner, decryptor, encryptor)
+    return ObfuscatedCodec(inner, decryptor, encryptor, dc_id=dc_id)
 
 
 async def detect_codec(reader: ByteSource) -> Codec:

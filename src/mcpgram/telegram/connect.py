@@ -2,9 +2,9 @@
 
 Pure translation of :class:`~mcpgram.settings.TelegramConfig` into Telethon's constructor arguments,
 plus :func:`check_config`, which refuses at start-up what would only fail later: a SOCKS or HTTP
-proxy without ``python-socks``, and fake-TLS (``ee``) MTProto secrets, which Telethon 1.x cannot
-speak (its ``TcpMTProxy`` strips the ``ee`` prefix and domain and would talk plain obfuscated
-MTProto to a proxy that expects a TLS ClientHello).
+proxy without ``python-socks``, and a malformed MTProto secret. Fake-TLS (``ee``) secrets use our
+own connection class (``faketls.py``): Telethon 1.x's ``TcpMTProxy`` would strip the ``ee`` prefix
+and domain and talk plain obfuscated MTProto to a proxy that expects a TLS ClientHello.
 
 Must not: connect anywhere (the pool does), log proxy credentials, secrets or the API hash.
 """
@@ -17,11 +17,11 @@ from typing import Any
 
 from telethon import TelegramClient
 from telethon.crypto import rsa
-from telethon.network import ConnectionTcpMTProxyAbridged, ConnectionTcpMTProxyRandomizedIntermediate
 
 from .. import __version__
 from ..errors import ConfigError
 from ..settings import DcAddress, ProxyConfig, TelegramConfig
+from .faketls import ConnectionTcpMTProxyFakeTls, MTProxyAbridged, MTProxyPadded, fake_tls_secret
 
 __all__ = [
     "TEST_DC",
@@ -56,20 +56,20 @@ def check_config(config: TelegramConfig, *, has_socks: Callable[[], bool] = pyth
         has_socks: whether ``python-socks`` is importable (a parameter so tests can say no).
 
     Raises:
-        ConfigError: an ``ee`` (fake-TLS) MTProto secret, or a SOCKS/HTTP proxy while the
-            ``python-socks`` package is missing.
+        ConfigError: an MTProto secret that is not 16 bytes (or an ``ee`` secret without a
+            usable domain), or a SOCKS/HTTP proxy while the ``python-socks`` package is missing.
     """
     proxy = config.proxy
     if proxy is None:
         return
     if proxy.kind == "mtproto":
-        if proxy.fake_tls_domain is not None:
-            raise ConfigError(
-                "invalid setting proxy (MCPGRAM_PROXY): fake-TLS MTProto secrets (ee...) are not supported "
-                "by Telethon 1.x; use a plain or dd secret, or a SOCKS5 proxy"
-            )
         if proxy.secret is None or len(proxy.secret) != 16:
             raise ConfigError("invalid setting proxy (MCPGRAM_PROXY): the MTProto secret must be 16 bytes")
+        domain = proxy.fake_tls_domain
+        if domain is not None and (not domain or not domain.isascii()):
+            raise ConfigError(
+                "invalid setting proxy (MCPGRAM_PROXY): the fake-TLS (ee) secret needs an ASCII domain"
+            )
     elif not has_socks():
         raise ConfigError(
             f"invalid setting proxy (MCPGRAM_PROXY): {proxy.kind} proxies need the python-socks package"
@@ -91,12 +91,13 @@ def trust_server_key(pem: str) -> None:
 def _proxy_kwargs(proxy: ProxyConfig) -> dict[str, Any]:
     if proxy.kind == "mtproto":
         assert proxy.secret is not None  # check_config guarantees it
+        if proxy.fake_tls_domain is not None:
+            secret = fake_tls_secret(proxy.secret, proxy.fake_tls_domain)
+            return {"connection": ConnectionTcpMTProxyFakeTls, "proxy": (proxy.host, proxy.port, secret)}
         # Telethon's normalize_secret() drops a leading "dd"/"ee" before decoding the hex, so a
         # plain secret whose hex happens to start with "dd" would lose a byte. Always prefixing
         # "dd" makes it strip exactly our prefix; the padding itself is chosen by the codec.
-        connection = (
-            ConnectionTcpMTProxyRandomizedIntermediate if proxy.padded else ConnectionTcpMTProxyAbridged
-        )
+        connection = MTProxyPadded if proxy.padded else MTProxyAbridged
         return {"connection": connection, "proxy": (proxy.host, proxy.port, "dd" + proxy.secret.hex())}
     return {
         "proxy": {
