@@ -31,6 +31,7 @@ import anyio.to_thread
 from ..errors import LoginRequired, NotAuthenticated, TelegramError
 from ..settings import PoolLimits, TelegramConfig
 from ..vault.vault import TenantKeys, Vault
+from .checks import check_config
 
 if TYPE_CHECKING:
     from telethon import TelegramClient
@@ -258,8 +259,6 @@ class ClientPool:
         Raises:
             ConfigError: the config cannot work (see ``connect.check_config``).
         """
-        from .connect import check_config
-
         check_config(self._config)
         if self._sweeper is None:
             self._sweeper = asyncio.create_task(self._sweep_forever(), name="mcpgram-pool-sweeper")
