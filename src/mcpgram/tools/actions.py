@@ -1,11 +1,132 @@
-"""(work in progress: issue 4)"""
+"""Actions on messages: ``delete_messages``, ``mark_read``, ``react``, ``pin_message``, ``transcribe_voice``.
+
+Thin tools: bounds on every argument, one ``telegram.actions`` function per call, a compact result.
+``for_everyone`` on delete has no default on purpose: deleting only for oneself and for everyone are
+different acts, and the agent must choose. All five are idempotent: setting a read mark, reaction or
+pin again leaves the same state, and a second delete reports the ids as not_found.
+"""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Annotated, Any
+
 from fastmcp import FastMCP
+from fastmcp.tools import ToolResult
+from pydantic import Field
 
-from .context import ToolContext
+from .. import telegram
+from .context import DESTRUCTIVE, READ, SET, ToolContext, add_tool, compact
+
+if TYPE_CHECKING:  # Telethon-importing module: for annotations only, never loaded by the tools layer
+    from ..telegram.actions import Deleted, Reactions, Transcription
+
+#: Message ids are a TL ``int``: positive, 32-bit.
+MAX_MESSAGE_ID = 2**31 - 1
+#: Telegram deletes at most 100 messages per call.
+MAX_DELETE = 100
+
+Chat = Annotated[
+    str,
+    Field(min_length=1, max_length=256, description="Chat id from find_chats, 'me', @username or t.me link"),
+]
+MessageId = Annotated[int, Field(ge=1, le=MAX_MESSAGE_ID, description="Message id from get_messages")]
 
 
-def register(mcp: FastMCP, ctx: ToolContext) -> None:
-    """Nothing yet."""
+def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
+    async def delete_messages(
+        chat: Chat,
+        message_ids: Annotated[
+            list[Annotated[int, Field(ge=1, le=MAX_MESSAGE_ID)]],
+            Field(min_length=1, max_length=MAX_DELETE, description="Ids from get_messages"),
+        ],
+        for_everyone: Annotated[
+            bool,
+            Field(description="true: for all members; false: only for you (not in channels/supergroups)"),
+        ],
+    ) -> ToolResult:
+        """Delete messages of one chat. Ids not in the chat are listed in not_found."""
+
+        async def call(client: Any) -> Deleted:
+            return await telegram.actions.delete_messages(
+                client, chat, message_ids, for_everyone=for_everyone
+            )
+
+        done = await ctx.run(call)
+        result: dict[str, Any] = {"deleted": len(done.deleted), "for_everyone": done.for_everyone}
+        if done.not_found:
+            result["not_found"] = done.not_found
+        if done.always_everyone and not for_everyone:
+            result["note"] = "channels and supergroups delete for everyone"
+        return compact(result, third_party=False)
+
+    async def mark_read(
+        chat: Chat,
+        up_to: Annotated[
+            int, Field(ge=0, le=MAX_MESSAGE_ID, description="Read up to this message id; 0 reads all")
+        ] = 0,
+    ) -> ToolResult:
+        """Mark a chat's messages as read."""
+
+        async def call(client: Any) -> None:
+            await telegram.actions.mark_read(client, chat, up_to=up_to)
+
+        await ctx.run(call)
+        return compact({"read_up_to": up_to} if up_to else {"read": "all"}, third_party=False)
+
+    async def react(
+        chat: Chat,
+        message_id: MessageId,
+        emoji: Annotated[
+            str, Field(max_length=16, description="One standard emoji (👍 ❤ 🔥 🎉 😁 …); empty removes yours")
+        ] = "",
+    ) -> ToolResult:
+        """Set or remove your reaction on a message; returns its reactions after."""
+
+        async def call(client: Any) -> Reactions:
+            return await telegram.actions.react(client, chat, message_id, emoji)
+
+        after = await ctx.run(call)
+        result: dict[str, Any] = {}
+        if after.known:
+            result["reactions"] = after.counts
+        if after.mine:
+            result["mine"] = after.mine[0] if len(after.mine) == 1 else after.mine
+        return compact(result, third_party=False)
+
+    async def pin_message(
+        chat: Chat,
+        message_id: MessageId,
+        unpin: Annotated[bool, Field(description="true unpins the message instead")] = False,
+        notify: Annotated[bool, Field(description="Notify group members about the pin")] = False,
+    ) -> ToolResult:
+        """Pin or unpin a message in a chat."""
+
+        async def call(client: Any) -> None:
+            await telegram.actions.pin_message(client, chat, message_id, unpin=unpin, notify=notify)
+
+        await ctx.run(call)
+        return compact({"message_id": message_id, "pinned": not unpin}, third_party=False)
+
+    async def transcribe_voice(chat: Chat, message_id: MessageId) -> ToolResult:
+        """Telegram's speech-to-text for a voice note or round video (Premium after a free trial)."""
+
+        async def call(client: Any) -> Transcription:
+            return await telegram.actions.transcribe_voice(client, chat, message_id)
+
+        done = await ctx.run(call)
+        result: dict[str, Any] = {"text": done.text}
+        if done.pending:
+            result["pending"] = True
+            result["hint"] = "still transcribing: call again in a few seconds for the rest"
+        if done.trial_left is not None:
+            result["free_left"] = done.trial_left
+            if done.trial_resets:
+                result["free_resets"] = done.trial_resets
+        return compact(result)
+
+    add_tool(mcp, delete_messages, DESTRUCTIVE)
+    add_tool(mcp, mark_read, SET)
+    add_tool(mcp, react, SET)
+    add_tool(mcp, pin_message, SET)
+    # Reads a transcription of what is already there; repeating it is free and changes nothing.
+    add_tool(mcp, transcribe_voice, READ)
