@@ -136,3 +136,20 @@ async def test_revoke_with_auth_key_unregistered(make_client: ClientFactory, san
     with pytest.raises(errors.AuthKeyUnregisteredError):
         await _call_self(client)
     assert await client.get_me() is None
+
+
+async def test_lose_answer_processes_the_call_but_never_answers_it(
+    make_client: ClientFactory, sandbox: SandboxServer
+) -> None:
+    """lose_answer stores the message and drops the connection; Telethon's re-send (same random_id) then
+    meets RANDOM_ID_DUPLICATE, and the chat holds exactly one message."""
+    client = await make_client(phone="9996660051", raise_last_call_error=True)
+    me = await _me_id(client)
+    sandbox.faults.lose_answer(functions.messages.SendMessageRequest)
+    with pytest.raises(errors.RandomIdDuplicateError):
+        await client.send_message("me", "exactly once")
+    assert sandbox.faults.pending() == 0
+    texts = [m.content.text for m in sandbox.world.box(me).messages.values()]
+    assert texts.count("exactly once") == 1
+    # The connection came back: later calls are answered normally.
+    assert (await client.send_message("me", "next")).message == "next"

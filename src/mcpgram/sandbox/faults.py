@@ -3,7 +3,10 @@
 Faults are plain data checked on every call; a rule names the TL request class (or ``None`` for
 every method) and optionally one user (``user_id=``), so a test can slow down or flood one account
 while the others carry on. Drop and revoke act on live connections and authorizations, so they live on the
-server; this module only decides per call.
+server; this module only decides per call. The one exception is :meth:`Faults.lose_answer`, whose
+whole point is the connection of the call it matches: it closes that connection before the handler
+runs, so the call takes effect and its answer is never written (what a client sees when the network
+fails between Telegram doing something and telling it so).
 """
 
 from __future__ import annotations
@@ -44,11 +47,22 @@ class _ErrorRule:
 
 
 @dataclass
+class _LoseRule:
+    method: str | None
+    remaining: int
+    user_id: int | None = None
+
+    def matches(self, name: str, user_id: int | None) -> bool:
+        return self.remaining > 0 and self.method in (None, name) and self.user_id in (None, user_id)
+
+
+@dataclass
 class Faults:
     """The active faults of one sandbox server. All methods are safe to call from tests at any time."""
 
     _floods: list[_FloodRule] = field(default_factory=list)
     _errors: list[_ErrorRule] = field(default_factory=list)
+    _losses: list[_LoseRule] = field(default_factory=list)
     #: Delays keyed by (method name or None, user id or None).
     _latency: dict[tuple[str | None, int | None], float] = field(default_factory=dict)
 
@@ -70,6 +84,16 @@ class Faults:
         """Answer the next ``calls`` calls of a method (of ``user_id`` only, if set) with an rpc_error."""
         self._errors.append(_ErrorRule(_method_name(request_type), code, message, calls, user_id))
 
+    def lose_answer(
+        self, request_type: type | str | None, *, calls: int = 1, user_id: int | None = None
+    ) -> None:
+        """Process the next ``calls`` calls of a method, but drop the connection instead of answering.
+
+        The client sees a disconnect, reconnects and (Telethon does) sends the request again: a send
+        then meets its own ``random_id`` and gets ``RANDOM_ID_DUPLICATE``.
+        """
+        self._losses.append(_LoseRule(_method_name(request_type), calls, user_id))
+
     def latency(
         self, seconds: float, request_type: type | str | None = None, *, user_id: int | None = None
     ) -> None:
@@ -82,11 +106,16 @@ class Faults:
 
     def pending(self) -> int:
         """How many injected errors are still to be answered (for tests that check they were all used)."""
-        return sum(rule.remaining for rule in self._floods) + sum(rule.remaining for rule in self._errors)
+        return (
+            sum(rule.remaining for rule in self._floods)
+            + sum(rule.remaining for rule in self._errors)
+            + sum(rule.remaining for rule in self._losses)
+        )
 
     def clear(self) -> None:
         self._floods.clear()
         self._errors.clear()
+        self._losses.clear()
         self._latency.clear()
 
     def delay_for(self, request: Any, user_id: int | None = None) -> float:
@@ -101,8 +130,8 @@ class Faults:
         )
 
     def check(self, ctx: Ctx, request: Any) -> None:
-        """Raise the injected error for this call, if any rule matches."""
-        if not self._floods and not self._errors:
+        """Raise the injected error for this call, if any rule matches (or lose its answer, see above)."""
+        if not self._floods and not self._errors and not self._losses:
             return
         name = type(request).__name__
         user_id = ctx.auth.user_id
@@ -114,3 +143,16 @@ class Faults:
             if error.matches(name, user_id):
                 error.remaining -= 1
                 raise RpcError(error.code, error.message)
+        for loss in self._losses:
+            if loss.matches(name, user_id):
+                loss.remaining -= 1
+                _close_caller(ctx)
+                return
+
+
+def _close_caller(ctx: Ctx) -> None:
+    """Close the connection serving this call; its answer then has nowhere to go."""
+    for connection in list(ctx.server.connections):
+        session = connection.session
+        if connection.auth is ctx.auth and session is not None and session.session_id == ctx.session_id:
+            connection.close()

@@ -15,10 +15,34 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from . import account, actions, chats, convert, history, profile, search, sending, shapes  # noqa: F401
+    from . import (  # noqa: F401
+        account,
+        actions,
+        chats,
+        convert,
+        history,
+        local_files,
+        phone,
+        profile,
+        search,
+        sending,
+        shapes,
+    )
 
 _SUBMODULES = frozenset(
-    {"account", "actions", "chats", "convert", "history", "profile", "search", "sending", "shapes"}
+    {
+        "account",
+        "actions",
+        "chats",
+        "convert",
+        "history",
+        "local_files",
+        "phone",
+        "profile",
+        "search",
+        "sending",
+        "shapes",
+    }
 )
 
 __all__: list[str] = []

@@ -1,3 +1,357 @@
-"""(work in progress: issue 4)"""
+"""Writing: send (text or a local file; reply, forum topic, silent, scheduled), edit and forward.
+
+A write is never sent twice by a retry. Each call picks its ``random_id`` once; Telethon re-sends the
+same request object after a reconnect or a server error, and Telegram refuses a ``random_id`` it has
+seen with ``RANDOM_ID_DUPLICATE``. Only our own re-send can have used this call's ``random_id``, so
+that answer means the message WAS sent: the send then looks up the message it made (one
+``getHistory``) and reports success. A connection that breaks for good during a send, or a server
+error that outlasts Telethon's retries, is an error that says the message may have been sent and to
+check before sending again. Nothing here ever repeats a send with a new ``random_id``.
+
+Text is parsed only in the mode the caller names ("text" sends it verbatim: ``snake_case`` and
+``*stars*`` stay), and its length is checked as Telegram counts it: UTF-16 code units after the
+markup is gone. Messaging a phone number lives in ``phone.py``.
+"""
 
 from __future__ import annotations
+
+import mimetypes
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+import anyio.to_thread
+from telethon import TelegramClient, errors, functions, types, utils
+from telethon.extensions import html, markdown
+
+from ..errors import MCPGramError, NotAllowed, TelegramError
+from .chats import resolve_chat
+from .convert import entity_map, message_link
+from .local_files import LocalFile, read_local_file
+from .shapes import iso
+
+__all__ = [
+    "MAX_TEXT",
+    "Edited",
+    "Forwarded",
+    "Outgoing",
+    "ParseMode",
+    "SendRefused",
+    "Sent",
+    "edit_message",
+    "forward_messages",
+    "parse_schedule",
+    "prepare_text",
+    "send_message",
+    "send_prepared",
+]
+
+ParseMode = Literal["text", "markdown", "html"]
+#: Telegram's message length limit, in UTF-16 code units after entity parsing.
+MAX_TEXT = 4096
+#: Telegram accepts schedule dates up to a year ahead.
+MAX_SCHEDULE_AHEAD = timedelta(days=365)
+#: Images up to this size go as photos (Telegram's photo limit); anything else as a file.
+_MAX_PHOTO_BYTES = 10 * 1024 * 1024
+_PHOTO_TYPES = {"image/jpeg", "image/png"}
+#: How far back the look-up after RANDOM_ID_DUPLICATE searches for the message it sent.
+_RECOVER_LOOKBACK = 20
+_RECOVER_WINDOW = timedelta(minutes=2)
+_MAY_HAVE_SENT = "check the chat with get_messages before sending again: a second send would duplicate it"
+
+
+class SendRefused(MCPGramError):
+    """Input a message cannot go out with; ``code`` says why (``MESSAGE_TOO_LONG``, ``SCHEDULE_INVALID``)."""
+
+    def __init__(self, code: str, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """Message text with its markup turned into Telegram entities."""
+
+    text: str
+    entities: list[Any]
+
+
+@dataclass(frozen=True)
+class Sent:
+    chat: int
+    id: int | None = None
+    date: str | None = None
+    link: str | None = None
+    scheduled: bool = False
+    #: The connection broke, the message went out once, and it could not be found again.
+    id_unknown: bool = False
+
+
+@dataclass(frozen=True)
+class Edited:
+    chat: int
+    id: int
+    edited: str | None = None
+    #: False when the new text equals the old one (Telegram's MESSAGE_NOT_MODIFIED).
+    changed: bool = True
+
+
+@dataclass(frozen=True)
+class Forwarded:
+    chat: int
+    #: The new messages' ids, in the order of the ids asked for.
+    ids: list[int]
+    #: Asked-for ids Telegram did not forward (missing, deleted, or not visible).
+    not_found: list[int]
+    id_unknown: bool = False
+
+
+def _utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def prepare_text(text: str, parse_mode: ParseMode, *, allow_empty: bool = False) -> Outgoing:
+    """Parse ``text`` in exactly ``parse_mode`` and check it is neither empty nor over 4096 units."""
+    if parse_mode == "markdown":
+        body, entities = markdown.parse(text)
+    elif parse_mode == "html":
+        body, entities = html.parse(text)
+    else:
+        body, entities = text, []
+    # A zero-length entity is invalid on Telegram (markup around nothing, "<b></b>").
+    entities = [entity for entity in entities if entity.length]
+    if not body.strip() and not allow_empty:
+        raise SendRefused("MESSAGE_EMPTY", "the message text is empty", hint="give the text to send")
+    length = _utf16_len(body)
+    if length > MAX_TEXT:
+        raise SendRefused(
+            "MESSAGE_TOO_LONG",
+            f"the text is {length} characters after formatting; Telegram allows {MAX_TEXT}",
+            hint="split it into several messages of at most 4096 characters",
+        )
+    return Outgoing(body, entities)
+
+
+def parse_schedule(value: str, *, now: datetime) -> datetime | None:
+    """An ISO date and time (UTC unless it has an offset) strictly after ``now`` and within a year."""
+    if not value.strip():
+        return None
+    hint = "an ISO date and time in the future, e.g. 2026-05-01T09:30:00Z (UTC unless an offset is given)"
+    try:
+        when = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise SendRefused("SCHEDULE_INVALID", "schedule is not an ISO date and time", hint=hint) from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    if when <= now:
+        raise SendRefused("SCHEDULE_INVALID", "the schedule time is not in the future", hint=hint)
+    if when > now + MAX_SCHEDULE_AHEAD:
+        raise SendRefused("SCHEDULE_INVALID", "Telegram schedules at most 365 days ahead", hint=hint)
+    return when
+
+
+def _random_id() -> int:
+    return int.from_bytes(os.urandom(8), "little", signed=True)
+
+
+def _reply_header(reply_to: int, topic: int) -> Any:
+    """A reply, a post into a forum topic (a reply to the topic's first message), or both."""
+    if not reply_to and not topic:
+        return None
+    return types.InputReplyToMessage(reply_to_msg_id=reply_to or topic, top_msg_id=topic or None)
+
+
+def _known_chat_id(entity: Any) -> int | None:
+    """The marked id of a resolved chat; None for "me", whose id the answer tells."""
+    if isinstance(entity, types.InputPeerSelf):
+        return None
+    return int(utils.get_peer_id(entity))
+
+
+async def _media(client: TelegramClient, file: LocalFile) -> Any:
+    uploaded = await client.upload_file(file.data, file_name=file.name)
+    mime = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
+    if mime in _PHOTO_TYPES and len(file.data) <= _MAX_PHOTO_BYTES:
+        return types.InputMediaUploadedPhoto(file=uploaded)
+    attributes = [types.DocumentAttributeFilename(file_name=file.name)]
+    return types.InputMediaUploadedDocument(file=uploaded, mime_type=mime, attributes=attributes)
+
+
+async def send_message(
+    client: TelegramClient,
+    ref: str | int,
+    text: str,
+    *,
+    parse_mode: ParseMode = "text",
+    reply_to: int = 0,
+    topic: int = 0,
+    silent: bool = False,
+    schedule: str = "",
+    file: str = "",
+) -> Sent:
+    """Send text (or the local file at path ``file``, ``text`` as its caption) to a strictly resolved chat.
+
+    Everything the caller gave is checked before the first Telegram call: the text, the schedule
+    (an ISO time, see :func:`parse_schedule`) and the file (see ``local_files``).
+    """
+    outgoing = prepare_text(text, parse_mode, allow_empty=bool(file))
+    when = parse_schedule(schedule, now=datetime.now(UTC))
+    local = await anyio.to_thread.run_sync(read_local_file, file) if file else None
+    entity = await resolve_chat(client, ref)
+    media = await _media(client, local) if local is not None else None
+    return await send_prepared(
+        client, entity, outgoing, reply_to=reply_to, topic=topic, silent=silent, schedule=when, media=media
+    )
+
+
+async def send_prepared(
+    client: TelegramClient,
+    entity: Any,
+    outgoing: Outgoing,
+    *,
+    reply_to: int = 0,
+    topic: int = 0,
+    silent: bool = False,
+    schedule: datetime | None = None,
+    media: Any = None,
+) -> Sent:
+    """One send request with one ``random_id``; see the module docstring for what a lost answer gives."""
+    random_id = _random_id()
+    common: dict[str, Any] = {
+        "peer": entity,
+        "message": outgoing.text,
+        "entities": outgoing.entities or None,
+        "reply_to": _reply_header(reply_to, topic),
+        "silent": silent or None,
+        "schedule_date": schedule,
+        "random_id": random_id,
+    }
+    if media is None:
+        request: Any = functions.messages.SendMessageRequest(**common)
+    else:
+        request = functions.messages.SendMediaRequest(media=media, **common)
+    started = datetime.now(UTC)
+    try:
+        result = await client(request)
+    except errors.RandomIdDuplicateError:
+        # Our own re-send after a lost answer: the first one went through.
+        return await _recover(client, entity, outgoing.text, scheduled=schedule is not None, since=started)
+    except errors.MediaCaptionTooLongError:
+        raise SendRefused(
+            "CAPTION_TOO_LONG",
+            "the caption is too long for a file",
+            hint="captions hold 1024 characters (4096 with Premium); send the text as its own message",
+        ) from None
+    except (errors.ServerError, OSError) as exc:
+        raise TelegramError(
+            "the send was interrupted; the message may have been sent", hint=_MAY_HAVE_SENT
+        ) from exc
+    return _sent_from(result, random_id, _known_chat_id(entity))
+
+
+def _sent_from(result: Any, random_id: int, chat: int | None) -> Sent:
+    """The message a send answer announces: ``updateMessageID`` names it, a new-message update holds it."""
+    if isinstance(result, types.UpdateShortSentMessage):
+        assert chat is not None  # Telegram answers this only for a private chat with another user
+        return Sent(chat=chat, id=result.id, date=iso(result.date))
+    updates = list(getattr(result, "updates", None) or [])
+    msg_id = next(
+        (u.id for u in updates if isinstance(u, types.UpdateMessageID) and u.random_id == random_id), None
+    )
+    for update in updates:
+        scheduled = isinstance(update, types.UpdateNewScheduledMessage)
+        if not scheduled and not isinstance(update, types.UpdateNewMessage | types.UpdateNewChannelMessage):
+            continue
+        message = update.message
+        peer_id = int(utils.get_peer_id(message.peer_id))
+        # A channel post and its copy in the discussion group may share an id: the chat decides.
+        if message.id != msg_id or (chat is not None and peer_id != chat):
+            continue
+        link = None if scheduled else message_link(entity_map(result).get(peer_id), message.id)
+        return Sent(chat=peer_id, id=message.id, date=iso(message.date), link=link, scheduled=scheduled)
+    if chat is None:
+        raise TelegramError("Telegram's answer did not name the sent message", hint=_MAY_HAVE_SENT)
+    return Sent(chat=chat, id=msg_id, id_unknown=msg_id is None)
+
+
+async def _recover(
+    client: TelegramClient, entity: Any, text: str, *, scheduled: bool, since: datetime
+) -> Sent:
+    """Find the message a lost answer was about: our newest outgoing one with this text, sent just now."""
+    chat = _known_chat_id(entity) or int(await client.get_peer_id(entity))
+    recent = await client.get_messages(entity, limit=_RECOVER_LOOKBACK, scheduled=scheduled)
+    for message in recent:
+        if not message.out or (message.message or "") != text:
+            continue
+        if not scheduled and message.date is not None and message.date < since - _RECOVER_WINDOW:
+            continue
+        link = None if scheduled else message_link(message.chat, message.id)
+        return Sent(chat=chat, id=message.id, date=iso(message.date), link=link, scheduled=scheduled)
+    return Sent(chat=chat, scheduled=scheduled, id_unknown=True)
+
+
+async def edit_message(
+    client: TelegramClient, ref: str | int, message_id: int, text: str, *, parse_mode: ParseMode = "text"
+) -> Edited:
+    """Replace the text (or caption) of one of the account's own messages."""
+    outgoing = prepare_text(text, parse_mode)
+    entity = await resolve_chat(client, ref)
+    # entities=[] clears old formatting; None would keep it under the new text.
+    request = functions.messages.EditMessageRequest(
+        peer=entity, id=message_id, message=outgoing.text, entities=outgoing.entities
+    )
+    chat = _known_chat_id(entity) or int(await client.get_peer_id(entity))
+    try:
+        result = await client(request)
+    except errors.MessageNotModifiedError:
+        return Edited(chat=chat, id=message_id, changed=False)
+    except errors.MessageAuthorRequiredError:
+        raise NotAllowed("only your own messages can be edited", hint="send a new message instead") from None
+    except errors.MessageEditTimeExpiredError:
+        raise NotAllowed("this message is too old to edit", hint="send a new message instead") from None
+    except errors.MediaCaptionTooLongError:
+        raise SendRefused(
+            "CAPTION_TOO_LONG",
+            "the caption is too long",
+            hint="captions hold 1024 characters (4096 with Premium)",
+        ) from None
+    edited = None
+    for update in getattr(result, "updates", None) or []:
+        is_edit = isinstance(update, types.UpdateEditMessage | types.UpdateEditChannelMessage)
+        if is_edit and update.message.id == message_id:
+            edited = iso(update.message.edit_date)
+    return Edited(chat=chat, id=message_id, edited=edited)
+
+
+async def forward_messages(
+    client: TelegramClient, from_ref: str | int, ids: list[int], to_ref: str | int, *, silent: bool = False
+) -> Forwarded:
+    """Forward messages (in the order given) with one ``random_id`` each; reports the new ids."""
+    source = await resolve_chat(client, from_ref)
+    target = await resolve_chat(client, to_ref)
+    random_ids = [_random_id() for _ in ids]
+    request = functions.messages.ForwardMessagesRequest(
+        from_peer=source, id=list(ids), to_peer=target, random_id=random_ids, silent=silent or None
+    )
+    chat = _known_chat_id(target) or int(await client.get_peer_id(target))
+    try:
+        result = await client(request)
+    except errors.RandomIdDuplicateError:
+        # Our own re-send after a lost answer: the forward went through, its ids went with the answer.
+        return Forwarded(chat=chat, ids=[], not_found=[], id_unknown=True)
+    except (errors.ServerError, OSError) as exc:
+        raise TelegramError(
+            "the forward was interrupted; the messages may have been forwarded", hint=_MAY_HAVE_SENT
+        ) from exc
+    new_ids = {
+        u.random_id: u.id
+        for u in getattr(result, "updates", None) or []
+        if isinstance(u, types.UpdateMessageID)
+    }
+    found = [(msg_id, new_ids.get(random_id)) for msg_id, random_id in zip(ids, random_ids, strict=True)]
+    return Forwarded(
+        chat=chat,
+        ids=[new for _, new in found if new is not None],
+        not_found=[old for old, new in found if new is None],
+    )

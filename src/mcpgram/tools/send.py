@@ -1,11 +1,152 @@
-"""(work in progress: issue 4)"""
+"""Writing tools: ``send_message``, ``edit_message``, ``forward_messages``, ``send_to_phone``.
+
+Thin tools: bounds on every argument, one ``telegram.sending`` (or ``telegram.phone``) function per
+call, a compact result without third-party text (they echo ids and dates, never a message). Chats
+resolve strictly (``find_chats`` turns names into ids); the text is parsed only in the mode the
+caller names. Local files may be sent only by the local stdio user: an HTTP tenant naming a path on
+the gateway's host would read the operator's disk. Each send carries one ``random_id``, so a
+connection lost mid-send can never make a second message (``telegram/sending.py`` says how).
+"""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
 from fastmcp import FastMCP
+from fastmcp.exceptions import ToolError
+from fastmcp.tools import ToolResult
+from pydantic import Field
 
-from .context import ToolContext
+from .. import telegram
+from ..errors import NotAllowed
+from ..telegram.shapes import pruned
+from .context import DESTRUCTIVE, WRITE, ToolContext, add_tool, compact, error_text
+
+if TYPE_CHECKING:  # Telethon-importing modules: for annotations only, never loaded by the tools layer
+    from ..telegram.phone import PhoneSent
+    from ..telegram.sending import Edited, Forwarded, Sent
+
+#: Message ids are a TL ``int``: positive, 32-bit.
+MAX_MESSAGE_ID = 2**31 - 1
+#: Telegram forwards at most 100 messages per call.
+MAX_FORWARD = 100
+#: Raw input before markup is parsed; the 4096 limit applies to the parsed text.
+MAX_RAW_TEXT = 16_384
+
+Chat = Annotated[
+    str,
+    Field(min_length=1, max_length=256, description="Chat id from find_chats, 'me', @username or t.me link"),
+]
+Text = Annotated[str, Field(max_length=MAX_RAW_TEXT, description="Up to 4096 characters after formatting")]
+ParseMode = Annotated[
+    Literal["text", "markdown", "html"],
+    Field(description="text: verbatim; markdown: **b** __i__ `code` [t](url); html: <b> <i> <a href>"),
+]
 
 
-def register(mcp: FastMCP, ctx: ToolContext) -> None:
-    """Nothing yet."""
+def _no_local_files() -> ToolError:
+    refused = NotAllowed(
+        "local files can be sent only through a local (stdio) server",
+        hint="sending files by URL arrives with the files feature",
+    )
+    return ToolError(error_text(refused))
+
+
+def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
+    async def send_message(
+        *,
+        chat: Chat,
+        text: Annotated[
+            str, Field(max_length=MAX_RAW_TEXT, description="Up to 4096 characters; caption if file")
+        ],
+        parse_mode: ParseMode = "text",
+        reply_to: Annotated[int, Field(ge=0, le=MAX_MESSAGE_ID, description="Message id to reply to")] = 0,
+        topic: Annotated[int, Field(ge=0, le=MAX_MESSAGE_ID, description="Forum topic id to post in")] = 0,
+        silent: Annotated[bool, Field(description="Send without a notification")] = False,
+        schedule: Annotated[
+            str, Field(max_length=40, description="Send later: ISO time (UTC unless offset), within 365 days")
+        ] = "",
+        file: Annotated[
+            str, Field(max_length=4096, description="Absolute path of a local file to send")
+        ] = "",
+    ) -> ToolResult:
+        """Send a message (or a local file) to a chat; returns its id. Never guesses a chat from a name."""
+        if file and not ctx.local_files:
+            raise _no_local_files()
+
+        async def call(client: Any) -> Sent:
+            return await telegram.sending.send_message(
+                client,
+                chat,
+                text,
+                parse_mode=parse_mode,
+                reply_to=reply_to,
+                topic=topic,
+                silent=silent,
+                schedule=schedule,
+                file=file,
+            )
+
+        return compact(pruned(await ctx.run(call)), third_party=False)
+
+    async def edit_message(
+        chat: Chat,
+        message_id: Annotated[int, Field(ge=1, le=MAX_MESSAGE_ID, description="Id of your own message")],
+        text: Text,
+        parse_mode: ParseMode = "text",
+    ) -> ToolResult:
+        """Replace the text of one of your own messages (changed=false if it already read so)."""
+
+        async def call(client: Any) -> Edited:
+            return await telegram.sending.edit_message(client, chat, message_id, text, parse_mode=parse_mode)
+
+        edited = await ctx.run(call)
+        result = pruned(edited)
+        result["changed"] = edited.changed
+        return compact(result, third_party=False)
+
+    async def forward_messages(
+        from_chat: Chat,
+        message_ids: Annotated[
+            list[Annotated[int, Field(ge=1, le=MAX_MESSAGE_ID)]],
+            Field(
+                min_length=1, max_length=MAX_FORWARD, description="Ids in from_chat, in the order to forward"
+            ),
+        ],
+        to_chat: Chat,
+        silent: Annotated[bool, Field(description="Forward without a notification")] = False,
+    ) -> ToolResult:
+        """Forward messages to another chat; returns the new ids in order."""
+        ids = list(dict.fromkeys(message_ids))
+
+        async def call(client: Any) -> Forwarded:
+            return await telegram.sending.forward_messages(client, from_chat, ids, to_chat, silent=silent)
+
+        return compact(pruned(await ctx.run(call)), third_party=False)
+
+    async def send_to_phone(
+        phone: Annotated[
+            str,
+            Field(min_length=5, max_length=32, description="With country code, e.g. +15551234567"),
+        ],
+        text: Text,
+        parse_mode: ParseMode = "text",
+        first_name: Annotated[
+            str, Field(max_length=64, description="Contact name; default: the number")
+        ] = "",
+        keep_contact: Annotated[bool, Field(description="Keep the contact afterwards")] = False,
+    ) -> ToolResult:
+        """Message a phone number that is not a contact (added for the send, then removed)."""
+
+        async def call(client: Any) -> PhoneSent:
+            return await telegram.phone.send_to_phone(
+                client, phone, text, parse_mode=parse_mode, first_name=first_name, keep_contact=keep_contact
+            )
+
+        done = await ctx.run(call)
+        return compact({**pruned(done.sent), "contact": done.contact}, third_party=False)
+
+    add_tool(mcp, send_message, WRITE)
+    add_tool(mcp, edit_message, DESTRUCTIVE)
+    add_tool(mcp, forward_messages, WRITE)
+    add_tool(mcp, send_to_phone, WRITE)

@@ -13,6 +13,7 @@ from typing import Any
 
 from telethon.tl import functions, types
 
+from .. import scheduled
 from ..files import image_size, take_upload
 from ..messaging import Changes, post, publish
 from ..render import resolve_input_peer, stored_media_tl
@@ -121,8 +122,26 @@ def send_media(ctx: Ctx, req: Any) -> Any:
     peer = resolve_input_peer(world, viewer, req.peer)
     _check_caption(req.message)
     _peek_random_id(ctx, req.random_id)
+    when = scheduled.schedule_date(world, req.schedule_date)
     stored = stored_media(world, viewer, req.media)
     check_random_id(ctx, req.random_id)
+    if when is not None:
+        content = Content(
+            text=req.message or "",
+            entities=list(req.entities or []),
+            media_id=stored.id,
+            media_kind=stored.kind,
+        )
+        reply_to, silent = reply_header(req.reply_to), bool(req.silent)
+        return scheduled.schedule(
+            ctx,
+            peer=peer,
+            content=content,
+            reply_to=reply_to,
+            silent=silent,
+            date=when,
+            random_id=req.random_id,
+        )
     changes = Changes()
     message = _post_media(ctx, changes, peer, req=req, item=req, stored=stored)
     return publish(ctx, changes, extra=[types.UpdateMessageID(message.id, req.random_id)])

@@ -1,30 +1,29 @@
-"""``messages.sendMessage``: text messages, with replies, forum topics, silent sends and scheduling limits.
+"""``messages.sendMessage`` and the scheduled list: replies, forum topics, silent and scheduled sends.
 
-Scheduled messages are not modelled. A ``schedule_date`` that is already due, or Telegram's "send
-when online" marker, sends at once; a date more than a year ahead is ``SCHEDULE_DATE_TOO_LATE`` as on
-Telegram; any other future date is refused with ``SCHEDULE_DATE_INVALID`` rather than being sent
-early. ``no_webpage`` and ``clear_draft`` are accepted and ignored (no link previews, no drafts).
+A future ``schedule_date`` (up to a year ahead, else ``SCHEDULE_DATE_TOO_LATE``) stores the message
+in the sender's scheduled list (``sandbox/scheduled.py``); a due date or Telegram's "send when
+online" marker sends at once. ``getScheduledHistory``, ``getScheduledMessages``,
+``deleteScheduledMessages`` and ``sendScheduledMessages`` read and change that list. Methods that do
+not model scheduling (forwards) refuse a real schedule with ``SCHEDULE_DATE_INVALID`` through
+:func:`check_schedule` rather than sending early. ``no_webpage`` and ``clear_draft`` are accepted and
+ignored (no link previews, no drafts).
 """
 
 from __future__ import annotations
 
-import datetime
 from typing import Any
 
 from telethon.tl import functions, types
 
+from .. import scheduled
 from ..messaging import Changes, post, publish
-from ..render import resolve_input_peer
+from ..render import entities_for, peer_tl, resolve_input_peer
 from ..router import Ctx, Router, RpcError
 from ..world import Content, ReplyTo, World
 
 router = Router()
 
 MAX_TEXT = 4096
-#: ``schedule_date`` meaning "when the recipient comes online" (private chats).
-SEND_WHEN_ONLINE = 0x7FFFFFFE
-#: Telegram accepts schedule dates up to a year (and a few hours) ahead.
-MAX_SCHEDULE_AHEAD = 366 * 24 * 3600
 
 
 def reply_header(req_reply_to: Any, top_msg_id: int | None = None) -> ReplyTo | None:
@@ -55,16 +54,9 @@ def check_random_id(ctx: Ctx, random_id: int) -> None:
 
 
 def check_schedule(world: World, schedule_date: Any) -> None:
-    """Accept a ``schedule_date`` that means "now"; refuse a real schedule (see the module docstring)."""
-    if schedule_date is None:
-        return
-    if isinstance(schedule_date, datetime.datetime):
-        schedule_date = int(schedule_date.timestamp())
-    if schedule_date == SEND_WHEN_ONLINE or schedule_date <= world.now():
-        return
-    if schedule_date > world.now() + MAX_SCHEDULE_AHEAD:
-        raise RpcError(400, "SCHEDULE_DATE_TOO_LATE")
-    raise RpcError(400, "SCHEDULE_DATE_INVALID")
+    """For methods that do not schedule: accept a date that means "now", refuse a real schedule."""
+    if scheduled.schedule_date(world, schedule_date) is not None:
+        raise RpcError(400, "SCHEDULE_DATE_INVALID")
 
 
 def check_text(text: str) -> None:
@@ -80,17 +72,69 @@ def send_message(ctx: Ctx, req: Any) -> Any:
     peer = resolve_input_peer(ctx.world, viewer, req.peer)
     text = req.message or ""
     check_text(text)
-    check_schedule(ctx.world, req.schedule_date)
+    when = scheduled.schedule_date(ctx.world, req.schedule_date)
     check_random_id(ctx, req.random_id)
-    changes = Changes()
     content = Content(text=text, entities=list(req.entities or []))
+    reply_to = reply_header(req.reply_to)
+    if when is not None:
+        return scheduled.schedule(
+            ctx,
+            peer=peer,
+            content=content,
+            reply_to=reply_to,
+            silent=bool(req.silent),
+            date=when,
+            random_id=req.random_id,
+        )
+    changes = Changes()
     message = post(
         ctx.world,
         changes,
         sender_id=viewer,
         peer=peer,
         content=content,
-        reply_to=reply_header(req.reply_to),
+        reply_to=reply_to,
         silent=bool(req.silent),
     )
     return publish(ctx, changes, extra=[types.UpdateMessageID(message.id, req.random_id)])
+
+
+@router.method(functions.messages.GetScheduledHistoryRequest)
+def get_scheduled_history(ctx: Ctx, req: Any) -> Any:
+    peer = resolve_input_peer(ctx.world, ctx.user_id, req.peer)
+    scheduled.deliver_due(ctx.server)
+    return scheduled.history_tl(ctx.world, ctx.user_id, peer)
+
+
+@router.method(functions.messages.GetScheduledMessagesRequest)
+def get_scheduled_messages(ctx: Ctx, req: Any) -> Any:
+    peer = resolve_input_peer(ctx.world, ctx.user_id, req.peer)
+    scheduled.deliver_due(ctx.server)
+    wanted = set(req.id)
+    found = [m for m in scheduled.book(ctx.world).of(ctx.user_id, peer) if m.id in wanted]
+    users, chats = entities_for(ctx.world, ctx.user_id, [peer])
+    messages = [scheduled.scheduled_tl(ctx.world, m) for m in found]
+    return types.messages.Messages(messages=messages, topics=[], chats=chats, users=users)
+
+
+@router.method(functions.messages.DeleteScheduledMessagesRequest)
+def delete_scheduled_messages(ctx: Ctx, req: Any) -> Any:
+    world, viewer = ctx.world, ctx.user_id
+    peer = resolve_input_peer(world, viewer, req.peer)
+    scheduled.deliver_due(ctx.server)
+    gone = scheduled.remove(world, viewer, peer, list(req.id))
+    changes = Changes()
+    if gone:
+        changes.add(viewer, types.UpdateDeleteScheduledMessages(peer_tl(peer), gone), peer)
+    return publish(ctx, changes)
+
+
+@router.method(functions.messages.SendScheduledMessagesRequest)
+def send_scheduled_messages(ctx: Ctx, req: Any) -> Any:
+    world, viewer = ctx.world, ctx.user_id
+    peer = resolve_input_peer(world, viewer, req.peer)
+    mine = {m.id for m in scheduled.book(world).of(viewer, peer)}
+    if not set(req.id) & mine:
+        raise RpcError(400, "MESSAGE_ID_INVALID")
+    scheduled.deliver_due(ctx.server, force={viewer: set(req.id) & mine})
+    return types.Updates(updates=[], users=[], chats=[], date=world.now(), seq=0)

@@ -1,0 +1,98 @@
+"""Reading a local file to send: only a plain, regular file, named by a plain absolute path, within a size.
+
+Only the stdio owner may send local files (the tools layer checks that); this module decides what a
+path may name. The file is opened once and checked through that open descriptor (``fstat``), so a
+path swapped for a device or a bigger file between the check and the read gains nothing, and at
+most ``max_bytes + 1`` bytes are ever read. Pseudo-filesystems (``/proc``, ``/sys``, ``/dev``) are
+refused outright: their "regular" files report sizes that mean nothing and may block or leak.
+
+Errors never carry the path (it may name a user, a project or a secret).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from ..errors import MCPGramError, TooLarge
+
+__all__ = ["DEFAULT_MAX_FILE_BYTES", "FileRefused", "LocalFile", "read_local_file"]
+
+#: Largest local file sent (Telegram itself takes up to 2 GB; 50 MB keeps a call's memory bounded).
+DEFAULT_MAX_FILE_BYTES = 50 * 1024 * 1024
+_PSEUDO = ("/proc", "/sys", "/dev")
+
+
+class FileRefused(MCPGramError):
+    """A path that names nothing sendable; ``code`` says why (``FILE_NOT_FOUND``, ``FILE_INVALID``)."""
+
+    def __init__(self, code: str, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class LocalFile:
+    name: str
+    data: bytes
+
+
+def _invalid(message: str) -> FileRefused:
+    return FileRefused(
+        "FILE_INVALID", message, hint="give the absolute path of a regular file, e.g. /home/me/a.pdf"
+    )
+
+
+def _check_path(path: str) -> str:
+    if not path or "\x00" in path:
+        raise _invalid("not a file path")
+    pure = PurePosixPath(path)
+    if not pure.is_absolute():
+        raise _invalid("the file path must be absolute")
+    if ".." in pure.parts:
+        raise _invalid("the file path must not contain '..'")
+    real = os.path.realpath(path)
+    if any(real == root or real.startswith(root + "/") for root in _PSEUDO):
+        raise _invalid("device and system files cannot be sent")
+    return real
+
+
+def read_local_file(path: str, *, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> LocalFile:
+    """The bytes and base name of a regular file (blocking: run it in a worker thread).
+
+    Raises:
+        FileRefused: ``FILE_INVALID`` (relative, ``..``, a directory, device, socket or empty file)
+            or ``FILE_NOT_FOUND`` (missing or unreadable).
+        TooLarge: over ``max_bytes``.
+    """
+    real = _check_path(path)
+    try:
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused right after.
+        fd = os.open(real, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except IsADirectoryError:
+        raise _invalid("the path is a directory, not a file") from None
+    except OSError:
+        raise FileRefused(
+            "FILE_NOT_FOUND", "no readable file at this path", hint="check the path; it must exist"
+        ) from None
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise _invalid("the path is a directory, not a file")
+        if not stat.S_ISREG(info.st_mode):
+            raise _invalid("only regular files can be sent, not devices, pipes or sockets")
+        limit_mb = max_bytes / (1024 * 1024)
+        too_large = TooLarge(f"the file is over the {limit_mb:.3g} MB limit", hint="send a smaller file")
+        if info.st_size > max_bytes:
+            raise too_large
+        with os.fdopen(os.dup(fd), "rb") as handle:
+            data = handle.read(max_bytes + 1)
+    finally:
+        os.close(fd)
+    if len(data) > max_bytes:
+        raise too_large
+    if not data:
+        raise _invalid("the file is empty")
+    return LocalFile(name=PurePosixPath(real).name, data=data)
