@@ -47,6 +47,9 @@ __all__ = ["Backoff", "ClientPool", "PoolStats", "TenantClient"]
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+#: The request may have reached Telegram before the deadline: a write may have gone through.
+_TIMEOUT_HINT = "retry shortly; a send, edit or delete may have gone through, so check before repeating it"
 Clock = Callable[[], float]
 
 
@@ -157,7 +160,8 @@ class TenantClient:
                         raise
                     if not connected:
                         raise TelegramError(UNREACHABLE) from exc
-                    raise TelegramError(f"Telegram did not answer within {self._timeout:g} s") from exc
+                    message = f"Telegram did not answer within {self._timeout:g} s"
+                    raise TelegramError(message, hint=_TIMEOUT_HINT) from exc
         except LoginRequired:
             await self._mark_login_required()
             raise
