@@ -37,36 +37,89 @@ def pruned(obj: Any) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class ChatInfo:
+    """A chat as every tool lists it. ``unread`` and ``last_date`` come from the dialog list, so only
+    results that read it carry them; ``source="global"`` marks a match from Telegram's public search
+    (not one of the account's chats or contacts)."""
+
     id: int
     kind: ChatKind
     name: str
     username: str | None = None
     unread: int | None = None
-    last_message_date: str | None = None
+    last_date: str | None = None
     members: int | None = None
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class TopicInfo:
+    """A forum topic: its id is the ``thread`` to read or post in."""
+
+    id: int
+    title: str
+    last_date: str | None = None
+    unread: int | None = None
+    pinned: bool = False
+    closed: bool = False
+
+
+@dataclass(frozen=True)
+class ChatDetails:
+    """``get_chat``'s view of one chat, beyond :class:`ChatInfo` (pinned message and topics ride along)."""
+
+    chat: ChatInfo
+    about: str | None = None
+    #: What the account may do here (see ``telegram.profile.permissions``).
+    can: list[str] = field(default_factory=list)
+    #: The linked discussion group of a channel, or the channel a discussion group belongs to.
+    linked: ChatInfo | None = None
+    #: Groups shared with a user.
+    common_chats: int | None = None
+    blocked: bool = False
+    #: The account is not (or no longer) a member.
+    left: bool = False
+    pinned_id: int | None = None
+
+
+#: Media kinds ``get_messages``/``search_messages`` filter by (Telegram's ``InputMessagesFilter*``).
+MediaFilter = Literal["", "photo", "video", "document", "voice", "round_video", "audio", "gif", "link"]
 
 
 @dataclass(frozen=True)
 class MediaInfo:
+    """What is attached, without fetching it: the message (chat + id) is the download handle."""
+
     kind: str
     name: str | None = None
     size: int | None = None
-    duration: float | None = None
-    mime: str | None = None
+    #: Seconds, for audio and video.
+    duration: int | None = None
 
 
 @dataclass(frozen=True)
 class MessageInfo:
+    """One message, flat and pruned: every key an agent needs, none it has to skip over.
+
+    ``chat`` is set only where results span chats (``search_messages``). ``service`` is a short
+    readable line ("joined", "pinned 12", "call 65s") for service messages, which have no ``text``.
+    ``fwd`` is the forward origin: a name when Telegram sent it, else a chat id. ``link`` exists only
+    where Telegram has message links (channels and supergroups).
+    """
+
     id: int
     date: str | None
+    chat: int | None = None
     sender: str | None = None
     sender_id: int | None = None
-    text: str | None = None
     out: bool = False
+    text: str | None = None
+    service: str | None = None
     reply_to: int | None = None
     thread: int | None = None
-    forwarded_from: str | None = None
+    fwd: str | int | None = None
     media: MediaInfo | None = None
     reactions: dict[str, int] = field(default_factory=dict)
+    #: Comment count of a channel post (read them with ``thread=<post id>``).
+    comments: int | None = None
     edited: str | None = None
-    service: str | None = None
+    link: str | None = None
