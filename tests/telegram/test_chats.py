@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mcpgram.errors import ChatNotFound
-from mcpgram.telegram.chats import parse_chat_ref
+from mcpgram.telegram.chats import classify_query, parse_chat_ref
 
 
 @pytest.mark.parametrize(
@@ -44,3 +44,29 @@ def test_ids_outside_telegram_range_and_junk_are_not_chats(ref: str | int) -> No
     """Ids no TL long can carry (they crashed Telethon's serializer) and junk raise ChatNotFound."""
     with pytest.raises(ChatNotFound):
         parse_chat_ref(ref)
+
+
+@pytest.mark.parametrize(
+    ("query", "mode", "value"),
+    [
+        ("", "dialogs", ""),
+        ("   ", "dialogs", ""),
+        ("@durov", "username", "durov"),
+        ("https://t.me/durov", "username", "durov"),
+        ("t.me/s/durov/12", "username", "durov"),
+        ("https://t.me/c/1600000001/5", "id", -1001600000001),
+        ("+999 661 0001", "phone", "9996610001"),
+        ("durov", "name", "durov"),  # a bare word is a name (and username prefix) search
+        ("9996610001", "name", "9996610001"),  # digits without + are not guessed into a phone
+        ("@ab", "name", "@ab"),  # too short to be a username
+        ("https://t.me/+AAAAAEkk2WdoDrB4", "name", "https://t.me/+AAAAAEkk2WdoDrB4"),
+    ],
+)
+def test_queries_are_classified_without_guessing(query: str, mode: str, value: str | int) -> None:
+    """Usernames, links and +phones are exact look-ups; anything else is a name search."""
+    assert classify_query(query) == (mode, value)
+
+
+def test_private_links_parse_as_channel_ids() -> None:
+    """A t.me/c/<id> link names the channel -100<id>, the id the other tools take."""
+    assert parse_chat_ref("https://t.me/c/1600000003/17") == -1001600000003

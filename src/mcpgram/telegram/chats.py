@@ -1,28 +1,55 @@
 """Finding chats and resolving chat references: the Telegram side of ``find_chats``.
 
-Each function takes a connected Telethon client (handed out by the pool, inside its timeout and
-error translation) and returns plain data from ``convert``. Chat references are resolved strictly:
-a marked id, ``me``, ``@username``, a t.me link or a phone number. A name is never guessed into a
-chat here; ``find_chats`` is how an agent turns a name into an id.
+Chat references are resolved strictly (:func:`resolve_chat`): a marked id, ``me``, ``@username``, a
+t.me link or a phone number. A name is never guessed into a chat here; :func:`find_chats` is how an
+agent turns a name into an id. It has three modes, chosen by the query (:func:`classify_query`):
+
+- empty: the account's dialogs, newest first, walked with ``messages.getDialogs`` offsets; more
+  pages are fetched only when filters leave one short (at most :data:`MAX_PAGES` per call);
+- ``@username``, a t.me link or ``+phone``: one exact look-up (``contacts.resolveUsername`` /
+  ``contacts.resolvePhone``); no match is an empty result, not an error;
+- anything else: ``contacts.search``, own chats and contacts first, then public matches.
+
+Every mode returns a position for the next page that continues exactly where this one ended: an
+offset triple (or a count into the pinned head) in the dialog list, an index into search results.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+import time
+from dataclasses import dataclass
+from typing import Any, Literal
 
-from telethon import TelegramClient, functions, utils
+from telethon import TelegramClient, errors, functions, utils
+from telethon.tl import types
 
 from ..errors import ChatNotFound
-from .convert import chat_info
+from .convert import chat_info, chat_kind
+from .folders import FolderRule, dialog_facts, find_folder, in_folder
 from .shapes import ChatInfo
 
 _USERNAME = re.compile(r"^@?([A-Za-z][A-Za-z0-9_]{3,31})$")
 _TME = re.compile(r"^(?:https?://)?(?:t\.me|telegram\.me)/(?:s/)?([A-Za-z][A-Za-z0-9_]{3,31})(?:/\d+)?/?$")
+_TME_PRIVATE = re.compile(r"^(?:https?://)?(?:t\.me|telegram\.me)/c/(\d{1,18})(?:/\d+)*/?$")
 _PHONE = re.compile(r"^\+?[0-9][0-9 ()-]{5,20}$")
 MAX_LIMIT = 100
+#: Dialog pages one filtered ``find_chats`` call may read before it returns a short page and a cursor.
+MAX_PAGES = 5
 #: Peer ids travel as TL ``long``; a bigger one would crash Telethon's serializer, not reach Telegram.
 _MAX_PEER_ID = 2**63 - 1
+_NOT_FOUND_HINT = "use find_chats to get the chat's id; ids resolve once this account has seen the chat"
+
+Kind = Literal["any", "user", "bot", "group", "channel", "forum"]
+#: Which ``ChatInfo.kind`` values each filter admits: "group" is every group, forums included.
+_KINDS: dict[str, frozenset[str]] = {
+    "user": frozenset({"user"}),
+    "bot": frozenset({"bot"}),
+    "group": frozenset({"group", "supergroup", "forum"}),
+    "channel": frozenset({"channel"}),
+    "forum": frozenset({"forum"}),
+}
+Mode = Literal["dialogs", "username", "phone", "id", "name"]
 
 
 def parse_chat_ref(ref: str | int) -> str | int:
@@ -32,8 +59,11 @@ def parse_chat_ref(ref: str | int) -> str | int:
     text = ref.strip()
     if text.lower() in ("me", "self", "saved"):
         return "me"
-    if re.fullmatch(r"-?\d{1,20}", text):
+    if re.fullmatch(r"-?\d{1,20}", text, flags=re.ASCII):
         return _checked_id(int(text))
+    private = _TME_PRIVATE.match(text)
+    if private:
+        return _checked_id(_channel_id(private.group(1)))
     for pattern in (_USERNAME, _TME):
         match = pattern.match(text)
         if match:
@@ -42,8 +72,13 @@ def parse_chat_ref(ref: str | int) -> str | int:
         return "+" + re.sub(r"\D", "", text)
     raise ChatNotFound(
         "not a chat reference",
-        hint="use a chat id from find_chats, 'me', @username, a t.me link or a phone number",
+        hint="use a chat id from find_chats, 'me', @username, a t.me link or a +phone number",
     )
+
+
+def _channel_id(digits: str) -> int:
+    """A t.me/c/<id> link's channel as a marked id (``-100`` prefixed: -(10**12 + id))."""
+    return -(10**12 + int(digits))
 
 
 def _checked_id(marked_id: int) -> int:
@@ -71,27 +106,261 @@ async def resolve_chat(client: TelegramClient, ref: str | int) -> Any:
             return await client.get_input_entity(target)
         except ValueError:
             pass
-    raise ChatNotFound(
-        "chat not found",
-        hint="use find_chats to get the chat's id; ids resolve once this account has seen the chat",
-    )
+    raise ChatNotFound("chat not found", hint=_NOT_FOUND_HINT)
 
 
-async def find_chats(client: TelegramClient, query: str, limit: int) -> list[ChatInfo]:
-    """Recent dialogs when ``query`` is empty; otherwise own chats and contacts, then public matches."""
+# -- find_chats ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChatFilter:
+    """``find_chats`` filters; ``active_since`` is a unix time (0: any)."""
+
+    kind: Kind = "any"
+    folder: str = ""
+    unread: bool = False
+    active_since: int = 0
+
+    @property
+    def needs_dialog(self) -> bool:
+        return bool(self.folder or self.unread or self.active_since)
+
+    @property
+    def active(self) -> bool:
+        return self.kind != "any" or self.needs_dialog
+
+
+@dataclass(frozen=True)
+class Found:
+    """One page of chats and the position the next page starts from (None: this was the last)."""
+
+    chats: list[ChatInfo]
+    next: dict[str, int] | None
+
+
+def classify_query(query: str) -> tuple[Mode, str | int]:
+    """Which look-up a query asks for (pure): dialogs, an exact username/phone/id, or a name search."""
+    text = query.strip()
+    if not text:
+        return "dialogs", ""
+    private = _TME_PRIVATE.match(text)
+    if private:
+        return "id", _channel_id(private.group(1))
+    match = _TME.match(text) or (_USERNAME.match(text) if text.startswith("@") else None)
+    if match:
+        return "username", match.group(1)
+    if text.startswith("+") and _PHONE.match(text):
+        return "phone", re.sub(r"\D", "", text)
+    return "name", text
+
+
+async def find_chats(
+    client: TelegramClient, query: str, flt: ChatFilter, *, limit: int, position: dict[str, int]
+) -> Found:
+    """A page of chats matching ``query`` and ``flt``, from ``position`` (``{}``: the first page)."""
     limit = max(1, min(limit, MAX_LIMIT))
-    if not query.strip():
-        dialogs = await client.get_dialogs(limit=limit)
-        return [chat_info(d.entity, unread=d.unread_count, last_date=d.date) for d in dialogs]
-    result = await client(functions.contacts.SearchRequest(q=query.strip(), limit=limit))
+    rule = await find_folder(client, flt.folder) if flt.folder else None
+    criteria = _Criteria(flt, rule, time.time())
+    mode, value = classify_query(query)
+    if mode == "dialogs":
+        return await _walk_dialogs(client, criteria, limit, position)
+    offset = position.get("o", 0)
+    if mode == "name":
+        n = MAX_LIMIT if flt.active else min(MAX_LIMIT, offset + limit + 1)
+        found = await client(functions.contacts.SearchRequest(q=str(value), limit=n))
+        entities = {utils.get_peer_id(e): e for e in [*found.users, *found.chats]}
+        candidates = [(entities.get(utils.get_peer_id(p)), False) for p in found.my_results]
+        candidates += [(entities.get(utils.get_peer_id(p)), True) for p in found.results]
+    else:
+        entity = await _exact(client, mode, value)
+        candidates = [(entity, False)] if entity is not None else []
+    unique: dict[int, tuple[Any, bool]] = {}
+    for entity, public in candidates:
+        if entity is not None:
+            unique.setdefault(utils.get_peer_id(entity), (entity, public))
+    return await _page(client, list(unique.values()), criteria, limit=limit, offset=offset)
+
+
+async def _exact(client: TelegramClient, mode: Mode, value: str | int) -> Any:
+    """The one chat a username, phone or private link names, or None (an empty result, not an error)."""
+    try:
+        if mode == "username":
+            resolved = await client(functions.contacts.ResolveUsernameRequest(username=str(value)))
+        elif mode == "phone":
+            resolved = await client(functions.contacts.ResolvePhoneRequest(phone=str(value)))
+        else:
+            return await _entity_of(client, await resolve_chat(client, int(value)))
+    except (errors.UsernameNotOccupiedError, errors.UsernameInvalidError, errors.PhoneNotOccupiedError):
+        return None
+    except (ChatNotFound, errors.ChannelPrivateError, errors.ChannelInvalidError):
+        return None
+    wanted = utils.get_peer_id(resolved.peer)
+    return next((e for e in [*resolved.users, *resolved.chats] if utils.get_peer_id(e) == wanted), None)
+
+
+async def _entity_of(client: TelegramClient, peer: Any) -> Any:
+    """The full entity behind an input peer (one call), or None when Telegram returns none."""
+    if isinstance(peer, types.InputPeerUser | types.InputPeerSelf):
+        found = await client(functions.users.GetUsersRequest([utils.get_input_user(peer)]))
+    elif isinstance(peer, types.InputPeerChat):
+        found = (await client(functions.messages.GetChatsRequest([peer.chat_id]))).chats
+    else:
+        found = (await client(functions.channels.GetChannelsRequest([utils.get_input_channel(peer)]))).chats
+    return found[0] if found else None
+
+
+@dataclass(frozen=True)
+class _Criteria:
+    """The filters with what they need at hand: the folder's rule and the time of the call."""
+
+    flt: ChatFilter
+    rule: FolderRule | None
+    now: float
+
+    def kind_ok(self, entity: Any) -> bool:
+        return self.flt.kind == "any" or chat_kind(entity) in _KINDS[self.flt.kind]
+
+    def dialog_ok(self, entity: Any, dialog: Any, date: Any) -> bool:
+        flt = self.flt
+        if flt.unread and not (dialog.unread_count or dialog.unread_mark):
+            return False
+        if flt.active_since and (date is None or date.timestamp() < flt.active_since):
+            return False
+        return self.rule is None or in_folder(self.rule, dialog_facts(entity, dialog, self.now))
+
+
+async def _page(
+    client: TelegramClient,
+    candidates: list[tuple[Any, bool]],
+    criteria: _Criteria,
+    *,
+    limit: int,
+    offset: int,
+) -> Found:
+    """Filter search candidates from ``offset``; dialog filters read the candidates' dialogs (one call)."""
+    dialogs: dict[int, Any] = {}
+    needs_dialog = criteria.flt.needs_dialog
+    if needs_dialog:
+        mine = [e for e, public in candidates[offset:] if not public and criteria.kind_ok(e)][:MAX_LIMIT]
+        dialogs = await _peer_dialogs(client, mine)
+    page: list[ChatInfo] = []
+    for index in range(offset, len(candidates)):
+        entity, public = candidates[index]
+        if not criteria.kind_ok(entity):
+            continue
+        dialog = dialogs.get(utils.get_peer_id(entity))
+        if needs_dialog:
+            if public or dialog is None or not criteria.dialog_ok(entity, *dialog):
+                continue
+            page.append(chat_info(entity, unread=dialog[0].unread_count, last_date=dialog[1]))
+        else:
+            page.append(chat_info(entity, source="global" if public else None))
+        if len(page) == limit + 1:
+            return Found(page[:limit], {"o": index})
+    return Found(page, None)
+
+
+async def _peer_dialogs(client: TelegramClient, entities: list[Any]) -> dict[int, tuple[Any, Any]]:
+    """Marked id -> (dialog, top message date) for chats the account has, in one call."""
+    if not entities:
+        return {}
+    peers = [types.InputDialogPeer(utils.get_input_peer(e)) for e in entities]
+    try:
+        result = await client(functions.messages.GetPeerDialogsRequest(peers=peers))
+    except (errors.ChannelPrivateError, errors.ChannelInvalidError, errors.PeerIdInvalidError):
+        return {}
+    dates = {(utils.get_peer_id(m.peer_id), m.id): m.date for m in result.messages}
+    return {
+        utils.get_peer_id(d.peer): (d, dates.get((utils.get_peer_id(d.peer), d.top_message)))
+        for d in result.dialogs
+        if isinstance(d, types.Dialog) and d.top_message
+    }
+
+
+# -- the dialog walk -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Row:
+    dialog: Any
+    entity: Any
+    date: Any  # the top message's datetime, or None
+    position: dict[str, int]  # where the walk continues after this row
+
+
+def _rows(result: Any, skip: int, first_page: bool) -> list[_Row]:
     entities = {utils.get_peer_id(e): e for e in [*result.users, *result.chats]}
-    ordered = [*result.my_results, *result.results]
-    found: list[ChatInfo] = []
-    seen: set[int] = set()
-    for peer in ordered:
-        peer_id = utils.get_peer_id(peer)
-        entity = entities.get(peer_id)
-        if entity is not None and peer_id not in seen:
-            seen.add(peer_id)
-            found.append(chat_info(entity))
-    return found[:limit]
+    messages = {(utils.get_peer_id(m.peer_id), m.id): m for m in result.messages}
+    rows = []
+    for index, dialog in enumerate(result.dialogs):
+        if index < skip:
+            continue
+        peer_id = utils.get_peer_id(dialog.peer)
+        top = messages.get((peer_id, dialog.top_message))
+        date = top.date if top is not None else None
+        if first_page and dialog.pinned:
+            # Pinned dialogs only head the first page: continue by counting into that head.
+            position = {"s": index + 1}
+        else:
+            # An empty dialog sorts by when the account joined: the chat's own date.
+            when = date if date is not None else getattr(entities.get(peer_id), "date", None)
+            stamp = int(when.timestamp()) if when is not None else 0
+            position = {"d": stamp, "i": dialog.top_message, "p": peer_id}
+        rows.append(_Row(dialog, entities.get(peer_id), date, position))
+    return rows
+
+
+async def _offset_peer(client: TelegramClient, peer_id: int) -> Any:
+    try:
+        return await client.get_input_entity(peer_id)
+    except ValueError:
+        # Not cached (evicted): Telegram then pages by date and message id alone.
+        return types.InputPeerEmpty()
+
+
+async def _walk_dialogs(
+    client: TelegramClient, criteria: _Criteria, limit: int, position: dict[str, int]
+) -> Found:
+    flt = criteria.flt
+    wanted = limit + 1
+    batch = MAX_LIMIT if flt.active else wanted
+    found: list[tuple[ChatInfo, dict[str, int]]] = []
+    last = position
+    for _ in range(MAX_PAGES):
+        first_page = "d" not in last
+        skip = last.get("s", 0) if first_page else 0
+        if first_page:
+            request = functions.messages.GetDialogsRequest(
+                offset_date=None, offset_id=0, offset_peer=types.InputPeerEmpty(),
+                limit=min(MAX_LIMIT, skip + batch), hash=0,
+            )  # fmt: skip
+        else:
+            request = functions.messages.GetDialogsRequest(
+                offset_date=last["d"], offset_id=last["i"], offset_peer=await _offset_peer(client, last["p"]),
+                limit=batch, hash=0, exclude_pinned=True,
+            )  # fmt: skip
+        result = await client(request)
+        ended = not isinstance(result, types.messages.DialogsSlice) or len(result.dialogs) < request.limit
+        rows = _rows(result, skip, first_page)
+        for row in rows:
+            last = row.position
+            pinned = bool(getattr(row.dialog, "pinned", False))
+            if flt.active_since and not pinned and row.date and row.date.timestamp() < flt.active_since:
+                # Past the pinned head dialogs come newest first: nothing older can match.
+                return Found([info for info, _ in found], None)
+            if not _row_ok(criteria, row):
+                continue
+            info = chat_info(row.entity, unread=row.dialog.unread_count, last_date=row.date)
+            found.append((info, row.position))
+            if len(found) == wanted:
+                return Found([info for info, _ in found[:limit]], found[limit - 1][1])
+        if ended or not rows or last.get("s", 0) >= MAX_LIMIT:
+            return Found([info for info, _ in found], None)
+    # Out of page budget: a short page, continued from the last dialog read.
+    return Found([info for info, _ in found], last)
+
+
+def _row_ok(criteria: _Criteria, row: _Row) -> bool:
+    if row.entity is None or not isinstance(row.dialog, types.Dialog) or not criteria.kind_ok(row.entity):
+        return False
+    return criteria.dialog_ok(row.entity, row.dialog, row.date)
