@@ -6,13 +6,21 @@ that is safe to show to a client (no secrets, paths, phone numbers or message te
 ``hint`` saying what to try next::
 
     MCPGramError
+    ├── InvalidArgument        the arguments cannot work: fix them, do not retry as is
+    │   │                      (``code`` may be more precise: MESSAGE_TOO_LONG, FILE_NOT_FOUND...)
+    │   └── InvalidCursor      a cursor this server did not mint for this tenant and query
     ├── TenantError            who is asking, and may they?
     │   ├── NotAuthenticated   missing, malformed, unknown or revoked token
     │   └── LoginRequired      the tenant's Telegram authorization is gone; log in again
     ├── TelegramError          Telegram refused or failed
     │   ├── FloodWait          slow down: retry after ``retry_after`` seconds
     │   ├── NotAllowed         the account may not do that here
+    │   │   └── PremiumRequired    only with Telegram Premium
     │   ├── ChatNotFound       the chat does not resolve
+    │   ├── MessageNotFound    no such message in that chat
+    │   ├── FolderNotFound     no chat folder by that name or id
+    │   ├── ReactionInvalid    the chat does not take that reaction
+    │   ├── NotVoice           not a voice or round video message
     │   └── RPCFailed          any other Telegram error
     ├── FetchError             fetching a URL for an upload
     │   ├── BlockedURL         the URL or its address is not allowed
@@ -37,6 +45,19 @@ class MCPGramError(Exception):
         super().__init__(message)
         self.message = message
         self.hint = hint
+
+
+class InvalidArgument(MCPGramError):
+    code = "INVALID_ARGUMENT"
+
+    def __init__(self, message: str, *, hint: str | None = None, code: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        if code is not None:
+            self.code = code
+
+
+class InvalidCursor(InvalidArgument):
+    code = "INVALID_CURSOR"
 
 
 class TenantError(MCPGramError):
@@ -67,8 +88,28 @@ class NotAllowed(TelegramError):
     code = "NOT_ALLOWED"
 
 
+class PremiumRequired(NotAllowed):
+    code = "PREMIUM_REQUIRED"
+
+
 class ChatNotFound(TelegramError):
     code = "CHAT_NOT_FOUND"
+
+
+class MessageNotFound(TelegramError):
+    code = "MESSAGE_NOT_FOUND"
+
+
+class FolderNotFound(TelegramError):
+    code = "FOLDER_NOT_FOUND"
+
+
+class ReactionInvalid(TelegramError):
+    code = "REACTION_INVALID"
+
+
+class NotVoice(TelegramError):
+    code = "NOT_VOICE"
 
 
 class RPCFailed(TelegramError):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mcpgram.tools.cursors import InvalidCursor, decode_cursor, encode_cursor
+from mcpgram.errors import InvalidCursor
+from mcpgram.tools.cursors import decode_cursor, encode_cursor
 
 KEY = b"k" * 32
 

@@ -22,7 +22,14 @@ from typing import Any
 from telethon import TelegramClient, functions, types, utils
 from telethon import errors as tg
 
-from ..errors import MCPGramError, NotAllowed, TelegramError
+from ..errors import (
+    MCPGramError,
+    MessageNotFound,
+    NotAllowed,
+    NotVoice,
+    PremiumRequired,
+    ReactionInvalid,
+)
 from .chats import resolve_chat
 from .errors import rpc_error_name
 from .shapes import iso
@@ -41,22 +48,6 @@ __all__ = [
     "react",
     "transcribe_voice",
 ]
-
-
-class MessageNotFound(TelegramError):
-    code = "MESSAGE_NOT_FOUND"
-
-
-class ReactionInvalid(TelegramError):
-    code = "REACTION_INVALID"
-
-
-class NotVoice(TelegramError):
-    code = "NOT_VOICE"
-
-
-class PremiumRequired(NotAllowed):
-    code = "PREMIUM_REQUIRED"
 
 
 def _message_not_found() -> MCPGramError:

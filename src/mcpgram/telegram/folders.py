@@ -17,7 +17,7 @@ from typing import Any, Literal
 from telethon import TelegramClient, functions, utils
 from telethon.tl import types
 
-from ..errors import TelegramError
+from ..errors import FolderNotFound
 
 Category = Literal["contacts", "non_contacts", "groups", "broadcasts", "bots"]
 #: Telegram's peer folder 1 holds archived chats; ``folder="archive"`` lists them.
@@ -25,10 +25,6 @@ ARCHIVE = "archive"
 _ARCHIVE_FOLDER_ID = 1
 _FLAGS = ("contacts", "non_contacts", "groups", "broadcasts", "bots")
 _EXCLUSIONS = ("exclude_muted", "exclude_read", "exclude_archived")
-
-
-class FolderNotFound(TelegramError):
-    code = "FOLDER_NOT_FOUND"
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from ..errors import MCPGramError, TooLarge
+from ..errors import InvalidArgument, TooLarge
 
 __all__ = ["DEFAULT_MAX_FILE_BYTES", "FileRefused", "LocalFile", "read_local_file"]
 
@@ -25,12 +25,11 @@ DEFAULT_MAX_FILE_BYTES = 50 * 1024 * 1024
 _PSEUDO = ("/proc", "/sys", "/dev")
 
 
-class FileRefused(MCPGramError):
+class FileRefused(InvalidArgument):
     """A path that names nothing sendable; ``code`` says why (``FILE_NOT_FOUND``, ``FILE_INVALID``)."""
 
     def __init__(self, code: str, message: str, *, hint: str | None = None) -> None:
-        super().__init__(message, hint=hint)
-        self.code = code
+        super().__init__(message, hint=hint, code=code)
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ import anyio.to_thread
 from telethon import TelegramClient, errors, functions, types, utils
 from telethon.extensions import html, markdown
 
-from ..errors import MCPGramError, NotAllowed, TelegramError
+from ..errors import InvalidArgument, NotAllowed, TelegramError
 from .chats import resolve_chat
 from .convert import entity_map, message_link
 from .local_files import LocalFile, read_local_file
@@ -61,12 +61,11 @@ _RECOVER_WINDOW = timedelta(minutes=2)
 _MAY_HAVE_SENT = "check the chat with get_messages before sending again: a second send would duplicate it"
 
 
-class SendRefused(MCPGramError):
+class SendRefused(InvalidArgument):
     """Input a message cannot go out with; ``code`` says why (``MESSAGE_TOO_LONG``, ``SCHEDULE_INVALID``)."""
 
     def __init__(self, code: str, message: str, *, hint: str | None = None) -> None:
-        super().__init__(message, hint=hint)
-        self.code = code
+        super().__init__(message, hint=hint, code=code)
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,9 @@ from fastmcp.tools import ToolResult
 from pydantic import Field
 
 from .. import telegram
+from ..errors import InvalidCursor
 from ..telegram.shapes import pruned
 from .context import READ, ToolContext, add_tool, compact
-from .cursors import InvalidCursor
 from .paging import int_at, next_cursor, read_cursor
 
 Kind = Literal["any", "user", "bot", "group", "channel", "forum"]

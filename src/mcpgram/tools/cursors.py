@@ -13,13 +13,9 @@ import hmac
 import json
 from typing import Any
 
-from ..errors import MCPGramError
+from ..errors import InvalidCursor
 
 _MAC_CHARS = 22  # 128 bits
-
-
-class InvalidCursor(MCPGramError):
-    code = "INVALID_CURSOR"
 
 
 def _b64(data: bytes) -> str:

@@ -16,7 +16,7 @@ from fastmcp.tools import ToolResult
 from pydantic import Field
 
 from .. import telegram
-from ..errors import MCPGramError
+from ..errors import InvalidArgument
 from ..telegram.shapes import MediaFilter, pruned
 from .context import READ, ToolContext, add_tool, compact
 from .paging import int_at, next_cursor, read_cursor
@@ -33,10 +33,6 @@ Chat = Annotated[
     str,
     Field(min_length=1, max_length=256, description="Chat id from find_chats, 'me', @username or t.me link"),
 ]
-
-
-class InvalidArgument(MCPGramError):
-    code = "INVALID_ARGUMENT"
 
 
 def parse_date(text: str, name: str) -> int:

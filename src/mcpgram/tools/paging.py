@@ -12,8 +12,9 @@ import hashlib
 import json
 from typing import Any
 
+from ..errors import InvalidCursor
 from .context import ToolContext
-from .cursors import InvalidCursor, decode_cursor, encode_cursor
+from .cursors import decode_cursor, encode_cursor
 
 #: Largest int a position may hold (message ids and dates are 32-bit; peer ids 64-bit).
 _MAX_INT = 2**63 - 1

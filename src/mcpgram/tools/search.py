@@ -14,10 +14,10 @@ from fastmcp.tools import ToolResult
 from pydantic import Field
 
 from .. import telegram
+from ..errors import InvalidArgument, InvalidCursor
 from ..telegram.shapes import MediaFilter, pruned
 from .context import READ, ToolContext, add_tool, compact
-from .cursors import InvalidCursor
-from .messages import MAX_INT, InvalidArgument, parse_date
+from .messages import MAX_INT, parse_date
 from .paging import int_at, next_cursor, read_cursor
 
 if TYPE_CHECKING:  # Telethon-importing module: for annotations only
