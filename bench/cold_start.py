@@ -6,22 +6,23 @@ serve`` with ``MCPGRAM_*`` pointing at a sandbox running in another process
 ``tools/list`` answer, then the server's ``VmRSS`` is read from ``/proc/<pid>/status``. The data
 dir is shared by all runs, as a user's is; the first warm-up creates its keys.
 
-The floor: the same client, timed the same way, launches the least a FastMCP stdio server on
-Telethon does (import both, register one tool, serve); ``floor_server`` is measured interleaved
-with mcpgram, and ``ratios.own_seconds`` / ``own_rss_mib`` (mcpgram minus floor) are mcpgram's own
-share. Import-only baselines, also interleaved (spawn to the end of the code, teardown skipped as
-the server's clock skips it; RSS at that point):
+The floor: the same client, timed the same way, launches the least a FastMCP stdio server does
+(import FastMCP, register one tool, serve); ``floor_server`` is measured interleaved with mcpgram,
+and ``ratios.own_seconds`` / ``own_rss_mib`` (mcpgram minus floor) are mcpgram's own share.
+mcpgram imports Telethon only with the first tool call, so the floor does not import it either.
+Import-only baselines, also interleaved (spawn to the end of the code, teardown skipped as the
+server's clock skips it; RSS at that point):
 
 - ``python_bare``: ``python -c pass``, the interpreter's own start-up;
 - ``telethon_fastmcp``: ``python -c "import telethon, fastmcp"`` (``import fastmcp`` is lazy: it
   does not load the MCP server machinery);
-- ``framework_floor``: ``import telethon; from fastmcp import FastMCP``.
+- ``framework_floor``: ``from fastmcp import FastMCP``: the MCP server machinery itself.
 
-``stages`` attributes the start-up: one process imports what ``serve`` needs in stages (Telethon,
-FastMCP, the CLI, settings, the rest of mcpgram) and builds the gateway, timing each stage and
-reading its RSS growth. ``--importtime FILE`` also saves a raw ``-X importtime`` of ``serve``.
-JSON goes to stdout, a short table to stderr. This script must not touch the user's own data dir
-or ``.env``: everything lives in a temp dir.
+``stages`` attributes the start-up: one process imports what ``serve`` needs in stages (FastMCP,
+the CLI, settings, the rest of mcpgram), builds the gateway, then imports Telethon (what the first
+tool call adds), timing each stage and reading its RSS growth. ``--importtime FILE`` also saves a
+raw ``-X importtime`` of ``serve``. JSON goes to stdout, a short table to stderr. This script
+must not touch the user's own data dir or ``.env``: everything lives in a temp dir.
 """
 
 from __future__ import annotations
@@ -49,9 +50,9 @@ from mcpgram.testing import SANDBOX_API_HASH, SANDBOX_API_ID
 
 TARGET_SECONDS, TARGET_RSS_MIB = 0.9, 80.0
 SERVE_ARGS = ["-m", "mcpgram", "serve"]
-#: The least a FastMCP stdio server on Telethon does: import both, register one tool, serve.
+#: The least a FastMCP stdio server does: import FastMCP, register one tool, serve. (mcpgram imports
+#: Telethon with the first tool call, after tools/list, so the floor does not import it either.)
 FLOOR_SERVER_CODE = """
-import telethon
 from fastmcp import FastMCP
 mcp = FastMCP("floor")
 @mcp.tool
@@ -64,7 +65,7 @@ FLOOR_SERVER_ARGS = ["-c", FLOOR_SERVER_CODE]
 BASELINES = {
     "python_bare": "pass",
     "telethon_fastmcp": "import telethon, fastmcp",
-    "framework_floor": "import telethon; from fastmcp import FastMCP",
+    "framework_floor": "from fastmcp import FastMCP",
 }
 MIB = 1024 * 1024
 
@@ -230,7 +231,6 @@ def rss():
 out = [("interpreter", 0.0, rss())]
 def mark(name):
     out.append((name, time.perf_counter() - t0, rss()))
-import telethon; mark("import telethon")
 from fastmcp import FastMCP; mark("from fastmcp import FastMCP")
 import mcpgram.cli; mark("import mcpgram.cli (cyclopts)")
 import mcpgram.settings; mark("import mcpgram.settings (pydantic-settings)")
@@ -238,7 +238,8 @@ import mcpgram.app; mark("import mcpgram.app (the rest of mcpgram)")
 from mcpgram.app import build_gateway
 from mcpgram.settings import Settings
 settings = Settings.load(); mark("Settings.load()")
-gateway = build_gateway(settings, transport="stdio"); mark("build_gateway() (vault, tools, griffe)")
+gateway = build_gateway(settings, transport="stdio"); mark("build_gateway() (vault, tools)")
+import telethon; mark("import telethon (later: with the first tool call)")
 gateway.store.close()
 print(json.dumps(out))
 """
@@ -316,7 +317,7 @@ def report(result: dict[str, Any]) -> None:
         ("cold start to tools/list p50 / p90", f"{seconds['p50']:.3f} / {seconds['p90']:.3f} s"),
         ("  spawn + initialize p50", f"{server['initialize_s']['p50']:.3f} s"),
         ("server RSS after tools/list p50", f"{server['rss_mib']['p50']:.1f} MiB"),
-        ("floor server (FastMCP + Telethon) p50", floor_text),
+        ("floor server (FastMCP stdio, one tool) p50", floor_text),
     ]
     for name in BASELINES:
         b = base[name]

@@ -1,15 +1,18 @@
-"""The documentation covers every setting, and names no setting that does not exist."""
+"""The docs cover every setting, tool, parameter and error code, and name none that does not exist."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from mcpgram.settings import ENV_PREFIX, Settings
 
 CONFIGURATION = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
+SOURCE = Path(__file__).resolve().parent.parent / "src" / "mcpgram"
 
 
 @pytest.fixture(scope="module")
@@ -34,3 +37,70 @@ def test_documented_variables_all_exist() -> None:
     """Every MCPGRAM_ variable the documentation mentions is a real setting."""
     mentioned = set(re.findall(rf"{ENV_PREFIX}([A-Z_]+)", CONFIGURATION.read_text(encoding="utf-8")))
     assert {name.lower() for name in mentioned} - set(Settings.model_fields) == set()
+
+
+# -- docs/tools.md -----------------------------------------------------------------------------------
+
+TOOLS_DOC = CONFIGURATION.parent / "tools.md"
+#: Codes no tool answers with (settings, vault internals, the files feature's tickets and fetches).
+_NOT_TOOL_CODES = {"INTERNAL", "TENANT", "VAULT", "DECRYPT_FAILED", "CONFIG", "TICKET"}
+_NOT_TOOL_CODES |= {"TICKET_EXPIRED", "TICKET_INVALID", "FETCH_FAILED", "URL_BLOCKED"}
+
+
+@pytest.fixture(scope="module")
+def surface(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Tool names with their parameters, resource templates and prompts, as a client lists them."""
+    from fastmcp import Client
+
+    from mcpgram.app import build_gateway
+
+    data_dir = tmp_path_factory.mktemp("docs") / "data"
+    settings = Settings.load(env_file=None, data_dir=data_dir, api_id=1, api_hash="ab" * 16)
+    gateway = build_gateway(settings, transport="stdio")
+
+    async def listed() -> dict[str, Any]:
+        async with Client(gateway.mcp) as client:
+            tools = {t.name: sorted(t.input_schema["properties"]) for t in await client.list_tools()}
+            templates = [t.uri_template for t in await client.list_resource_templates()]
+            prompts = {p.name: [a.name for a in p.arguments or []] for p in await client.list_prompts()}
+        return {"tools": tools, "templates": templates, "prompts": prompts}
+
+    try:
+        return asyncio.run(listed())
+    finally:
+        gateway.store.close()
+
+
+def test_every_tool_and_parameter_is_in_the_tools_doc(surface: dict[str, Any]) -> None:
+    text = TOOLS_DOC.read_text(encoding="utf-8")
+    for tool, parameters in surface["tools"].items():
+        assert f"| `{tool}` |" in text, f"{tool} has no row in {TOOLS_DOC.name}"
+        for name in parameters:
+            assert f"`{name}`" in text, f"{tool}({name}) is not described in {TOOLS_DOC.name}"
+    for template in surface["templates"]:
+        assert f"`{template}`" in text
+    for prompt, arguments in surface["prompts"].items():
+        assert f"`{prompt}`" in text and all(f"`{a}`" in text for a in arguments)
+
+
+def test_every_error_code_a_tool_can_answer_is_in_the_tools_doc() -> None:
+    from mcpgram import errors
+
+    codes = {
+        cls.code
+        for cls in vars(errors).values()
+        if isinstance(cls, type) and issubclass(cls, errors.MCPGramError)
+    }
+    text = TOOLS_DOC.read_text(encoding="utf-8")
+    missing = sorted(code for code in codes - _NOT_TOOL_CODES if f"`{code}`" not in text)
+    assert missing == []
+
+
+def test_documented_error_codes_exist_in_the_code() -> None:
+    """Every code in the errors table is a string the source really raises with."""
+    text = TOOLS_DOC.read_text(encoding="utf-8")
+    table = text.split("## Errors", 1)[1].split("## ", 1)[0]
+    documented = set(re.findall(r"^\| ((?:`[A-Z_]+`(?:, )?)+) \|", table, flags=re.M))
+    codes = {code for cell in documented for code in re.findall(r"`([A-Z_]+)`", cell)}
+    source = "\n".join(p.read_text(encoding="utf-8") for p in SOURCE.rglob("*.py"))
+    assert codes and {code for code in codes if f'"{code}"' not in source} == set()

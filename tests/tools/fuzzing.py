@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import base64
 import functools
+import itertools
 import json
 import re
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +28,10 @@ from mcpgram.tools.cursors import encode_cursor
 CURSOR_SHAPE = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{22}$")
 #: How many seeds one harvesting round tries per tool (keeps module setup around two seconds).
 HARVEST_CALLS = 40
+#: A write tool is harvested until this many calls worked, trying at most WRITE_ATTEMPTS argument sets.
+WRITE_WORKING, WRITE_ATTEMPTS = 3, 80
+#: How many values of a write tool's second required parameter are paired with each of its first.
+WRITE_SECOND = 12
 
 #: Hostile strings tried in every string argument of every tool (and mixed into the fuzz).
 HOSTILE_STRINGS: tuple[str, ...] = (
@@ -79,6 +84,8 @@ class Harvest:
 
     seeds: list[Seed] = field(default_factory=lambda: ["me"])
     working: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    #: (chat, message id) pairs known to belong together, for tools that take a chat and a message.
+    pairs: list[tuple[str, int]] = field(default_factory=list)
 
 
 # -- schema helpers ----------------------------------------------------------------------------------
@@ -103,6 +110,11 @@ def properties(tool: Tool) -> dict[str, dict[str, Any]]:
     """Each parameter's schema, ready to validate on its own."""
     schema = tool.input_schema
     return {name: with_defs(sub, schema) for name, sub in schema.get("properties", {}).items()}
+
+
+def is_read_only(tool: Tool) -> bool:
+    """Whether the tool says it only reads (readOnlyHint): only those are re-run freely."""
+    return bool(tool.annotations and tool.annotations.read_only_hint)
 
 
 def accepts_strings(schema: dict[str, Any]) -> bool:
@@ -316,13 +328,73 @@ def _harvest_args(tool: Tool, seeds: list[Seed]) -> Iterator[dict[str, Any]]:
             yield {**base, **variant}
 
 
-async def harvest(tools: list[Tool], call: Caller, *, rounds: int = 2) -> Harvest:
-    """Call every tool with what the tools answered so far, ``rounds`` times over.
+def _fitting(schema: dict[str, Any], seeds: list[Seed]) -> list[Any]:
+    """Seeds valid for ``schema``, then one-element lists of int seeds (message ids), then False, True."""
+    values: list[Any] = [s for s in seeds if accepts(schema, s)]
+    values += [[s] for s in seeds if isinstance(s, int) and accepts(schema, [s])]
+    return values + [flag for flag in (False, True) if accepts(schema, flag)]
 
-    Pagination is followed generically: a result key that ends with a parameter's name
-    (``next_cursor`` -> ``cursor``) continues the same call.
+
+def _pair_args(tool: Tool, found: Harvest) -> Iterator[dict[str, Any]]:
+    """For a tool whose first two required parameters take a chat and a message id (or a list of
+    them): the known pairs, the other required parameters from the seeds."""
+    props = properties(tool)
+    required = [n for n in props if n in tool.input_schema.get("required", [])]
+    if len(required) < 2:
+        return
+    first, second, *rest = required
+    others = {name: _fitting(props[name], found.seeds) for name in rest}
+    if not all(others.values()):
+        return
+    for chat, message_id in found.pairs:
+        if not accepts(props[first], chat):
+            continue
+        ids = [value for value in (message_id, [message_id]) if accepts(props[second], value)]
+        if ids:
+            yield {first: chat, second: ids[0], **{name: values[0] for name, values in others.items()}}
+
+
+def _write_args(tool: Tool, seeds: list[Seed]) -> Iterator[dict[str, Any]]:
+    """Required parameters only (optional ones keep their harmless defaults), ``me`` (Saved Messages)
+    first and then numbers, pairing each value of the first with a few of the second (chat + message)."""
+    props = properties(tool)
+    required = [n for n in props if n in tool.input_schema.get("required", [])]
+    candidates = {name: _fitting(props[name], seeds) for name in required}
+    if not all(candidates.values()):
+        return
+    for values in candidates.values():
+        values.sort(key=lambda s: (s != "me", not str(s).lstrip("-").isdigit()))
+    if not required:
+        yield {}
+        return
+    first, *rest = required
+    seconds = candidates[rest[0]][:WRITE_SECOND] if rest else [None]
+    for one in candidates[first][:HARVEST_CALLS]:
+        for two in seconds:
+            args = {first: one, **{name: candidates[name][0] for name in rest}}
+            if rest:
+                args[rest[0]] = two
+            yield args
+
+
+async def harvest(
+    tools: list[Tool],
+    call: Caller,
+    *,
+    rounds: int = 2,
+    seeds: Iterable[Seed] = (),
+    pairs: Iterable[tuple[str, int]] = (),
+) -> Harvest:
+    """Call every tool with what the tools answered so far (plus ``seeds`` and ``pairs`` the caller
+    knows from the world: phone numbers, labelled messages).
+
+    Read-only tools (readOnlyHint) are called ``rounds`` times over, their pagination followed
+    generically: a result key that ends with a parameter's name (``next_cursor`` -> ``cursor``)
+    continues the same call. Write tools come after, once, each until WRITE_WORKING calls worked:
+    they change the world, so they are harvested only for a base to fuzz from, never re-run.
     """
-    found = Harvest(working={tool.name: [] for tool in tools})
+    found = Harvest(working={tool.name: [] for tool in tools}, pairs=list(pairs))
+    found.seeds += [seed for seed in seeds if seed not in found.seeds]
     tried: set[str] = set()
 
     async def attempt(tool: Tool, args: dict[str, Any]) -> Any:
@@ -336,13 +408,24 @@ async def harvest(tools: list[Tool], call: Caller, *, rounds: int = 2) -> Harves
             _add_seeds(found.seeds, payload)
         return payload
 
+    readers = [tool for tool in tools if is_read_only(tool)]
     for _ in range(rounds):
-        for tool in tools:
+        for tool in readers:
             names = list(properties(tool))
-            for args in list(_harvest_args(tool, found.seeds)):
+            paired = list(_pair_args(tool, found))[:HARVEST_CALLS]
+            for args in [*paired, *_harvest_args(tool, found.seeds)]:
                 payload = await attempt(tool, args)
                 for result_key, value in payload.items() if isinstance(payload, dict) else ():
                     for name in names:
-                        if result_key != name and result_key.endswith(name) and args.get(name) is None:
+                        if result_key != name and result_key.endswith(name) and not args.get(name):
                             await attempt(tool, {**args, name: value})
+    # Additive writes first, then those that replace or remove (their targets come from the others).
+    writers = [tool for tool in tools if not is_read_only(tool)]
+    writers.sort(key=lambda tool: bool(tool.annotations and tool.annotations.destructive_hint))
+    for tool in writers:
+        candidates = itertools.chain(_pair_args(tool, found), _write_args(tool, found.seeds))
+        for attempts, args in enumerate(candidates):
+            if attempts >= WRITE_ATTEMPTS or len(found.working[tool.name]) >= WRITE_WORKING:
+                break
+            await attempt(tool, args)
     return found
