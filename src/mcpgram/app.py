@@ -31,6 +31,7 @@ from . import __version__
 from .auth import token_digest, token_secret_bytes
 from .datadir import ensure_data_dir, owner_key_bytes, server_secret_bytes
 from .errors import NotAuthenticated
+from .mcpserver import MCPGramServer
 from .settings import Settings, TelegramConfig
 from .telegram.pool import ClientPool
 from .tools import ToolContext, register_tools
@@ -158,7 +159,7 @@ def build_gateway(
         return keys
 
     # version: serverInfo.version would otherwise report FastMCP's own version, not mcpgram's.
-    mcp: FastMCP[Any] = FastMCP(
+    mcp: FastMCP[Any] = MCPGramServer(
         "mcpgram", instructions=INSTRUCTIONS, version=__version__, auth=verifier, mask_error_details=True
     )
     cursor_key = hmac.new(secret, b"mcpgram/cursor/v1", hashlib.sha256).digest()
