@@ -6,14 +6,19 @@ Telethon -> MTProto over TCP -> sandbox.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+from fastmcp import Client
+from fastmcp.client.transports import StreamableHttpTransport
 
+from mcpgram.app import build_gateway, serve_http
 from mcpgram.datadir import ensure_data_dir, owner_key_bytes, server_secret_bytes
 from mcpgram.sandbox import SandboxServer, World
 from mcpgram.sandbox.messaging import Changes, post
@@ -114,3 +119,32 @@ async def login_token(
         sandbox_telegram_config(sandbox, settings), vault, keys, phone=phone, code=phone[5] * 5
     )
     return token
+
+
+class Running:
+    """An HTTP gateway serving Alice and Carol (each with a bearer token) on a free port."""
+
+    def __init__(self, base: str, gateway: Any, alice: str, carol: str) -> None:
+        self.base, self.gateway, self.alice, self.carol = base, gateway, alice, carol
+
+    def client(self, token: str) -> Client[Any]:
+        return Client(
+            StreamableHttpTransport(f"{self.base}/v1/mcp", headers={"Authorization": f"Bearer {token}"})
+        )
+
+
+@pytest.fixture
+async def server(
+    sandbox: SandboxServer, people: People, tmp_path: Path, vault_for: Any
+) -> AsyncIterator[Running]:
+    settings = settings_for(sandbox, tmp_path / "data", transport="http", port=0)
+    vault = vault_for(settings)
+    alice = await login_token(sandbox, settings, vault, ALICE, "alice")
+    carol = await login_token(sandbox, settings, vault, CAROL, "carol")
+    gateway = build_gateway(settings, transport="http")
+    bound: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    task = asyncio.create_task(serve_http(gateway, ready=bound.set_result))
+    port = await asyncio.wait_for(bound, 10)
+    yield Running(f"http://127.0.0.1:{port}", gateway, alice, carol)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)

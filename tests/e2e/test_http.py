@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -15,45 +14,17 @@ from fastmcp import Client
 from fastmcp.client.transports import StreamableHttpTransport
 from fastmcp.exceptions import ToolError
 
-from mcpgram.app import build_gateway, serve_http
 from mcpgram.log import configure_logging
 from mcpgram.sandbox import SandboxServer
 from mcpgram.testing import SANDBOX_API_HASH
 
-from .conftest import ALICE, CAROL, People, login_token, settings_for
+from .conftest import People, Running
 
 pytestmark = pytest.mark.e2e
 
 
 def _json(result: Any) -> Any:
     return json.loads(result.content[0].text)
-
-
-class Running:
-    def __init__(self, base: str, gateway: Any, alice: str, carol: str) -> None:
-        self.base, self.gateway, self.alice, self.carol = base, gateway, alice, carol
-
-    def client(self, token: str) -> Client[Any]:
-        return Client(
-            StreamableHttpTransport(f"{self.base}/v1/mcp", headers={"Authorization": f"Bearer {token}"})
-        )
-
-
-@pytest.fixture
-async def server(
-    sandbox: SandboxServer, people: People, tmp_path: Path, vault_for: Any
-) -> AsyncIterator[Running]:
-    settings = settings_for(sandbox, tmp_path / "data", transport="http", port=0)
-    vault = vault_for(settings)
-    alice = await login_token(sandbox, settings, vault, ALICE, "alice")
-    carol = await login_token(sandbox, settings, vault, CAROL, "carol")
-    gateway = build_gateway(settings, transport="http")
-    bound: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-    task = asyncio.create_task(serve_http(gateway, ready=bound.set_result))
-    port = await asyncio.wait_for(bound, 10)
-    yield Running(f"http://127.0.0.1:{port}", gateway, alice, carol)
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
 
 
 async def test_two_tenants_see_only_their_own_telegram(server: Running, people: People) -> None:

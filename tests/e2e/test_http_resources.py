@@ -6,51 +6,19 @@ Carol reads, she gets her own account's view or CHAT_NOT_FOUND, never a byte of 
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
 import pytest
 from fastmcp import Client
-from fastmcp.client.transports import StreamableHttpTransport
 from mcp import MCPError
 
-from mcpgram.app import build_gateway, serve_http
 from mcpgram.sandbox import SandboxServer
 
-from .conftest import ALICE, CAROL, People, login_token, settings_for
+from .conftest import People, Running
 
 pytestmark = pytest.mark.e2e
-
-
-class Running:
-    def __init__(self, base: str, alice: str, carol: str) -> None:
-        self.base, self.alice, self.carol = base, alice, carol
-
-    def client(self, token: str) -> Client[Any]:
-        return Client(
-            StreamableHttpTransport(f"{self.base}/v1/mcp", headers={"Authorization": f"Bearer {token}"})
-        )
-
-
-@pytest.fixture
-async def server(
-    sandbox: SandboxServer, people: People, tmp_path: Path, vault_for: Any
-) -> AsyncIterator[Running]:
-    settings = settings_for(sandbox, tmp_path / "data", transport="http", port=0)
-    vault = vault_for(settings)
-    alice = await login_token(sandbox, settings, vault, ALICE, "alice")
-    carol = await login_token(sandbox, settings, vault, CAROL, "carol")
-    gateway = build_gateway(settings, transport="http")
-    bound: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-    task = asyncio.create_task(serve_http(gateway, ready=bound.set_result))
-    port = await asyncio.wait_for(bound, 10)
-    yield Running(f"http://127.0.0.1:{port}", alice, carol)
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
 
 
 async def _read(client: Client[Any], uri: str) -> Any:
