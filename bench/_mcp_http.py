@@ -54,10 +54,16 @@ class LeanSession:
         if "Mcp-Session-Id" in self._headers:
             await self._http.delete(self._url, headers=self._headers)
 
+    async def post(self, method: str, params: dict[str, Any]) -> httpx.Response:
+        """Send one request on the session; the HTTP response as received (bench/tools.py counts it)."""
+        body = self._request(method, params)
+        response = await self._http.post(self._url, json=body, headers=self._headers)
+        response.raise_for_status()
+        return response
+
     async def call_tool(self, name: str, arguments: dict[str, Any]) -> str:
         """The tool's first text block; MCPError for a JSON-RPC error or an error result."""
-        body = self._request("tools/call", {"name": name, "arguments": arguments})
-        result = self._answer(await self._http.post(self._url, json=body, headers=self._headers))
+        result = self._answer(await self.post("tools/call", {"name": name, "arguments": arguments}))
         text = str(result["content"][0].get("text", ""))
         if result.get("isError"):
             raise MCPError(text[:200])

@@ -147,7 +147,12 @@ def serve_floor(texts_file: Path) -> None:
         return str(texts["get_messages"])
 
     config = uvicorn.Config(
-        mcp.http_app(path="/v1/mcp"), host="127.0.0.1", port=0, access_log=False, log_config=None
+        # JSON answers, as the gateway gives (web/app.py): like for like.
+        mcp.http_app(path="/v1/mcp", json_response=True),
+        host="127.0.0.1",
+        port=0,
+        access_log=False,
+        log_config=None,
     )
     server = uvicorn.Server(config)
 

@@ -6,23 +6,27 @@ stdio mode reached through FastMCP's in-memory ``Client`` (the whole MCP protoco
 and a plain Telethon client logged in to the same account. Measured in one run:
 
 - ``tools_list``: the ``tools/list`` answer as sent over HTTP (response body bytes, SSE framing
-  included, and the JSON-RPC message inside), per tool (compact JSON of each tool) and in total,
+  included if the server streams, and the JSON-RPC message inside), per tool (compact JSON of each tool) and in total,
   against the issue's 14,000-byte budget;
 - ``page``: a 50-message ``get_messages`` page over HTTP: response body bytes (SSE framing
-  included), the JSON-RPC message alone (what stdio sends, plus a newline) and the response
+  included if the server streams; mcpgram answers POSTs with JSON), the JSON-RPC message alone (what stdio sends, plus a newline) and the response
   headers, per message, against the 300-bytes-per-message target. The page is the newest 50
   messages of a chat extended with re-posts of the demo world's own messages (texts, media,
   entities, reactions, forwards, replies), since no demo chat has 50;
 - ``calls``: Telegram RPCs per tool call (the sandbox's per-key ``rpc_counts`` around one warm
   call), and per raw Telethon equivalent, by method;
-- ``latency``: each case timed interleaved (raw Telethon, in-memory gateway, HTTP gateway), p50/p90
-  and gateway/raw at p50, once with no injected latency (pure overhead) and once with the sandbox
-  delaying every answer by ``--rtt-ms`` (a realistic round trip to Telegram).
+- ``latency``: each case timed interleaved (raw Telethon; the in-memory gateway through fastmcp's
+  ``Client``; the HTTP gateway through fastmcp's ``Client`` (``http``) and through a minimal MCP
+  client, ``bench/_mcp_http.py`` (``http_lean``)), p50/p90 and gateway/raw at p50, once with no
+  injected latency (pure overhead) and once with the sandbox delaying every answer by
+  ``--rtt-ms`` (a realistic round trip to Telegram).
 
 The raw baseline for each case is what a Telethon user would write for the same result (named in
 ``raw`` per case), on a client whose entity cache is warm, as the gateway's is after its warm-up
 call. Everything shares one event loop on one core: the MCP client's own CPU is in the gateway's
-numbers. JSON on stdout, a table on stderr; nothing touches the user's data dir or ``.env``.
+numbers, which is why ``http_lean`` is there: fastmcp's client spends more CPU per call than the
+gateway does (bench/tenants.py), and a client in another process or language would not add it.
+JSON on stdout, a table on stderr; nothing touches the user's data dir or ``.env``.
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ from telethon import TelegramClient, functions, types
 from telethon.sessions import MemorySession
 
 import _common  # bench/_common.py
+from _mcp_http import LeanSession  # bench/_mcp_http.py
 from mcpgram.app import Gateway, build_gateway, serve_http
 from mcpgram.sandbox import SandboxServer
 from mcpgram.sandbox.demo import DemoWorld, build_demo_world
@@ -93,48 +98,6 @@ def extend_chat(demo: DemoWorld) -> int:
 # -- the MCP side ----------------------------------------------------------------------------------
 
 
-class Wire:
-    """A bare MCP session over HTTP (httpx), to count exactly the bytes a client receives."""
-
-    def __init__(self, base: str, token: str) -> None:
-        self.http = httpx.AsyncClient(base_url=base, timeout=30)
-        self.headers = {
-            "Authorization": f"Bearer {token}",
-            "Accept": "application/json, text/event-stream",
-            "Content-Type": "application/json",
-        }
-        self.next_id = 0
-
-    async def open(self) -> None:
-        init = await self.post(
-            "initialize",
-            {
-                "protocolVersion": "2025-06-18",
-                "capabilities": {},
-                "clientInfo": {"name": "bench", "version": "1"},
-            },
-        )
-        session = init.headers.get("mcp-session-id")
-        if session:
-            self.headers["mcp-session-id"] = session
-        self.headers["mcp-protocol-version"] = json.loads(jsonrpc_message(init.text))["result"][
-            "protocolVersion"
-        ]
-        await self.http.post(
-            MCP_PATH, headers=self.headers, json={"jsonrpc": "2.0", "method": "notifications/initialized"}
-        )
-
-    async def post(self, method: str, params: dict[str, Any]) -> httpx.Response:
-        self.next_id += 1
-        body = {"jsonrpc": "2.0", "id": self.next_id, "method": method, "params": params}
-        response = await self.http.post(MCP_PATH, headers=self.headers, json=body)
-        response.raise_for_status()
-        return response
-
-    async def close(self) -> None:
-        await self.http.aclose()
-
-
 def jsonrpc_message(body: str) -> str:
     """The JSON-RPC message in a response body: the SSE ``data:`` line, or the body itself."""
     data = [line[5:].strip() for line in body.splitlines() if line.startswith("data:")]
@@ -154,7 +117,9 @@ class Parts:
     http: Client[Any]
     memory: Client[Any]
     raw: TelegramClient
-    wire: Wire
+    #: A minimal MCP client on the HTTP gateway (bench/_mcp_http.py): bytes on the wire, and the
+    #: HTTP latency without fastmcp's client-side cost (which runs in this same process).
+    wire: LeanSession
     #: The authorization keys whose RPCs are counted: the HTTP gateway's, the in-memory one's, raw's.
     auth: dict[str, Any]
 
@@ -432,15 +397,17 @@ async def timed(call: Callable[[], Awaitable[Any]]) -> float:
 
 async def latency(parts: Parts, case: Case, runs: int) -> dict[str, Any]:
     """Interleaved raw / in-memory / HTTP calls; p50, p90 and the ratios at p50."""
-    samples: dict[str, list[float]] = {"raw": [], "memory": [], "http": []}
+    samples: dict[str, list[float]] = {"raw": [], "memory": [], "http": [], "http_lean": []}
     for _ in range(runs):
         samples["raw"].append(await timed(lambda: case.call_raw(parts.raw)))
         samples["memory"].append(await timed(lambda: tool_call(parts.memory, case.tool, case.next_args())))
         samples["http"].append(await timed(lambda: tool_call(parts.http, case.tool, case.next_args())))
+        samples["http_lean"].append(await timed(lambda: parts.wire.call_tool(case.tool, case.next_args())))
     out: dict[str, Any] = {mode: quantiles(values) for mode, values in samples.items()}
     raw_p50 = out["raw"]["p50_ms"]
     out["ratio_memory_p50"] = out["memory"]["p50_ms"] / raw_p50
     out["ratio_http_p50"] = out["http"]["p50_ms"] / raw_p50
+    out["ratio_http_lean_p50"] = out["http_lean"]["p50_ms"] / raw_p50
     return out
 
 
@@ -523,9 +490,11 @@ async def start(work: Path, stack: list[Callable[[], Awaitable[Any]]]) -> tuple[
     http = Client(StreamableHttpTransport(f"{base}{MCP_PATH}", headers={"Authorization": f"Bearer {token}"}))
     await http.__aenter__()
     stack.append(lambda: http.__aexit__(None, None, None))
-    wire = Wire(base, token)
-    await wire.open()
-    stack.append(wire.close)
+    wire_http = httpx.AsyncClient(timeout=30)
+    stack.append(wire_http.aclose)
+    wire = LeanSession(wire_http, f"{base}{MCP_PATH}", token)
+    await wire.__aenter__()
+    stack.append(lambda: wire.__aexit__(None, None, None))
 
     # The in-memory gateway: stdio mode, the owner.
     memory_gateway: Gateway = build_gateway(
@@ -601,6 +570,7 @@ def build_result(args: argparse.Namespace, measured: dict[str, Any]) -> dict[str
     ratios = [v["latency"]["ratio_memory_p50"] for v in cases.values()]
     rtt_ratios = [v["latency_rtt"]["ratio_memory_p50"] for v in cases.values()]
     http_rtt = [v["latency_rtt"]["ratio_http_p50"] for v in cases.values()]
+    lean_rtt = [v["latency_rtt"]["ratio_http_lean_p50"] for v in cases.values()]
     one_call = {k: v["calls"]["tool"] for k, v in cases.items()}
     return {
         "benchmark": "tools",
@@ -620,6 +590,7 @@ def build_result(args: argparse.Namespace, measured: dict[str, Any]) -> dict[str
             "ratio_memory_p50_median": statistics.median(ratios) if ratios else None,
             "ratio_memory_p50_median_rtt": statistics.median(rtt_ratios) if rtt_ratios else None,
             "ratio_http_p50_median_rtt": statistics.median(http_rtt) if http_rtt else None,
+            "ratio_http_lean_p50_median_rtt": statistics.median(lean_rtt) if lean_rtt else None,
         },
         "targets": {
             "tools_list_met": measured["tools_list"]["met"],
@@ -650,7 +621,8 @@ def report(result: dict[str, Any]) -> None:
         "",
         f"{'case':<26}{'rpc':>4}{'raw':>4}  {'raw p50':>8}{'mem p50':>8}{'http p50':>9}"
         f"{'mem/raw':>8}{'http/raw':>9}"
-        f"  | {rtt:.0f} ms RTT: {'raw':>6}{'mem':>7}{'http':>7}{'mem/raw':>8}{'http/raw':>9}",
+        f"  | {rtt:.0f} ms RTT: {'raw':>6}{'mem':>7}{'http':>7}{'lean':>7}{'mem/raw':>8}{'http/raw':>9}"
+        f"{'lean/raw':>9}",
     ]
     for name, case in result["cases"].items():
         if "latency" not in case:
@@ -662,7 +634,8 @@ def report(result: dict[str, Any]) -> None:
             f"  {a['raw']['p50_ms']:>8.2f}{a['memory']['p50_ms']:>8.2f}"
             f"{a['http']['p50_ms']:>9.2f}{a['ratio_memory_p50']:>8.2f}{a['ratio_http_p50']:>9.2f}"
             f"  | {'':>10}{b['raw']['p50_ms']:>6.1f}{b['memory']['p50_ms']:>7.1f}{b['http']['p50_ms']:>7.1f}"
-            f"{b['ratio_memory_p50']:>8.2f}{b['ratio_http_p50']:>9.2f}"
+            f"{b['http_lean']['p50_ms']:>7.1f}{b['ratio_memory_p50']:>8.2f}{b['ratio_http_p50']:>9.2f}"
+            f"{b['ratio_http_lean_p50']:>9.2f}"
         )
     lines.append(f"load average (1 min): {result['environment']['load_average'][0]}")
     print("\n".join(lines), file=sys.stderr)

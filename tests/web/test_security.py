@@ -12,7 +12,12 @@ from starlette.types import Receive, Scope, Send
 
 from mcpgram import auth
 from mcpgram.vault.vault import Vault
-from mcpgram.web.security import BodyLimitMiddleware, redact_path, tenant_fingerprint
+from mcpgram.web.security import (
+    BodyLimitMiddleware,
+    SecurityHeadersMiddleware,
+    redact_path,
+    tenant_fingerprint,
+)
 
 from .conftest import MCP_ACCEPT, CountingStore, EdgeConfig, EdgeFactory, asgi_client, initialize
 
@@ -48,13 +53,28 @@ async def test_security_headers_on_every_kind_of_response(edge: EdgeFactory, vau
         assert_security_headers(response)
 
 
-async def test_event_streams_keep_no_transform(edge: EdgeFactory, vault: Vault) -> None:
+async def test_event_streams_keep_no_transform() -> None:
     """An SSE response's ``no-transform`` survives next to our ``no-store``, in a single header."""
+
+    async def stream(scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-transform")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"data: x\n\n"})
+
+    transport = httpx2.ASGITransport(app=SecurityHeadersMiddleware(stream))
+    async with httpx2.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+        response = await client.get("/v1/mcp")
+    assert response.headers.get_list("cache-control") == ["no-store, no-transform"]
+
+
+async def test_tool_calls_are_answered_with_one_json_body(edge: EdgeFactory, vault: Vault) -> None:
+    """POSTs get application/json (no SSE stream to set up per call), still with no-store."""
     _, token = vault.create_tenant("alice")
     async with asgi_client(edge()) as client:
         response = await initialize(client, Authorization=f"Bearer {token}")
-    assert response.headers["content-type"].startswith("text/event-stream")
-    assert response.headers.get_list("cache-control") == ["no-store, no-transform"]
+    assert response.headers["content-type"].startswith("application/json")
+    assert response.json()["result"]["serverInfo"]["name"]
+    assert response.headers.get_list("cache-control") == ["no-store"]
 
 
 @pytest.mark.parametrize(

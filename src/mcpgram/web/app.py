@@ -231,6 +231,11 @@ def build_http_app(
         # TenantTag first, so the access log names the tenant of a throttled request too.
         middleware=[Middleware(TenantTagMiddleware), Middleware(TenantThrottleMiddleware, limiter=limiter)],
         session_idle_timeout=http_config.mcp_session_idle_seconds,
+        # One JSON body per POST instead of an SSE stream: mcpgram sends no progress or log
+        # notifications while a call runs, so the stream only ever carried the answer, and setting
+        # it up cost a third of the gateway's CPU per tool call (bench/tenants.py: 6.5 -> 4.2 ms).
+        # Server-to-client notifications still have the GET stream.
+        json_response=True,
         **guard.as_kwargs(),
     )
     health = HostOriginGuardMiddleware(
