@@ -6,10 +6,11 @@ stdio mode reached through FastMCP's in-memory ``Client`` (the whole MCP protoco
 and a plain Telethon client logged in to the same account. Measured in one run:
 
 - ``tools_list``: the ``tools/list`` answer as sent over HTTP (response body bytes, SSE framing
-  included if the server streams, and the JSON-RPC message inside), per tool (compact JSON of each tool) and in total,
-  against the issue's 14,000-byte budget;
+  included if the server streams, and the JSON-RPC message inside), per tool (compact JSON of
+  each tool) and in total, against the issue's 14,000-byte budget;
 - ``page``: a 50-message ``get_messages`` page over HTTP: response body bytes (SSE framing
-  included if the server streams; mcpgram answers POSTs with JSON), the JSON-RPC message alone (what stdio sends, plus a newline) and the response
+  included if the server streams; mcpgram answers POSTs with JSON), the JSON-RPC message alone
+  (what stdio sends, plus a newline) and the response
   headers, per message, against the 300-bytes-per-message target. The page is the newest 50
   messages of a chat extended with re-posts of the demo world's own messages (texts, media,
   entities, reactions, forwards, replies), since no demo chat has 50;
