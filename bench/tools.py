@@ -535,7 +535,8 @@ async def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         parts, alex = await start(work, stack)
         listed = await list_bytes(parts)
         page = await page_bytes(parts, alex)
-        total_runs = 2 * (args.runs + args.rtt_runs) + 8
+        # Each latency round calls the tool three times (in memory, HTTP, HTTP lean), raw once.
+        total_runs = 3 * (args.runs + args.rtt_runs) + 8
         cases = build_cases(parts.demo, alex, await saved_messages(parts, total_runs))
         available = {tool.name for tool in await parts.memory.list_tools()}
         results: dict[str, Any] = {}

@@ -159,3 +159,25 @@ def test_a_revoked_tenant_cannot_be_written_again(vault: Vault) -> None:
     with pytest.raises(VaultError):
         vault.seal(keys, "session", SESSION)
     assert vault.open(keys, "session") is None
+
+
+def test_token_lookups_do_not_wait_for_a_write_in_progress(tmp_path: Path) -> None:
+    """tenant_by_digest reads on its own connection: a writer holding the store (a seal's fsync) and
+    an open write transaction delay it not at all, and a committed revocation shows at once."""
+    store = SQLiteVault(tmp_path / "vault.db")
+    vault = Vault(store, server_secret=b"s" * 32)
+    record, token = vault.create_tenant("alice")
+    other = sqlite3.connect(tmp_path / "vault.db", isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # another writer mid-transaction
+        with store._lock:  # and this store's own writer busy
+            started = time.monotonic()
+            assert vault.authenticate(token).tenant_id == record.tenant_id
+            assert time.monotonic() - started < 0.5
+        other.execute("ROLLBACK")
+        vault.revoke(record.tenant_id)
+        with pytest.raises(NotAuthenticated):
+            vault.authenticate(token)
+    finally:
+        other.close()
+        store.close()

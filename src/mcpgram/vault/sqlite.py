@@ -59,6 +59,12 @@ class SQLiteVault:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(_SCHEMA)
+        # Token lookups get a read-only connection of their own: in WAL mode it never waits for the
+        # writer (a session seal's fsync), so the HTTP edge can look a token up without a thread hop.
+        self._read_lock = threading.Lock()
+        self._reader = sqlite3.connect(
+            f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
+        )
 
     def _write(self, sql: str, params: tuple[object, ...]) -> int:
         with self._lock:
@@ -93,8 +99,11 @@ class SQLiteVault:
         )
 
     def tenant_by_digest(self, token_digest: bytes) -> TenantRecord | None:
-        row = self._one(_SELECT_TENANT + " WHERE token_digest = ? AND status != 'revoked'", (token_digest,))
-        return _row_to_record(row)  # type: ignore[arg-type]
+        """The live tenant with this token digest; on the read-only connection (never waits on writes)."""
+        sql = _SELECT_TENANT + " WHERE token_digest = ? AND status != 'revoked'"
+        with self._read_lock:
+            row = self._reader.execute(sql, (token_digest,)).fetchone()
+        return _row_to_record(row)
 
     def get_tenant(self, tenant_id: str) -> TenantRecord | None:
         row = self._one(_SELECT_TENANT + " WHERE tenant_id = ?", (tenant_id,))
@@ -153,5 +162,7 @@ class SQLiteVault:
             raise VaultError("tenant is revoked or unknown; nothing stored")
 
     def close(self) -> None:
+        with self._read_lock:
+            self._reader.close()
         with self._lock:
             self._db.close()
