@@ -5,9 +5,13 @@ Imported by the scripts in this folder (``python bench/<name>.py`` puts the fold
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import platform
+import shutil
+import tempfile
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,3 +39,15 @@ def emit(result: dict[str, Any], output: Path | None) -> None:
     if output:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(text + "\n")
+
+
+def measure_in_tempdir(name: str, measure: Callable[[Path], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
+    """Run ``measure(work)`` on a fresh event loop with a temp dir that is removed afterwards.
+
+    Benchmarks never touch the user's data dir or ``.env``: everything they create lives there.
+    """
+    work = Path(tempfile.mkdtemp(prefix=f"mcpgram-bench-{name}-"))
+    try:
+        return asyncio.run(measure(work))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

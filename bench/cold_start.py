@@ -31,11 +31,9 @@ import argparse
 import asyncio
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -385,11 +383,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.quick:
         args.runs, args.warmup, args.stage_runs = 2, 1, 1
-    work = Path(tempfile.mkdtemp(prefix="mcpgram-bench-cold-"))
-    try:
-        measured = asyncio.run(measure(args, work))
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    measured = _common.measure_in_tempdir("cold", lambda work: measure(args, work))
     result = build_result(args, measured)
     _common.emit(result, args.output)
     report(result)

@@ -43,12 +43,10 @@ import json
 import os
 import re
 import secrets
-import shutil
 import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -663,11 +661,7 @@ def main() -> int:
     if args.serve_floor:
         serve_floor(args.serve_floor)
         return 0
-    work = Path(tempfile.mkdtemp(prefix="mcpgram-bench-tenants-"))
-    try:
-        measured = asyncio.run(measure(args, work))
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    measured = _common.measure_in_tempdir("tenants", lambda work: measure(args, work))
     keys = ("tenants", "sessions", "seconds", "calls_per_session", "messages", "login_concurrency")
     result: dict[str, Any] = {
         "benchmark": "tenants",

@@ -38,10 +38,8 @@ import contextlib
 import dataclasses
 import json
 import logging
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -661,11 +659,7 @@ def main() -> int:
         args.runs, args.rtt_runs = 3, 2
     # Telethon warns about answers it cannot map to a sent message (forwards to Saved Messages).
     logging.getLogger("telethon").setLevel(logging.ERROR)
-    work = Path(tempfile.mkdtemp(prefix="mcpgram-bench-tools-"))
-    try:
-        measured = asyncio.run(measure(args, work))
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    measured = _common.measure_in_tempdir("tools", lambda work: measure(args, work))
     result = build_result(args, measured)
     _common.emit(result, args.output)
     report(result)
