@@ -16,27 +16,22 @@ from pydantic import Field
 
 from .. import telegram
 from .context import DESTRUCTIVE, READ, SET, ToolContext, add_tool, compact
+from .params import MAX_INT32, ChatRef, MessageId, MessageIdItem
 
 if TYPE_CHECKING:  # Telethon-importing module: for annotations only, never loaded by the tools layer
     from ..telegram.actions import Deleted, Reactions, Transcription
 
-#: Message ids are a TL ``int``: positive, 32-bit.
-MAX_MESSAGE_ID = 2**31 - 1
 #: Telegram deletes at most 100 messages per call.
 MAX_DELETE = 100
 
-Chat = Annotated[
-    str,
-    Field(min_length=1, max_length=256, description="Chat id from find_chats, 'me', @username or t.me link"),
-]
-MessageId = Annotated[int, Field(ge=1, le=MAX_MESSAGE_ID, description="Message id from get_messages")]
+Chat = ChatRef
 
 
 def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
     async def delete_messages(
         chat: Chat,
         message_ids: Annotated[
-            list[Annotated[int, Field(ge=1, le=MAX_MESSAGE_ID)]],
+            list[MessageIdItem],
             Field(min_length=1, max_length=MAX_DELETE, description="Ids from get_messages"),
         ],
         for_everyone: Annotated[
@@ -62,7 +57,7 @@ def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
     async def mark_read(
         chat: Chat,
         up_to: Annotated[
-            int, Field(ge=0, le=MAX_MESSAGE_ID, description="Read up to this message id; 0 reads all")
+            int, Field(ge=0, le=MAX_INT32, description="Read up to this message id; 0 reads all")
         ] = 0,
     ) -> ToolResult:
         """Mark a chat's messages as read."""

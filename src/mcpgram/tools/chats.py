@@ -20,13 +20,13 @@ from ..errors import InvalidCursor
 from ..telegram.shapes import pruned
 from .context import READ, ToolContext, add_tool, compact
 from .paging import int_at, next_cursor, read_cursor
+from .params import MAX_INT32, ChatRef
 
 Kind = Literal["any", "user", "bot", "group", "channel", "forum"]
 DEFAULT_TOPICS = 10
 _DAY = 86400
-_MAX_INT32 = 2**31 - 1
+_MAX_INT32 = MAX_INT32
 _MAX_LONG = 2**63 - 1
-_CHAT_REF = "Chat id from find_chats, 'me', @username, t.me link or +phone"
 
 
 def _dialog_position(position: dict[str, Any]) -> dict[str, int]:
@@ -119,7 +119,7 @@ def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
         return compact(payload, third_party=bool(payload["chats"]))
 
     async def get_chat(
-        chat: Annotated[str, Field(min_length=1, max_length=256, description=_CHAT_REF)],
+        chat: ChatRef,
         topics: Annotated[
             int, Field(ge=0, le=50, description="Forum topics to list (0: none)")
         ] = DEFAULT_TOPICS,

@@ -20,19 +20,17 @@ from ..errors import InvalidArgument
 from ..telegram.shapes import MediaFilter, pruned
 from .context import READ, ToolContext, add_tool, compact
 from .paging import int_at, next_cursor, read_cursor
+from .params import MAX_INT32, ChatRef, MessageIdItem
 
 if TYPE_CHECKING:  # Telethon-importing module: for annotations only
     from ..telegram.history import Page
 
 TOOL = "get_messages"
 #: Message ids and dates are a TL ``int``.
-MAX_INT = 2**31 - 1
+MAX_INT = MAX_INT32
 MAX_IDS = 100
 
-Chat = Annotated[
-    str,
-    Field(min_length=1, max_length=256, description="Chat id from find_chats, 'me', @username or t.me link"),
-]
+Chat = ChatRef
 
 
 def parse_date(text: str, name: str) -> int:
@@ -129,7 +127,7 @@ def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
         ] = "",
         search: Annotated[str, Field(max_length=256, description="Text to find")] = "",
         ids: Annotated[
-            list[Annotated[int, Field(ge=1, le=MAX_INT)]],
+            list[MessageIdItem],
             Field(max_length=MAX_IDS, description="Only these ids (absent ones: not_found)"),
         ] = [],  # noqa: B006 - pydantic copies defaults; [] keeps the schema free of anyOf-null
         thread: Annotated[

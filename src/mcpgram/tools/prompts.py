@@ -117,7 +117,10 @@ def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
         description="Summarise one chat since a date: which tools to call and what to report.",
     )
     async def summarize_chat(
-        chat: Annotated[str, Field(description="Chat id from find_chats, 'me', @username or t.me link")],
+        # A literal: FastMCP resolves prompt annotations outside this module (a name would not resolve).
+        chat: Annotated[
+            str, Field(description="Chat id from find_chats, 'me', @username, t.me link or +phone")
+        ],
         since: Annotated[str, Field(description="ISO date to start from, e.g. 2025-06-01")],
     ) -> str:
         return summarize_text(parse_chat(chat), parse_since(since))

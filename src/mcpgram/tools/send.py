@@ -21,22 +21,20 @@ from .. import telegram
 from ..errors import NotAllowed
 from ..telegram.shapes import pruned
 from .context import DESTRUCTIVE, WRITE, ToolContext, add_tool, compact, error_text
+from .params import MAX_INT32, ChatRef, MessageIdItem
 
 if TYPE_CHECKING:  # Telethon-importing modules: for annotations only, never loaded by the tools layer
     from ..telegram.phone import PhoneSent
     from ..telegram.sending import Edited, Forwarded, Sent
 
 #: Message ids are a TL ``int``: positive, 32-bit.
-MAX_MESSAGE_ID = 2**31 - 1
+MAX_MESSAGE_ID = MAX_INT32
 #: Telegram forwards at most 100 messages per call.
 MAX_FORWARD = 100
 #: Raw input before markup is parsed; the 4096 limit applies to the parsed text.
 MAX_RAW_TEXT = 16_384
 
-Chat = Annotated[
-    str,
-    Field(min_length=1, max_length=256, description="Chat id from find_chats, 'me', @username or t.me link"),
-]
+Chat = ChatRef
 Text = Annotated[str, Field(max_length=MAX_RAW_TEXT, description="Up to 4096 characters after formatting")]
 ParseMode = Annotated[
     Literal["text", "markdown", "html"],
@@ -108,7 +106,7 @@ def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
     async def forward_messages(
         from_chat: Chat,
         message_ids: Annotated[
-            list[Annotated[int, Field(ge=1, le=MAX_MESSAGE_ID)]],
+            list[MessageIdItem],
             Field(
                 min_length=1, max_length=MAX_FORWARD, description="Ids in from_chat, in the order to forward"
             ),
