@@ -24,12 +24,10 @@ if TYPE_CHECKING:  # Telethon-importing module: for annotations only, never load
 #: Telegram deletes at most 100 messages per call.
 MAX_DELETE = 100
 
-Chat = ChatRef
-
 
 def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
     async def delete_messages(
-        chat: Chat,
+        chat: ChatRef,
         message_ids: Annotated[
             list[MessageIdItem],
             Field(min_length=1, max_length=MAX_DELETE, description="Ids from get_messages"),
@@ -55,7 +53,7 @@ def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
         return compact(result, third_party=False)
 
     async def mark_read(
-        chat: Chat,
+        chat: ChatRef,
         up_to: Annotated[
             int, Field(ge=0, le=MAX_INT32, description="Read up to this message id; 0 reads all")
         ] = 0,
@@ -69,7 +67,7 @@ def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
         return compact({"read_up_to": up_to} if up_to else {"read": "all"}, third_party=False)
 
     async def react(
-        chat: Chat,
+        chat: ChatRef,
         message_id: MessageId,
         emoji: Annotated[
             str, Field(max_length=16, description="One standard emoji (👍 ❤ 🔥 🎉 😁 …); empty removes yours")
@@ -89,7 +87,7 @@ def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
         return compact(result, third_party=False)
 
     async def pin_message(
-        chat: Chat,
+        chat: ChatRef,
         message_id: MessageId,
         unpin: Annotated[bool, Field(description="true unpins the message instead")] = False,
         notify: Annotated[bool, Field(description="Notify group members about the pin")] = False,
@@ -102,7 +100,7 @@ def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
         await ctx.run(call)
         return compact({"message_id": message_id, "pinned": not unpin}, third_party=False)
 
-    async def transcribe_voice(chat: Chat, message_id: MessageId) -> ToolResult:
+    async def transcribe_voice(chat: ChatRef, message_id: MessageId) -> ToolResult:
         """Telegram's speech-to-text for a voice note or round video (Premium after a free trial)."""
 
         async def call(client: Any) -> Transcription:

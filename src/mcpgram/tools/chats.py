@@ -25,7 +25,6 @@ from .params import MAX_INT32, ChatRef
 Kind = Literal["any", "user", "bot", "group", "channel", "forum"]
 DEFAULT_TOPICS = 10
 _DAY = 86400
-_MAX_INT32 = MAX_INT32
 _MAX_LONG = 2**63 - 1
 
 
@@ -35,8 +34,8 @@ def _dialog_position(position: dict[str, Any]) -> dict[str, int]:
         return {"s": int_at(position, "s", high=100)}
     if set(position) == {"d", "i", "p"}:
         return {
-            "d": int_at(position, "d", high=_MAX_INT32),
-            "i": int_at(position, "i", high=_MAX_INT32),
+            "d": int_at(position, "d", high=MAX_INT32),
+            "i": int_at(position, "i", high=MAX_INT32),
             "p": int_at(position, "p", low=-_MAX_LONG, high=_MAX_LONG),
         }
     raise InvalidCursor("cursor is not valid here", hint="start again without a cursor")
@@ -138,7 +137,7 @@ def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
             raw = read_cursor(ctx, "get_chat", {"chat": chat}, topics_cursor)
             if set(raw) != {"d", "i", "t"}:
                 raise InvalidCursor("cursor is not valid here", hint="start again without a cursor")
-            position = {key: int_at(raw, key, high=_MAX_INT32) for key in ("d", "i", "t")}
+            position = {key: int_at(raw, key, high=MAX_INT32) for key in ("d", "i", "t")}
             page = await telegram.profile.get_topics(client, chat, limit=max(topics, 1), position=position)
             return _topic_page(ctx, chat, page)
 

@@ -96,12 +96,16 @@ def error_text(exc: MCPGramError) -> str:
     return ". ".join(parts)
 
 
-def compact(payload: dict[str, Any], *, third_party: bool = True) -> ToolResult:
-    """A result as one compact JSON text block, led by :data:`THIRD_PARTY_NOTE` when it carries user text."""
+def compact_json(payload: dict[str, Any], *, third_party: bool = True) -> str:
+    """Compact JSON, led by :data:`THIRD_PARTY_NOTE` when it carries user text (tools and resources)."""
     if third_party:
         payload = {"note": THIRD_PARTY_NOTE, **payload}
-    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
-    return ToolResult(content=[TextContent(type="text", text=text)])
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+
+
+def compact(payload: dict[str, Any], *, third_party: bool = True) -> ToolResult:
+    """A result as one compact JSON text block (see :func:`compact_json`)."""
+    return ToolResult(content=[TextContent(type="text", text=compact_json(payload, third_party=third_party))])
 
 
 class LeanTool(FunctionTool):

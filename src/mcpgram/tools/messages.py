@@ -26,11 +26,7 @@ if TYPE_CHECKING:  # Telethon-importing module: for annotations only
     from ..telegram.history import Page
 
 TOOL = "get_messages"
-#: Message ids and dates are a TL ``int``.
-MAX_INT = MAX_INT32
 MAX_IDS = 100
-
-Chat = ChatRef
 
 
 def parse_date(text: str, name: str) -> int:
@@ -43,7 +39,7 @@ def parse_date(text: str, name: str) -> int:
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return min(max(int(moment.timestamp()), 1), MAX_INT)
+    return min(max(int(moment.timestamp()), 1), MAX_INT32)
 
 
 def page_payload(page: Page) -> dict[str, Any]:
@@ -64,7 +60,7 @@ async def read_page(
         return page_payload(await telegram.history.messages_by_id(client, query["chat"], ids))
     after = 0
     if cursor:
-        after = int_at(read_cursor(ctx, TOOL, query, cursor), "after", low=1, high=MAX_INT)
+        after = int_at(read_cursor(ctx, TOOL, query, cursor), "after", low=1, high=MAX_INT32)
     from_date = parse_date(query["from_date"], "from_date") if query["from_date"] else 0
     q = telegram.history.Query(
         chat=query["chat"],
@@ -118,7 +114,7 @@ def _query(
 
 def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
     async def get_messages(
-        chat: Chat,
+        chat: ChatRef,
         *,
         limit: Annotated[int, Field(ge=1, le=100)] = 20,
         cursor: Annotated[str, Field(max_length=512, description="next_cursor of the previous page")] = "",
@@ -131,7 +127,8 @@ def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
             Field(max_length=MAX_IDS, description="Only these ids (absent ones: not_found)"),
         ] = [],  # noqa: B006 - pydantic copies defaults; [] keeps the schema free of anyOf-null
         thread: Annotated[
-            int, Field(ge=0, le=MAX_INT, description="Message id: its replies, forum topic or post comments")
+            int,
+            Field(ge=0, le=MAX_INT32, description="Message id: its replies, forum topic or post comments"),
         ] = 0,
         sender: Annotated[str, Field(max_length=256, description="User id or @username")] = "",
         media: MediaFilter = "",

@@ -15,6 +15,7 @@ from typing import Any
 from ..errors import InvalidCursor
 from .context import ToolContext
 from .cursors import decode_cursor, encode_cursor
+from .params import MAX_INT32
 
 #: Largest int a position may hold (message ids and dates are 32-bit; peer ids 64-bit).
 _MAX_INT = 2**63 - 1
@@ -54,7 +55,7 @@ def read_cursor(ctx: ToolContext, tool: str, query: dict[str, Any], cursor: str)
     return position
 
 
-def int_at(position: dict[str, Any], key: str, *, low: int = 0, high: int = 2**31 - 1) -> int:
+def int_at(position: dict[str, Any], key: str, *, low: int = 0, high: int = MAX_INT32) -> int:
     """``position[key]`` as an int within ``[low, high]``, or InvalidCursor."""
     value = position.get(key)
     if type(value) is not int or not low <= value <= high:

@@ -15,7 +15,6 @@ errors through unmasked and masks anything else), so an agent reads the same cod
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -25,7 +24,7 @@ from fastmcp.exceptions import ResourceError, ToolError
 
 from ..errors import ChatNotFound, InvalidArgument, MCPGramError
 from . import chats, messages
-from .context import THIRD_PARTY_NOTE, ToolContext, error_text
+from .context import ToolContext, compact_json, error_text
 
 #: Same bounds as get_messages.
 MIN_LIMIT, MAX_LIMIT, DEFAULT_LIMIT = 1, 100, 20
@@ -65,7 +64,7 @@ async def as_json(read: Callable[[], Awaitable[dict[str, Any]]]) -> str:
     except ToolError as exc:
         # Already our CODE: message. hint text, nothing internal in it.
         raise ResourceError(str(exc), log_level=logging.INFO) from None
-    return json.dumps({"note": THIRD_PARTY_NOTE, **payload}, ensure_ascii=False, separators=(",", ":"))
+    return compact_json(payload)
 
 
 def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:

@@ -17,8 +17,9 @@ from .. import telegram
 from ..errors import InvalidArgument, InvalidCursor
 from ..telegram.shapes import MediaFilter, pruned
 from .context import READ, ToolContext, add_tool, compact
-from .messages import MAX_INT, parse_date
+from .messages import parse_date
 from .paging import int_at, next_cursor, read_cursor
+from .params import MAX_INT32
 
 if TYPE_CHECKING:  # Telethon-importing module: for annotations only
     from ..telegram.search import Hits, Position
@@ -31,9 +32,9 @@ MAX_PEER = 2**63 - 1
 def _position(ctx: ToolContext, query: dict[str, Any], cursor: str) -> Position:
     position = read_cursor(ctx, TOOL, query, cursor)
     return telegram.search.Position(
-        rate=int_at(position, "r", low=0, high=MAX_INT),
+        rate=int_at(position, "r", low=0, high=MAX_INT32),
         peer=int_at(position, "p", low=-MAX_PEER, high=MAX_PEER),
-        msg_id=int_at(position, "i", low=1, high=MAX_INT),
+        msg_id=int_at(position, "i", low=1, high=MAX_INT32),
     )
 
 

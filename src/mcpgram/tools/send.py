@@ -27,14 +27,11 @@ if TYPE_CHECKING:  # Telethon-importing modules: for annotations only, never loa
     from ..telegram.phone import PhoneSent
     from ..telegram.sending import Edited, Forwarded, Sent
 
-#: Message ids are a TL ``int``: positive, 32-bit.
-MAX_MESSAGE_ID = MAX_INT32
 #: Telegram forwards at most 100 messages per call.
 MAX_FORWARD = 100
 #: Raw input before markup is parsed; the 4096 limit applies to the parsed text.
 MAX_RAW_TEXT = 16_384
 
-Chat = ChatRef
 Text = Annotated[str, Field(max_length=MAX_RAW_TEXT, description="Up to 4096 characters after formatting")]
 ParseMode = Annotated[
     Literal["text", "markdown", "html"],
@@ -53,13 +50,13 @@ def _no_local_files() -> ToolError:
 def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
     async def send_message(
         *,
-        chat: Chat,
+        chat: ChatRef,
         text: Annotated[
             str, Field(max_length=MAX_RAW_TEXT, description="Up to 4096 characters; caption if file")
         ],
         parse_mode: ParseMode = "text",
-        reply_to: Annotated[int, Field(ge=0, le=MAX_MESSAGE_ID, description="Message id to reply to")] = 0,
-        topic: Annotated[int, Field(ge=0, le=MAX_MESSAGE_ID, description="Forum topic id to post in")] = 0,
+        reply_to: Annotated[int, Field(ge=0, le=MAX_INT32, description="Message id to reply to")] = 0,
+        topic: Annotated[int, Field(ge=0, le=MAX_INT32, description="Forum topic id to post in")] = 0,
         silent: Annotated[bool, Field(description="Send without a notification")] = False,
         schedule: Annotated[
             str, Field(max_length=40, description="Send later: ISO time (UTC unless offset), within 365 days")
@@ -88,8 +85,8 @@ def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
         return compact(pruned(await ctx.run(call)), third_party=False)
 
     async def edit_message(
-        chat: Chat,
-        message_id: Annotated[int, Field(ge=1, le=MAX_MESSAGE_ID, description="Id of your own message")],
+        chat: ChatRef,
+        message_id: Annotated[int, Field(ge=1, le=MAX_INT32, description="Id of your own message")],
         text: Text,
         parse_mode: ParseMode = "text",
     ) -> ToolResult:
@@ -104,14 +101,14 @@ def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
         return compact(result, third_party=False)
 
     async def forward_messages(
-        from_chat: Chat,
+        from_chat: ChatRef,
         message_ids: Annotated[
             list[MessageIdItem],
             Field(
                 min_length=1, max_length=MAX_FORWARD, description="Ids in from_chat, in the order to forward"
             ),
         ],
-        to_chat: Chat,
+        to_chat: ChatRef,
         silent: Annotated[bool, Field(description="Forward without a notification")] = False,
     ) -> ToolResult:
         """Forward messages to another chat; returns the new ids in order."""
