@@ -22,6 +22,7 @@ from mcpgram.telegram.connect import (
     build_client,
     check_config,
     client_kwargs,
+    fast_crypto,
     prepare_session,
     python_socks_installed,
 )
@@ -84,6 +85,24 @@ def test_socks_without_python_socks_is_refused_at_start() -> None:
         assert "python-socks" in str(info.value)
         assert "hunter2" not in str(info.value)
         check_config(config(proxy=proxy))
+
+
+def test_telethon_encrypts_with_cryptg() -> None:
+    """cryptg is a dependency: without it every MTProto message is AES-IGE'd 16 bytes per ctypes call."""
+    assert fast_crypto()
+
+
+def test_a_missing_cryptg_is_one_warning_not_one_per_client(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from mcpgram.telegram import connect
+
+    monkeypatch.setattr(connect.aes, "cryptg", None)
+    monkeypatch.setattr(connect, "_warned_slow_crypto", False)
+    with caplog.at_level("WARNING", logger=connect.__name__):
+        for _ in range(3):
+            build_client(MemorySession(), config())
+    assert [r.getMessage() for r in caplog.records] == ["telegram.slow_crypto"]
 
 
 def test_python_socks_is_installed() -> None:

@@ -11,10 +11,11 @@ Must not: connect anywhere (the pool does), log proxy credentials, secrets or th
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from telethon import TelegramClient
-from telethon.crypto import rsa
+from telethon.crypto import aes, rsa
 
 from .. import __version__
 from ..settings import DcAddress, ProxyConfig, TelegramConfig
@@ -26,6 +27,7 @@ __all__ = [
     "build_client",
     "check_config",
     "client_kwargs",
+    "fast_crypto",
     "prepare_session",
     "python_socks_installed",
     "trust_server_key",
@@ -39,6 +41,20 @@ DEVICE_MODEL = "mcpgram gateway"
 MAX_CONNECT_TIMEOUT = 10.0
 
 _trusted: set[str] = set()
+_log = logging.getLogger(__name__)
+_warned_slow_crypto = False
+
+
+def fast_crypto() -> bool:
+    """Whether Telethon encrypts with cryptg (C) rather than libssl through ctypes, ~70x slower."""
+    return aes.cryptg is not None
+
+
+def _warn_once_without_fast_crypto() -> None:
+    global _warned_slow_crypto  # noqa: PLW0603 - one warning per process, whatever the tenant count
+    if not _warned_slow_crypto and not fast_crypto():
+        _warned_slow_crypto = True
+        _log.warning("telegram.slow_crypto", extra={"hint": "install cryptg (a mcpgram dependency)"})
 
 
 def trust_server_key(pem: str) -> None:
@@ -131,6 +147,7 @@ def build_client(session: Any, config: TelegramConfig, *, retry_delay: float = 1
         ConfigError: see :func:`check_config`.
     """
     check_config(config)
+    _warn_once_without_fast_crypto()
     if config.rsa_key_pem is not None:
         trust_server_key(config.rsa_key_pem)
     prepare_session(session, config)
