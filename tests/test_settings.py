@@ -193,6 +193,9 @@ INVALID: list[tuple[dict[str, Any], str]] = [
     ({"flood_sleep_threshold": -1}, "flood_sleep_threshold"),
     ({"log_level": "LOUD"}, "log_level"),
     ({"transport": "websocket"}, "transport"),
+    ({"workers": 0}, "workers"),
+    ({"workers": 65}, "workers"),
+    ({"workers": 2, "no_auth": True}, "workers"),
 ]
 
 

@@ -224,7 +224,7 @@ async def serve_stdio(
     os._exit(0)
 
 
-def http_app(gateway: Gateway) -> Any:
+def http_app(gateway: Gateway, *, behind_front: bool = False) -> Any:
     """The ASGI app: MCP at /v1/mcp behind the security edge, plus /health."""
     from .web.app import build_http_app
 
@@ -235,6 +235,7 @@ def http_app(gateway: Gateway) -> Any:
         operator_token=settings.operator_token,
         pool_stats=gateway.pool.stats,
         verifier=gateway.verifier,
+        behind_front=behind_front,
     )
 
 
@@ -265,15 +266,23 @@ async def use_static_tool_schemas(mcp: FastMCP[Any]) -> None:
     low_level.get_tool_input_schema = schemas.get
 
 
-async def serve_http(gateway: Gateway, *, ready: Any = None) -> None:
-    """Serve HTTP (TLS when configured) until cancelled; ``ready(port)`` is called once listening."""
+async def serve_http(gateway: Gateway, *, ready: Any = None, worker_socket: str | None = None) -> None:
+    """Serve HTTP (TLS when configured) until cancelled; ``ready(port)`` is called once listening.
+
+    With ``worker_socket`` this process is a worker behind the multi-worker front (``workers.py``):
+    it listens on that Unix socket only, without TLS (the front terminates it), believes the
+    front's client-address header, and calls ``ready(0)``.
+    """
     import uvicorn
 
     settings = gateway.settings
+    behind_front = worker_socket is not None
+    own_tls = not behind_front and settings.tls_cert is not None
     config = uvicorn.Config(
-        http_app(gateway),
+        http_app(gateway, behind_front=behind_front),
         host=settings.host,
         port=settings.port,
+        uds=worker_socket,
         # Our AccessLogMiddleware logs a redacted line; uvicorn's would print url_auth tokens.
         access_log=False,
         # uvicorn would otherwise rewrite the client address from X-Forwarded-For for loopback
@@ -281,8 +290,8 @@ async def serve_http(gateway: Gateway, *, ready: Any = None) -> None:
         proxy_headers=False,
         log_config=None,
         server_header=False,
-        ssl_certfile=str(settings.tls_cert) if settings.tls_cert else None,
-        ssl_keyfile=str(settings.tls_key) if settings.tls_key else None,
+        ssl_certfile=str(settings.tls_cert) if own_tls else None,
+        ssl_keyfile=str(settings.tls_key) if own_tls else None,
         lifespan="on",
     )
     server = uvicorn.Server(config)
@@ -298,7 +307,7 @@ async def serve_http(gateway: Gateway, *, ready: Any = None) -> None:
             while not server.started and not serving.done():  # noqa: ASYNC110
                 await asyncio.sleep(0.02)
             if ready is not None and server.started:
-                ready(server.servers[0].sockets[0].getsockname()[1])
+                ready(0 if behind_front else server.servers[0].sockets[0].getsockname()[1])
             await asyncio.shield(serving)
         except asyncio.CancelledError:
             # Cancellation is how callers stop the server: close the sockets and drain first.

@@ -103,6 +103,7 @@ class Settings(BaseSettings):
     transport: Literal["stdio", "http"] = Field("stdio", description="MCP transport.")
     host: str = Field("127.0.0.1", description="HTTP bind address.")
     port: int = Field(8000, ge=0, le=65535, description="HTTP port (0 picks a free one).")
+    workers: int = Field(1, ge=1, le=64, description="HTTP worker processes; a token's tenant stays in one.")
     public_url: AnyHttpUrl | None = Field(None, description="Public https origin of the server.")
     tls_cert: Path | None = Field(None, description="TLS certificate chain (PEM), with tls_key.")
     tls_key: Path | None = Field(None, description="TLS private key (PEM), with tls_cert.")
@@ -217,6 +218,8 @@ class Settings(BaseSettings):
             path: Path | None = getattr(self, name)
             if path is not None and not (path.is_file() and os.access(path, os.R_OK)):
                 raise _setting_error(name, "the file does not exist or cannot be read")
+        if self.workers > 1 and self.no_auth:
+            raise _setting_error("workers", "serving without auth has one tenant: use one worker")
         if self.no_auth and not is_loopback_host(self.host):
             raise _setting_error("no_auth", "only allowed when host is a loopback address (127.0.0.1, ::1)")
         url = self.public_url

@@ -47,7 +47,11 @@ async def sandbox() -> AsyncIterator[SandboxServer]:
 @pytest.fixture
 def people(sandbox: SandboxServer) -> People:
     """Alice chats with Bob (45 messages); Carol chats with Bob; Alice and Carol never met."""
-    world = sandbox.world
+    return populate(sandbox.world)
+
+
+def populate(world: World) -> People:
+    """The :func:`people` world: Alice, Bob and Carol, and their chats."""
     alice = world.add_user(first_name="Alice", phone=ALICE, username="alice_e2e").id
     bob = world.add_user(first_name="Bob", phone=BOB, username="bob_e2e").id
     carol = world.add_user(first_name="Carol", phone=CAROL, username="carol_e2e").id

@@ -6,6 +6,7 @@ In stdio mode stdout belongs to the MCP protocol: everything for people goes to 
 
 from __future__ import annotations
 
+import logging
 import shutil
 import tempfile
 from pathlib import Path
@@ -26,6 +27,7 @@ def serve(
     tls_cert: Path | None = None,
     tls_key: Path | None = None,
     public_url: str | None = None,
+    workers: int | None = None,
 ) -> int:
     """Run the MCP server: stdio for the local owner, or HTTP with a bearer token per tenant.
 
@@ -40,6 +42,7 @@ def serve(
         tls_cert: TLS certificate chain (PEM), with --tls-key.
         tls_key: TLS private key (PEM), with --tls-cert.
         public_url: The server's public https origin (for links it hands out).
+        workers: HTTP worker processes (default 1), e.g. one per core; each tenant is served by one.
     """
     with startup_gc():
         from ..app import build_gateway, serve_http, serve_stdio
@@ -53,7 +56,10 @@ def serve(
             tls_cert=tls_cert,
             tls_key=tls_key,
             public_url=public_url,
+            workers=workers,
         )
+        if settings.transport == "http" and settings.workers > 1:
+            return _serve_workers(settings)
         gateway = build_gateway(settings, transport=settings.transport)
     if settings.transport == "stdio":
         anyio.run(serve_stdio, gateway)
@@ -64,6 +70,20 @@ def serve(
             terminal().say(f"mcpgram: serving MCP at {scheme}://{settings.host}:{bound}/v1/mcp")
 
         anyio.run(lambda: serve_http(gateway, ready=ready))
+    return 0
+
+
+def _serve_workers(settings: Any) -> int:
+    from ..workers import serve_workers
+
+    scheme = "https" if settings.tls_cert else "http"
+
+    def ready(bound: int) -> None:
+        url = f"{scheme}://{settings.host}:{bound}/v1/mcp"
+        terminal().say(f"mcpgram: serving MCP at {url} with {settings.workers} workers")
+
+    level = settings.log_level if "log_level" in settings.model_fields_set else logging.WARNING
+    anyio.run(lambda: serve_workers(settings, ready=ready, log_level=level))
     return 0
 
 

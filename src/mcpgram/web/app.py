@@ -50,6 +50,7 @@ from .ratelimit import Clock, EdgeLimiter, RateLimitMiddleware, TenantThrottleMi
 from .security import (
     AccessLogMiddleware,
     BodyLimitMiddleware,
+    FrontPeerMiddleware,
     SecurityHeadersMiddleware,
     TenantTagMiddleware,
     json_error,
@@ -192,6 +193,7 @@ def build_http_app(
     cors_origins: Sequence[str] = (),
     mcp_path: str = MCP_PATH,
     clock: Clock = time.monotonic,
+    behind_front: bool = False,
 ) -> Starlette:
     """The ASGI app to serve: FastMCP at ``mcp_path`` behind the edge middleware, plus ``/health``.
 
@@ -208,6 +210,8 @@ def build_http_app(
         cors_origins: Browser origins allowed to call the API cross-origin; none by default.
         mcp_path: Where the MCP endpoint lives.
         clock: The rate limits' clock (seconds); tests pass a fake one.
+        behind_front: A worker behind the multi-worker front (``web/front.py``), on a socket only
+            the front reaches: the client address comes from the front's header.
 
     Raises:
         ConfigError: ``no_auth`` on a non-loopback host, HTTP without a verifier, or a trusted
@@ -244,7 +248,8 @@ def build_http_app(
         allowed_origins=guard.allowed_origins,
         mode="auto",
     )
-    middleware = [Middleware(AccessLogMiddleware), Middleware(SecurityHeadersMiddleware, hsts=hsts)]
+    middleware = [Middleware(FrontPeerMiddleware)] if behind_front else []
+    middleware += [Middleware(AccessLogMiddleware), Middleware(SecurityHeadersMiddleware, hsts=hsts)]
     if cors_origins:
         middleware.append(
             Middleware(

@@ -248,3 +248,40 @@ class TenantTagMiddleware:
         if isinstance(record, AccessRecord) and tenant is not None:
             record.tenant = tenant
         await self.app(scope, receive, send)
+
+
+#: Set by the multi-worker front (``web/front.py``) on every request it forwards to a worker.
+FRONT_PEER_HEADER = b"x-mcpgram-peer"
+
+
+class FrontPeerMiddleware:
+    """In a worker behind the front: the client's and the server's address from the front's header.
+
+    The header (:data:`FRONT_PEER_HEADER`) reads ``<scheme> <client ip> <client port> <server ip>
+    <server port>``: what ``scope["scheme"]``, ``scope["client"]`` and ``scope["server"]`` would hold
+    had the worker accepted the connection itself (the Host check and the rate limits read them). A
+    worker listens on a Unix socket only the front can reach, so the socket says nothing and the
+    front's header is the truth; it is removed here, so no inner layer sees it. Without it (the
+    front always sends it) the client is unknown. Only for workers: a public listener must never
+    read it.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            headers = scope["headers"]
+            peer = [value for name, value in headers if name == FRONT_PEER_HEADER]
+            scope["headers"] = [item for item in headers if item[0] != FRONT_PEER_HEADER]
+            scope["client"] = None
+            parts = peer[0].decode("latin-1").split(" ") if len(peer) == 1 else []
+            if len(parts) == 5 and parts[2].isdigit() and parts[4].isdigit():
+                scheme, client_host, client_port, server_host, server_port = parts
+                if client_host != "-":
+                    scope["client"] = (client_host, int(client_port))
+                if server_host != "-":
+                    scope["server"] = (server_host, int(server_port))
+                if scheme in {"http", "https"}:
+                    scope["scheme"] = scheme
+        await self.app(scope, receive, send)

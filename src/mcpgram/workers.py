@@ -1,0 +1,231 @@
+"""``mcpgram serve --transport http --workers N``: N gateway processes behind one listening socket.
+
+One process serves one core's worth of tool calls. Here the parent process owns the public socket
+(``web/front.py``) and starts N workers, each a whole gateway (``app.build_gateway`` +
+``app.serve_http``) on its own Unix socket in a private temporary directory (0700). The front
+routes each request by its token, so every tenant lives in exactly one worker, as it would in a
+single process: its Telegram client, MCP sessions, session seals and request budget.
+
+The data dir (server secret, vault schema) is prepared here before any worker starts, so workers
+never race to create it. A worker that dies is started again (with backoff if it keeps dying);
+its tenants get 503 with ``Retry-After`` meanwhile and reconnect to its replacement. On SIGTERM or
+SIGINT the front stops accepting, then each worker gets SIGTERM and seals its sessions.
+
+Workers are started with ``spawn`` (a fresh interpreter), not ``fork``: nothing of the parent's
+event loop, threads or open files leaks into them. The settings object goes over as is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import logging
+import multiprocessing
+import shutil
+import signal
+import ssl
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from .datadir import ensure_data_dir, server_secret_bytes
+from .settings import Settings
+from .vault.sqlite import SQLiteVault
+from .web.app import serves_https
+from .web.front import FrontServer
+from .web.ratelimit import parse_networks
+from .web.upstream import WorkerLink
+
+__all__ = ["serve_workers"]
+
+_log = logging.getLogger(__name__)
+
+#: Seconds a worker may take to start listening, and to stop after SIGTERM before it is killed.
+START_SECONDS = 60.0
+STOP_SECONDS = 20.0
+#: A worker that lived less than this was "dying young": its next start waits, doubling to the cap.
+STABLE_SECONDS = 10.0
+MAX_RESTART_DELAY = 30.0
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """Everything a worker process gets: picklable, no open handles."""
+
+    settings: Settings
+    index: int
+    socket_path: str
+    log_level: int | str
+    log_json: bool
+
+
+def _worker_main(spec: WorkerSpec, ready: Connection) -> None:
+    """A worker process: build the gateway, serve it on the Unix socket, say when listening."""
+    import anyio
+
+    from .app import build_gateway, serve_http
+    from .log import configure_logging
+
+    configure_logging(spec.log_level, json=spec.log_json)
+    gateway = build_gateway(spec.settings, transport="http")
+    gc.freeze()  # start-up objects live as long as the process; keep them out of every collection
+
+    def say_ready(_: int) -> None:
+        ready.send(True)
+        ready.close()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        anyio.run(lambda: serve_http(gateway, ready=say_ready, worker_socket=spec.socket_path))
+
+
+class Worker:
+    """One worker process, restartable."""
+
+    def __init__(self, spec: WorkerSpec) -> None:
+        self.spec = spec
+        self.process: Any = None
+        self.started = 0.0
+        self.restart_delay = 1.0
+
+    def start(self) -> Connection:
+        context = multiprocessing.get_context("spawn")
+        receiver, sender = context.Pipe(duplex=False)
+        Path(self.spec.socket_path).unlink(missing_ok=True)
+        self.process = context.Process(
+            target=_worker_main,
+            args=(self.spec, sender),
+            name=f"mcpgram-worker-{self.spec.index}",
+            daemon=True,
+        )
+        self.process.start()
+        sender.close()
+        self.started = time.monotonic()
+        return receiver
+
+    async def wait_ready(self, receiver: Connection) -> bool:
+        """Whether the worker said it listens within :data:`START_SECONDS`."""
+        try:
+            if await asyncio.to_thread(receiver.poll, START_SECONDS):
+                return bool(receiver.recv())
+            return False
+        except (EOFError, OSError):
+            return False
+        finally:
+            receiver.close()
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.is_alive()
+
+    def stop(self) -> None:
+        """SIGTERM: the worker drains its requests and seals its sessions."""
+        if self.alive():
+            self.process.terminate()
+
+    def join(self, timeout: float) -> None:
+        if self.process is None:
+            return
+        self.process.join(timeout)
+        if self.process.is_alive():
+            _log.warning("workers.killed", extra={"worker": self.spec.index})
+            self.process.kill()
+            self.process.join(5)
+
+
+def prepare_data_dir(settings: Settings) -> None:
+    """Create the data dir, the server secret and the vault's schema once, before any worker runs."""
+    ensure_data_dir(settings.data_dir)
+    server_secret_bytes(settings)
+    SQLiteVault(settings.data_dir / "vault.db").close()
+
+
+def _tls_context(settings: Settings) -> ssl.SSLContext | None:
+    if settings.tls_cert is None or settings.tls_key is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(str(settings.tls_cert), str(settings.tls_key))
+    return context
+
+
+async def serve_workers(
+    settings: Settings, *, ready: Callable[[int], None] | None = None, log_level: int | str = logging.WARNING
+) -> None:
+    """Run the front and ``settings.workers`` workers until cancelled, SIGTERM or SIGINT.
+
+    Raises:
+        ConfigError: the data dir is unusable (before any worker starts).
+        RuntimeError: a worker did not start.
+    """
+    prepare_data_dir(settings)
+    directory = tempfile.mkdtemp(prefix="mcpgram-workers-")  # 0700: only this user reaches the sockets
+    workers = [
+        Worker(WorkerSpec(settings, index, f"{directory}/w{index}.sock", log_level, settings.log_json))
+        for index in range(settings.workers)
+    ]
+    links = [WorkerLink(worker.spec.socket_path) for worker in workers]
+    server: asyncio.Server | None = None
+    front: FrontServer | None = None
+    try:
+        started = await asyncio.gather(*(worker.wait_ready(worker.start()) for worker in workers))
+        if not all(started):
+            raise RuntimeError("a worker process did not start; see the log lines above")
+        http_config = settings.http_config()
+        front = FrontServer(
+            links,
+            max_body_bytes=settings.max_body_bytes,
+            auth_failures_per_minute=settings.auth_failures_per_minute,
+            trusted_proxies=parse_networks(settings.trusted_proxies),
+            hsts=serves_https(http_config),
+            scheme="https" if settings.tls_cert is not None else "http",
+        )
+        server = await asyncio.get_running_loop().create_server(
+            front, settings.host, settings.port, ssl=_tls_context(settings), reuse_address=True
+        )
+        if ready is not None:
+            ready(server.sockets[0].getsockname()[1])
+        await _supervise(workers, links)
+    finally:
+        if server is not None:
+            server.close()
+        if front is not None:
+            front.close_connections()
+        for worker in workers:
+            worker.stop()
+        await asyncio.gather(*(asyncio.to_thread(worker.join, STOP_SECONDS) for worker in workers))
+        for link in links:
+            link.close()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+async def _supervise(workers: list[Worker], links: list[WorkerLink]) -> None:
+    """Restart dead workers until SIGTERM/SIGINT (or cancellation)."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signum, stop.set)
+    try:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.5)
+            for worker, link in zip(workers, links, strict=True):
+                if stop.is_set() or worker.alive():
+                    continue
+                lived = time.monotonic() - worker.started
+                worker.restart_delay = (
+                    1.0 if lived > STABLE_SECONDS else min(worker.restart_delay * 2, MAX_RESTART_DELAY)
+                )
+                _log.warning(
+                    "workers.restart", extra={"worker": worker.spec.index, "delay": worker.restart_delay}
+                )
+                link.close()
+                await asyncio.sleep(worker.restart_delay)
+                await worker.wait_ready(worker.start())
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.remove_signal_handler(signum)

@@ -1,0 +1,380 @@
+"""``serve --workers 2``: the front routes each tenant to one worker process, and holds the edge's promises.
+
+Real parts throughout: the front in this process, two spawned worker processes (whole gateways),
+Telethon in them, the sandbox in this process. Alice and Carol are made to land on different
+workers, so every assertion about isolation crosses a process boundary.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import signal
+import socket
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx2 as httpx
+import pytest
+import pytest_asyncio
+from fastmcp import Client
+from fastmcp.client.transports import StreamableHttpTransport
+
+from mcpgram.sandbox import SandboxServer, World
+from mcpgram.testing import login_tenant, sandbox_telegram_config
+from mcpgram.vault.sqlite import SQLiteVault
+from mcpgram.vault.vault import Vault
+from mcpgram.web.front import FrontServer, worker_index
+from mcpgram.web.upstream import WorkerLink
+from mcpgram.workers import serve_workers
+
+from .conftest import ALICE, CAROL, People, populate, settings_for
+
+pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
+
+OPERATOR = "op-" + "x" * 40
+UNKNOWN = "mcpg_" + "A" * 43  # well-formed, never issued
+PROTOCOL = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+INIT = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "t", "version": "1"},
+    },
+}
+
+
+@dataclass
+class Deployment:
+    base: str
+    port: int
+    alice: str
+    carol: str
+    people: People
+    sockets: list[str]
+    data_dir: Path
+
+
+async def _login(sandbox: SandboxServer, settings: Any, vault: Vault, phone: str, token: str) -> None:
+    keys = vault.unlock_with_token(token)
+    await login_tenant(
+        sandbox_telegram_config(sandbox, settings), vault, keys, phone=phone, code=phone[5] * 5
+    )
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def deployment(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Deployment]:
+    async with SandboxServer(World()) as sandbox:
+        people = populate(sandbox.world)
+        data = tmp_path_factory.mktemp("workers") / "data"
+        settings = settings_for(
+            sandbox,
+            data,
+            transport="http",
+            port=0,
+            workers=2,
+            operator_token=OPERATOR,
+            auth_failures_per_minute=1000,  # the lockout test runs its own front with a low limit
+        )
+        from mcpgram.workers import prepare_data_dir
+
+        prepare_data_dir(settings)
+        store = SQLiteVault(data / "vault.db")
+        from mcpgram.datadir import server_secret_bytes
+
+        vault = Vault(store, server_secret=server_secret_bytes(settings))
+        _, alice = vault.create_tenant("alice")
+        carol = alice
+        while worker_index(carol.encode(), 2) == worker_index(alice.encode(), 2):
+            _, carol = vault.create_tenant("carol")
+        await _login(sandbox, settings, vault, ALICE, alice)
+        await _login(sandbox, settings, vault, CAROL, carol)
+        store.close()
+        bound: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        task = asyncio.create_task(serve_workers(settings, ready=bound.set_result))
+        port = await asyncio.wait_for(bound, 90)
+        sockets = [path for _, path in sorted(worker_processes().values())]
+        yield Deployment(f"http://127.0.0.1:{port}", port, alice, carol, people, sockets, data)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+def mcp_client(base: str, token: str) -> Client[Any]:
+    return Client(StreamableHttpTransport(f"{base}/v1/mcp", headers={"Authorization": f"Bearer {token}"}))
+
+
+async def chat_ids(base: str, token: str) -> set[int]:
+    async with mcp_client(base, token) as client:
+        result = await client.call_tool("find_chats", {})
+    return {chat["id"] for chat in json.loads(result.content[0].text)["chats"]}
+
+
+async def test_each_tenant_sees_only_its_own_chats_across_workers(deployment: Deployment) -> None:
+    people = deployment.people
+    assert worker_index(deployment.alice.encode(), 2) != worker_index(deployment.carol.encode(), 2)
+    alice, carol = await asyncio.gather(
+        chat_ids(deployment.base, deployment.alice), chat_ids(deployment.base, deployment.carol)
+    )
+    assert alice == {people.bob}
+    assert carol == {people.bob}
+    async with mcp_client(deployment.base, deployment.carol) as client:
+        refused = await client.call_tool("get_messages", {"chat": str(people.alice)}, raise_on_error=False)
+    assert refused.is_error
+    assert "CHAT_NOT_FOUND" in refused.content[0].text
+
+
+async def test_a_session_follows_its_token_on_fresh_connections(deployment: Deployment) -> None:
+    """Each request on its own connection still reaches the worker holding the MCP session."""
+    headers = {**PROTOCOL, "Authorization": f"Bearer {deployment.alice}"}
+    async with httpx.AsyncClient(base_url=deployment.base) as http:
+        opened = await http.post("/v1/mcp", json=INIT, headers=headers)
+    session = {**headers, "Mcp-Session-Id": opened.headers["mcp-session-id"]}
+    for attempt in range(6):
+        async with httpx.AsyncClient(base_url=deployment.base) as http:
+            listed = await http.post(
+                "/v1/mcp", json={"jsonrpc": "2.0", "id": attempt + 2, "method": "tools/list"}, headers=session
+            )
+        assert listed.status_code == 200, listed.text
+        assert listed.json()["result"]["tools"]
+
+
+async def test_one_connection_carrying_two_tenants_is_routed_per_request(deployment: Deployment) -> None:
+    """What a reverse proxy with pooled upstream connections does: tenants mixed on one connection."""
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+    async with httpx.AsyncClient(base_url=deployment.base, limits=limits) as http:
+        sessions = {}
+        for token in (deployment.alice, deployment.carol):
+            headers = {**PROTOCOL, "Authorization": f"Bearer {token}"}
+            opened = await http.post("/v1/mcp", json=INIT, headers=headers)
+            assert opened.status_code == 200
+            sessions[token] = {**headers, "Mcp-Session-Id": opened.headers["mcp-session-id"]}
+        for round_ in range(3):
+            for token, headers in sessions.items():
+                call = {"jsonrpc": "2.0", "id": 10 + round_, "method": "tools/call"}
+                call["params"] = {"name": "find_chats", "arguments": {}}
+                answer = await http.post("/v1/mcp", json=call, headers=headers)
+                assert answer.status_code == 200, (token == deployment.alice, answer.text)
+
+
+@pytest.mark.parametrize(
+    ("headers", "path", "status", "code"),
+    [
+        pytest.param({}, "/v1/mcp", 401, None, id="no token"),
+        pytest.param(
+            {"Authorization": "Bearer ../../etc/passwd"}, "/v1/mcp", 401, None, id="traversal token"
+        ),
+        pytest.param({"Authorization": f"Bearer {UNKNOWN}"}, "/v1/mcp", 401, None, id="unknown token"),
+        pytest.param({"Authorization": "Basic YWxpY2U6cHc="}, "/v1/mcp", 401, None, id="basic scheme"),
+        pytest.param({}, "/v1/url_auth/mcpg_" + "B" * 43 + "/mcp", 401, None, id="url_auth unknown"),
+        pytest.param({}, f"/v1/mcp?access_token={UNKNOWN}", 400, "TOKEN_IN_QUERY", id="token in query"),
+        pytest.param({"Host": "evil.example"}, "/v1/mcp", 421, None, id="wrong host"),
+        pytest.param({"Origin": "https://evil.example"}, "/v1/mcp", 403, None, id="wrong origin"),
+        pytest.param(
+            {"Authorization": "Bearer nope"}, "/health", 401, "NOT_AUTHENTICATED", id="bad operator"
+        ),
+    ],
+)
+async def test_hostile_requests_are_refused_through_the_front(
+    deployment: Deployment, headers: dict[str, str], path: str, status: int, code: str | None
+) -> None:
+    async with httpx.AsyncClient(base_url=deployment.base) as http:
+        if path == "/health":
+            answer = await http.get(path, headers=headers)
+        else:
+            answer = await http.post(path, json=INIT, headers={**PROTOCOL, **headers})
+    assert answer.status_code == status
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    if code is not None:
+        assert answer.json()["error"] == code
+
+
+async def test_the_operator_sees_every_workers_pool_summed(deployment: Deployment) -> None:
+    await asyncio.gather(
+        chat_ids(deployment.base, deployment.alice), chat_ids(deployment.base, deployment.carol)
+    )
+    async with httpx.AsyncClient(base_url=deployment.base) as http:
+        public = await http.get("/health")
+        detailed = await http.get("/health", headers={"Authorization": f"Bearer {OPERATOR}"})
+    assert public.json() == {"status": "ok"}
+    assert detailed.status_code == 200
+    body = detailed.json()
+    assert body["workers"] == 2
+    assert body["pool"]["active"] == 2  # one client per tenant, in two processes
+
+
+def _raw(port: int, data: bytes, *, read_until_close: bool = True, timeout: float = 10) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(data)
+        chunks = []
+        while True:
+            try:
+                chunk = sock.recv(65536)
+            except TimeoutError:
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+            if not read_until_close:
+                break
+        return b"".join(chunks)
+
+
+def _status_line(response: bytes) -> bytes:
+    return response.split(b"\r\n", 1)[0]
+
+
+@pytest.mark.parametrize(
+    ("case", "request_bytes", "status", "code"),
+    [
+        (
+            "declared body over the limit",
+            b"POST /v1/mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 99999999\r\n\r\n",
+            413,
+            b"BODY_TOO_LARGE",
+        ),
+        (
+            "chunked body over the limit",
+            b"POST /v1/mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + (b"100000\r\n" + b"a" * 0x100000 + b"\r\n") * 2,
+            413,
+            b"BODY_TOO_LARGE",
+        ),
+        (
+            "oversized head",
+            b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: " + b"p" * 70_000 + b"\r\n\r\n",
+            431,
+            b"HEADERS_TOO_LARGE",
+        ),
+        ("not HTTP", b"\x16\x03\x01\x02\x00garbage\r\n\r\n", 400, b"BAD_REQUEST"),
+        (
+            "protocol upgrade",
+            b"GET /v1/mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+            400,
+            b"UPGRADE_NOT_SUPPORTED",
+        ),
+    ],
+)
+async def test_the_front_refuses_what_it_must_not_forward(
+    deployment: Deployment, case: str, request_bytes: bytes, status: int, code: bytes
+) -> None:
+    response = await asyncio.to_thread(_raw, deployment.port, request_bytes)
+    assert _status_line(response).startswith(b"HTTP/1.1 %d" % status), (case, response[:200])
+    assert code in response
+    assert b"x-content-type-options: nosniff" in response.lower()
+
+
+async def test_pipelined_requests_are_answered_in_order(deployment: Deployment) -> None:
+    one = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    bad = b"POST /v1/mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}"
+    response = await asyncio.to_thread(_raw, deployment.port, one + one + bad)
+    statuses = re.findall(rb"HTTP/1\.1 (\d{3}) ", response)
+    assert statuses == [b"200", b"200", b"401"]
+
+
+async def test_expect_continue_and_head_are_handled(deployment: Deployment) -> None:
+    def expect_continue() -> tuple[bytes, bytes]:
+        with socket.create_connection(("127.0.0.1", deployment.port), timeout=10) as sock:
+            head = b"POST /v1/mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\n"
+            sock.sendall(head + b"Expect: 100-continue\r\nConnection: close\r\n\r\n")
+            interim = sock.recv(1024)
+            sock.sendall(b"{}")
+            rest = b""
+            while chunk := sock.recv(65536):
+                rest += chunk
+            return interim, rest
+
+    interim, final = await asyncio.to_thread(expect_continue)
+    assert interim.startswith(b"HTTP/1.1 100 Continue")
+    assert _status_line(final) == b"HTTP/1.1 401 Unauthorized"
+    head = await asyncio.to_thread(_raw, deployment.port, b"HEAD /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    assert _status_line(head) == b"HTTP/1.1 200 OK"
+    assert head.endswith(b"\r\n\r\n")  # a head, no body
+
+
+async def test_event_streams_flow_through_the_front(deployment: Deployment) -> None:
+    headers = {**PROTOCOL, "Authorization": f"Bearer {deployment.carol}"}
+    async with httpx.AsyncClient(base_url=deployment.base, timeout=10) as http:
+        opened = await http.post("/v1/mcp", json=INIT, headers=headers)
+        stream_headers = {**headers, "Mcp-Session-Id": opened.headers["mcp-session-id"]}
+        stream_headers["Accept"] = "text/event-stream"
+        async with http.stream("GET", "/v1/mcp", headers=stream_headers) as stream:
+            # The answer's head arrives while its body stays open: the front relays, not buffers.
+            assert stream.status_code == 200
+            assert stream.headers["content-type"].startswith("text/event-stream")
+
+
+async def test_failed_authentications_lock_out_an_address_across_workers(deployment: Deployment) -> None:
+    """Failures spread over both workers still add up: the front counts them, not each worker."""
+    front = FrontServer(
+        [WorkerLink(path) for path in deployment.sockets], max_body_bytes=1 << 20, auth_failures_per_minute=3
+    )
+    server = await asyncio.get_running_loop().create_server(front, "127.0.0.1", 0)
+    base = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    try:
+        bad = [f"mcpg_{i:043d}" for i in range(40)]
+        by_worker = {worker_index(token.encode(), 2) for token in bad[:3]}
+        assert len(deployment.sockets) == 2
+        async with httpx.AsyncClient(base_url=base) as http:
+            statuses = []
+            for token in bad[:3]:
+                answer = await http.post(
+                    "/v1/mcp", json=INIT, headers={**PROTOCOL, "Authorization": f"Bearer {token}"}
+                )
+                statuses.append(answer.status_code)
+            locked = await http.post(
+                "/v1/mcp", json=INIT, headers={**PROTOCOL, "Authorization": f"Bearer {deployment.alice}"}
+            )
+        assert statuses == [401, 401, 401]
+        assert len(by_worker) in (1, 2)
+        assert locked.status_code == 429
+        assert locked.json()["error"] == "TOO_MANY_FAILED_AUTHENTICATIONS"
+        assert int(locked.headers["retry-after"]) >= 1
+    finally:
+        server.close()
+        front.close_connections()
+
+
+async def test_a_killed_worker_is_replaced_and_the_other_keeps_serving(deployment: Deployment) -> None:
+    """Runs last in this module: it kills Alice's worker."""
+    alice_worker = worker_index(deployment.alice.encode(), 2)
+    victim = worker_processes()[alice_worker][0]
+    os.kill(victim, signal.SIGKILL)
+    assert await chat_ids(deployment.base, deployment.carol) == {deployment.people.bob}
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            assert await chat_ids(deployment.base, deployment.alice) == {deployment.people.bob}
+            break
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+
+
+def worker_processes() -> dict[int, tuple[int, str]]:
+    """Worker index -> (pid, socket path), for this process's children listening on a worker socket."""
+    listening: dict[str, str] = {}  # socket inode -> path
+    for line in Path("/proc/net/unix").read_text().splitlines()[1:]:
+        fields = line.split()
+        if len(fields) >= 8 and "/mcpgram-workers-" in fields[7]:
+            listening[fields[6]] = fields[7]
+    found: dict[int, tuple[int, str]] = {}
+    for child in Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").read_text().split():
+        for fd in Path(f"/proc/{child}/fd").iterdir():
+            try:
+                target = os.readlink(fd)
+            except OSError:
+                continue
+            inode = target.removeprefix("socket:[").removesuffix("]")
+            if inode in listening:
+                path = listening[inode]
+                found[int(Path(path).stem.removeprefix("w"))] = (int(child), path)
+    return found
