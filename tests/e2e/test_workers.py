@@ -29,7 +29,8 @@ from mcpgram.sandbox import SandboxServer, World
 from mcpgram.testing import login_tenant, sandbox_telegram_config
 from mcpgram.vault.sqlite import SQLiteVault
 from mcpgram.vault.vault import Vault
-from mcpgram.web.front import FrontServer, worker_index
+from mcpgram.web.front import FrontServer
+from mcpgram.web.frontwire import worker_index
 from mcpgram.web.upstream import WorkerLink
 from mcpgram.workers import serve_workers
 

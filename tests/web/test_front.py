@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from mcpgram.web.front import PEER_HEADER, FrontRequest, error_response, route_key, worker_index
+from mcpgram.web.frontwire import PEER_HEADER, FrontRequest, error_response, route_key, worker_index
 from mcpgram.web.security import FrontPeerMiddleware
 
 TOKEN = b"mcpg_" + b"A" * 43

@@ -27,122 +27,39 @@ Must not: log or keep a token (only a hash picks the worker), read a body beyond
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import logging
-import math
 import time
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import httptools
 
+from .frontwire import (
+    MAX_HEAD_BYTES,
+    PEER_HEADER,
+    FrontRequest,
+    Refusal,
+    error_response,
+    route_key,
+    worker_index,
+)
 from .ratelimit import IPNetwork, SlidingWindow, client_address
-from .security import FRONT_PEER_HEADER, URL_AUTH_PREFIX, redact_path, security_headers
+from .security import redact_path, security_headers
 from .upstream import Exchange, WorkerLink
 
-__all__ = ["PEER_HEADER", "FrontRequest", "FrontServer", "route_key", "worker_index"]
+__all__ = ["PEER_HEADER", "ClientConnection", "FrontRequest", "FrontServer", "route_key", "worker_index"]
 
 _log = logging.getLogger(__name__)
 _access_log = logging.getLogger("mcpgram.web.access")
 
-#: Carries "<scheme> <client ip> <client port> <server ip> <server port>" from the front to a
-#: worker; only workers on the front's private socket read it (``FrontPeerMiddleware``).
-PEER_HEADER = FRONT_PEER_HEADER
-MAX_HEAD_BYTES = 64 * 1024
 #: Seconds a connection may sit idle between requests, and may take to send one request.
 KEEP_ALIVE_SECONDS = 5.0
 REQUEST_SECONDS = 30.0
+#: Seconds a refused connection is drained before it closes (see ``ClientConnection._linger``).
 LINGER_SECONDS = 2.0
 #: Requests a client may queue on one connection (HTTP pipelining) before the front stops reading.
 MAX_QUEUED = 8
-_DROPPED = frozenset({b"content-length", b"transfer-encoding", b"expect", b"connection", PEER_HEADER})
-
-
-def route_key(target: bytes, headers: Sequence[tuple[bytes, bytes]]) -> bytes | None:
-    """The token a request carries (``Authorization: Bearer`` first, else the url_auth path), or None."""
-    for name, value in headers:
-        if name.lower() == b"authorization":
-            scheme, _, credential = value.strip().partition(b" ")
-            if scheme.lower() == b"bearer" and credential.strip():
-                return credential.strip()
-    prefix = URL_AUTH_PREFIX.encode() + b"/"
-    if target.startswith(prefix):
-        token = target[len(prefix) :].partition(b"/")[0].partition(b"?")[0]
-        return token or None
-    return None
-
-
-def worker_index(key: bytes | None, workers: int) -> int:
-    """The worker that serves ``key``: the same one for the same token, for the process's lifetime."""
-    if key is None or workers == 1:
-        return 0
-    return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big") % workers
-
-
-@dataclass
-class FrontRequest:
-    """One parsed request, as the front forwards it."""
-
-    method: bytes
-    target: bytes
-    version: str
-    headers: list[tuple[bytes, bytes]]
-    body: bytes
-    keep_alive: bool
-
-    def encode(self, peer: str) -> bytes:
-        """The request for a worker: the client's headers minus framing, re-framed, plus the peer."""
-        connection = b"close" if self.method == b"HEAD" or not self.keep_alive else b"keep-alive"
-        lines = [b"%s %s HTTP/1.1" % (self.method, self.target)]
-        lines += [b"%s: %s" % item for item in self.headers if item[0].lower() not in _DROPPED]
-        lines.append(b"connection: " + connection)
-        lines.append(b"content-length: %d" % len(self.body))
-        lines.append(PEER_HEADER + b": " + peer.encode())
-        return b"\r\n".join(lines) + b"\r\n\r\n" + self.body
-
-
-def error_response(
-    status: int,
-    code: str,
-    message: str,
-    *,
-    hsts: bool,
-    retry_after: float | None = None,
-    close: bool = False,
-) -> bytes:
-    """A whole JSON refusal, shaped like the workers' (``{"error", "message"}``, security headers)."""
-    body = json.dumps({"error": code, "message": message}).encode()
-    reason = _REASONS.get(status, "Error")
-    headers = [("content-type", "application/json"), ("content-length", str(len(body)))]
-    if retry_after is not None:
-        headers.append(("retry-after", str(max(1, math.ceil(retry_after)))))
-    if close:
-        headers.append(("connection", "close"))
-    headers += security_headers(hsts=hsts)
-    head = f"HTTP/1.1 {status} {reason}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers)
-    return head.encode() + b"\r\n" + body
-
-
-_REASONS = {
-    400: "Bad Request",
-    408: "Request Timeout",
-    413: "Content Too Large",
-    429: "Too Many Requests",
-    431: "Request Header Fields Too Large",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-}
-
-
-@dataclass(frozen=True)
-class Refusal:
-    """An answer the front gives itself, in order after the answers before it; the connection closes."""
-
-    status: int
-    code: str
-    message: str
 
 
 class FrontServer:
