@@ -36,9 +36,9 @@ from typing import Any
 from .datadir import ensure_data_dir, server_secret_bytes
 from .settings import Settings
 from .vault.sqlite import SQLiteVault
-from .web.app import serves_https
 from .web.front import FrontServer
 from .web.ratelimit import parse_networks
+from .web.security import serves_https
 from .web.upstream import WorkerLink
 
 __all__ = ["serve_workers"]

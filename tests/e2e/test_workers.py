@@ -13,6 +13,8 @@ import os
 import re
 import signal
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -34,7 +36,7 @@ from mcpgram.web.frontwire import worker_index
 from mcpgram.web.upstream import WorkerLink
 from mcpgram.workers import serve_workers
 
-from .conftest import ALICE, CAROL, People, populate, settings_for
+from .conftest import ALICE, CAROL, People, populate, settings_env, settings_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
@@ -62,6 +64,7 @@ class Deployment:
     people: People
     sockets: list[str]
     data_dir: Path
+    settings: Any
 
 
 async def _login(sandbox: SandboxServer, settings: Any, vault: Vault, phone: str, token: str) -> None:
@@ -103,7 +106,7 @@ async def deployment(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[
         task = asyncio.create_task(serve_workers(settings, ready=bound.set_result))
         port = await asyncio.wait_for(bound, 90)
         sockets = [path for _, path in sorted(worker_processes().values())]
-        yield Deployment(f"http://127.0.0.1:{port}", port, alice, carol, people, sockets, data)
+        yield Deployment(f"http://127.0.0.1:{port}", port, alice, carol, people, sockets, data, settings)
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
 
@@ -341,6 +344,48 @@ async def test_failed_authentications_lock_out_an_address_across_workers(deploym
     finally:
         server.close()
         front.close_connections()
+
+
+async def test_the_serve_command_runs_workers_and_stops_them_on_sigterm(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    """``mcpgram serve --workers 2`` as an operator runs it: a front without FastMCP, clean SIGTERM."""
+    env = settings_env(deployment.settings) | {"MCPGRAM_DATA_DIR": str(tmp_path / "data")}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "mcpgram", "serve", "--transport", "http", "--port", "0", "--workers", "2",
+        env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stderr is not None
+    try:
+        line = await asyncio.wait_for(proc.stderr.readline(), 90)
+        found = re.search(rb"serving MCP at (http://[^/\s]+)/v1/mcp with 2 workers", line)
+        assert found, line
+        async with httpx.AsyncClient(base_url=found.group(1).decode()) as http:
+            assert (await http.get("/health")).json() == {"status": "ok"}
+        children = _children(proc.pid)
+        assert len(children) >= 2
+        maps = _read(f"/proc/{proc.pid}/maps")
+        assert "pydantic_core" in maps  # settings
+        assert "_rust_notify" not in maps  # FastMCP (through watchfiles) stays in the workers
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), 60) == 0
+    # Workers are joined before the front exits; multiprocessing's helper follows within moments.
+    for _ in range(50):
+        if not [pid for pid in children if os.path.exists(f"/proc/{pid}")]:  # noqa: ASYNC240
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError("a worker process outlived the front")
+
+
+def _children(pid: int) -> list[str]:
+    return _read(f"/proc/{pid}/task/{pid}/children").split()
+
+
+def _read(path: str) -> str:
+    with open(path) as file:
+        return file.read()
 
 
 async def test_a_killed_worker_is_replaced_and_the_other_keeps_serving(deployment: Deployment) -> None:

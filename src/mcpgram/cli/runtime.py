@@ -89,13 +89,23 @@ def load_settings(**overrides: Any) -> Settings:
     Raises:
         ConfigError: a setting is invalid (one line, naming it).
     """
-    from ..log import configure_logging
     from ..settings import Settings
 
     settings = Settings.load(**overrides)
-    level = settings.log_level if "log_level" in settings.model_fields_set else logging.WARNING
-    configure_logging(level, json=settings.log_json, stream=terminal().stderr)
+    configure_logging_for(settings)
     return settings
+
+
+def log_level_for(settings: Settings) -> int | str:
+    """The configured level if ``MCPGRAM_LOG_LEVEL`` was set, else WARNING."""
+    return settings.log_level if "log_level" in settings.model_fields_set else logging.WARNING
+
+
+def configure_logging_for(settings: Settings) -> None:
+    """Log to stderr at :func:`log_level_for`; again after importing FastMCP, which adds handlers."""
+    from ..log import configure_logging
+
+    configure_logging(log_level_for(settings), json=settings.log_json, stream=terminal().stderr)
 
 
 @contextmanager

@@ -6,7 +6,6 @@ In stdio mode stdout belongs to the MCP protocol: everything for people goes to 
 
 from __future__ import annotations
 
-import logging
 import shutil
 import tempfile
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import Any, Literal
 
 import anyio
 
-from .runtime import load_settings, startup_gc, terminal
+from .runtime import configure_logging_for, load_settings, log_level_for, startup_gc, terminal
 
 
 def serve(
@@ -45,8 +44,6 @@ def serve(
         workers: HTTP worker processes (default 1), e.g. one per core; each tenant is served by one.
     """
     with startup_gc():
-        from ..app import build_gateway, serve_http, serve_stdio
-
         settings = load_settings(
             transport=transport,
             host=host,
@@ -59,7 +56,10 @@ def serve(
             workers=workers,
         )
         if settings.transport == "http" and settings.workers > 1:
-            return _serve_workers(settings)
+            return _serve_workers(settings)  # the front never loads FastMCP or Telethon: workers do
+        from ..app import build_gateway, serve_http, serve_stdio
+
+        configure_logging_for(settings)  # FastMCP installs its own log handlers when imported
         gateway = build_gateway(settings, transport=settings.transport)
     if settings.transport == "stdio":
         anyio.run(serve_stdio, gateway)
@@ -82,8 +82,7 @@ def _serve_workers(settings: Any) -> int:
         url = f"{scheme}://{settings.host}:{bound}/v1/mcp"
         terminal().say(f"mcpgram: serving MCP at {url} with {settings.workers} workers")
 
-    level = settings.log_level if "log_level" in settings.model_fields_set else logging.WARNING
-    anyio.run(lambda: serve_workers(settings, ready=ready, log_level=level))
+    anyio.run(lambda: serve_workers(settings, ready=ready, log_level=log_level_for(settings)))
     return 0
 
 

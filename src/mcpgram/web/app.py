@@ -55,6 +55,7 @@ from .security import (
     TenantTagMiddleware,
     json_error,
     security_headers,
+    serves_https,
 )
 from .urlauth import MCP_PATH, UrlAuthMiddleware
 
@@ -145,11 +146,6 @@ def public_origin(public_url: object) -> tuple[str, str] | None:
     default_port = {"http": 80, "https": 443}.get(parts.scheme.lower())
     port = "" if parts.port in (None, default_port) else f":{parts.port}"
     return parts.hostname, f"{parts.scheme.lower()}://{host}{port}"
-
-
-def serves_https(http_config: HttpOptions) -> bool:
-    """Whether clients reach the server over HTTPS (own TLS, or an https public URL)."""
-    return http_config.tls_cert is not None or str(http_config.public_url or "").lower().startswith("https:")
 
 
 def host_origin_options(http_config: HttpOptions, cors_origins: Sequence[str] = ()) -> HostOriginOptions:

@@ -66,6 +66,14 @@ def security_headers(*, hsts: bool) -> list[tuple[str, str]]:
     return [*SECURITY_HEADERS, HSTS_HEADER] if hsts else list(SECURITY_HEADERS)
 
 
+def serves_https(http_config: object) -> bool:
+    """Whether clients reach the server over HTTPS (own TLS, or an https public URL): then HSTS."""
+    tls_cert = getattr(http_config, "tls_cert", None)
+    return tls_cert is not None or str(getattr(http_config, "public_url", "") or "").lower().startswith(
+        "https:"
+    )
+
+
 def redact_path(path: str) -> str:
     """The request path as the access log may show it: no url_auth token, nothing token-like.
 
