@@ -266,6 +266,10 @@ async def use_static_tool_schemas(mcp: FastMCP[Any]) -> None:
     low_level.get_tool_input_schema = schemas.get
 
 
+#: How long a worker keeps an idle connection from the front open (uvicorn's default is 5 s).
+WORKER_KEEP_ALIVE_SECONDS = 3600
+
+
 async def serve_http(gateway: Gateway, *, ready: Any = None, worker_socket: str | None = None) -> None:
     """Serve HTTP (TLS when configured) until cancelled; ``ready(port)`` is called once listening.
 
@@ -290,6 +294,9 @@ async def serve_http(gateway: Gateway, *, ready: Any = None, worker_socket: str 
         proxy_headers=False,
         log_config=None,
         server_header=False,
+        # Behind the front, idle connections are the front's pool: it decides when they close, so
+        # a worker never closes one just as the front sends a request on it.
+        timeout_keep_alive=WORKER_KEEP_ALIVE_SECONDS if behind_front else 5,
         ssl_certfile=str(settings.tls_cert) if own_tls else None,
         ssl_keyfile=str(settings.tls_key) if own_tls else None,
         lifespan="on",

@@ -58,8 +58,9 @@ KEEP_ALIVE_SECONDS = 5.0
 REQUEST_SECONDS = 30.0
 #: Seconds a refused connection is drained before it closes (see ``ClientConnection._linger``).
 LINGER_SECONDS = 2.0
-#: Requests a client may queue on one connection (HTTP pipelining) before the front stops reading.
-MAX_QUEUED = 8
+#: Requests a client may queue on one connection (HTTP pipelining) before the front stops reading:
+#: each holds up to ``max_body_bytes`` in memory.
+MAX_QUEUED = 2
 
 
 class FrontServer:
