@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import logging
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from fastmcp.exceptions import ToolError
+from fastmcp.tools import ToolResult
 
 from mcpgram.log import tenant_context
+from mcpgram.tools.audit import AuditMiddleware
 
 from .conftest import Demo
 
@@ -47,3 +51,29 @@ async def test_each_call_is_audited_with_its_outcome_and_no_content(
     for message in page.get("messages", []):
         if message.get("text"):
             assert message["text"] not in logged
+
+
+async def test_no_tenant_lookup_when_the_audit_line_would_be_dropped(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """At the default level (WARNING) a call pays for no tenant lookup; at INFO it is logged as before."""
+    looked_up: list[int] = []
+
+    def tenant_of() -> str:
+        looked_up.append(1)
+        return "tnt_0123456789abcdef"
+
+    audit = AuditMiddleware(tenant_of)
+    context: Any = SimpleNamespace(message=SimpleNamespace(name="find_chats"))
+    result = ToolResult(content=[])
+
+    async def call_next(_: object) -> ToolResult:
+        return result
+
+    caplog.set_level(logging.WARNING, logger="mcpgram.tools.audit")
+    assert await audit.on_call_tool(context, call_next) is result
+    assert looked_up == [] and _audit(caplog) == []
+    caplog.set_level(logging.INFO, logger="mcpgram.tools.audit")
+    assert await audit.on_call_tool(context, call_next) is result
+    assert looked_up == [1]
+    assert [(r.tool, r.outcome) for r in _audit(caplog)] == [("find_chats", "ok")]  # type: ignore[attr-defined]

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from mcpgram.auth import token_secret_bytes
 from mcpgram.errors import DecryptFailed, NotAuthenticated, VaultError
 from mcpgram.vault.sqlite import SQLiteVault
 from mcpgram.vault.vault import Vault
@@ -162,8 +163,9 @@ def test_a_revoked_tenant_cannot_be_written_again(vault: Vault) -> None:
 
 
 def test_token_lookups_do_not_wait_for_a_write_in_progress(tmp_path: Path) -> None:
-    """tenant_by_digest reads on its own connection: a writer holding the store (a seal's fsync) and
-    an open write transaction delay it not at all, and a committed revocation shows at once."""
+    """tenant_by_digest and wrapped_key read on their own connection: a writer holding the store (a
+    seal's fsync) and an open write transaction delay them not at all, and a committed rotation or
+    revocation shows at once."""
     store = SQLiteVault(tmp_path / "vault.db")
     vault = Vault(store, server_secret=b"s" * 32)
     record, token = vault.create_tenant("alice")
@@ -173,11 +175,20 @@ def test_token_lookups_do_not_wait_for_a_write_in_progress(tmp_path: Path) -> No
         with store._lock:  # and this store's own writer busy
             started = time.monotonic()
             assert vault.authenticate(token).tenant_id == record.tenant_id
+            assert vault.unlock_with_token(token).tenant_id == record.tenant_id
             assert time.monotonic() - started < 0.5
         other.execute("ROLLBACK")
-        vault.revoke(record.tenant_id)
+        new_token = vault.rotate(token)
         with pytest.raises(NotAuthenticated):
             vault.authenticate(token)
+        with pytest.raises(DecryptFailed):  # the old token no longer unwraps the re-wrapped key
+            vault.unlock(record.tenant_id, token_secret_bytes(token))
+        assert vault.unlock_with_token(new_token).tenant_id == record.tenant_id
+        vault.revoke(record.tenant_id)
+        with pytest.raises(NotAuthenticated):
+            vault.authenticate(new_token)
+        with pytest.raises(NotAuthenticated):  # the wrapped key is shredded
+            vault.unlock(record.tenant_id, token_secret_bytes(new_token))
     finally:
         other.close()
         store.close()

@@ -12,7 +12,66 @@ from telethon.tl import types
 
 from .shapes import ChatInfo, ChatKind, MediaInfo, MessageInfo, iso
 
-__all__ = ["chat_info", "chat_kind", "entity_map", "message_info", "message_link", "sender_id_of"]
+__all__ = [
+    "chat_info",
+    "chat_kind",
+    "display_name",
+    "entity_map",
+    "marked_id",
+    "message_info",
+    "message_link",
+    "sender_id_of",
+]
+
+#: ``utils.get_peer_id`` re-resolves a bare chat or channel id outside ``(0, this]``; inside, it is
+#: ``-id`` for a chat and ``-(10**12 + id)`` for a channel ("-100" prefixed).
+_MAX_BARE_ID = 9_999_999_999
+_CHANNEL_MARK = 1_000_000_000_000
+
+
+def marked_id(peer: Any) -> int:
+    """``utils.get_peer_id(peer)``: a peer's or entity's marked id (users ``id``, chats ``-id``,
+    channels ``-100id``).
+
+    Every answer's peers and entities are read here, several per message, so the common TL types
+    are taken directly: Telethon's general path turns a user into an input peer and then a peer
+    first (1.5 us against 0.1; a peer 0.26 against 0.08). Anything else goes to Telethon, as do
+    chat and channel ids outside the range Telethon takes as already bare.
+    """
+    kind = type(peer)
+    bare: int
+    if kind is types.PeerUser:
+        bare = peer.user_id
+        return bare
+    if kind is types.User:
+        bare = peer.id
+        return bare
+    if kind is types.PeerChannel or kind is types.Channel:
+        bare = peer.channel_id if kind is types.PeerChannel else peer.id
+        if 0 < bare <= _MAX_BARE_ID:
+            return -(_CHANNEL_MARK + bare)
+    elif kind is types.PeerChat or kind is types.Chat:
+        bare = peer.chat_id if kind is types.PeerChat else peer.id
+        if 0 < bare <= _MAX_BARE_ID:
+            return -bare
+    marked: int = utils.get_peer_id(peer)
+    return marked
+
+
+def display_name(entity: Any) -> str:
+    """``utils.get_display_name(entity)``: a user's first and last name, a chat's title, else "".
+
+    Users, the sender of nearly every message, are named here directly (0.16 us against 0.34 for
+    Telethon's ``isinstance`` chain); anything else goes to Telethon.
+    """
+    if type(entity) is types.User:
+        first, last = entity.first_name, entity.last_name
+        if first and last:
+            return f"{first} {last}"
+        name: str = first or last or ""
+        return name
+    title: str = utils.get_display_name(entity)
+    return title
 
 
 def chat_kind(entity: Any) -> ChatKind:
@@ -46,9 +105,9 @@ def chat_info(
 ) -> ChatInfo:
     """A user, group or channel as :class:`ChatInfo`; ``members`` overrides the entity's own count."""
     return ChatInfo(
-        id=utils.get_peer_id(entity),
+        id=marked_id(entity),
         kind=chat_kind(entity),
-        name=utils.get_display_name(entity) or "(no name)",
+        name=display_name(entity) or "(no name)",
         username=_username(entity),
         unread=unread or None,
         last_date=iso(last_date),
@@ -67,7 +126,7 @@ _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 
 def entity_map(result: Any) -> dict[int, Any]:
     """Marked id -> user or chat, from the ``users``/``chats`` lists every message answer carries."""
-    return {utils.get_peer_id(e): e for e in [*getattr(result, "users", []), *getattr(result, "chats", [])]}
+    return {marked_id(e): e for e in [*getattr(result, "users", []), *getattr(result, "chats", [])]}
 
 
 def _document_kind(document: Any) -> tuple[str, str | None, int | None]:
@@ -129,9 +188,9 @@ def _name(entities: Entities, peer: Any) -> str | int | None:
     """A peer's display name when the answer carried it, else its marked id."""
     if peer is None:
         return None
-    marked: int = utils.get_peer_id(peer)
+    marked = marked_id(peer)
     entity = entities.get(marked)
-    name: str = utils.get_display_name(entity) if entity is not None else ""
+    name = display_name(entity) if entity is not None else ""
     return name or marked
 
 
@@ -205,11 +264,11 @@ def sender_id_of(message: Any, self_id: int | None) -> int | None:
     """Who sent it, the way Telegram leaves it implicit: a post is from its channel, a private message
     without ``from_id`` from the other side (or from us when outgoing)."""
     if message.from_id is not None:
-        return int(utils.get_peer_id(message.from_id))
+        return marked_id(message.from_id)
     if message.out and self_id is not None:
         return self_id
     if message.post or isinstance(message.peer_id, types.PeerUser):
-        return int(utils.get_peer_id(message.peer_id))
+        return marked_id(message.peer_id)
     return None
 
 
@@ -238,18 +297,16 @@ def message_info(
         in_chat: set ``chat`` (the chat's marked id), for results that span chats.
     """
     if entities is None:
-        entities = {
-            utils.get_peer_id(e): e for e in (getattr(message, n, None) for n in ("sender", "chat")) if e
-        }
+        entities = {marked_id(e): e for e in (getattr(message, n, None) for n in ("sender", "chat")) if e}
     sender_id = sender_id_of(message, self_id)
-    chat_id = utils.get_peer_id(message.peer_id)
+    chat_id = marked_id(message.peer_id)
     sender = entities.get(sender_id) if sender_id is not None else None
-    name = utils.get_display_name(sender) if sender is not None else ""
+    name = display_name(sender) if sender is not None else ""
     if sender_id == chat_id and getattr(message, "post", False):
         # A channel post is from the channel itself: say so once (the chat), not on every message.
         sender_id, name = None, getattr(message, "post_author", None) or ""
     header = getattr(message, "fwd_from", None)
-    if header is not None and header.from_id is not None and utils.get_peer_id(header.from_id) == sender_id:
+    if header is not None and header.from_id is not None and marked_id(header.from_id) == sender_id:
         # A post copied into its discussion group, or a message forwarded by its own author.
         header = None
     reply_to, thread = _replies(message.reply_to)
@@ -258,6 +315,7 @@ def message_info(
         service = _service(message.action, sender_id, reply_to, entities)
         reply_to = None
     replies = getattr(message, "replies", None)
+    media = getattr(message, "media", None)
     return MessageInfo(
         id=message.id,
         date=iso(message.date),
@@ -269,8 +327,8 @@ def message_info(
         service=service,
         reply_to=reply_to,
         thread=thread,
-        fwd=_forward_origin(header, entities),
-        media=_media(getattr(message, "media", None)),
+        fwd=_forward_origin(header, entities) if header is not None else None,
+        media=_media(media) if media is not None else None,
         reactions=_reactions(message),
         comments=replies.replies if replies is not None and replies.comments else None,
         edited=iso(getattr(message, "edit_date", None)) if not getattr(message, "edit_hide", False) else None,

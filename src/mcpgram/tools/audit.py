@@ -57,6 +57,9 @@ class AuditMiddleware(Middleware):
             outcome = outcome_of(exc)
             raise
         finally:
-            with bind_tenant(self._tenant_of()):
-                ms = round((time.perf_counter() - started) * 1000, 1)
-                log.info("tool.call", extra={"tool": context.message.name, "outcome": outcome, "ms": ms})
+            # The check log.info would make first, made before looking up the tenant: at the
+            # default level (WARNING) a call costs no tenant lookup and no record.
+            if log.isEnabledFor(logging.INFO):
+                with bind_tenant(self._tenant_of()):
+                    ms = round((time.perf_counter() - started) * 1000, 1)
+                    log.info("tool.call", extra={"tool": context.message.name, "outcome": outcome, "ms": ms})

@@ -59,8 +59,8 @@ class SQLiteVault:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(_SCHEMA)
-        # Token lookups get a read-only connection of their own: in WAL mode it never waits for the
-        # writer (a session seal's fsync), so the HTTP edge can look a token up without a thread hop.
+        # Token lookups and key unwraps get a read-only connection of their own: in WAL mode it never
+        # waits for the writer (a session seal's fsync), so they can run without a thread hop.
         self._read_lock = threading.Lock()
         self._reader = sqlite3.connect(
             f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
@@ -115,8 +115,12 @@ class SQLiteVault:
         return [TenantRecord(*row) for row in rows]
 
     def wrapped_key(self, tenant_id: str) -> bytes | None:
-        row = self._one("SELECT wrapped_key FROM tenants WHERE tenant_id = ?", (tenant_id,))
-        return None if row is None else row[0]  # type: ignore[return-value]
+        """The tenant's wrapped data key; on the read-only connection, like token lookups: unwrapping
+        a key for a verified token never waits for a session seal's fsync."""
+        with self._read_lock:
+            row = self._reader.execute("SELECT wrapped_key FROM tenants WHERE tenant_id = ?", (tenant_id,))
+            found: tuple[bytes | None] | None = row.fetchone()
+        return None if found is None else found[0]
 
     def replace_token(
         self, tenant_id: str, *, token_digest: bytes, fingerprint: str, wrapped_key: bytes
