@@ -78,6 +78,42 @@ async def test_revoked_token_is_refused_on_the_next_request(server: Running) -> 
         assert _json(await alice.call_tool("find_chats", {}))["chats"]
 
 
+async def test_a_tenant_key_is_unwrapped_once_per_token_not_per_call(
+    server: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Later calls with a verified token reuse its unwrapped key; a rotated token is refused, and
+    its successor unwraps afresh (the cache is keyed by the token, not the tenant)."""
+    vault = server.gateway.vault
+    unwraps: list[str] = []
+    unlock = vault.unlock
+
+    def counting_unlock(tenant_id: str, secret: bytes) -> Any:
+        unwraps.append(tenant_id)
+        return unlock(tenant_id, secret)
+
+    monkeypatch.setattr(vault, "unlock", counting_unlock)
+    async with server.client(server.alice) as alice:
+        for _ in range(3):
+            assert _json(await alice.call_tool("find_chats", {}))["chats"]
+    assert len(unwraps) == 1
+    rotated = vault.rotate(server.alice)
+    unwraps.clear()  # rotating unwraps the key once itself, to re-wrap it
+    async with httpx.AsyncClient() as http:
+        stale = await http.post(
+            f"{server.base}/v1/mcp",
+            headers={
+                "Authorization": f"Bearer {server.alice}",
+                "Accept": "application/json, text/event-stream",
+            },
+            json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+        )
+    assert stale.status_code == 401
+    async with server.client(rotated) as alice:
+        assert _json(await alice.call_tool("find_chats", {}))["chats"]
+        assert _json(await alice.call_tool("find_chats", {}))["chats"]
+    assert len(unwraps) == 1
+
+
 async def test_url_auth_path_works_and_health_is_liveness_only(server: Running) -> None:
     """A client that cannot send headers uses /v1/url_auth/{token}/mcp; /health says only ok."""
     url = f"{server.base}/v1/url_auth/{server.alice}/mcp"
