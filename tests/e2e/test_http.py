@@ -27,6 +27,16 @@ def _json(result: Any) -> Any:
     return json.loads(result.content[0].text)
 
 
+async def _list_tools(server: Running, token: str) -> httpx.Response:
+    """A bare tools/list with ``token``, outside any session: what a client with a stale token sends."""
+    async with httpx.AsyncClient() as http:
+        return await http.post(
+            f"{server.base}/v1/mcp",
+            headers={"Authorization": f"Bearer {token}", "Accept": "application/json, text/event-stream"},
+            json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+        )
+
+
 async def test_two_tenants_see_only_their_own_telegram(server: Running, people: People) -> None:
     """Each token reaches its own account; one tenant's chat ids and cursors mean nothing to the other."""
     async with server.client(server.alice) as alice, server.client(server.carol) as carol:
@@ -64,16 +74,7 @@ async def test_revoked_token_is_refused_on_the_next_request(server: Running) -> 
     async with server.client(server.carol) as carol:
         await carol.call_tool("find_chats", {})
     server.gateway.vault.revoke(record.tenant_id)
-    async with httpx.AsyncClient() as http:
-        response = await http.post(
-            f"{server.base}/v1/mcp",
-            headers={
-                "Authorization": f"Bearer {server.carol}",
-                "Accept": "application/json, text/event-stream",
-            },
-            json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
-        )
-    assert response.status_code == 401
+    assert (await _list_tools(server, server.carol)).status_code == 401
     async with server.client(server.alice) as alice:
         assert _json(await alice.call_tool("find_chats", {}))["chats"]
 
@@ -98,16 +99,7 @@ async def test_a_tenant_key_is_unwrapped_once_per_token_not_per_call(
     assert len(unwraps) == 1
     rotated = vault.rotate(server.alice)
     unwraps.clear()  # rotating unwraps the key once itself, to re-wrap it
-    async with httpx.AsyncClient() as http:
-        stale = await http.post(
-            f"{server.base}/v1/mcp",
-            headers={
-                "Authorization": f"Bearer {server.alice}",
-                "Accept": "application/json, text/event-stream",
-            },
-            json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
-        )
-    assert stale.status_code == 401
+    assert (await _list_tools(server, server.alice)).status_code == 401
     async with server.client(rotated) as alice:
         assert _json(await alice.call_tool("find_chats", {}))["chats"]
         assert _json(await alice.call_tool("find_chats", {}))["chats"]

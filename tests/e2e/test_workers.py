@@ -36,23 +36,15 @@ from mcpgram.web.frontwire import worker_index
 from mcpgram.web.upstream import WorkerLink
 from mcpgram.workers import serve_workers
 
+from ..web.conftest import INITIALIZE, MCP_ACCEPT
 from .conftest import ALICE, CAROL, People, populate, settings_env, settings_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
 OPERATOR = "op-" + "x" * 40
 UNKNOWN = "mcpg_" + "A" * 43  # well-formed, never issued
-PROTOCOL = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-06-18",
-        "capabilities": {},
-        "clientInfo": {"name": "t", "version": "1"},
-    },
-}
+PROTOCOL = {**MCP_ACCEPT, "Content-Type": "application/json"}
+INIT = INITIALIZE
 
 
 @dataclass

@@ -44,7 +44,7 @@ from .frontwire import (
     route_key,
     worker_index,
 )
-from .ratelimit import IPNetwork, SlidingWindow, client_address
+from .ratelimit import LOCKED_OUT, IPNetwork, SlidingWindow, client_address
 from .security import redact_path, security_headers
 from .upstream import Exchange, WorkerLink
 
@@ -118,12 +118,7 @@ class FrontServer:
         address = client_address(scope, self.trusted_proxies)
         wait = self.failures.retry_after(address)
         if wait > 0:
-            refusal = Refusal(
-                429,
-                "TOO_MANY_FAILED_AUTHENTICATIONS",
-                "Too many failed authentication attempts from this address; retry later.",
-            )
-            client.write(self.refusal(refusal, retry_after=wait))
+            client.write(self.refusal(Refusal(429, *LOCKED_OUT), retry_after=wait))
             self._log(request, 429, started)
             return request.keep_alive
         key = route_key(request.target, request.headers)

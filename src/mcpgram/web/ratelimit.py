@@ -56,6 +56,11 @@ DEFAULT_MAX_KEYS = 4096
 #: What a busy server asks clients to wait, in seconds.
 OVERLOAD_RETRY_AFTER = 1
 UNKNOWN_CLIENT = "unknown"
+#: The code and message of the 429 a locked-out address gets (here, and from the multi-worker front).
+LOCKED_OUT = (
+    "TOO_MANY_FAILED_AUTHENTICATIONS",
+    "Too many failed authentication attempts from this address; retry later.",
+)
 
 
 class SlidingWindow:
@@ -282,12 +287,7 @@ class RateLimitMiddleware:
         address = limiter.client_address(scope)
         wait = limiter.auth_failures.retry_after(address)
         if wait > 0:
-            response = json_error(
-                429,
-                "TOO_MANY_FAILED_AUTHENTICATIONS",
-                "Too many failed authentication attempts from this address; retry later.",
-                headers=_retry_header(wait),
-            )
+            response = json_error(429, *LOCKED_OUT, headers=_retry_header(wait))
             await response(scope, receive, send)
             return
         counted = not self._is_listen_stream(scope)
