@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import datetime
-import ipaddress
 import json
 import ssl
 from collections.abc import AsyncIterator, Callable
@@ -14,17 +12,13 @@ from typing import Any
 
 import httpx2 as httpx
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from fastmcp import Client
 from fastmcp.client.transports import StreamableHttpTransport
 
 from mcpgram.app import Gateway, build_gateway, serve_http
 from mcpgram.sandbox import SandboxServer
 
-from .conftest import ALICE, People, login_owner, settings_for
+from .conftest import ALICE, People, login_owner, self_signed, settings_for
 
 pytestmark = pytest.mark.e2e
 
@@ -56,37 +50,9 @@ async def test_no_auth_on_loopback_serves_the_owner_without_tokens(
     assert [chat["name"] for chat in chats] == ["Bob"]
 
 
-def _self_signed(directory: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=1))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
-        )
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    key_path.chmod(0o600)
-    return cert_path, key_path
-
-
 async def test_tls_serves_https_with_hsts(sandbox: SandboxServer, tmp_path: Path) -> None:
     """With a certificate and key the server speaks TLS only, and every response carries HSTS."""
-    cert, key = _self_signed(tmp_path)
+    cert, key = self_signed(tmp_path)
     settings = settings_for(sandbox, tmp_path / "data", transport="http", port=0, tls_cert=cert, tls_key=key)
     gateway = build_gateway(settings, transport="http")
     context = ssl.create_default_context(cafile=str(cert))

@@ -13,6 +13,7 @@ import os
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -37,7 +38,7 @@ from mcpgram.web.upstream import WorkerLink
 from mcpgram.workers import serve_workers
 
 from ..web.conftest import INITIALIZE, MCP_ACCEPT
-from .conftest import ALICE, CAROL, People, populate, settings_env, settings_for
+from .conftest import ALICE, CAROL, People, populate, self_signed, settings_env, settings_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
@@ -213,7 +214,7 @@ def _raw(port: int, data: bytes, *, read_until_close: bool = True, timeout: floa
         while True:
             try:
                 chunk = sock.recv(65536)
-            except TimeoutError:
+            except (TimeoutError, ConnectionResetError):
                 break
             if not chunk:
                 break
@@ -336,6 +337,36 @@ async def test_failed_authentications_lock_out_an_address_across_workers(deploym
     finally:
         server.close()
         front.close_connections()
+
+
+async def test_the_front_terminates_tls_and_every_answer_carries_hsts(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    cert, key = self_signed(tmp_path)
+    settings = deployment.settings.model_copy(
+        update={"tls_cert": cert, "tls_key": key, "data_dir": tmp_path / "data", "port": 0}
+    )
+    bound: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    task = asyncio.create_task(serve_workers(settings, ready=bound.set_result))
+    try:
+        port = await asyncio.wait_for(bound, 90)
+        context = ssl.create_default_context(cafile=str(cert))
+        async with httpx.AsyncClient(verify=context, base_url=f"https://127.0.0.1:{port}") as http:
+            relayed = await http.get("/health")  # a worker's answer
+            refused = await http.post(  # the front's own
+                "/v1/mcp", content=b"x" * 2_000_000, headers={"Content-Type": "application/json"}
+            )
+        assert relayed.status_code == 200
+        assert refused.status_code == 413
+        for answer in (relayed, refused):
+            assert "max-age" in answer.headers["strict-transport-security"]
+        plain = await asyncio.to_thread(
+            _raw, port, b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", timeout=5
+        )
+        assert b"200 OK" not in plain  # no plain HTTP on a TLS port
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
 
 async def test_the_serve_command_runs_workers_and_stops_them_on_sigterm(
