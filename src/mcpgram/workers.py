@@ -79,8 +79,18 @@ def _worker_main(spec: WorkerSpec, ready: Connection) -> None:
         ready.send(True)
         ready.close()
 
+    async def serve_until_the_front_is_gone() -> None:
+        serving = asyncio.ensure_future(serve_http(gateway, ready=say_ready, worker_socket=spec.socket_path))
+        parent = multiprocessing.parent_process()
+        if parent is not None:
+            # The front died without stopping us (SIGKILL, a crash): stop too, sealing every session,
+            # rather than live on as an orphan holding Telegram connections.
+            asyncio.get_running_loop().add_reader(parent.sentinel, serving.cancel)
+        with contextlib.suppress(asyncio.CancelledError):
+            await serving
+
     with contextlib.suppress(KeyboardInterrupt):
-        anyio.run(lambda: serve_http(gateway, ready=say_ready, worker_socket=spec.socket_path))
+        anyio.run(serve_until_the_front_is_gone)
 
 
 class Worker:

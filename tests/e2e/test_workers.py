@@ -411,6 +411,27 @@ def _read(path: str) -> str:
         return file.read()
 
 
+async def test_workers_stop_when_the_front_is_killed(deployment: Deployment, tmp_path: Path) -> None:
+    """No orphans: a front that dies without a word (SIGKILL) takes its workers with it."""
+    env = settings_env(deployment.settings) | {"MCPGRAM_DATA_DIR": str(tmp_path / "data")}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "mcpgram", "serve", "--transport", "http", "--port", "0", "--workers", "2",
+        env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stderr is not None
+    line = await asyncio.wait_for(proc.stderr.readline(), 90)
+    assert b"with 2 workers" in line, line
+    children = _children(proc.pid)
+    proc.kill()
+    await proc.wait()
+    for _ in range(200):
+        if not [pid for pid in children if os.path.exists(f"/proc/{pid}")]:  # noqa: ASYNC240
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError("workers outlived a killed front")
+
+
 async def test_a_killed_worker_is_replaced_and_the_other_keeps_serving(deployment: Deployment) -> None:
     """Runs last in this module: it kills Alice's worker."""
     alice_worker = worker_index(deployment.alice.encode(), 2)
