@@ -46,7 +46,7 @@ from .frontwire import (
 )
 from .ratelimit import LOCKED_OUT, IPNetwork, SlidingWindow, client_address
 from .security import redact_path, security_headers
-from .upstream import Exchange, WorkerLink
+from .upstream import Exchange, UpstreamConnection, WorkerLink
 
 __all__ = ["PEER_HEADER", "ClientConnection", "FrontRequest", "FrontServer", "route_key", "worker_index"]
 
@@ -138,11 +138,9 @@ class FrontServer:
         try:
             upstream = await link.acquire()
         except OSError:
-            exchange = Exchange()
             message = "The server is restarting a worker; retry shortly."
             client.write(self.refusal(Refusal(503, "WORKER_UNAVAILABLE", message), retry_after=1))
-            exchange.status, exchange.complete = 503, True
-            return exchange
+            return Exchange.answered(503, keep_alive=False)
         client.upstream = upstream
         try:
             return await upstream.exchange(
@@ -174,9 +172,7 @@ class FrontServer:
         headers += security_headers(hsts=self.hsts)
         head = "HTTP/1.1 200 OK\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers)
         client.write(head.encode() + b"\r\n" + body)
-        done = Exchange()
-        done.status, done.complete, done.keep_alive = 200, True, True
-        return done
+        return Exchange.answered(200, keep_alive=True)
 
     def _log(self, request: FrontRequest, status: int, started: float) -> None:
         _access_log.info(
@@ -205,7 +201,7 @@ class ClientConnection(asyncio.Protocol):
     def __init__(self, front: FrontServer) -> None:
         self.front = front
         self.transport: asyncio.Transport | None = None
-        self.upstream: object | None = None  # an UpstreamConnection while an answer is relayed
+        self.upstream: UpstreamConnection | None = None  # while an answer is relayed
         self.peer_ip = ""
         self.peer_port = 0
         self.peer_line = ""
@@ -258,18 +254,16 @@ class ClientConnection(asyncio.Protocol):
             self._timer.cancel()
         upstream = self.upstream
         if upstream is not None:
-            upstream.abort()  # type: ignore[attr-defined]  # the worker sees the client leave
+            upstream.abort()  # the worker sees the client leave
         self._wake.set()
 
     def pause_writing(self) -> None:
-        transport = getattr(self.upstream, "transport", None)
-        if transport is not None:
-            transport.pause_reading()
+        if self.upstream is not None and self.upstream.transport is not None:
+            self.upstream.transport.pause_reading()
 
     def resume_writing(self) -> None:
-        transport = getattr(self.upstream, "transport", None)
-        if transport is not None:
-            transport.resume_reading()
+        if self.upstream is not None and self.upstream.transport is not None:
+            self.upstream.transport.resume_reading()
 
     # -- httptools callbacks -------------------------------------------------------------------
 

@@ -34,6 +34,13 @@ class Exchange:
         #: The answer's body, only when the exchange was made without a sink (``capture``).
         self.body = bytearray()
 
+    @classmethod
+    def answered(cls, status: int, *, keep_alive: bool) -> Exchange:
+        """An exchange the front completed itself, with ``status``."""
+        exchange = cls()
+        exchange.status, exchange.complete, exchange.keep_alive = status, True, keep_alive
+        return exchange
+
 
 class UpstreamConnection(asyncio.Protocol):
     """One keep-alive connection to a worker; :meth:`exchange` sends a request and relays its answer."""
