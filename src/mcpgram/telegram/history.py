@@ -110,28 +110,13 @@ def page_request(q: Query, peer: Any, sender: Any) -> Any:
             top_msg_id=q.thread or None,
         )
     offset_date = q.from_date if q.forward and not offset_id else None
+    # getReplies is getHistory within one thread: the same window, plus the thread's root id.
+    window = {"offset_id": offset_id, "offset_date": offset_date, "add_offset": add_offset, "limit": n}
     if q.thread:
         return functions.messages.GetRepliesRequest(
-            peer=peer,
-            msg_id=q.thread,
-            offset_id=offset_id,
-            offset_date=offset_date,
-            add_offset=add_offset,
-            limit=n,
-            max_id=0,
-            min_id=0,
-            hash=0,
+            peer=peer, msg_id=q.thread, max_id=0, min_id=0, hash=0, **window
         )
-    return functions.messages.GetHistoryRequest(
-        peer=peer,
-        offset_id=offset_id,
-        offset_date=offset_date,
-        add_offset=add_offset,
-        limit=n,
-        max_id=0,
-        min_id=0,
-        hash=0,
-    )
+    return functions.messages.GetHistoryRequest(peer=peer, max_id=0, min_id=0, hash=0, **window)
 
 
 async def read_messages(client: TelegramClient, q: Query) -> Page:
