@@ -51,3 +51,17 @@ def measure_in_tempdir(name: str, measure: Callable[[Path], Awaitable[dict[str, 
         return asyncio.run(measure(work))
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def run(
+    name: str,
+    measure: Callable[[Path], Awaitable[dict[str, Any]]],
+    build_result: Callable[[dict[str, Any]], dict[str, Any]],
+    report: Callable[[dict[str, Any]], None],
+    output: Path | None,
+) -> int:
+    """Measure in a temp dir, shape the result, print its JSON (also to ``output``), then the table."""
+    result = build_result(measure_in_tempdir(name, measure))
+    emit(result, output)
+    report(result)
+    return 0

@@ -383,11 +383,13 @@ def main() -> int:
     args = parser.parse_args()
     if args.quick:
         args.runs, args.warmup, args.stage_runs = 2, 1, 1
-    measured = _common.measure_in_tempdir("cold", lambda work: measure(args, work))
-    result = build_result(args, measured)
-    _common.emit(result, args.output)
-    report(result)
-    return 0
+    return _common.run(
+        "cold",
+        lambda work: measure(args, work),
+        lambda measured: build_result(args, measured),
+        report,
+        args.output,
+    )
 
 
 if __name__ == "__main__":

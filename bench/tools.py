@@ -659,11 +659,13 @@ def main() -> int:
         args.runs, args.rtt_runs = 3, 2
     # Telethon warns about answers it cannot map to a sent message (forwards to Saved Messages).
     logging.getLogger("telethon").setLevel(logging.ERROR)
-    measured = _common.measure_in_tempdir("tools", lambda work: measure(args, work))
-    result = build_result(args, measured)
-    _common.emit(result, args.output)
-    report(result)
-    return 0
+    return _common.run(
+        "tools",
+        lambda work: measure(args, work),
+        lambda measured: build_result(args, measured),
+        report,
+        args.output,
+    )
 
 
 if __name__ == "__main__":

@@ -369,18 +369,40 @@ async def test_the_front_terminates_tls_and_every_answer_carries_hsts(
         await asyncio.gather(task, return_exceptions=True)
 
 
-async def test_the_serve_command_runs_workers_and_stops_them_on_sigterm(
-    deployment: Deployment, tmp_path: Path
-) -> None:
-    """``mcpgram serve --workers 2`` as an operator runs it: a front without FastMCP, clean SIGTERM."""
-    env = settings_env(deployment.settings) | {"MCPGRAM_DATA_DIR": str(tmp_path / "data")}
+async def _serve_command(deployment: Deployment, data_dir: Path) -> tuple[asyncio.subprocess.Process, bytes]:
+    """``mcpgram serve --workers 2`` in a subprocess, and its "serving" line once it listens."""
+    env = settings_env(deployment.settings) | {"MCPGRAM_DATA_DIR": str(data_dir)}
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "mcpgram", "serve", "--transport", "http", "--port", "0", "--workers", "2",
         env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
     assert proc.stderr is not None
+    return proc, await asyncio.wait_for(proc.stderr.readline(), 90)
+
+
+async def _until_gone(pids: list[str], seconds: float, failure: str) -> None:
+    for _ in range(int(seconds * 10)):
+        if not [pid for pid in pids if os.path.exists(f"/proc/{pid}")]:  # noqa: ASYNC240
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(failure)
+
+
+def _children(pid: int) -> list[str]:
+    return _read(f"/proc/{pid}/task/{pid}/children").split()
+
+
+def _read(path: str) -> str:
+    with open(path) as file:
+        return file.read()
+
+
+async def test_the_serve_command_runs_workers_and_stops_them_on_sigterm(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    """``mcpgram serve --workers 2`` as an operator runs it: a front without FastMCP, clean SIGTERM."""
+    proc, line = await _serve_command(deployment, tmp_path / "data")
     try:
-        line = await asyncio.wait_for(proc.stderr.readline(), 90)
         found = re.search(rb"serving MCP at (http://[^/\s]+)/v1/mcp with 2 workers", line)
         assert found, line
         async with httpx.AsyncClient(base_url=found.group(1).decode()) as http:
@@ -394,42 +416,17 @@ async def test_the_serve_command_runs_workers_and_stops_them_on_sigterm(
         proc.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(proc.wait(), 60) == 0
     # Workers are joined before the front exits; multiprocessing's helper follows within moments.
-    for _ in range(50):
-        if not [pid for pid in children if os.path.exists(f"/proc/{pid}")]:  # noqa: ASYNC240
-            break
-        await asyncio.sleep(0.1)
-    else:
-        raise AssertionError("a worker process outlived the front")
-
-
-def _children(pid: int) -> list[str]:
-    return _read(f"/proc/{pid}/task/{pid}/children").split()
-
-
-def _read(path: str) -> str:
-    with open(path) as file:
-        return file.read()
+    await _until_gone(children, 5, "a worker process outlived the front")
 
 
 async def test_workers_stop_when_the_front_is_killed(deployment: Deployment, tmp_path: Path) -> None:
     """No orphans: a front that dies without a word (SIGKILL) takes its workers with it."""
-    env = settings_env(deployment.settings) | {"MCPGRAM_DATA_DIR": str(tmp_path / "data")}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "mcpgram", "serve", "--transport", "http", "--port", "0", "--workers", "2",
-        env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
-    assert proc.stderr is not None
-    line = await asyncio.wait_for(proc.stderr.readline(), 90)
+    proc, line = await _serve_command(deployment, tmp_path / "data")
     assert b"with 2 workers" in line, line
     children = _children(proc.pid)
     proc.kill()
     await proc.wait()
-    for _ in range(200):
-        if not [pid for pid in children if os.path.exists(f"/proc/{pid}")]:  # noqa: ASYNC240
-            break
-        await asyncio.sleep(0.1)
-    else:
-        raise AssertionError("workers outlived a killed front")
+    await _until_gone(children, 20, "workers outlived a killed front")
 
 
 async def test_a_killed_worker_is_replaced_and_the_other_keeps_serving(deployment: Deployment) -> None:
