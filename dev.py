@@ -6,8 +6,10 @@
     python3 dev.py check            ruff check, ruff format --check, mypy (what CI runs)
 
 Each command first makes sure ``.venv`` exists and matches ``requirements.lock``: the sha256 of
-requirements.lock and pyproject.toml is kept in ``.venv/.mcpgram-lock-hash`` and the locked
-dependencies (plus mcpgram itself, editable) are reinstalled only when it changes.
+the two lock files and pyproject.toml is kept in ``.venv/.mcpgram-lock-hash`` and the locked
+dependencies (plus mcpgram itself, editable) are reinstalled only when it changes. The venv's pip
+is first brought to the release pinned in ``requirements-bootstrap.lock``: the pips that stock
+interpreters bundle (23.0, 23.2) cannot install the hashed lock.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 EXE = ".exe" if os.name == "nt" else ""
 VENV_PYTHON = BIN / f"python{EXE}"
 LOCK = ROOT / "requirements.lock"
+BOOTSTRAP_LOCK = ROOT / "requirements-bootstrap.lock"
 PYPROJECT = ROOT / "pyproject.toml"
 HASH_FILE = VENV / ".mcpgram-lock-hash"
 PIP_QUIET = ["--disable-pip-version-check", "-q"]
@@ -54,7 +57,7 @@ def fail(message: str, code: int = 1) -> NoReturn:
 def lock_hash() -> str:
     """Return the sha256 of requirements.lock and pyproject.toml, the inputs of the environment."""
     digest = hashlib.sha256()
-    for path in (LOCK, PYPROJECT):
+    for path in (BOOTSTRAP_LOCK, LOCK, PYPROJECT):
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
 
@@ -84,6 +87,8 @@ def ensure_venv() -> None:
     say("installing locked dependencies from requirements.lock (first run takes a minute)")
     HASH_FILE.unlink(missing_ok=True)
     pip = [str(VENV_PYTHON), "-m", "pip", "install", *PIP_QUIET]
+    # Old bundled pips (23.0, 23.2) refuse the hashed lock; a pinned, hashed pip installs first.
+    run_quietly([*pip, "--require-hashes", "-r", str(BOOTSTRAP_LOCK)], "installing the pinned pip")
     run_quietly([*pip, "--require-hashes", "-r", str(LOCK)], "installing requirements.lock")
     say("installing mcpgram (editable)")
     run_quietly([*pip, "--no-deps", "-e", str(ROOT)], "installing mcpgram")
