@@ -6,7 +6,7 @@ import gc
 from pathlib import Path
 
 import pytest
-from fastmcp import Client, FastMCP
+from fastmcp import Client
 
 from mcpgram import __version__
 from mcpgram.app import (
@@ -15,7 +15,6 @@ from mcpgram.app import (
     UnlockedKeys,
     build_gateway,
     serving_gc,
-    use_static_tool_schemas,
 )
 from mcpgram.auth import new_token
 from mcpgram.settings import Settings
@@ -48,26 +47,6 @@ async def test_serving_gc_raises_thresholds_and_restores_them() -> None:
     async with serving_gc():
         assert gc.get_threshold() == SERVING_GC_THRESHOLDS
     assert gc.get_threshold() == before
-
-
-async def test_static_tool_schemas_answer_the_sdk_lookup_for_each_tool() -> None:
-    """The SDK's input-schema lookup returns each registered tool's schema, and None for unknown names."""
-    mcp: FastMCP[None] = FastMCP("t")
-
-    @mcp.tool
-    def echo(chat: str, limit: int = 20) -> str:
-        return chat
-
-    await use_static_tool_schemas(mcp)
-    lookup = mcp._mcp_server.get_tool_input_schema
-    assert lookup is not None
-    schema = lookup("echo")
-    assert (
-        schema is not None
-        and schema["required"] == ["chat"]
-        and set(schema["properties"]) == {"chat", "limit"}
-    )
-    assert lookup("missing") is None
 
 
 def _keys(tenant: str) -> TenantKeys:

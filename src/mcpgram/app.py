@@ -255,22 +255,6 @@ async def serving_gc() -> AsyncIterator[None]:
         gc.set_threshold(*previous)
 
 
-async def use_static_tool_schemas(mcp: FastMCP[Any]) -> None:
-    """Hand the MCP SDK each tool's input schema, so a tools/call does not list every tool first.
-
-    Without a lookup, the SDK's Streamable HTTP handler validates ``Mcp-Param-*`` headers by
-    running a whole ``tools/list`` through FastMCP's middleware on every ``tools/call``: 17% of the
-    gateway's CPU per call in bench/tenants.py. Our tools are the same for every caller, so their
-    schemas can be read once. FastMCP (4.1) does not pass a lookup itself; its low-level server is
-    a private attribute, so if that changes this does nothing and the SDK lists tools as before.
-    """
-    low_level = getattr(mcp, "_mcp_server", None)
-    if low_level is None or not hasattr(low_level, "get_tool_input_schema"):
-        return
-    schemas = {tool.name: tool.to_mcp_tool().input_schema for tool in await mcp.list_tools()}
-    low_level.get_tool_input_schema = schemas.get
-
-
 #: How long a worker keeps an idle connection from the front open (uvicorn's default is 5 s).
 WORKER_KEEP_ALIVE_SECONDS = 3600
 
@@ -307,7 +291,6 @@ async def serve_http(gateway: Gateway, *, ready: Any = None, worker_socket: str 
         lifespan="on",
     )
     server = uvicorn.Server(config)
-    await use_static_tool_schemas(gateway.mcp)
     if threading.current_thread() is threading.main_thread():
         # uvicorn turns SIGTERM into a graceful shutdown, then re-raises it to the previous handler;
         # with the default one the process would die before the pool seals its sessions.

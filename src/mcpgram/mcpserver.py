@@ -5,7 +5,13 @@ pydantic adapter over a key-value store from the ``py-key-value`` package. mcpgr
 no visibility rules, so each read answers nothing, yet importing that stack costs ~0.15 s of a
 stdio server's first ``tools/list`` (bench/cold_start.py) and every request pays for the adapter.
 :class:`SessionStateStore` gives FastMCP the three calls it makes (``get``/``put``/``delete`` with a
-TTL), in memory, bounded. If FastMCP stops reading ``_state_store``, this override is simply unused.
+TTL), in memory, bounded.
+
+``_state_store`` is a private FastMCP attribute (FastMCP's public ``session_state_store=`` still
+wraps the store in the pydantic adapter). So the override applies only to the FastMCP releases it
+was checked against (:data:`CHECKED_FASTMCP`); on any other release FastMCP keeps its own store, and
+``tests/test_mcpserver.py`` fails loudly until the override is re-checked: that the attribute still
+exists and FastMCP calls nothing on it but ``get``/``put``/``delete``.
 """
 
 from __future__ import annotations
@@ -15,9 +21,19 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+import fastmcp
 from fastmcp import FastMCP
 
-__all__ = ["MCPGramServer", "SessionStateStore"]
+__all__ = ["CHECKED_FASTMCP", "MCPGramServer", "SessionStateStore", "overrides_state_store"]
+
+#: FastMCP (major, minor) releases whose private ``_state_store`` use this override was checked against.
+CHECKED_FASTMCP = frozenset({(4, 1), (4, 2)})
+
+
+def overrides_state_store(version: str = fastmcp.__version__) -> bool:
+    """Whether :class:`MCPGramServer` replaces FastMCP's session state store on this release."""
+    major, minor, *_ = (int(part) if part.isdigit() else -1 for part in version.split("."))
+    return (major, minor) in CHECKED_FASTMCP
 
 
 class SessionStateStore:
@@ -52,12 +68,14 @@ class SessionStateStore:
 
 
 class MCPGramServer(FastMCP[Any]):
-    """FastMCP with :class:`SessionStateStore` as its session state."""
+    """FastMCP with :class:`SessionStateStore` as its session state (on the checked releases)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._lean_state = SessionStateStore()
 
-    @property
-    def _state_store(self) -> Any:  # FastMCP's own is a py-key-value pydantic adapter
-        return self._lean_state
+    if overrides_state_store():
+
+        @property
+        def _state_store(self) -> Any:  # FastMCP's own is a py-key-value pydantic adapter
+            return self._lean_state

@@ -6,7 +6,10 @@ targets here (a shared test machine says nothing about performance), only for pl
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -21,12 +24,23 @@ pytestmark = pytest.mark.slow
 
 
 def _start(script: str, *args: str) -> subprocess.Popen[str]:
+    # Its own process group: a benchmark starts a sandbox and a gateway of its own, and they must go
+    # with it when the test stops it (a timed-out run once left a sandbox running for 18 minutes).
     return subprocess.Popen(
         [sys.executable, str(BENCH / script), "--quick", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=True,
     )
+
+
+def _stop(*procs: subprocess.Popen[str]) -> None:
+    """Kill each benchmark's whole process group (its children too) and close its pipes."""
+    for proc in procs:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
 
 
 def _result(proc: subprocess.Popen[str]) -> dict[str, Any]:
@@ -85,10 +99,7 @@ def test_both_benchmarks_run_in_quick_mode_and_report_sane_numbers() -> None:
         _check_cold_start(_result(cold))
         _check_tenants(_result(tenants))
     finally:
-        for proc in (cold, tenants):
-            if proc.poll() is None:
-                proc.kill()
-                proc.communicate()
+        _stop(cold, tenants)
 
 
 def _check_tools(result: dict[str, Any]) -> None:
@@ -121,6 +132,4 @@ def test_tools_benchmark_runs_in_quick_mode_and_reports_sane_numbers() -> None:
     try:
         _check_tools(_result(proc))
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+        _stop(proc)

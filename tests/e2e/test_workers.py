@@ -39,6 +39,7 @@ from mcpgram.workers import serve_workers
 
 from ..web.conftest import INITIALIZE, MCP_ACCEPT
 from .conftest import ALICE, CAROL, People, populate, self_signed, settings_env, settings_for
+from .eras import ERAS, era_client, offering, tool_round
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
@@ -465,3 +466,18 @@ def worker_processes() -> dict[int, tuple[int, str]]:
                 path = listening[inode]
                 found[int(Path(path).stem.removeprefix("w"))] = (int(child), path)
     return found
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_each_era_is_served_through_the_front(era: str, deployment: Deployment) -> None:
+    """Legacy sessions and 2026-07-28 requests both reach the tenant's worker, header and url_auth alike."""
+    for transport in (
+        StreamableHttpTransport(
+            f"{deployment.base}/v1/mcp", headers={"Authorization": f"Bearer {deployment.carol}"}
+        ),
+        StreamableHttpTransport(f"{deployment.base}/v1/url_auth/{deployment.carol}/mcp"),
+    ):
+        with offering(era):
+            async with era_client(transport, era) as client:
+                found = await tool_round(client, era)
+        assert [chat["id"] for chat in found["chats"]] == [deployment.people.bob]

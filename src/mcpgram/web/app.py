@@ -64,6 +64,9 @@ _CORS_ALLOW_HEADERS = (
     "Content-Type",
     "Mcp-Session-Id",
     "Mcp-Protocol-Version",
+    # 2026-07-28 requests name their method (and tool, resource or prompt) in headers too.
+    "Mcp-Method",
+    "Mcp-Name",
     "Last-Event-ID",
 )
 _CORS_EXPOSE_HEADERS = ("Mcp-Session-Id", "WWW-Authenticate", "Retry-After")
