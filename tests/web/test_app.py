@@ -17,6 +17,7 @@ from mcpgram import auth
 from mcpgram.errors import ConfigError
 from mcpgram.vault.vault import Vault
 from mcpgram.web.app import build_http_app, host_origin_options, is_loopback_host
+from mcpgram.web.unauthorized import challenge
 from mcpgram.web.verifier import MCPGramTokenVerifier
 
 from .conftest import (
@@ -197,6 +198,17 @@ async def test_hostile_auth_inputs(
     assert store.lookups - before == lookups
     if status != 200:
         assert "mcp-session-id" not in response.headers
+    if status == 401:
+        # mcpgram's shape with a hint, never the framework's OAuth advice, never the token echoed.
+        body = response.json()
+        assert body["error"] == "NOT_AUTHENTICATED" and body["message"] and body["hint"]
+        assert "re-register" not in response.text and (
+            not path.startswith("/v1/mcp") or "mcpg_" not in response.text
+        )
+        sent = bool(headers) or path.startswith("/v1/url_auth/")
+        expected_challenge = challenge(token_sent=sent)
+        assert response.headers["www-authenticate"] == expected_challenge
+        assert ("error=" in expected_challenge) == sent
 
 
 async def test_a_session_cannot_be_used_with_another_tenants_token(edge: EdgeFactory, vault: Vault) -> None:

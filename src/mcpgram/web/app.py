@@ -13,7 +13,8 @@ Outermost first::
     router: /health            (behind FastMCP's Host/Origin guard)
             everything else -> FastMCP's app: Host/Origin guard (421/403) -> bearer auth
                                -> TenantTagMiddleware -> TenantThrottleMiddleware (429 per tenant)
-                               -> 401 if unauthenticated -> /v1/mcp (sessions idle-timed out)
+                               -> 401 if unauthenticated (rewritten by UnauthorizedMiddleware
+                               into mcpgram's JSON body and challenge) -> /v1/mcp
 
 so the lockout, url_auth and the body limit act before FastMCP authenticates anything, and the
 per-tenant budget applies once the verifier has named the tenant. MCP sessions close after
@@ -57,6 +58,7 @@ from .security import (
     security_headers,
     serves_https,
 )
+from .unauthorized import UnauthorizedMiddleware
 from .urlauth import MCP_PATH, UrlAuthMiddleware
 
 _CORS_ALLOW_HEADERS = (
@@ -273,7 +275,8 @@ def build_http_app(
         )
 
     return Starlette(
-        routes=[Route("/health", health, methods=["GET"]), Mount("/", app=inner)],
+        # Every 401 from FastMCP's bearer authentication in mcpgram's shape, with its hint.
+        routes=[Route("/health", health, methods=["GET"]), Mount("/", app=UnauthorizedMiddleware(inner))],
         middleware=middleware,
         exception_handlers={Exception: internal_error},
         lifespan=inner.lifespan,

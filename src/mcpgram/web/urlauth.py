@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .. import auth
 from .security import URL_AUTH_PREFIX, json_error
+from .unauthorized import REFUSED_TOKEN, challenge
 
 MCP_PATH = "/v1/mcp"
 
@@ -81,11 +82,8 @@ class UrlAuthMiddleware:
     async def _rewrite(self, scope: Scope, receive: Receive, send: Send) -> None:
         token, _, tail = scope["path"][len(URL_AUTH_PREFIX) + 1 :].partition("/")
         if not auth.is_well_formed(token):
-            response = json_error(
-                401,
-                "NOT_AUTHENTICATED",
-                "Invalid bearer token.",
-                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            response = JSONResponse(
+                REFUSED_TOKEN, status_code=401, headers={"WWW-Authenticate": challenge(token_sent=True)}
             )
             await response(scope, receive, send)
             return
