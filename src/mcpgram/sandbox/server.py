@@ -70,6 +70,8 @@ class AuthRecord:
     pending_password_user: int | None = None
     #: The open SRP challenge of the last ``account.getPassword``; single use.
     srp_challenge: Any = None
+    #: The salts the last ``account.getPassword`` offered for a new password (``srp.NewSalts``).
+    new_salts: Any = None
     device_model: str = ""
     app_version: str = ""
     system_version: str = ""
