@@ -175,6 +175,10 @@ class SandboxServer:
         self._handlers.add(task)
         try:
             await Connection(self, reader, writer).serve()
+        except asyncio.CancelledError:
+            # stop() cancels live handlers. Ending normally keeps Python 3.11's start_server callback,
+            # which asks a finished handler task for its exception, from printing a traceback each.
+            return
         finally:
             self._handlers.discard(task)
 
@@ -185,6 +189,10 @@ class SandboxServer:
         accept = self.proxy.accept
         try:
             await Connection(self, reader, writer, detect=lambda source: accept(source, writer)).serve()
+        except asyncio.CancelledError:
+            # stop() cancels live handlers. Ending normally keeps Python 3.11's start_server callback,
+            # which asks a finished handler task for its exception, from printing a traceback each.
+            return
         finally:
             self._handlers.discard(task)
 
