@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 from telethon import TelegramClient, errors, events, functions, types
+from telethon.password import compute_check
 
 from mcpgram.sandbox import SandboxServer, srp
 
@@ -165,3 +166,55 @@ async def test_list_and_terminate_sessions(make_client: ClientFactory, sandbox: 
     assert [a.device_model for a in listed] == ["Laptop"]
     with pytest.raises(errors.HashInvalidError):  # already gone
         await laptop(functions.account.ResetAuthorizationRequest(phone_hash))
+
+
+async def test_terminate_all_other_sessions(make_client: ClientFactory, sandbox: SandboxServer) -> None:
+    """auth.resetAuthorizations ends every other session (SESSION_REVOKED) and keeps the caller's."""
+    me = await make_client(phone="9996670041", device_model="Me")
+    others = [await make_client(phone="9996670041", device_model=f"Other {n}") for n in range(2)]
+    bystander = await make_client(phone="9996670042")
+    assert await me(functions.auth.ResetAuthorizationsRequest())
+    for other in others:
+        with pytest.raises(errors.SessionRevokedError):
+            await other(functions.users.GetUsersRequest([types.InputUserSelf()]))
+    listed = (await me(functions.account.GetAuthorizationsRequest())).authorizations
+    assert [a.device_model for a in listed] == ["Me"]
+    assert (await bystander.get_me()).phone == "9996670042"
+
+
+async def test_sessions_show_when_they_were_last_active(
+    make_client: ClientFactory, sandbox: SandboxServer
+) -> None:
+    """date_active is each session's last call, and the other sessions are listed most recent first."""
+    now = [1_800_000_000.0]
+    sandbox.world.clock = lambda: now[0]
+    first = await make_client(phone="9996670051", device_model="First")
+    now[0] += 600
+    second = await make_client(phone="9996670051", device_model="Second")
+    now[0] += 600
+    await first.get_me()
+    now[0] += 600
+    listed = (await second(functions.account.GetAuthorizationsRequest())).authorizations
+    assert [(a.device_model, int(a.date_active.timestamp())) for a in listed] == [
+        ("Second", 1_800_001_800),
+        ("First", 1_800_001_200),
+    ]
+    assert int(listed[1].date_created.timestamp()) == 1_800_000_000
+
+
+async def test_a_password_changed_mid_login_is_srp_password_changed(
+    make_client: ClientFactory, sandbox: SandboxServer
+) -> None:
+    """A proof made against the old password's challenge is refused once the password has changed."""
+    phone = "9996670061"
+    owner = await make_client(phone=phone)
+    assert await owner.edit_2fa(new_password="old")
+    newcomer = await make_client()
+    sent = await newcomer.send_code_request(phone)
+    with pytest.raises(errors.SessionPasswordNeededError):
+        await newcomer.sign_in(phone, "77777", phone_code_hash=sent.phone_code_hash)
+    challenge = await newcomer(functions.account.GetPasswordRequest())
+    assert await owner.edit_2fa(current_password="old", new_password="new")
+    with pytest.raises(errors.SrpPasswordChangedError):
+        await newcomer(functions.auth.CheckPasswordRequest(compute_check(challenge, "old")))
+    assert (await newcomer.sign_in(password="new")).phone == phone

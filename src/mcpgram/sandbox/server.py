@@ -77,6 +77,8 @@ class AuthRecord:
     system_version: str = ""
     api_id: int = 0
     hash: int = field(default_factory=lambda: int.from_bytes(os.urandom(8), "little", signed=True))
+    #: When the key last made an RPC (the "last active" time of its session), 0 for never.
+    active: int = 0
     #: MTProto sessions under this key by session_id (``mtproto.Session``), kept across reconnects.
     sessions: dict[int, Any] = field(default_factory=dict)
     #: RPCs made under this key, by TL method name (see :attr:`SandboxServer.rpc_counts`).
@@ -222,6 +224,7 @@ class SandboxServer:
         name = method_name(request)
         self.rpc_counts[name] += 1
         auth.rpc_counts[name] += 1
+        auth.active = self.world.now()
 
     def future_salts(self, auth: AuthRecord | None, num: int) -> TLObject:
         now = self.world.now()

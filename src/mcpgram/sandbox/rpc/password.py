@@ -34,8 +34,8 @@ def get_password(ctx: Ctx, _req: Any) -> Any:
     return challenge.to_tl(salts)
 
 
-def _take_challenge(ctx: Ctx, check: Any) -> srp.SrpChallenge:
-    """The open challenge ``check`` answers; consumed whatever happens next (one proof per challenge)."""
+def _check(ctx: Ctx, check: Any, record: srp.PasswordRecord | None) -> None:
+    """Verify ``check`` against the open challenge, which is consumed whatever happens (one proof each)."""
     challenge: srp.SrpChallenge | None = ctx.auth.srp_challenge
     ctx.auth.srp_challenge = None
     if (
@@ -44,7 +44,10 @@ def _take_challenge(ctx: Ctx, check: Any) -> srp.SrpChallenge:
         or check.srp_id != challenge.srp_id
     ):
         raise RpcError(400, "SRP_ID_INVALID")
-    return challenge
+    if challenge.record is not record:  # set, changed or removed since this account.getPassword
+        raise RpcError(400, "SRP_PASSWORD_CHANGED")
+    if record is None or not srp.verify(challenge, record, check.A, check.M1):
+        raise RpcError(400, "PASSWORD_HASH_INVALID")
 
 
 @router.method(functions.auth.CheckPasswordRequest, auth=False)
@@ -52,10 +55,7 @@ def check_password(ctx: Ctx, req: Any) -> Any:
     user_id = ctx.auth.pending_password_user
     if user_id is None:
         raise RpcError(400, "PASSWORD_HASH_INVALID" if ctx.auth.user_id else "AUTH_KEY_UNREGISTERED")
-    challenge = _take_challenge(ctx, req.password)
-    record = ctx.world.users[user_id].password
-    if record is None or not srp.verify(challenge, record, req.password.A, req.password.M1):
-        raise RpcError(400, "PASSWORD_HASH_INVALID")
+    _check(ctx, req.password, ctx.world.users[user_id].password)
     return authorize(ctx, user_id)
 
 
@@ -73,9 +73,7 @@ def update_password_settings(ctx: Ctx, req: Any) -> bool:
         if isinstance(req.password, types.InputCheckPasswordEmpty):
             ctx.auth.srp_challenge = None
             raise RpcError(400, "PASSWORD_HASH_INVALID")
-        challenge = _take_challenge(ctx, req.password)
-        if not srp.verify(challenge, user.password, req.password.A, req.password.M1):
-            raise RpcError(400, "PASSWORD_HASH_INVALID")
+        _check(ctx, req.password, user.password)
     settings = req.new_settings
     try:
         record = srp.record_from_settings(

@@ -1,10 +1,11 @@
-"""The account's active sessions: ``account.getAuthorizations`` and ``account.resetAuthorization``.
+"""Sessions: ``account.getAuthorizations``, ``account.resetAuthorization``, ``auth.resetAuthorizations``.
 
 A session is an authorization key signed in to the account. The calling one is listed first with
-``current`` set and hash 0, as Telegram lists it; terminating another by its hash unbinds that key, so
-its next call gets ``401 AUTH_KEY_UNREGISTERED``. Telegram also refuses to terminate sessions from one
-younger than a day (``FRESH_RESET_AUTHORISATION_FORBIDDEN``); the sandbox does not, so tests need not
-age their sessions.
+``current`` set and hash 0, as Telegram lists it, then the others, most recently active first.
+Terminating one by its hash unbinds that key, so its next call gets ``401 AUTH_KEY_UNREGISTERED``;
+terminating all the others at once answers them ``401 SESSION_REVOKED``. Telegram also refuses both
+from a session younger than a day (``FRESH_RESET_AUTHORISATION_FORBIDDEN``); the sandbox does not, so
+tests need not age their sessions.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ AUTHORIZATION_TTL_DAYS = 180
 def get_authorizations(ctx: Ctx, _req: Any) -> Any:
     others = [a for a in ctx.server.authorizations_of(ctx.user_id) if a is not ctx.auth]
     rows = [authorization_tl(ctx.server, ctx.auth, current=True)]
-    rows += [authorization_tl(ctx.server, auth) for auth in sorted(others, key=lambda a: -a.created)]
+    others.sort(key=lambda a: (-(a.active or a.created), -a.created))
+    rows += [authorization_tl(ctx.server, auth) for auth in others]
     return types.account.Authorizations(authorization_ttl_days=AUTHORIZATION_TTL_DAYS, authorizations=rows)
 
 
@@ -44,4 +46,13 @@ def reset_authorization(ctx: Ctx, req: Any) -> bool:
     if target is None:
         raise RpcError(400, "HASH_INVALID")
     target.revoked = "AUTH_KEY_UNREGISTERED"
+    return True
+
+
+@router.method(functions.auth.ResetAuthorizationsRequest)
+def reset_authorizations(ctx: Ctx, _req: Any) -> bool:
+    """Terminate every session of the account except the calling one."""
+    for auth in ctx.server.authorizations_of(ctx.user_id):
+        if auth is not ctx.auth:
+            auth.revoked = "SESSION_REVOKED"
     return True
