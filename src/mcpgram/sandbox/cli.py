@@ -81,7 +81,9 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--host", default=DEFAULT_HOST, help="address to listen on (default: %(default)s)")
     parser.add_argument("--port", type=int, default=0, help="port to listen on; 0 picks a free one (default)")
     parser.add_argument(
-        "--demo", action="store_true", help="serve the demo world (account 9996610000, code 11111)"
+        "--demo",
+        action="store_true",
+        help="serve the demo world (account 9996610000, code 11111; see docs/sandbox.md)",
     )
     parser.add_argument(
         "--seed", type=int, default=7, help="seed of the demo world's timestamps (default: 7)"
