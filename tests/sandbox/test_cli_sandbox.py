@@ -4,20 +4,33 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import shlex
 import signal
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
+import pytest
 import telethon
 from telethon import TelegramClient
 from telethon.sessions import MemorySession
+
+from mcpgram import testing
+from mcpgram.configs import ENV_PREFIX
+from mcpgram.sandbox.phone import SANDBOX_API_HASH, SANDBOX_API_ID
+from mcpgram.settings import Settings
 
 from .conftest import API_HASH, API_ID
 
 
 async def start_sandbox(*args: str) -> tuple[asyncio.subprocess.Process, dict[str, str]]:
-    """Start ``python -m mcpgram sandbox ARGS`` and read its ``key: value`` lines up to "ready"."""
+    """Start ``python -m mcpgram sandbox ARGS`` and read its ``key: value`` lines up to "ready".
+
+    The ``export NAME=value`` lines come back as ``info["export NAME"]``, unquoted as a shell would,
+    and as printed, one per line, in ``info["exports"]``.
+    """
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "mcpgram", "sandbox", *args, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
@@ -28,8 +41,24 @@ async def start_sandbox(*args: str) -> tuple[asyncio.subprocess.Process, dict[st
         assert line, f"the sandbox exited early: {(await proc.communicate())[1].decode()}"
         if line.startswith("ready"):
             return proc, info
+        if line.startswith("export "):
+            name, _, value = shlex.split(line)[1].partition("=")
+            info[f"export {name}"] = value
+            info["exports"] = info.get("exports", "") + line
+            continue
         key, _, value = line.strip().partition(": ")
         info[key] = value
+
+
+async def stop_sandbox(proc: asyncio.subprocess.Process) -> None:
+    if proc.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(proc.wait(), 15)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
 
 
 async def test_sandbox_command_serves_the_demo_and_stops_cleanly() -> None:
@@ -91,3 +120,71 @@ def test_non_loopback_host_is_refused_without_allow_remote() -> None:
     )
     assert result.returncode == 2
     assert "--allow-remote" in result.stderr and "no real security" in result.stderr
+
+
+async def test_printed_settings_lines_point_mcpgram_at_the_sandbox(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every printed ``export MCPGRAM_X=...`` names a real setting, and the lines, exported or pasted
+    into a .env file, load mcpgram's settings with the sandbox's address, key and proxy."""
+    key_file = tmp_path / "dir with space" / "sandbox.pem"
+    key_file.parent.mkdir()
+    proc, info = await start_sandbox("--key-file", str(key_file), "--proxy-secret", "dd")
+    try:
+        exports = {k.removeprefix("export "): v for k, v in info.items() if k.startswith("export ")}
+        assert set(exports) == {
+            "MCPGRAM_API_ID", "MCPGRAM_API_HASH", "MCPGRAM_DC", "MCPGRAM_RSA_KEY_FILE", "MCPGRAM_PROXY"
+        }  # fmt: skip
+        assert set(exports) <= {ENV_PREFIX + name.upper() for name in Settings.model_fields}
+        assert (exports["MCPGRAM_API_ID"], exports["MCPGRAM_API_HASH"]) == (
+            str(SANDBOX_API_ID),
+            SANDBOX_API_HASH,
+        )
+        host, port = info["address"].rsplit(":", 1)
+        proxy_port = int(parse_qs(urlsplit(info["proxy"]).query)["port"][0])
+
+        def check(settings: Settings) -> None:
+            config = settings.telegram_config()
+            assert config.dc is not None and config.proxy is not None
+            assert (config.dc.dc_id, config.dc.host, config.dc.port) == (int(info["dc id"]), host, int(port))
+            assert config.rsa_key_pem is not None and "BEGIN RSA PUBLIC KEY" in config.rsa_key_pem
+            assert (config.proxy.host, config.proxy.port) == (host, proxy_port)
+
+        for name in list(os.environ):
+            if name.startswith(ENV_PREFIX):
+                monkeypatch.delenv(name)
+        env_file = tmp_path / ".env"
+        env_file.write_text(info["exports"])
+        check(Settings.load(env_file=env_file))
+        for name, value in exports.items():
+            monkeypatch.setenv(name, value)
+        check(Settings.load(env_file=None))
+    finally:
+        await stop_sandbox(proc)
+
+
+def test_the_sandbox_api_credentials_are_the_ones_mcpgram_testing_uses() -> None:
+    """The printed API id and hash are those ``mcpgram.testing`` gives the demo: one pair, two copies."""
+    assert (SANDBOX_API_ID, SANDBOX_API_HASH) == (testing.SANDBOX_API_ID, testing.SANDBOX_API_HASH)
+
+
+async def test_stopping_with_clients_connected_prints_no_traceback() -> None:
+    """SIGTERM while a client is still connected closes its connection quietly and exits 0."""
+    proc, info = await start_sandbox()
+    host, port = info["address"].rsplit(":", 1)
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        writer.write(b"\xef")  # the abridged transport's tag: a live MTProto connection, waiting
+        await writer.drain()
+        await asyncio.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.stderr is not None
+        _, err = await asyncio.wait_for(proc.communicate(), 15)
+        assert proc.returncode == 0
+        assert "Traceback" not in err.decode() and "stopped" in err.decode()
+        assert await asyncio.wait_for(reader.read(), 5) == b""  # the sandbox closed it
+    finally:
+        writer.close()
+        with contextlib.suppress(ConnectionError):
+            await writer.wait_closed()
+        await stop_sandbox(proc)

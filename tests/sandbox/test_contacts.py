@@ -275,3 +275,24 @@ async def test_privacy_defaults_match_telegram(make_client: ClientFactory) -> No
     assert invites.rules == [types.PrivacyValueAllowAll()]
     phone = await alice(functions.account.GetPrivacyRequest(types.InputPrivacyKeyPhoneNumber()))
     assert phone.rules == [types.PrivacyValueAllowContacts(), types.PrivacyValueDisallowAll()]
+
+
+async def test_search_finds_contacts_by_saved_first_and_last_name(
+    make_client: ClientFactory, sandbox: SandboxServer
+) -> None:
+    """A contact is found by either saved name, by its own name, and by several words in any order."""
+    alice = await make_client(phone="9996620081", first_name="Alice")
+    bob = await make_client(phone="9996620082", first_name="Bob")
+    bob_id = (await bob.get_me()).id
+    sandbox.world.users[bob_id].last_name = "Marley"
+    await alice(
+        functions.contacts.ImportContactsRequest(
+            [types.InputPhoneContact(1, "9996620082", "Uncle", "Robert")]
+        )
+    )
+    for query in ("uncle", "Robert", "rob unc", "robert uncle", "bob", "marl"):
+        found = await alice(functions.contacts.SearchRequest(query, 10))
+        assert found.my_results == [types.PeerUser(bob_id)], query
+    for query in ("uncle bob x", "bert", "uncle zed"):
+        found = await alice(functions.contacts.SearchRequest(query, 10))
+        assert found.my_results == [] and found.results == [], query

@@ -7,7 +7,7 @@ import time
 from collections.abc import AsyncIterator
 
 import pytest
-from telethon import TelegramClient, functions, types
+from telethon import TelegramClient, errors, functions, types
 
 from mcpgram.sandbox import SandboxServer
 from mcpgram.sandbox.demo import DemoWorld, build_demo_world
@@ -152,3 +152,33 @@ async def test_contacts_can_log_in_too(demo: tuple[SandboxServer, DemoWorld]) ->
         assert sent.id > dana.message.id
     finally:
         await alex.disconnect()
+
+
+async def test_the_2fa_account_logs_in_with_its_password(demo: tuple[SandboxServer, DemoWorld]) -> None:
+    """Sam's account asks for a password after the code; the documented one (and only it) signs in."""
+    server, built = demo
+    assert (built.password_phone, built.password) == ("9996610003", "lighthouse-keeper")
+    sam = new_client(server)
+    try:
+        await sam.connect()
+        sent = await sam.send_code_request(built.password_phone)
+        with pytest.raises(errors.SessionPasswordNeededError):
+            await sam.sign_in(built.password_phone, "11111", phone_code_hash=sent.phone_code_hash)
+        state = await sam(functions.account.GetPasswordRequest())
+        assert state.has_password and state.hint == built.password_hint
+        with pytest.raises(errors.PasswordHashInvalidError):
+            await sam.sign_in(password="lighthouse")
+        me = await sam.sign_in(password=built.password)
+        assert (me.id, me.first_name) == (built.users["sam"], "Sam")
+        assert "Dana Demo" in {dialog.name for dialog in await sam.get_dialogs()}
+    finally:
+        await sam.disconnect()
+
+
+def test_the_2fa_record_is_deterministic() -> None:
+    """The same seed gives the same salts, so two builds of the demo world agree on the password too."""
+    first, second = build_demo_world(seed=3, now=NOW), build_demo_world(seed=3, now=NOW)
+    sam = first.world.users[first.users["sam"]]
+    assert sam.password is not None and sam.password.hint == first.password_hint
+    assert sam.password == second.world.users[second.users["sam"]].password
+    assert build_demo_world(seed=4, now=NOW).world.users[first.users["sam"]].password != sam.password

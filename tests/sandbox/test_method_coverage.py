@@ -66,6 +66,15 @@ PROMISED = [
     _F.upload.GetFileRequest,
     _F.updates.GetStateRequest,
     _F.updates.GetDifferenceRequest,
+    # Issue 9: an account's own settings, sessions and scheduled messages.
+    _F.account.UpdateUsernameRequest,
+    _F.account.CheckUsernameRequest,
+    _F.account.UpdateProfileRequest,
+    _F.account.UpdatePasswordSettingsRequest,
+    _F.account.GetAuthorizationsRequest,
+    _F.account.ResetAuthorizationRequest,
+    _F.messages.GetScheduledHistoryRequest,
+    _F.messages.DeleteScheduledMessagesRequest,
 ]
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from telethon import errors, functions
+from telethon import errors, functions, types
 
 from mcpgram.sandbox import SandboxServer, scheduled
 
@@ -91,3 +91,49 @@ async def test_scheduled_file(make_client: ClientFactory, sandbox: SandboxServer
     (delivered,) = await alice.get_messages(bob_id, limit=5)
     assert delivered.message == "file later" and delivered.file is not None and delivered.id != 0
     assert sent.id > 0
+
+
+async def test_scheduled_list_through_telethon(make_client: ClientFactory, sandbox: SandboxServer) -> None:
+    """get_messages(scheduled=True) lists every one (highest id first, whatever the dates), marked
+    from_scheduled; the list hash answers messagesNotModified; DeleteScheduledMessagesRequest removes
+    only the named ids of that chat."""
+    alice, _, bob_id = await _pair(make_client, sandbox)
+    carol = await make_client(phone="9996661003", first_name="Carol")
+    sandbox.world.users[(await carol.get_me()).id].username = "carol_sched"
+    carol_id = await alice.get_input_entity("@carol_sched")
+    now = datetime.now(UTC).replace(microsecond=0)
+    late = await alice.send_message(bob_id, "late", schedule=now + timedelta(hours=3))
+    early = await alice.send_message(bob_id, "early", schedule=now + timedelta(hours=1))
+    elsewhere = await alice.send_message(carol_id, "for carol", schedule=now + timedelta(hours=2))
+
+    listed = await alice.get_messages(bob_id, scheduled=True, limit=None)
+    assert [(m.id, m.message, m.date) for m in listed] == [
+        (early.id, "early", now + timedelta(hours=1)),
+        (late.id, "late", now + timedelta(hours=3)),
+    ]
+    assert all(m.from_scheduled and m.out for m in listed)
+
+    stamps = [n for m in listed for n in (m.id, 0, int(m.date.timestamp()))]
+    same = await alice(functions.messages.GetScheduledHistoryRequest(bob_id, hash=_hash(stamps)))
+    assert isinstance(same, types.messages.MessagesNotModified) and same.count == 2
+    changed = await alice(functions.messages.GetScheduledHistoryRequest(bob_id, hash=_hash(stamps[3:])))
+    assert len(changed.messages) == 2
+
+    result = await alice(
+        functions.messages.DeleteScheduledMessagesRequest(bob_id, [early.id, elsewhere.id, 999])
+    )
+    deleted = [u for u in result.updates if isinstance(u, types.UpdateDeleteScheduledMessages)]
+    assert [u.messages for u in deleted] == [[early.id]]
+    assert [m.id for m in await alice.get_messages(bob_id, scheduled=True, limit=None)] == [late.id]
+    assert [m.id for m in await alice.get_messages(carol_id, scheduled=True)] == [elsewhere.id]
+
+
+def _hash(values: list[int]) -> int:
+    """core.telegram.org/api/offsets "hash generation", written out independently of the server."""
+    acc = 0
+    for value in values:
+        acc ^= acc >> 21
+        acc ^= (acc << 35) % 2**64
+        acc ^= acc >> 4
+        acc = (acc + value) % 2**64
+    return acc - 2**64 if acc >= 2**63 else acc

@@ -4,7 +4,9 @@ It listens on 127.0.0.1 (any free port by default), writes its RSA public key (P
 file, prints how to connect, and serves until Ctrl-C or SIGTERM. With ``--demo`` it serves the demo
 world (``demo.py``) and prints the demo account's phone number and login code. With
 ``--proxy-secret`` it also listens as an MTProto proxy in front of itself (``mtproxy.py``) and prints
-the ``tg://proxy`` link. Connecting Telethon::
+the ``tg://proxy`` link. It also prints ``export MCPGRAM_...=...`` lines that point mcpgram at it
+(the setting names are kept here as strings: the sandbox imports nothing from mcpgram).
+``accept-qr`` (``phone.py``) plays the phone that accepts a QR login. Connecting Telethon::
 
     telethon.crypto.rsa.add_key(open(KEY_PATH).read(), old=False)
     client = TelegramClient(MemorySession(), api_id, api_hash)
@@ -21,6 +23,7 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
+import shlex
 import shutil
 import signal
 import sys
@@ -32,6 +35,8 @@ from typing import TextIO
 from .crypto import SandboxKey
 from .demo import build_demo_world
 from .mtproxy import ProxyMode, ProxySecret
+from .phone import SANDBOX_API_HASH, SANDBOX_API_ID, Endpoint
+from .phone import main as accept_qr_main
 from .server import SandboxServer, shared_key
 from .world import World
 
@@ -42,6 +47,27 @@ INSECURE_NOTE = (
     "The sandbox has no real security: anyone who can reach it can sign in to any of its accounts. "
     "Keep it on a loopback address."
 )
+ACCEPT_QR = "accept-qr"
+#: mcpgram's settings as environment variables (``MCPGRAM_`` + the field name in upper case); a test
+#: checks each is a real setting, since the sandbox may not import mcpgram's settings.
+ENV_API_ID = "MCPGRAM_API_ID"
+ENV_API_HASH = "MCPGRAM_API_HASH"
+ENV_DC = "MCPGRAM_DC"
+ENV_RSA_KEY_FILE = "MCPGRAM_RSA_KEY_FILE"
+ENV_PROXY = "MCPGRAM_PROXY"
+
+
+def settings_lines(server: SandboxServer, key_path: Path) -> list[str]:
+    """``export MCPGRAM_...=...`` lines pointing mcpgram at ``server``, for a shell or a .env file."""
+    values = {
+        ENV_API_ID: str(SANDBOX_API_ID),
+        ENV_API_HASH: SANDBOX_API_HASH,
+        ENV_DC: str(Endpoint(server.dc_id, server.host, server.port)),
+        ENV_RSA_KEY_FILE: str(key_path.absolute()),
+    }
+    if server.proxy is not None:
+        values[ENV_PROXY] = server.proxy.secret.link(server.host, server.proxy_port)
+    return [f"export {name}={shlex.quote(value)}" for name, value in values.items()]
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
@@ -49,11 +75,15 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         prog=prog or "python -m mcpgram.sandbox",
         description="Run the mcpgram Telegram sandbox: an MTProto server for tests and demos. "
         + INSECURE_NOTE,
+        epilog=f"To accept a QR login as a sandbox account (as its phone app would): "
+        f"{prog or 'python -m mcpgram.sandbox'} {ACCEPT_QR} --help",
     )
     parser.add_argument("--host", default=DEFAULT_HOST, help="address to listen on (default: %(default)s)")
     parser.add_argument("--port", type=int, default=0, help="port to listen on; 0 picks a free one (default)")
     parser.add_argument(
-        "--demo", action="store_true", help="serve the demo world (account 9996610000, code 11111)"
+        "--demo",
+        action="store_true",
+        help="serve the demo world (account 9996610000, code 11111; see docs/sandbox.md)",
     )
     parser.add_argument(
         "--seed", type=int, default=7, help="seed of the demo world's timestamps (default: 7)"
@@ -98,7 +128,13 @@ def _proxy_secret(value: str) -> ProxySecret:
 
 
 def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
-    """Parse ``argv``, run the server until Ctrl-C / SIGTERM and return the exit status."""
+    """Parse ``argv``, run the server until Ctrl-C / SIGTERM and return the exit status.
+
+    ``accept-qr ...`` instead runs :func:`phone.main` against a running sandbox.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == [ACCEPT_QR]:
+        return accept_qr_main(argv[1:], prog=f"{prog or 'python -m mcpgram.sandbox'} {ACCEPT_QR}")
     parser = build_parser(prog)
     args = parser.parse_args(argv)
     if not 0 <= args.port <= 65535 or not 0 <= args.proxy_port <= 65535:
@@ -155,9 +191,16 @@ async def serve(args: argparse.Namespace, key: SandboxKey, key_path: Path, out: 
             f"public key: {key_path}",
         ]
         if demo is not None:
-            lines += [f"demo phone: {demo.phone}", f"demo login code: {demo.login_code}"]
+            lines += [
+                f"demo phone: {demo.phone}",
+                f"demo login code: {demo.login_code}",
+                f"demo 2fa phone: {demo.password_phone}",
+                f"demo 2fa password: {demo.password}",
+            ]
         if server.proxy is not None:
             lines.append(f"proxy: {server.proxy.secret.link(server.host, server.proxy_port)}")
+        lines.append("# point mcpgram at this sandbox: paste these lines into a shell or a .env file")
+        lines += settings_lines(server, key_path)
         lines.append("ready: press Ctrl-C to stop")
         print("\n".join(lines), file=out, flush=True)
         await stop.wait()

@@ -4,7 +4,9 @@
 serve: Dana Demo (phone 9996610000, login code 11111, no 2FA) with ten contacts, private chats in
 English and Russian, a basic group, two supergroups, a forum with topics, a broadcast channel with a
 linked discussion group, photos, documents, a voice note, two folders, and read state with some
-unread chats. The content is in ``demo_data`` / ``demo_data_groups``; ``demo_build`` posts it.
+unread chats. Every person can log in too (code 11111); Sam Patel's account has a 2FA password
+(``DemoWorld.password``, with a hint). The content is in ``demo_data`` / ``demo_data_groups``;
+``demo_build`` posts it.
 
 The seed only moves timestamps by a few minutes and fixes hashes: the same ``seed`` and ``now``
 always give an identical world (compare :meth:`DemoWorld.digest`).
@@ -36,12 +38,21 @@ class DemoWorld:
     #: Person key (``"alex"``, ``"mom"``, ...) -> user id. Each can log in too (code 11111).
     users: dict[str, int] = field(default_factory=dict)
     phones: dict[str, str] = field(default_factory=dict)
+    #: The person whose account has a 2FA password (Sam Patel), the password and its hint.
+    password_person: str = data.TWO_FA_PERSON
+    password: str = data.TWO_FA_PASSWORD
+    password_hint: str = data.TWO_FA_HINT
     #: ``"family"``, ``"hiking"``, ``"work"``, ``"forum"``, ``"news"``, ``"news_chat"`` -> the chat.
     chats: dict[str, PeerKey] = field(default_factory=dict)
     #: Forum topic title -> topic id (the id of the topic's creating service message).
     topics: dict[str, int] = field(default_factory=dict)
     #: Data label (``"alex_sunset"``, ``"news_lake"``, ...) -> ``(chat, id)`` as the demo account sees it.
     messages: dict[str, tuple[PeerKey, int]] = field(default_factory=dict)
+
+    @property
+    def password_phone(self) -> str:
+        """The phone of the account with a 2FA password (its login code is 11111 too)."""
+        return self.phones[self.password_person]
 
     def message(self, label: str) -> Message:
         """The demo account's copy of a labelled message."""

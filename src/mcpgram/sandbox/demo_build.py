@@ -8,6 +8,7 @@ id sequence and Telegram's ids grow with time across all of them. See ``demo.py`
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import random
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from . import demo_data as data
 from . import demo_data_groups as gdata
 from .demo_media import pdf, picture, voice_note, waveform
 from .messaging import Changes, box_of, copy_in, post
+from .srp import PasswordRecord, make_password_record
 from .world import (
     SERVICE_USER_ID,
     Contact,
@@ -36,6 +38,13 @@ from .world import (
 )  # fmt: skip
 
 DAY = 86400
+
+
+@functools.cache
+def demo_password(seed: int) -> PasswordRecord:
+    """The 2FA record of the demo's password account; salts from the seed, derived once per process."""
+    salts = random.Random(f"mcpgram-demo-2fa/{seed}")  # noqa: S311 - a demo's fixed salts, not secrets
+    return make_password_record(data.TWO_FA_PASSWORD, data.TWO_FA_HINT, rng=salts.randbytes)
 
 
 @dataclass
@@ -100,6 +109,8 @@ class Builder:
             user.last_seen = self.now - person.seen_hours_ago * 3600
             if person.avatar:
                 user.photo_id = self.picture(person.avatar).id
+            if person.key == data.TWO_FA_PERSON:
+                user.password = demo_password(self.seed)
             self.ids[person.key], self.phones[person.key] = user.id, phone
             if person.contact:
                 first, last = person.saved_as or (person.first_name, person.last_name)

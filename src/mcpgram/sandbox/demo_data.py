@@ -28,6 +28,10 @@ Session = tuple[int, int, list[Line]]
 
 MAIN_PHONE = "9996610000"  # a test-DC number: its login code is always 11111
 MAIN_CODE = "11111"
+#: The demo person whose account has two-step verification, its password and the password's hint.
+TWO_FA_PERSON = "sam"
+TWO_FA_PASSWORD = "lighthouse-keeper"  # noqa: S105 - documented, for the demo only
+TWO_FA_HINT = "where Sam works, and what Sam is there"
 
 
 @dataclass(frozen=True)

@@ -134,7 +134,9 @@ def _as_message(world: World, item: ScheduledMessage) -> Message:
 
 
 def scheduled_tl(world: World, item: ScheduledMessage) -> Any:
-    return message_tl(world, item.sender_id, _as_message(world, item))
+    message = message_tl(world, item.sender_id, _as_message(world, item))
+    message.from_scheduled = True  # how Telegram marks a message of the scheduled list
+    return message
 
 
 def schedule(
@@ -235,9 +237,18 @@ def _topic_only(reply_to: ReplyTo | None) -> ReplyTo | None:
     return ReplyTo(msg_id=reply_to.top_id, top_id=reply_to.top_id, forum_topic=True)
 
 
+def listed(world: World, viewer: int, peer: PeerKey) -> list[ScheduledMessage]:
+    """The viewer's scheduled list in ``peer`` as getScheduledHistory sends it: highest id first.
+
+    That is the order of every history answer; Telethon's iterator stops at the first id that is not
+    lower than the one before, so a date order would hide messages scheduled out of order.
+    """
+    return sorted(book(world).of(viewer, peer), key=lambda m: m.id, reverse=True)
+
+
 def history_tl(world: World, viewer: int, peer: PeerKey) -> Any:
-    """``messages.messages`` of the viewer's scheduled list in ``peer``, newest date first."""
-    items = list(reversed(book(world).of(viewer, peer)))
+    """``messages.messages`` of the viewer's scheduled list in ``peer``, highest id first."""
+    items = listed(world, viewer, peer)
     users, chats = entities_for(world, viewer, [peer])
     messages = [scheduled_tl(world, item) for item in items]
     return types.messages.Messages(messages=messages, topics=[], chats=chats, users=users)

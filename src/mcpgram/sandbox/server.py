@@ -70,11 +70,15 @@ class AuthRecord:
     pending_password_user: int | None = None
     #: The open SRP challenge of the last ``account.getPassword``; single use.
     srp_challenge: Any = None
+    #: The salts the last ``account.getPassword`` offered for a new password (``srp.NewSalts``).
+    new_salts: Any = None
     device_model: str = ""
     app_version: str = ""
     system_version: str = ""
     api_id: int = 0
     hash: int = field(default_factory=lambda: int.from_bytes(os.urandom(8), "little", signed=True))
+    #: When the key last made an RPC (the "last active" time of its session), 0 for never.
+    active: int = 0
     #: MTProto sessions under this key by session_id (``mtproto.Session``), kept across reconnects.
     sessions: dict[int, Any] = field(default_factory=dict)
     #: RPCs made under this key, by TL method name (see :attr:`SandboxServer.rpc_counts`).
@@ -173,6 +177,10 @@ class SandboxServer:
         self._handlers.add(task)
         try:
             await Connection(self, reader, writer).serve()
+        except asyncio.CancelledError:
+            # stop() cancels live handlers. Ending normally keeps Python 3.11's start_server callback,
+            # which asks a finished handler task for its exception, from printing a traceback each.
+            return
         finally:
             self._handlers.discard(task)
 
@@ -183,6 +191,10 @@ class SandboxServer:
         accept = self.proxy.accept
         try:
             await Connection(self, reader, writer, detect=lambda source: accept(source, writer)).serve()
+        except asyncio.CancelledError:
+            # stop() cancels live handlers. Ending normally keeps Python 3.11's start_server callback,
+            # which asks a finished handler task for its exception, from printing a traceback each.
+            return
         finally:
             self._handlers.discard(task)
 
@@ -212,6 +224,7 @@ class SandboxServer:
         name = method_name(request)
         self.rpc_counts[name] += 1
         auth.rpc_counts[name] += 1
+        auth.active = self.world.now()
 
     def future_salts(self, auth: AuthRecord | None, num: int) -> TLObject:
         now = self.world.now()

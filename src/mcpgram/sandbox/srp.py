@@ -1,6 +1,7 @@
 """Server side of Telegram's SRP two-step verification, for the test sandbox.
 
-Implements what the real server does for ``account.getPassword`` and ``auth.checkPassword``
+Implements what the real server does for ``account.getPassword``, ``auth.checkPassword`` and
+``account.updatePasswordSettings``
 (https://core.telegram.org/api/srp) with the only algorithm Telegram uses,
 ``passwordKdfAlgoSHA256SHA256PBKDF2HMACSHA512iter100000SHA256ModPow``, over the standard
 2048-bit prime with g = 3, so unmodified clients (Telethon's ``compute_check``) can log in.
@@ -84,13 +85,74 @@ def _algo(
     )
 
 
-def _new_algo_fields(rng: Rng) -> dict[str, object]:
-    # Telegram sends an 8-byte salt1 prefix (clients append 32 random bytes) for setting a new password.
-    return {
-        "new_algo": _algo(rng(8), rng(16)),
-        "new_secure_algo": types.SecurePasswordKdfAlgoSHA512(salt=rng(8)),
-        "secure_random": rng(256),
-    }
+@dataclass(frozen=True)
+class NewSalts:
+    """The salts one account.getPassword answer offers for a *new* password (its ``new_algo``).
+
+    Telegram sends an 8-byte salt1 prefix; the client appends 32 random bytes of its own, and
+    account.updatePasswordSettings must come back with exactly that (see :func:`record_from_settings`).
+    """
+
+    salt1: bytes
+    salt2: bytes
+    secure_salt: bytes
+    secure_random: bytes
+
+    @classmethod
+    def generate(cls, rng: Rng = os.urandom) -> NewSalts:
+        return cls(salt1=rng(8), salt2=rng(16), secure_salt=rng(8), secure_random=rng(256))
+
+    def fields(self) -> dict[str, object]:
+        return {
+            "new_algo": _algo(self.salt1, self.salt2),
+            "new_secure_algo": types.SecurePasswordKdfAlgoSHA512(salt=self.secure_salt),
+            "secure_random": self.secure_random,
+        }
+
+
+#: Bytes a client appends to the offered salt1 for a new password (tdesktop and Telethon: 32).
+CLIENT_SALT_BYTES = 32
+
+
+class PasswordSettingsError(ValueError):
+    """New password settings Telegram would refuse; ``code`` is its error message."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def record_from_settings(
+    offered: NewSalts | None, new_algo: object, new_password_hash: bytes | None, hint: str | None
+) -> PasswordRecord | None:
+    """The record account.updatePasswordSettings stores, or None when the settings remove the password.
+
+    An empty ``new_password_hash`` removes the password (whatever ``new_algo`` says, as clients send
+    either the offered algorithm or ``passwordKdfAlgoUnknown``). Otherwise ``new_algo`` must be the
+    offered algorithm with the client's 32 bytes appended to salt1, and the hash v = g^x mod p as
+    256 bytes.
+
+    Raises:
+        PasswordSettingsError: ``NEW_SETTINGS_EMPTY``, ``NEW_SALT_INVALID`` or ``NEW_SETTINGS_INVALID``.
+    """
+    if new_password_hash is None:
+        raise PasswordSettingsError("NEW_SETTINGS_EMPTY")
+    if not new_password_hash:
+        return None
+    algo = types.PasswordKdfAlgoSHA256SHA256PBKDF2HMACSHA512iter100000SHA256ModPow
+    if not isinstance(new_algo, algo) or new_algo.g != G or new_algo.p != P_BYTES:
+        raise PasswordSettingsError("NEW_SETTINGS_INVALID")
+    if (
+        offered is None
+        or len(new_algo.salt1) != len(offered.salt1) + CLIENT_SALT_BYTES
+        or not new_algo.salt1.startswith(offered.salt1)
+        or new_algo.salt2 != offered.salt2
+    ):
+        raise PasswordSettingsError("NEW_SALT_INVALID")
+    verifier = int.from_bytes(new_password_hash, "big")
+    if len(new_password_hash) != SIZE or not 1 < verifier < P - 1:
+        raise PasswordSettingsError("NEW_SETTINGS_INVALID")
+    return PasswordRecord(new_algo.salt1, new_algo.salt2, verifier, hint or "")
 
 
 def _good_mod_exp(n: int) -> bool:
@@ -111,8 +173,8 @@ class SrpChallenge:
     B: bytes  # 256 bytes, big-endian
     record: PasswordRecord = field(repr=False)
 
-    def to_tl(self, *, rng: Rng = os.urandom) -> account.Password:
-        """The account.Password object the server returns for this challenge."""
+    def to_tl(self, salts: NewSalts | None = None) -> account.Password:
+        """The account.Password object the server returns for this challenge, offering ``salts``."""
         return account.Password(
             has_password=True,
             has_recovery=False,
@@ -121,7 +183,7 @@ class SrpChallenge:
             srp_B=self.B,
             srp_id=self.srp_id,
             hint=self.record.hint or None,
-            **_new_algo_fields(rng),
+            **(salts or NewSalts.generate()).fields(),
         )
 
 
@@ -137,10 +199,13 @@ def new_challenge(record: PasswordRecord, *, rng: Rng = os.urandom) -> SrpChalle
     return SrpChallenge(srp_id=srp_id, b=b, B=_pad(B), record=record)
 
 
-def no_password(*, rng: Rng = os.urandom) -> account.Password:
+def no_password(salts: NewSalts | None = None) -> account.Password:
     """The account.Password object the server returns when the account has no 2FA password."""
     return account.Password(
-        has_password=False, has_recovery=False, has_secure_values=False, **_new_algo_fields(rng)
+        has_password=False,
+        has_recovery=False,
+        has_secure_values=False,
+        **(salts or NewSalts.generate()).fields(),
     )
 
 

@@ -1,4 +1,4 @@
-"""``auth.*`` and ``account.getPassword``: sign-up, sign-in by code, SRP 2FA and log-out.
+"""``auth.*``: sign-up, sign-in by code and log-out (2FA is in ``password.py``, QR login in ``qr.py``).
 
 Login codes follow Telegram's test-DC convention: a phone ``99966XYYYY`` always gets the code
 ``XXXXX`` (X is its fifth digit repeated), so tests are deterministic. Any other number gets a random
@@ -14,7 +14,6 @@ from typing import Any
 
 from telethon.tl import functions, types
 
-from .. import srp
 from ..render import user_tl
 from ..router import Ctx, Router, RpcError
 from ..world import PendingCode
@@ -32,11 +31,14 @@ def normalize_phone(phone: str) -> str:
     return digits
 
 
+def fixed_login_code(phone: str) -> str | None:
+    """The code Telegram's test-DC convention fixes for ``phone`` (``99966XYYYY`` -> ``XXXXX``), else None."""
+    match = _TEST_PHONE.match("".join(ch for ch in phone if ch.isdigit()))
+    return match.group(1) * 5 if match else None
+
+
 def code_for(phone: str) -> str:
-    match = _TEST_PHONE.match(phone)
-    if match:
-        return match.group(1) * 5
-    return f"{secrets.randbelow(100000):05d}"
+    return fixed_login_code(phone) or f"{secrets.randbelow(100000):05d}"
 
 
 def authorize(ctx: Ctx, user_id: int) -> Any:
@@ -113,37 +115,3 @@ def log_out(ctx: Ctx, _req: Any) -> Any:
     ctx.auth.user_id = None
     ctx.auth.pending_password_user = None
     return types.auth.LoggedOut()
-
-
-@router.method(functions.account.GetPasswordRequest, auth=False)
-def get_password(ctx: Ctx, _req: Any) -> Any:
-    user_id = ctx.auth.pending_password_user or ctx.auth.user_id
-    if user_id is None:
-        raise RpcError(401, "AUTH_KEY_UNREGISTERED")
-    record = ctx.world.users[user_id].password
-    if record is None:
-        return srp.no_password()
-    challenge = srp.new_challenge(record)
-    ctx.auth.srp_challenge = challenge
-    return challenge.to_tl()
-
-
-@router.method(functions.auth.CheckPasswordRequest, auth=False)
-def check_password(ctx: Ctx, req: Any) -> Any:
-    user_id = ctx.auth.pending_password_user
-    if user_id is None:
-        raise RpcError(400, "PASSWORD_HASH_INVALID" if ctx.auth.user_id else "AUTH_KEY_UNREGISTERED")
-    check = req.password
-    challenge = ctx.auth.srp_challenge
-    # A challenge answers one proof only: a wrong guess needs a fresh account.getPassword.
-    ctx.auth.srp_challenge = None
-    if (
-        not isinstance(check, types.InputCheckPasswordSRP)
-        or challenge is None
-        or check.srp_id != challenge.srp_id
-    ):
-        raise RpcError(400, "SRP_ID_INVALID")
-    record = ctx.world.users[user_id].password
-    if record is None or not srp.verify(challenge, record, check.A, check.M1):
-        raise RpcError(400, "PASSWORD_HASH_INVALID")
-    return authorize(ctx, user_id)

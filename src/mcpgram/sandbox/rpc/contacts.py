@@ -160,14 +160,12 @@ def _contact_target(world: World, viewer: int, input_user: Any) -> User:
 
 
 def _matches(query: str, *texts: str | None) -> bool:
-    """A prefix of the whole text or of any of its words, ignoring case (how Telegram matches names)."""
-    for text in texts:
-        if not text:
-            continue
-        lowered = text.lower()
-        if lowered.startswith(query) or any(word.startswith(query) for word in lowered.split()):
-            return True
-    return False
+    """Every word of the query starts some word of the texts, in any order and case (Telegram's rule).
+
+    "stone rob" finds a contact saved as "Robert Stone"; "rob" finds "Robert" and "@robonews".
+    """
+    words = [word for text in texts if text for word in text.lower().split()]
+    return all(any(word.startswith(part) for word in words) for part in query.split())
 
 
 @router.method(functions.contacts.SearchRequest)
@@ -185,19 +183,10 @@ def search(ctx: Ctx, req: Any) -> Any:
             continue
         saved = me.contacts.get(user.id)
         if saved is not None:
-            if _matches(
-                query,
-                saved.first_name,
-                saved.last_name,
-                saved.first_name + " " + saved.last_name,
-                user.first_name,
-                user.last_name,
-                user.username,
-            ):
+            # A contact is found by the name it was saved under and by its own name and username.
+            if _matches(query, saved.first_name, saved.last_name, user.full_name, user.username):
                 mine.append(user_peer(user.id))
-        elif user.username and _matches(
-            query, user.first_name, user.last_name, user.full_name, user.username
-        ):
+        elif user.username and _matches(query, user.full_name, user.username):
             public.append(user_peer(user.id))
     for chat in world.chats.values():
         if viewer in chat.participants and not chat.deactivated and _matches(query, chat.title):

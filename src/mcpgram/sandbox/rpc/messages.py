@@ -20,6 +20,7 @@ from ..messaging import Changes, post, publish
 from ..render import entities_for, peer_tl, resolve_input_peer
 from ..router import Ctx, Router, RpcError
 from ..world import Content, ReplyTo, World
+from .contacts import telegram_hash
 
 router = Router()
 
@@ -103,6 +104,11 @@ def send_message(ctx: Ctx, req: Any) -> Any:
 def get_scheduled_history(ctx: Ctx, req: Any) -> Any:
     peer = resolve_input_peer(ctx.world, ctx.user_id, req.peer)
     scheduled.deliver_due(ctx.server)
+    # The list hash covers id, edit date (0 if unedited) and date of each message, in the order sent.
+    listed = scheduled.listed(ctx.world, ctx.user_id, peer)
+    stamps = [n for m in listed for n in (m.id, m.content.edit_date or 0, m.date)]
+    if req.hash and req.hash == telegram_hash(stamps):
+        return types.messages.MessagesNotModified(count=len(listed))
     return scheduled.history_tl(ctx.world, ctx.user_id, peer)
 
 
