@@ -207,6 +207,7 @@ async def _topics(client: TelegramClient, peer: Any, *, limit: int, position: di
         )
         stamp = int(date.timestamp()) if date is not None else 0
         positions.append({"d": stamp, "i": topic.top_message, "t": topic.id})
-    if len(topics) > limit:
+    if len(topics) > limit and positions[limit - 1] != position:
         return TopicPage(topics[:limit], positions[limit - 1])
-    return TopicPage(topics, None)
+    # The last page, or a server that ignored the offset and served the same page again.
+    return TopicPage(topics[:limit], None)

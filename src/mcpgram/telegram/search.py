@@ -93,4 +93,7 @@ async def search_all(
         next_position = Position(
             rate=int(last.date.timestamp()), peer=utils.get_peer_id(last.peer_id), msg_id=last.id
         )
+        if next_position == after:
+            # The same page again (a server that ignored the offset): continuing would loop.
+            next_position = None
     return Hits(messages=messages, chats=chats, next=next_position)

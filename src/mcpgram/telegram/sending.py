@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import mimetypes
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -25,10 +25,12 @@ import anyio.to_thread
 from telethon import TelegramClient, errors, functions, types, utils
 from telethon.extensions import html, markdown
 
-from ..errors import InvalidArgument, NotAllowed, TelegramError
+from ..errors import InvalidArgument, MCPGramError, MessageNotFound, NotAllowed, TelegramError
 from .chats import resolve_chat
 from .convert import entity_map, message_link
+from .errors import rpc_error_name
 from .local_files import LocalFile, read_local_file
+from .refs import parse_ref
 from .shapes import iso
 
 __all__ = [
@@ -85,6 +87,8 @@ class Sent:
     scheduled: bool = False
     #: The connection broke, the message went out once, and it could not be found again.
     id_unknown: bool = False
+    #: The message it answers (given as ``reply_to``, or named by a message link as the chat).
+    reply_to: int | None = None
 
 
 @dataclass(frozen=True)
@@ -196,6 +200,10 @@ async def send_message(
     """
     outgoing = prepare_text(text, parse_mode, allow_empty=bool(file))
     when = parse_schedule(schedule, now=datetime.now(UTC))
+    link = parse_ref(ref)
+    if link.message and not reply_to:
+        # A message link as the chat: the send replies to that message (in its topic, if named).
+        reply_to, topic = link.message, topic or link.topic
     local = await anyio.to_thread.run_sync(read_local_file, file) if file else None
     entity = await resolve_chat(client, ref)
     media = await _media(client, local) if local is not None else None
@@ -246,7 +254,50 @@ async def send_prepared(
         raise TelegramError(
             "the send was interrupted; the message may have been sent", hint=_MAY_HAVE_SENT
         ) from exc
-    return _sent_from(result, random_id, _known_chat_id(entity))
+    except errors.RPCError as exc:
+        refused = await _send_refusal(client, entity, rpc_error_name(exc), reply_to=reply_to, topic=topic)
+        if refused is None:
+            raise
+        raise refused from exc
+    return replace(_sent_from(result, random_id, _known_chat_id(entity)), reply_to=reply_to or None)
+
+
+async def _send_refusal(
+    client: TelegramClient, entity: Any, name: str, *, reply_to: int, topic: int
+) -> MCPGramError | None:
+    """What a refused send tells the agent: where to look, for the refusals a wrong address causes.
+
+    A reply into a channel the account may not post in is, nearly always, an answer to a comment:
+    comments live in the channel's discussion group, whose id the hint names (one more call, made
+    only on this refusal). A reply or topic that does not exist points at the listing tools. None:
+    the pool's general mapping says it well enough.
+    """
+    if name in ("REPLY_TO_INVALID", "TOPIC_ID_INVALID", "MSG_ID_INVALID", "REPLY_MESSAGE_ID_INVALID"):
+        if topic:
+            hint = "get_chat lists the forum's topics (their ids are the topic to post in)"
+            return MessageNotFound("the message or topic to reply to does not exist", hint=hint)
+        hint = "reply_to takes a message id of this chat from get_messages"
+        return MessageNotFound("the message to reply to does not exist in this chat", hint=hint)
+    if (
+        reply_to
+        and name in ("CHAT_ADMIN_REQUIRED", "CHAT_WRITE_FORBIDDEN")
+        and isinstance(entity, types.InputPeerChannel)
+    ):
+        linked = await _discussion_of(client, entity)
+        if linked is not None:
+            hint = (
+                f"comments live in the discussion group {linked}: "
+                f"send_message(chat={linked}, reply_to=<comment id>) answers one"
+            )
+            return NotAllowed("only admins post in this channel", hint=hint)
+    return None
+
+
+async def _discussion_of(client: TelegramClient, entity: Any) -> int | None:
+    """The marked id of a channel's linked discussion group, or None."""
+    full = await client(functions.channels.GetFullChannelRequest(utils.get_input_channel(entity)))
+    linked = getattr(full.full_chat, "linked_chat_id", None)
+    return int(utils.get_peer_id(types.PeerChannel(linked))) if linked else None
 
 
 def _sent_from(result: Any, random_id: int, chat: int | None) -> Sent:
