@@ -58,7 +58,10 @@ class Ref:
 
 def channel_id(digits: str | int) -> int:
     """A t.me/c/<id> link's channel as a marked id (``-100`` prefixed: -(10**12 + id))."""
-    return -(10**12 + int(digits))
+    bare = int(digits)
+    if not 0 < bare <= _MAX_PEER_ID - 10**12:
+        raise ChatNotFound("not a chat id", hint="use a chat id from find_chats")
+    return -(10**12 + bare)
 
 
 def _checked_id(marked_id: int) -> int:
