@@ -158,3 +158,18 @@ async def test_find_chats_matches_own_chats_locally_when_search_finds_nothing(se
     assert [c["id"] for c in found["chats"]] == [served.demo.users["alex"]]
     assert calls["contacts.search"] == 1 and calls["contacts.getContacts"] == 1
     assert (await served.call("find_chats", query="zzzz-nobody"))["chats"] == []
+
+
+async def test_topic_on_a_channel_comments_on_that_post(served: Demo) -> None:
+    """send_message(chat=<channel>, topic=<post>) comments on the post; with reply_to, answers a comment."""
+    with telegram_calls(served) as calls:
+        comment = await served.call("send_message", chat="@demo_news", topic=5, text="great lane")
+    assert comment["chat"] == NEWS_CHAT and calls["messages.getDiscussionMessage"] == 1
+    answer = await served.call("send_message", chat="@demo_news", topic=5, reply_to=9, text="+1")
+    assert answer["chat"] == NEWS_CHAT and answer["reply_to"] == 9
+    thread = await served.call("get_messages", chat="@demo_news", thread=5, limit=2)
+    assert [m["id"] for m in thread["messages"]] == [answer["id"], comment["id"]]
+    assert thread["messages"][0]["reply_to"] == 9
+    # The channel itself is untouched: no post was made there.
+    newest = (await served.call("get_messages", chat="@demo_news", limit=1))["messages"][0]
+    assert newest["text"] not in ("great lane", "+1")

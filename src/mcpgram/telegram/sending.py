@@ -25,7 +25,8 @@ import anyio.to_thread
 from telethon import TelegramClient, errors, functions, types, utils
 from telethon.extensions import html, markdown
 
-from ..errors import InvalidArgument, MCPGramError, MessageNotFound, NotAllowed, TelegramError
+from ..errors import InvalidArgument, NotAllowed, TelegramError
+from . import replies
 from .chats import resolve_chat
 from .convert import entity_map, message_link
 from .errors import rpc_error_name
@@ -222,8 +223,13 @@ async def send_prepared(
     silent: bool = False,
     schedule: datetime | None = None,
     media: Any = None,
+    comments: bool = True,
 ) -> Sent:
-    """One send request with one ``random_id``; see the module docstring for what a lost answer gives."""
+    """One send request with one ``random_id``; see the module docstring for what a lost answer gives.
+
+    ``topic`` in a channel the account may not post in names a post: the message becomes a comment
+    on it, sent to the channel's discussion group (``replies.py``; ``comments=False`` stops there).
+    """
     random_id = _random_id()
     common: dict[str, Any] = {
         "peer": entity,
@@ -255,49 +261,22 @@ async def send_prepared(
             "the send was interrupted; the message may have been sent", hint=_MAY_HAVE_SENT
         ) from exc
     except errors.RPCError as exc:
-        refused = await _send_refusal(client, entity, rpc_error_name(exc), reply_to=reply_to, topic=topic)
+        name = rpc_error_name(exc)
+        thread = None
+        if comments and topic and name in replies.NOT_A_POSTER and isinstance(entity, types.InputPeerChannel):
+            # Not a poster in a channel, with a post as the thread: a comment, made where comments live.
+            thread = await replies.discussion_thread(client, entity, topic)
+        if thread is not None:
+            group, root = thread
+            return await send_prepared(
+                client, group, outgoing, reply_to=reply_to or root, silent=silent, schedule=schedule,
+                media=media, comments=False,
+            )  # fmt: skip
+        refused = await replies.refusal_for(client, entity, name, reply_to=reply_to, topic=topic)
         if refused is None:
             raise
         raise refused from exc
     return replace(_sent_from(result, random_id, _known_chat_id(entity)), reply_to=reply_to or None)
-
-
-async def _send_refusal(
-    client: TelegramClient, entity: Any, name: str, *, reply_to: int, topic: int
-) -> MCPGramError | None:
-    """What a refused send tells the agent: where to look, for the refusals a wrong address causes.
-
-    A reply into a channel the account may not post in is, nearly always, an answer to a comment:
-    comments live in the channel's discussion group, whose id the hint names (one more call, made
-    only on this refusal). A reply or topic that does not exist points at the listing tools. None:
-    the pool's general mapping says it well enough.
-    """
-    if name in ("REPLY_TO_INVALID", "TOPIC_ID_INVALID", "MSG_ID_INVALID", "REPLY_MESSAGE_ID_INVALID"):
-        if topic:
-            hint = "get_chat lists the forum's topics (their ids are the topic to post in)"
-            return MessageNotFound("the message or topic to reply to does not exist", hint=hint)
-        hint = "reply_to takes a message id of this chat from get_messages"
-        return MessageNotFound("the message to reply to does not exist in this chat", hint=hint)
-    if (
-        reply_to
-        and name in ("CHAT_ADMIN_REQUIRED", "CHAT_WRITE_FORBIDDEN")
-        and isinstance(entity, types.InputPeerChannel)
-    ):
-        linked = await _discussion_of(client, entity)
-        if linked is not None:
-            hint = (
-                f"comments live in the discussion group {linked}: "
-                f"send_message(chat={linked}, reply_to=<comment id>) answers one"
-            )
-            return NotAllowed("only admins post in this channel", hint=hint)
-    return None
-
-
-async def _discussion_of(client: TelegramClient, entity: Any) -> int | None:
-    """The marked id of a channel's linked discussion group, or None."""
-    full = await client(functions.channels.GetFullChannelRequest(utils.get_input_channel(entity)))
-    linked = getattr(full.full_chat, "linked_chat_id", None)
-    return int(utils.get_peer_id(types.PeerChannel(linked))) if linked else None
 
 
 def _sent_from(result: Any, random_id: int, chat: int | None) -> Sent:
