@@ -51,7 +51,8 @@ async def test_every_chat_parameter_is_integer_or_string_in_a_small_schema(serve
     assert len(found) >= 12
     for where, schema in found.items():
         assert schema["type"] == ["integer", "string"], where
-        assert set(schema) <= {"type", "description", "default"}, where
+        assert set(schema) <= {"type", "description", "default", "minLength", "maxLength"}, where
+        assert schema["maxLength"] == 256, where
 
 
 LINKS = [

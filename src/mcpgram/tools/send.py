@@ -56,7 +56,9 @@ def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
         ],
         parse_mode: ParseMode = "text",
         reply_to: Annotated[int, Field(ge=0, le=MAX_INT32, description="Message id to reply to")] = 0,
-        topic: Annotated[int, Field(ge=0, le=MAX_INT32, description="Forum topic id, or channel post id to comment on")] = 0,
+        topic: Annotated[
+            int, Field(ge=0, le=MAX_INT32, description="Forum topic id, or channel post id to comment on")
+        ] = 0,
         silent: Annotated[bool, Field(description="Send without a notification")] = False,
         schedule: Annotated[
             str, Field(max_length=40, description="Send later: ISO time (UTC unless offset), within 365 days")
