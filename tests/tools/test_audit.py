@@ -42,7 +42,7 @@ async def test_each_call_is_audited_with_its_outcome_and_no_content(
     assert [(r.tool, r.outcome) for r in records] == [  # type: ignore[attr-defined]
         ("get_messages", "ok"),
         ("get_messages", "CHAT_NOT_FOUND"),
-        ("get_messages", "INVALID_ARGUMENTS"),
+        ("get_messages", "INVALID_ARGUMENT"),
     ]
     assert all(isinstance(r.ms, float) for r in records)  # type: ignore[attr-defined]
     assert tenants == [served.gateway.owner.tenant_id] * 3  # type: ignore[union-attr]

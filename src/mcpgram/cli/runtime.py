@@ -101,11 +101,12 @@ def log_level_for(settings: Settings) -> int | str:
     return settings.log_level if "log_level" in settings.model_fields_set else logging.WARNING
 
 
-def configure_logging_for(settings: Settings) -> None:
-    """Log to stderr at :func:`log_level_for`; again after importing FastMCP, which adds handlers."""
+def configure_logging_for(settings: Settings, *, level: int | str | None = None) -> None:
+    """Log to stderr at ``level`` (default :func:`log_level_for`); again after importing FastMCP."""
     from ..log import configure_logging
 
-    configure_logging(log_level_for(settings), json=settings.log_json, stream=terminal().stderr)
+    chosen = log_level_for(settings) if level is None else level
+    configure_logging(chosen, json=settings.log_json, stream=terminal().stderr)
 
 
 @contextmanager

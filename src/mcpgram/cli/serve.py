@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import anyio
 
-from .runtime import configure_logging_for, load_settings, log_level_for, startup_gc, terminal
+from .runtime import configure_logging_for, load_settings, startup_gc, terminal
 
 
 def serve(
@@ -59,7 +59,9 @@ def serve(
             return _serve_workers(settings)  # the front never loads FastMCP or Telethon: workers do
         from ..app import build_gateway, serve_http, serve_stdio
 
-        configure_logging_for(settings)  # FastMCP installs its own log handlers when imported
+        # Again: FastMCP installs its own log handlers when imported. A server logs at the configured
+        # level (default INFO: each tool call's audit line), not the quiet WARNING of other commands.
+        configure_logging_for(settings, level=settings.log_level)
         gateway = build_gateway(settings, transport=settings.transport)
     if settings.transport == "stdio":
         anyio.run(serve_stdio, gateway)
@@ -82,7 +84,7 @@ def _serve_workers(settings: Any) -> int:
         url = f"{scheme}://{settings.host}:{bound}/v1/mcp"
         terminal().say(f"mcpgram: serving MCP at {url} with {settings.workers} workers")
 
-    anyio.run(lambda: serve_workers(settings, ready=ready, log_level=log_level_for(settings)))
+    anyio.run(lambda: serve_workers(settings, ready=ready, log_level=settings.log_level))
     return 0
 
 

@@ -57,12 +57,39 @@ class _LoseRule:
 
 
 @dataclass
+class _OffsetRule:
+    method: str | None
+    remaining: int
+    user_id: int | None = None
+
+    def matches(self, name: str, user_id: int | None) -> bool:
+        return self.remaining > 0 and self.method in (None, name) and self.user_id in (None, user_id)
+
+
+#: The paging fields a request may carry, and what they are on a first page.
+_FIRST_PAGE: dict[str, Any] = {
+    "offset_id": 0,
+    "add_offset": 0,
+    "offset_rate": 0,
+    "offset_topic": 0,
+    "offset": 0,
+}
+
+
+def _forget_offsets(request: Any) -> None:
+    for name, first in _FIRST_PAGE.items():
+        if getattr(request, name, None) is not None:
+            setattr(request, name, first)
+
+
+@dataclass
 class Faults:
     """The active faults of one sandbox server. All methods are safe to call from tests at any time."""
 
     _floods: list[_FloodRule] = field(default_factory=list)
     _errors: list[_ErrorRule] = field(default_factory=list)
     _losses: list[_LoseRule] = field(default_factory=list)
+    _offsets: list[_OffsetRule] = field(default_factory=list)
     #: Delays keyed by (method name or None, user id or None).
     _latency: dict[tuple[str | None, int | None], float] = field(default_factory=dict)
 
@@ -94,6 +121,17 @@ class Faults:
         """
         self._losses.append(_LoseRule(_method_name(request_type), calls, user_id))
 
+    def ignore_offsets(
+        self, request_type: type | str | None, *, calls: int = 1, user_id: int | None = None
+    ) -> None:
+        """Serve the next ``calls`` calls of a paged method as if they carried no offset.
+
+        ``offset_id``, ``add_offset``, ``offset_rate``, ``offset_topic`` and ``offset`` are reset to
+        a first page's values (dates and peers are left as sent), so every page a walk asks for
+        is the first again, or does not move on: what a server that ignores paging offsets answers.
+        """
+        self._offsets.append(_OffsetRule(_method_name(request_type), calls, user_id))
+
     def latency(
         self, seconds: float, request_type: type | str | None = None, *, user_id: int | None = None
     ) -> None:
@@ -110,12 +148,14 @@ class Faults:
             sum(rule.remaining for rule in self._floods)
             + sum(rule.remaining for rule in self._errors)
             + sum(rule.remaining for rule in self._losses)
+            + sum(rule.remaining for rule in self._offsets)
         )
 
     def clear(self) -> None:
         self._floods.clear()
         self._errors.clear()
         self._losses.clear()
+        self._offsets.clear()
         self._latency.clear()
 
     def delay_for(self, request: Any, user_id: int | None = None) -> float:
@@ -131,10 +171,15 @@ class Faults:
 
     def check(self, ctx: Ctx, request: Any) -> None:
         """Raise the injected error for this call, if any rule matches (or lose its answer, see above)."""
-        if not self._floods and not self._errors and not self._losses:
+        if not self._floods and not self._errors and not self._losses and not self._offsets:
             return
         name = type(request).__name__
         user_id = ctx.auth.user_id
+        for offsets in self._offsets:
+            if offsets.matches(name, user_id):
+                offsets.remaining -= 1
+                _forget_offsets(request)
+                break
         for rule in self._floods:
             if rule.matches(name, user_id):
                 rule.remaining -= 1

@@ -133,6 +133,24 @@ async def delete_messages(
     )
 
 
+async def delete_scheduled(client: TelegramClient, ref: str | int, ids: list[int]) -> Deleted:
+    """Cancel scheduled messages of one chat (ids as ``send_message(schedule=...)`` gave them).
+
+    Two requests: ``messages.getScheduledMessages`` finds which ids are scheduled there (the others
+    are reported, not touched), ``messages.deleteScheduledMessages`` cancels them. Only the
+    account's own list changes: a scheduled message is not yet in anyone's chat.
+    """
+    entity = await resolve_chat(client, ref)
+    wanted = list(dict.fromkeys(ids))
+    listed = await client(functions.messages.GetScheduledMessagesRequest(peer=entity, id=wanted))
+    present = {m.id for m in getattr(listed, "messages", []) if not isinstance(m, types.MessageEmpty)}
+    found = [i for i in wanted if i in present]
+    if found:
+        await client(functions.messages.DeleteScheduledMessagesRequest(peer=entity, id=found))
+    missing = [i for i in wanted if i not in present]
+    return Deleted(deleted=found, not_found=missing, for_everyone=True, always_everyone=False)
+
+
 def _delete_forbidden() -> MCPGramError:
     return NotAllowed(
         "Telegram does not allow deleting these messages",

@@ -16,7 +16,7 @@ offset triple (or a count into the pinned head) in the dialog list, an index int
 
 from __future__ import annotations
 
-import re
+import contextlib
 import time
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -25,19 +25,16 @@ from telethon import TelegramClient, errors, functions, utils
 from telethon.tl import types
 
 from ..errors import ChatNotFound
-from .convert import chat_info, chat_kind
+from .convert import chat_info, chat_kind, display_name
 from .folders import FolderRule, dialog_facts, find_folder, in_folder
+from .refs import Mode, classify_query, parse_chat_ref
 from .shapes import ChatInfo
 
-_USERNAME = re.compile(r"^@?([A-Za-z][A-Za-z0-9_]{3,31})$")
-_TME = re.compile(r"^(?:https?://)?(?:t\.me|telegram\.me)/(?:s/)?([A-Za-z][A-Za-z0-9_]{3,31})(?:/\d+)?/?$")
-_TME_PRIVATE = re.compile(r"^(?:https?://)?(?:t\.me|telegram\.me)/c/(\d{1,18})(?:/\d+)*/?$")
-_PHONE = re.compile(r"^\+?[0-9][0-9 ()-]{5,20}$")
+__all__ = ["ChatFilter", "Found", "classify_query", "find_chats", "parse_chat_ref", "resolve_chat"]
+
 MAX_LIMIT = 100
 #: Dialog pages one filtered ``find_chats`` call may read before it returns a short page and a cursor.
 MAX_PAGES = 5
-#: Peer ids travel as TL ``long``; a bigger one would crash Telethon's serializer, not reach Telegram.
-_MAX_PEER_ID = 2**63 - 1
 _NOT_FOUND_HINT = "use find_chats to get the chat's id; ids resolve once this account has seen the chat"
 
 Kind = Literal["any", "user", "bot", "group", "channel", "forum"]
@@ -49,47 +46,10 @@ _KINDS: dict[str, frozenset[str]] = {
     "channel": frozenset({"channel"}),
     "forum": frozenset({"forum"}),
 }
-Mode = Literal["dialogs", "username", "phone", "id", "name"]
-
-
-def parse_chat_ref(ref: str | int) -> str | int:
-    """Normalise a chat reference, or raise ChatNotFound with a hint on what is accepted."""
-    if isinstance(ref, int):
-        return _checked_id(ref)
-    text = ref.strip()
-    if text.lower() in ("me", "self", "saved"):
-        return "me"
-    if re.fullmatch(r"-?\d{1,20}", text, flags=re.ASCII):
-        return _checked_id(int(text))
-    private = _TME_PRIVATE.match(text)
-    if private:
-        return _checked_id(_channel_id(private.group(1)))
-    for pattern in (_USERNAME, _TME):
-        match = pattern.match(text)
-        if match:
-            return "@" + match.group(1)
-    if _PHONE.match(text):
-        return "+" + re.sub(r"\D", "", text)
-    raise ChatNotFound(
-        "not a chat reference",
-        hint="use a chat id from find_chats, 'me', @username, a t.me link or a +phone number",
-    )
-
-
-def _channel_id(digits: str) -> int:
-    """A t.me/c/<id> link's channel as a marked id (``-100`` prefixed: -(10**12 + id))."""
-    return -(10**12 + int(digits))
-
-
-def _checked_id(marked_id: int) -> int:
-    peer_id, _ = utils.resolve_id(marked_id)
-    if not 0 < peer_id <= _MAX_PEER_ID:
-        raise ChatNotFound("not a chat id", hint="use a chat id from find_chats")
-    return marked_id
 
 
 async def resolve_chat(client: TelegramClient, ref: str | int) -> Any:
-    """The Telethon input entity for a strict reference.
+    """The Telethon input entity for a strict reference (a link's message part is ignored).
 
     Ids resolve from the tenant's entity cache. On a miss, one ``getDialogs`` call (the recent
     chats, as Telegram's own apps load them) fills the cache before giving up: an id the account
@@ -97,16 +57,33 @@ async def resolve_chat(client: TelegramClient, ref: str | int) -> Any:
     """
     target = parse_chat_ref(ref)
     try:
-        return await client.get_input_entity(target)
+        entity = await client.get_input_entity(target)
     except ValueError:
-        pass
-    if isinstance(target, int):
+        entity = None
+    if entity is None and isinstance(target, int):
         await client.get_dialogs(limit=MAX_LIMIT)
-        try:
-            return await client.get_input_entity(target)
-        except ValueError:
-            pass
-    raise ChatNotFound("chat not found", hint=_NOT_FOUND_HINT)
+        with contextlib.suppress(ValueError):
+            entity = await client.get_input_entity(target)
+    if entity is None:
+        raise ChatNotFound("chat not found", hint=_NOT_FOUND_HINT)
+    if isinstance(entity, types.InputPeerChat) and client.session.get_entity_rows_by_id(target) is None:
+        await _confirm_basic_group(client, entity.chat_id)
+    return entity
+
+
+async def _confirm_basic_group(client: TelegramClient, chat_id: int) -> None:
+    """Ask Telegram whether a basic group the cache does not know exists (one ``getChats`` call).
+
+    A basic group needs no access hash, so Telethon turns any negative id into one without asking;
+    a tool acting on it would then report success on a chat that does not exist.
+    """
+    try:
+        found = await client(functions.messages.GetChatsRequest([chat_id]))
+    except (errors.ChatIdInvalidError, errors.PeerIdInvalidError, errors.ChannelPrivateError):
+        found = None
+    chats = getattr(found, "chats", None) or []
+    if not any(isinstance(c, types.Chat) and c.id == chat_id for c in chats):
+        raise ChatNotFound("chat not found", hint=_NOT_FOUND_HINT)
 
 
 # -- find_chats ----------------------------------------------------------------------------------
@@ -138,22 +115,6 @@ class Found:
     next: dict[str, int] | None
 
 
-def classify_query(query: str) -> tuple[Mode, str | int]:
-    """Which look-up a query asks for (pure): dialogs, an exact username/phone/id, or a name search."""
-    text = query.strip()
-    if not text:
-        return "dialogs", ""
-    private = _TME_PRIVATE.match(text)
-    if private:
-        return "id", _channel_id(private.group(1))
-    match = _TME.match(text) or (_USERNAME.match(text) if text.startswith("@") else None)
-    if match:
-        return "username", match.group(1)
-    if text.startswith("+") and _PHONE.match(text):
-        return "phone", re.sub(r"\D", "", text)
-    return "name", text
-
-
 async def find_chats(
     client: TelegramClient, query: str, flt: ChatFilter, *, limit: int, position: dict[str, int]
 ) -> Found:
@@ -171,6 +132,8 @@ async def find_chats(
         entities = {utils.get_peer_id(e): e for e in [*found.users, *found.chats]}
         candidates = [(entities.get(utils.get_peer_id(p)), False) for p in found.my_results]
         candidates += [(entities.get(utils.get_peer_id(p)), True) for p in found.results]
+        if not any(entity is not None for entity, _ in candidates):
+            candidates = [(entity, False) for entity in await _local_matches(client, str(value))]
     else:
         entity = await _exact(client, mode, value)
         candidates = [(entity, False)] if entity is not None else []
@@ -179,6 +142,36 @@ async def find_chats(
         if entity is not None:
             unique.setdefault(utils.get_peer_id(entity), (entity, public))
     return await _page(client, list(unique.values()), criteria, limit=limit, offset=offset)
+
+
+def _matches(words: list[str], entity: Any) -> bool:
+    """Every word of the query is in the chat's name or username (case-insensitive)."""
+    haystack = " ".join(filter(None, (display_name(entity), getattr(entity, "username", None)))).casefold()
+    return bool(words) and all(word in haystack for word in words)
+
+
+async def _local_matches(client: TelegramClient, query: str) -> list[Any]:
+    """The account's own recent chats and contacts whose name holds every word of ``query``.
+
+    Telegram's ``contacts.search`` matches by word prefix and may miss a word inside a name or a
+    differently cased or transliterated title; this second look is bounded: one page of dialogs
+    (:data:`MAX_LIMIT`) and the contact list, two calls, made only when the search found nothing.
+    """
+    words = query.casefold().split()
+    dialogs = await client(
+        functions.messages.GetDialogsRequest(
+            offset_date=None, offset_id=0, offset_peer=types.InputPeerEmpty(), limit=MAX_LIMIT, hash=0
+        )
+    )
+    contacts = await client(functions.contacts.GetContactsRequest(hash=0))
+    own = {utils.get_peer_id(d.peer) for d in dialogs.dialogs}
+    mine = [e for e in [*dialogs.users, *dialogs.chats] if utils.get_peer_id(e) in own]
+    pool = [*mine, *getattr(contacts, "users", [])]
+    seen: dict[int, Any] = {}
+    for entity in pool:
+        if isinstance(entity, types.User | types.Chat | types.Channel) and _matches(words, entity):
+            seen.setdefault(utils.get_peer_id(entity), entity)
+    return list(seen.values())[:MAX_LIMIT]
 
 
 async def _exact(client: TelegramClient, mode: Mode, value: str | int) -> Any:
@@ -326,6 +319,7 @@ async def _walk_dialogs(
     batch = MAX_LIMIT if flt.active else wanted
     found: list[tuple[ChatInfo, dict[str, int]]] = []
     last = position
+    seen: set[int] = set()
     for _ in range(MAX_PAGES):
         first_page = "d" not in last
         skip = last.get("s", 0) if first_page else 0
@@ -341,7 +335,8 @@ async def _walk_dialogs(
             )  # fmt: skip
         result = await client(request)
         ended = not isinstance(result, types.messages.DialogsSlice) or len(result.dialogs) < request.limit
-        rows = _rows(result, skip, first_page)
+        rows = [row for row in _rows(result, skip, first_page) if _beyond(row, last, seen)]
+        seen.update(utils.get_peer_id(row.dialog.peer) for row in rows)
         for row in rows:
             last = row.position
             pinned = bool(getattr(row.dialog, "pinned", False))
@@ -358,6 +353,19 @@ async def _walk_dialogs(
             return Found([info for info, _ in found], None)
     # Out of page budget: a short page, continued from the last dialog read.
     return Found([info for info, _ in found], last)
+
+
+def _beyond(row: _Row, last: dict[str, int], seen: set[int]) -> bool:
+    """Whether a dialog lies past the walk's position: not read before in this call, and not newer
+    than the dialog the position names. A server that ignores the offsets serves the newest
+    dialogs again; without this a walk would list them again, and hand out the same cursor forever.
+    """
+    if utils.get_peer_id(row.dialog.peer) in seen:
+        return False
+    if "d" not in last or "d" not in row.position:
+        return True
+    date, peer = row.position["d"], row.position["p"]
+    return date < last["d"] or (date == last["d"] and peer != last["p"])
 
 
 def _row_ok(criteria: _Criteria, row: _Row) -> bool:

@@ -30,7 +30,7 @@ __all__ = ["UNREACHABLE", "map_telethon_error", "rpc_error_name", "translate"]
 
 UNREACHABLE = "Telegram is unreachable; try again shortly"
 
-_LOGIN_HINT = "log in to Telegram again through the setup page or `mcpgram login`"
+_LOGIN_HINT = "log in to Telegram again with `mcpgram login` (an HTTP tenant: `mcpgram login --token-stdin`)"
 
 # Checked in order: the most specific classes first, then the HTTP-like bases Telethon files
 # unknown errors under (an unlisted 403 is still "not allowed", an unlisted 401 still "log in").

@@ -11,7 +11,8 @@ Every mode is one Telegram request per page, the one Telegram's own apps use for
 Pages ask for one message more than shown, so ``has_more`` is exact, and continue from the id of
 the last message shown (https://core.telegram.org/api/offsets): backwards with ``offset_id = id``,
 forwards with ``offset_id = id + 1`` and ``add_offset = -(limit + 1)``, which is how Telethon reads
-in reverse. Ids only grow, so a deleted or edited message never shifts a page boundary.
+in reverse. Ids only grow, so a deleted or edited message never shifts a page boundary, and a page
+keeps only messages beyond the previous one: every walk moves on and ends, whatever a server answers.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from telethon import TelegramClient, utils
 from telethon.tl import functions, types
 
 from .chats import resolve_chat
-from .convert import entity_map, message_info, sender_id_of
+from .convert import entity_map, marked_id, message_info, sender_id_of
 from .shapes import MessageInfo
 
 #: A page holds at most this many messages: Telegram serves up to 100 per request and we ask limit + 1.
@@ -76,6 +77,9 @@ class Page:
     last_id: int = 0
     #: Requested ids that do not exist (deleted, never sent, or in another chat).
     missing: list[int] | None = None
+    #: The chat the messages live in, when it is not the one asked for: a channel post's comments
+    #: are messages of its discussion group (reply there, with this id).
+    chat: int | None = None
 
 
 async def _self_id(client: TelegramClient) -> int | None:
@@ -134,6 +138,10 @@ async def read_messages(client: TelegramClient, q: Query) -> Page:
     if q.forward:
         # Telegram lists every window newest first; the oldest ones are the page.
         raw.sort(key=lambda m: m.id)
+    if q.after:
+        # Only what lies beyond the last page counts: a server that ignores the offset (seen on an
+        # independent server, from_date walks) would otherwise serve one page, and cursor, forever.
+        raw = [m for m in raw if (m.id > q.after if q.forward else m.id < q.after)]
     has_more = len(raw) > q.limit
     raw = raw[: q.limit]
     self_id = await _self_id(client)
@@ -144,7 +152,14 @@ async def read_messages(client: TelegramClient, q: Query) -> Page:
         kept = [m for m in raw if sender_id_of(m, self_id) == wanted]
     entities = entity_map(result)
     messages = [message_info(m, entities, self_id=self_id) for m in kept]
-    return Page(messages=messages, has_more=has_more, last_id=raw[-1].id if raw else 0)
+    asked = self_id if isinstance(peer, types.InputPeerSelf) else utils.get_peer_id(peer)
+    elsewhere = {marked_id(m.peer_id) for m in raw} - {asked}
+    return Page(
+        messages=messages,
+        has_more=has_more,
+        last_id=raw[-1].id if raw else 0,
+        chat=elsewhere.pop() if len(elsewhere) == 1 else None,
+    )
 
 
 async def messages_by_id(client: TelegramClient, chat: str, ids: list[int]) -> Page:
@@ -171,3 +186,27 @@ async def messages_by_id(client: TelegramClient, chat: str, ids: list[int]) -> P
     entities = entity_map(result)
     messages = [message_info(found[i], entities, self_id=self_id) for i in wanted if i in found]
     return Page(messages=messages, missing=[i for i in wanted if i not in found])
+
+
+async def scheduled_messages(client: TelegramClient, chat: str, ids: list[int] | None = None) -> Page:
+    """The account's scheduled messages in ``chat`` (all of them, or those ``ids``), soonest first.
+
+    One request: ``messages.getScheduledHistory`` (Telegram keeps at most 100 per chat) or, for
+    ids, ``messages.getScheduledMessages``. A message's ``date`` is when it will be sent; its id
+    is the one ``send_message(schedule=...)`` returned, and only ``delete_messages(scheduled=true)``
+    takes it (it is not an id of the chat's history).
+    """
+    peer = await resolve_chat(client, chat)
+    if ids:
+        wanted = list(dict.fromkeys(ids))[:MAX_IDS]
+        result = await client(functions.messages.GetScheduledMessagesRequest(peer=peer, id=wanted))
+    else:
+        wanted = []
+        result = await client(functions.messages.GetScheduledHistoryRequest(peer=peer, hash=0))
+    raw = [m for m in getattr(result, "messages", []) if not isinstance(m, types.MessageEmpty)]
+    raw.sort(key=lambda m: (m.date, m.id))
+    self_id = await _self_id(client)
+    entities = entity_map(result)
+    found = {m.id for m in raw}
+    messages = [message_info(m, entities, self_id=self_id) for m in raw]
+    return Page(messages=messages, missing=[i for i in wanted if i not in found] or None)

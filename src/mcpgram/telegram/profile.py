@@ -207,6 +207,12 @@ async def _topics(client: TelegramClient, peer: Any, *, limit: int, position: di
         )
         stamp = int(date.timestamp()) if date is not None else 0
         positions.append({"d": stamp, "i": topic.top_message, "t": topic.id})
-    if len(topics) > limit:
+    if position in positions:
+        # The server served the topic the page continues from again (it ignored the offset):
+        # only what follows it is new.
+        start = positions.index(position) + 1
+        topics, positions = topics[start:], positions[start:]
+    if len(topics) > limit and positions[limit - 1] != position:
         return TopicPage(topics[:limit], positions[limit - 1])
-    return TopicPage(topics, None)
+    # The last page, or a server that ignored the offset and served the same page again.
+    return TopicPage(topics[:limit], None)

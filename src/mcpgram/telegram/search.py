@@ -77,6 +77,9 @@ async def search_all(
     )
     result = await client(request)
     raw = [m for m in getattr(result, "messages", []) if not isinstance(m, types.MessageEmpty)]
+    if after is not None:
+        # Only hits past the last one shown: a server that ignores the offset serves them again.
+        raw = [m for m in raw if _beyond(m, after)]
     shown = raw[:limit]
     entities = entity_map(result)
     me = await client.get_me(input_peer=True)
@@ -93,4 +96,15 @@ async def search_all(
         next_position = Position(
             rate=int(last.date.timestamp()), peer=utils.get_peer_id(last.peer_id), msg_id=last.id
         )
+        if next_position == after:
+            # The same page again (a server that ignored the offset): continuing would loop.
+            next_position = None
     return Hits(messages=messages, chats=chats, next=next_position)
+
+
+def _beyond(message: Any, after: Position) -> bool:
+    """Whether a hit comes after ``after`` in Telegram's newest-first order (older, or as old and another)."""
+    stamp = int(message.date.timestamp())
+    if stamp != after.rate:
+        return stamp < after.rate
+    return (utils.get_peer_id(message.peer_id), message.id) != (after.peer, after.msg_id)

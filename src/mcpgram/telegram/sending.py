@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import mimetypes
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -26,9 +26,12 @@ from telethon import TelegramClient, errors, functions, types, utils
 from telethon.extensions import html, markdown
 
 from ..errors import InvalidArgument, NotAllowed, TelegramError
+from . import replies
 from .chats import resolve_chat
 from .convert import entity_map, message_link
+from .errors import rpc_error_name
 from .local_files import LocalFile, read_local_file
+from .refs import parse_ref
 from .shapes import iso
 
 __all__ = [
@@ -85,6 +88,8 @@ class Sent:
     scheduled: bool = False
     #: The connection broke, the message went out once, and it could not be found again.
     id_unknown: bool = False
+    #: The message it answers (given as ``reply_to``, or named by a message link as the chat).
+    reply_to: int | None = None
 
 
 @dataclass(frozen=True)
@@ -196,6 +201,10 @@ async def send_message(
     """
     outgoing = prepare_text(text, parse_mode, allow_empty=bool(file))
     when = parse_schedule(schedule, now=datetime.now(UTC))
+    link = parse_ref(ref)
+    if link.message and not reply_to:
+        # A message link as the chat: the send replies to that message (in its topic, if named).
+        reply_to, topic = link.message, topic or link.topic
     local = await anyio.to_thread.run_sync(read_local_file, file) if file else None
     entity = await resolve_chat(client, ref)
     media = await _media(client, local) if local is not None else None
@@ -214,8 +223,13 @@ async def send_prepared(
     silent: bool = False,
     schedule: datetime | None = None,
     media: Any = None,
+    comments: bool = True,
 ) -> Sent:
-    """One send request with one ``random_id``; see the module docstring for what a lost answer gives."""
+    """One send request with one ``random_id``; see the module docstring for what a lost answer gives.
+
+    ``topic`` in a channel the account may not post in names a post: the message becomes a comment
+    on it, sent to the channel's discussion group (``replies.py``; ``comments=False`` stops there).
+    """
     random_id = _random_id()
     common: dict[str, Any] = {
         "peer": entity,
@@ -246,7 +260,23 @@ async def send_prepared(
         raise TelegramError(
             "the send was interrupted; the message may have been sent", hint=_MAY_HAVE_SENT
         ) from exc
-    return _sent_from(result, random_id, _known_chat_id(entity))
+    except errors.RPCError as exc:
+        name = rpc_error_name(exc)
+        thread = None
+        if comments and topic and name in replies.NOT_A_POSTER and isinstance(entity, types.InputPeerChannel):
+            # Not a poster in a channel, with a post as the thread: a comment, made where comments live.
+            thread = await replies.discussion_thread(client, entity, topic)
+        if thread is not None:
+            group, root = thread
+            return await send_prepared(
+                client, group, outgoing, reply_to=reply_to or root, silent=silent, schedule=schedule,
+                media=media, comments=False,
+            )  # fmt: skip
+        refused = await replies.refusal_for(client, entity, name, reply_to=reply_to, topic=topic)
+        if refused is None:
+            raise
+        raise refused from exc
+    return replace(_sent_from(result, random_id, _known_chat_id(entity)), reply_to=reply_to or None)
 
 
 def _sent_from(result: Any, random_id: int, chat: int | None) -> Sent:

@@ -36,16 +36,22 @@ def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
             bool,
             Field(description="true: for all members; false: only for you (not in channels/supergroups)"),
         ],
+        scheduled: Annotated[
+            bool, Field(description="Cancel scheduled messages (ids from send_message or get_messages)")
+        ] = False,
     ) -> ToolResult:
         """Delete messages of one chat. Ids not in the chat are listed in not_found."""
 
         async def call(client: Any) -> Deleted:
+            if scheduled:
+                return await telegram.actions.delete_scheduled(client, chat, message_ids)
             return await telegram.actions.delete_messages(
                 client, chat, message_ids, for_everyone=for_everyone
             )
 
         done = await ctx.run(call)
-        result: dict[str, Any] = {"deleted": len(done.deleted), "for_everyone": done.for_everyone}
+        result: dict[str, Any] = {"deleted": len(done.deleted)}
+        result |= {"scheduled": True} if scheduled else {"for_everyone": done.for_everyone}
         if done.not_found:
             result["not_found"] = done.not_found
         if done.always_everyone and not for_everyone:

@@ -1,9 +1,10 @@
 """An audit line for every tool call: which tenant called which tool, how it ended, how long it took.
 
 ``tool.call`` with ``tool``, ``outcome`` (``ok``, or the stable error code an agent saw:
-``CHAT_NOT_FOUND``, ``FLOOD_WAIT``...; ``INVALID_ARGUMENTS`` for input the schema refused;
-``INTERNAL`` for anything unexpected) and ``ms``. Never the arguments or the result: they hold
-message text, names and phone numbers. The tenant comes from the log context (``log.bind_tenant``).
+``CHAT_NOT_FOUND``, ``FLOOD_WAIT``...; ``INVALID_ARGUMENT`` for input the schema refused, too;
+``INTERNAL`` for anything unexpected, which FastMCP masks as "Error calling tool") and ``ms``.
+Never the arguments or the result: they hold message text, names and phone numbers. The tenant
+comes from the log context (``log.bind_tenant``).
 """
 
 from __future__ import annotations
@@ -29,9 +30,9 @@ def outcome_of(exc: BaseException) -> str:
     """The stable code of a refusal, as the agent saw it."""
     if isinstance(exc, ToolError):
         match = _CODE.match(str(exc))
-        return match.group(1) if match else "INVALID_ARGUMENTS"
+        return match.group(1) if match else "INTERNAL"
     if isinstance(exc, ValidationError):
-        return "INVALID_ARGUMENTS"
+        return "INVALID_ARGUMENT"
     if isinstance(exc, NotFoundError):
         return "UNKNOWN_TOOL"
     return "INTERNAL"

@@ -20,7 +20,7 @@ from ..errors import InvalidArgument
 from ..telegram.shapes import MediaFilter, pruned
 from .context import READ, ToolContext, add_tool, compact
 from .paging import int_at, next_cursor, read_cursor
-from .params import MAX_INT32, ChatRef, MessageIdItem
+from .params import MAX_INT32, ChatRef, MessageIdItem, SenderRef
 
 if TYPE_CHECKING:  # Telethon-importing module: for annotations only
     from ..telegram.history import Page
@@ -46,6 +46,8 @@ def page_payload(page: Page) -> dict[str, Any]:
     result: dict[str, Any] = {"messages": [pruned(m) for m in page.messages]}
     if page.missing:
         result["not_found"] = page.missing
+    if page.chat is not None:
+        result["chat"] = page.chat
     return result
 
 
@@ -54,8 +56,17 @@ async def read_page(
 ) -> dict[str, Any]:
     """One page of ``get_messages`` for the arguments in ``query``; call inside ``ctx.run``."""
     ids: list[int] = query["ids"]
-    if ids:
+    if query.get("scheduled"):
         if any(query[k] for k in ("from_date", "search", "thread", "sender", "media")) or cursor:
+            raise InvalidArgument("scheduled lists the whole list: only ids may narrow it")
+        return page_payload(await telegram.history.scheduled_messages(client, query["chat"], ids))
+    filtered = any(query[k] for k in ("from_date", "search", "thread", "sender", "media")) or cursor
+    if not ids and not filtered:
+        # A message link as the chat (t.me/<chat>/<id>) reads that message; with filters, its chat.
+        linked = telegram.refs.parse_ref(query["chat"]).message
+        ids = [linked] if linked else []
+    if ids:
+        if filtered:
             raise InvalidArgument("ids cannot be combined with other filters or a cursor")
         return page_payload(await telegram.history.messages_by_id(client, query["chat"], ids))
     after = 0
@@ -99,9 +110,11 @@ def _query(
     thread: int = 0,
     sender: str = "",
     media: str = "",
+    scheduled: bool = False,
 ) -> dict[str, Any]:
     """Every argument but ``limit`` and ``cursor``: what a cursor is bound to."""
-    return {
+    query: dict[str, Any] = {} if not scheduled else {"scheduled": True}
+    return query | {
         "chat": chat,
         "from_date": from_date,
         "search": search,
@@ -130,12 +143,22 @@ def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
             int,
             Field(ge=0, le=MAX_INT32, description="Message id: its replies, forum topic or post comments"),
         ] = 0,
-        sender: Annotated[str, Field(max_length=256, description="User id or @username")] = "",
+        sender: SenderRef = "",
         media: MediaFilter = "",
+        scheduled: Annotated[
+            bool, Field(description="Your scheduled messages here instead (date: when they go out)")
+        ] = False,
     ) -> ToolResult:
         """Read one chat's messages, newest first. Filters combine."""
         query = _query(
-            chat, from_date=from_date, search=search, ids=ids, thread=thread, sender=sender, media=media
+            chat,
+            from_date=from_date,
+            search=search,
+            ids=ids,
+            thread=thread,
+            sender=sender,
+            media=media,
+            scheduled=scheduled,
         )
 
         async def call(client: Any) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from pydantic import Field
 from .. import telegram
 from ..errors import NotAllowed
 from ..telegram.shapes import pruned
-from .context import DESTRUCTIVE, WRITE, ToolContext, add_tool, compact, error_text
+from .context import DESTRUCTIVE, WRITE, ToolContext, add_tool, compact, refusal
 from .params import MAX_INT32, ChatRef, MessageIdItem
 
 if TYPE_CHECKING:  # Telethon-importing modules: for annotations only, never loaded by the tools layer
@@ -44,7 +44,7 @@ def _no_local_files() -> ToolError:
         "local files can be sent only through a local (stdio) server",
         hint="sending files by URL arrives with the files feature",
     )
-    return ToolError(error_text(refused))
+    return refusal(refused)
 
 
 def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
@@ -56,7 +56,9 @@ def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
         ],
         parse_mode: ParseMode = "text",
         reply_to: Annotated[int, Field(ge=0, le=MAX_INT32, description="Message id to reply to")] = 0,
-        topic: Annotated[int, Field(ge=0, le=MAX_INT32, description="Forum topic id to post in")] = 0,
+        topic: Annotated[
+            int, Field(ge=0, le=MAX_INT32, description="Forum topic id, or channel post id to comment on")
+        ] = 0,
         silent: Annotated[bool, Field(description="Send without a notification")] = False,
         schedule: Annotated[
             str, Field(max_length=40, description="Send later: ISO time (UTC unless offset), within 365 days")
