@@ -49,8 +49,8 @@ def interruptible() -> Iterator[None]:
 
 def _default_prompt(text: str) -> str:
     # With the token piped on stdin, the answers come from the terminal itself.
-    print(text, end="", file=sys.stderr, flush=True)
-    with interruptible():
+    with interruptible():  # before the prompt shows: a Ctrl-C right after it must interrupt too
+        print(text, end="", file=sys.stderr, flush=True)
         if sys.stdin.isatty():
             return sys.stdin.readline()
         try:
