@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from mcpgram.settings import DcAddress, Settings
 from mcpgram.vault.sqlite import SQLiteVault
 
 from .conftest import API_HASH, API_ID, arun_cli, run_cli
+from .screen import decode
 
 PHONE = "9996661111"
 CODE = "66666"
@@ -103,7 +105,7 @@ async def test_second_login_reports_the_existing_session(data_dir: Path, sandbox
 
 
 async def test_qr_login_prints_a_qr_code_and_waits(data_dir: Path, sandbox: SandboxServer) -> None:
-    """--qr draws a QR code; when the phone (the test) accepts its token, the login completes."""
+    """--qr draws a QR code (readable on light and dark themes) and prints its link; accepting logs in."""
     user = sandbox.world.add_user(first_name="Ada", phone=PHONE)
     run = asyncio.create_task(arun_cli("login", "--qr", "--data-dir", str(data_dir)))
     for _ in range(200):
@@ -115,7 +117,11 @@ async def test_qr_login_prints_a_qr_code_and_waits(data_dir: Path, sandbox: Sand
     sandbox.accept_login_token(token, user.id)
     result = await asyncio.wait_for(run, 20)
     assert result.code == 0, result.err
-    assert "Scan this QR code" in result.err and "▄" in result.err
+    assert "Scan this QR code" in result.err
+    [url] = re.findall(
+        r"link on a device where Telegram is logged in: (tg://login\?token=[\w-]+=*)\n", result.err
+    )
+    assert decode(result.err, "light") == decode(result.err, "dark") == [url]
     assert result.out.startswith("Logged in as Ada")
 
 

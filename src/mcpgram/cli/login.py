@@ -182,12 +182,14 @@ def _ask(read: Callable[[str], str], prompt: str) -> str:
 
 
 def _draw_qr(term: Terminal, state: QrPending) -> None:
-    import segno
+    from .qr import qr_lines
 
     seconds = max(0, round(state.expires - time.time()))
     term.say(
         "Scan this QR code in a Telegram app where the account is logged in: "
         "Settings > Devices > Link Desktop Device."
     )
-    segno.make(state.url, error="l").terminal(out=term.stderr, compact=True, border=2)
+    for line in qr_lines(state.url):
+        term.say(line)
+    term.say(f"Or open this link on a device where Telegram is logged in: {state.url}")
     term.say(f"Waiting for the scan (a new code appears in {seconds} s if this one expires)...")
