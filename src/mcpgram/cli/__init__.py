@@ -64,7 +64,8 @@ app.command(
 app.command(
     "mcpgram.cli.clientconfig:config",
     name="config",
-    help="Print a ready MCP client config (claude-desktop, claude-code, cursor, vscode).",
+    help="Print a ready MCP client config, or --write it into the client's own file "
+    "(claude-desktop, claude-code, cursor, vscode).",
 )
 
 

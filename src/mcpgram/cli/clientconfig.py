@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from ..settings import SAVED_TELEGRAM_FILE
 from .clientfiles import default_path, servers_key, write_merged
 from .runtime import load_settings, read_token, require, terminal
 
@@ -258,6 +257,8 @@ def config(
     elif demo:
         entry = build_entry(client, command=demo_command(), url=None, token=token)
     else:
+        from ..settings import SAVED_TELEGRAM_FILE
+
         settings = load_settings(data_dir=data_dir)
         entry = build_entry(
             client, command=server_command(), url=None, token=token, env=stdio_env(settings.data_dir)
