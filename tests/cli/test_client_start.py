@@ -19,7 +19,7 @@ from fastmcp.client.transports import StdioTransport
 
 from mcpgram.sandbox import SandboxServer
 
-from .conftest import arun_cli, run_cli
+from .conftest import arun_cli, parsed, run_cli
 
 pytestmark = pytest.mark.e2e
 
@@ -29,11 +29,14 @@ CODE = "66666"
 
 
 def written_entry(client: str, path: Path, *args: str) -> dict[str, Any]:
-    """``mcpgram config CLIENT --write --path PATH ARGS``, and the mcpgram entry it wrote."""
+    """``mcpgram config CLIENT --write --path PATH ARGS``, and the entry it wrote (the printed one too)."""
     result = run_cli("config", client, "--write", "--path", str(path), *args)
     assert result.code == 0, result.err
     key = "servers" if client == "vscode" else "mcpServers"
     entry: dict[str, Any] = json.loads(path.read_text())[key]["mcpgram"]
+    printed = run_cli("config", client, *args)
+    assert printed.code == 0, printed.err
+    assert parsed(client, printed.out) == entry
     return entry
 
 

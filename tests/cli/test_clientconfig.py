@@ -3,34 +3,18 @@
 from __future__ import annotations
 
 import json
-import shlex
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from mcpgram.cli.clientconfig import endpoint
 
-from .conftest import run_cli
+from .conftest import parsed, run_cli
 
 TOKEN = "mcpg_" + "Q" * 42 + "A"
 URL = "https://gw.example.com"
 MCP_URL = "https://gw.example.com/v1/mcp"
-
-
-def parsed(client: str, text: str) -> dict[str, Any]:
-    """The server entry named mcpgram, from JSON or from the `claude mcp add-json` command line."""
-    if client == "claude-code":
-        argv = shlex.split(text)
-        assert argv[:4] == ["claude", "mcp", "add-json", "mcpgram"] and len(argv) == 5
-        entry: dict[str, Any] = json.loads(argv[4])
-        return entry
-    document = json.loads(text)
-    servers = document["servers"] if client == "vscode" else document["mcpServers"]
-    assert list(servers) == ["mcpgram"]
-    entry = servers["mcpgram"]
-    return entry
 
 
 @pytest.mark.parametrize("client", ["claude-desktop", "claude-code", "cursor", "vscode"])
