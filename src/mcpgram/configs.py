@@ -14,7 +14,9 @@ import base64
 import binascii
 import dataclasses
 import ipaddress
+import os
 import re
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import ClassVar, Literal
@@ -230,6 +232,37 @@ def _parse_mtproto_secret(secret: str) -> tuple[bytes, bool, str | None]:
             raise ValueError("proxy secret: the fake-TLS (ee) domain is not a valid hostname")
         return raw[1:17], False, domain
     raise ValueError("proxy secret must be 16 bytes, dd + 16 bytes, or ee + 16 bytes + domain")
+
+
+def read_private_file(path: Path, limit: int) -> bytes:
+    """Read at most ``limit`` bytes of ``path``, a regular file of ours that only we may access.
+
+    Secrets kept in files (the server secret, the owner key, the saved Telegram settings) go
+    through this: no symlinks, no other owner, no group or other permission bits.
+
+    Raises:
+        FileNotFoundError: there is no such file.
+        ValueError: a reason (naming only the file's name) why the file is unsafe or unreadable.
+    """
+    name = path.name
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise
+    except OSError:
+        # ELOOP (a symlink, which O_NOFOLLOW refuses) or EACCES.
+        raise ValueError(f"{name} is a symlink or cannot be read") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError(f"{name} is not a regular file")
+        if info.st_uid != os.geteuid():
+            raise ValueError(f"{name} belongs to another user")
+        if info.st_mode & 0o077:
+            raise ValueError(f"group or others have access to {name}; run chmod 600 on it")
+        return os.read(fd, limit)
+    finally:
+        os.close(fd)
 
 
 def load_rsa_public_key(path: Path) -> str:

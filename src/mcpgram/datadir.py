@@ -1,23 +1,28 @@
-"""Key files in the data directory: the server secret and the stdio owner's key.
+"""Files in the data directory: the server secret, the stdio owner's key, the saved Telegram settings.
 
 Creates ``data_dir`` (mode 0700) and 32-byte random key files (mode 0600) atomically and without ever
 overwriting one, and refuses files or a directory that other users could read or replace. Key bytes
 go back to the caller only: never into errors or logs. POSIX only (permission bits and ``O_NOFOLLOW``).
-Imports nothing from mcpgram but :mod:`mcpgram.settings` and :mod:`mcpgram.errors`.
+``save_telegram_settings`` writes what :class:`~mcpgram.settings.SavedTelegramSource` reads back.
+Imports nothing from mcpgram but :mod:`mcpgram.settings`, :mod:`mcpgram.configs` and :mod:`mcpgram.errors`.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import stat
 from pathlib import Path
+from typing import Any
 
+from mcpgram.configs import read_private_file
 from mcpgram.errors import ConfigError
-from mcpgram.settings import Settings
+from mcpgram.settings import SAVED_TELEGRAM_FILE, Settings, read_saved_telegram
 
 SERVER_SECRET_FILE = "server.secret"  # noqa: S105 - a file name, not a secret
 OWNER_KEY_FILE = "owner.key"
+SAVED_RSA_KEY_FILE = "telegram-rsa.pem"
 KEY_BYTES = 32
 _PREFIX = "invalid setting data_dir (MCPGRAM_DATA_DIR): "
 
@@ -43,6 +48,56 @@ def owner_key_bytes(data_dir: Path) -> bytes:
         ConfigError: on the same unsafe conditions as :func:`server_secret_bytes`.
     """
     return read_or_create_key(data_dir, OWNER_KEY_FILE)
+
+
+def save_telegram_settings(settings: Settings) -> Path | None:
+    """Save the Telegram settings in use to ``data_dir/telegram.json`` (mode 0600), for ``serve``.
+
+    API id and hash, DC, RSA key (copied to ``telegram-rsa.pem``), test mode and proxy: what a client
+    that starts ``mcpgram serve`` with an empty environment needs. Settings from the environment
+    still win over the file. Returns the file's path, or ``None`` if it already held the same.
+
+    Raises:
+        ConfigError: the data dir is unsafe, or a file cannot be written.
+    """
+    telegram = settings.telegram_config()  # raises ConfigError without an API id and hash
+    wanted: dict[str, Any] = {"api_id": telegram.api_id, "api_hash": telegram.api_hash}
+    if settings.dc is not None:
+        wanted["dc"] = settings.dc
+    if telegram.rsa_key_pem is not None:
+        wanted["rsa_key_file"] = SAVED_RSA_KEY_FILE
+    if settings.test_mode:
+        wanted["test_mode"] = True
+    if settings.proxy is not None:
+        wanted["proxy"] = settings.proxy
+    data_dir = ensure_data_dir(settings.data_dir)
+    key_path = data_dir / SAVED_RSA_KEY_FILE
+    key_changed = telegram.rsa_key_pem is not None and (
+        not key_path.is_file() or key_path.read_text(encoding="ascii") != telegram.rsa_key_pem
+    )
+    if not key_changed and read_saved_telegram(data_dir) == wanted:
+        return None
+    if telegram.rsa_key_pem is not None and key_changed:
+        _replace_private_file(key_path, telegram.rsa_key_pem.encode("ascii"))
+    path = data_dir / SAVED_TELEGRAM_FILE
+    _replace_private_file(path, json.dumps(wanted, indent=2).encode() + b"\n")
+    return path
+
+
+def _replace_private_file(path: Path, data: bytes) -> None:
+    """Write ``data`` to a private (0600) temporary file, then rename it over ``path``."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(tmp, path)  # replaces a symlink itself, never the file it points to
+    except OSError:
+        raise ConfigError(_PREFIX + f"cannot write {path.name}") from None
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def ensure_data_dir(data_dir: Path) -> Path:
@@ -91,27 +146,12 @@ def read_or_create_key(data_dir: Path, name: str) -> bytes:
 
 
 def _read_key(path: Path) -> bytes:
-    name = path.name
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except FileNotFoundError:
-        raise
-    except OSError:
-        # ELOOP (a symlink, which O_NOFOLLOW refuses) or EACCES.
-        raise ConfigError(_PREFIX + f"{name} is a symlink or cannot be read") from None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise ConfigError(_PREFIX + f"{name} is not a regular file")
-        if info.st_uid != os.geteuid():
-            raise ConfigError(_PREFIX + f"{name} belongs to another user")
-        if info.st_mode & 0o077:
-            raise ConfigError(_PREFIX + f"group or others have access to {name}; run chmod 600 on it")
-        data = os.read(fd, KEY_BYTES + 1)
-    finally:
-        os.close(fd)
+        data = read_private_file(path, KEY_BYTES + 1)
+    except ValueError as exc:
+        raise ConfigError(_PREFIX + str(exc)) from None
     if len(data) != KEY_BYTES:
-        raise ConfigError(_PREFIX + f"{name} must hold exactly {KEY_BYTES} bytes")
+        raise ConfigError(_PREFIX + f"{path.name} must hold exactly {KEY_BYTES} bytes")
     return data
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import json
 import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -28,8 +29,9 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from mcpgram.configs import (
     API_HASH_RE,
@@ -47,11 +49,14 @@ from mcpgram.configs import (
     load_rsa_public_key,
     parse_dc,
     parse_proxy,
+    read_private_file,
 )
 from mcpgram.errors import ConfigError
 
 #: Re-exported: these configs are what Settings hands out.
 __all__ = [
+    "SAVED_TELEGRAM_FILE",
+    "SAVED_TELEGRAM_GROUPS",
     "DcAddress",
     "HttpConfig",
     "PoolLimits",
@@ -68,6 +73,71 @@ def default_data_dir() -> Path:
     xdg = os.environ.get("XDG_DATA_HOME", "")
     base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "share"
     return base / "mcpgram"
+
+
+#: Where ``mcpgram login`` saves the Telegram settings it used, for ``serve`` started without them.
+SAVED_TELEGRAM_FILE = "telegram.json"
+#: The saved settings, in groups that apply only together: the file supplies a group only when no
+#: higher source (flags, environment, .env) sets any setting of it, so an id never meets another hash.
+SAVED_TELEGRAM_GROUPS = (("api_id", "api_hash"), ("dc", "rsa_key_file", "test_mode"), ("proxy",))
+_SAVED_MAX_BYTES = 64 * 1024
+_SAVED_PREFIX = "invalid setting data_dir (MCPGRAM_DATA_DIR): "
+
+
+class SavedTelegramSource(PydanticBaseSettingsSource):
+    """Settings source below ``.env``: the Telegram settings ``mcpgram login`` saved in the data dir.
+
+    Reads ``<data_dir>/telegram.json`` (a private file, as the key files are) of the data dir the
+    higher sources name, else the default one. A relative ``rsa_key_file`` in it is relative to the
+    data dir. A missing file supplies nothing.
+    """
+
+    def __init__(self, settings_cls: type[BaseSettings], above: tuple[PydanticBaseSettingsSource, ...]):
+        super().__init__(settings_cls)
+        self._above = above
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # __call__ reads the whole file at once
+
+    def __call__(self) -> dict[str, Any]:
+        given: dict[str, Any] = {}
+        for source in reversed(self._above):  # the highest source last, so it wins
+            given.update({key: value for key, value in source().items() if value is not None})
+        raw_dir = given.get("data_dir")
+        data_dir = Path(raw_dir).expanduser().absolute() if raw_dir else default_data_dir()
+        saved = read_saved_telegram(data_dir)
+        values: dict[str, Any] = {}
+        for group in SAVED_TELEGRAM_GROUPS:
+            if not any(name in given for name in group):
+                values.update({name: saved[name] for name in group if name in saved})
+        if isinstance(values.get("rsa_key_file"), str):
+            values["rsa_key_file"] = data_dir / values["rsa_key_file"]
+        return values
+
+
+def read_saved_telegram(data_dir: Path) -> dict[str, Any]:
+    """The settings saved in ``data_dir/telegram.json`` (empty if there is none).
+
+    Raises:
+        ConfigError: the file is unsafe (see :func:`~mcpgram.configs.read_private_file`) or malformed.
+    """
+    try:
+        raw = read_private_file(data_dir / SAVED_TELEGRAM_FILE, _SAVED_MAX_BYTES + 1)
+    except FileNotFoundError:
+        return {}
+    except ValueError as exc:
+        raise ConfigError(_SAVED_PREFIX + str(exc)) from None
+    known = {name for group in SAVED_TELEGRAM_GROUPS for name in group}
+    try:
+        saved = json.loads(raw) if len(raw) <= _SAVED_MAX_BYTES else None
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        saved = None
+    if not isinstance(saved, dict) or not set(saved) <= known:
+        raise ConfigError(
+            _SAVED_PREFIX + f"{SAVED_TELEGRAM_FILE} is not what mcpgram login writes",
+            hint=f"delete {SAVED_TELEGRAM_FILE} in the data dir and run mcpgram login again",
+        )
+    return saved
 
 
 def _setting_error(setting: str, reason: str) -> PydanticCustomError:
@@ -127,6 +197,20 @@ class Settings(BaseSettings):
     _dc: DcAddress | None = PrivateAttr(None)
     _proxy: ProxyConfig | None = PrivateAttr(None)
     _rsa_key_pem: str | None = PrivateAttr(None)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Flags, then ``MCPGRAM_*`` variables, then ``.env``, then what ``mcpgram login`` saved."""
+        del file_secret_settings  # no secrets_dir is configured
+        above = (init_settings, env_settings, dotenv_settings)
+        return (*above, SavedTelegramSource(settings_cls, above))
 
     @classmethod
     def load(cls, *, env_file: str | Path | None = DEFAULT_ENV_FILE, **overrides: Any) -> Settings:

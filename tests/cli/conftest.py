@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import logging
 import os
+import shlex
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -57,6 +60,20 @@ def run_cli(*args: str, stdin: str = "", answers: Iterable[str] = (), secrets: I
 async def arun_cli(*args: str, **kwargs: object) -> Result:
     """:func:`run_cli` in a worker thread, so the test's event loop keeps serving the sandbox."""
     return await asyncio.to_thread(run_cli, *args, **kwargs)  # type: ignore[arg-type]
+
+
+def parsed(client: str, text: str) -> dict[str, Any]:
+    """The server entry named mcpgram, from JSON or from the `claude mcp add-json` command line."""
+    if client == "claude-code":
+        argv = shlex.split(text)
+        assert argv[:4] == ["claude", "mcp", "add-json", "mcpgram"] and len(argv) == 5
+        entry: dict[str, Any] = json.loads(argv[4])
+        return entry
+    document = json.loads(text)
+    servers = document["servers"] if client == "vscode" else document["mcpServers"]
+    assert list(servers) == ["mcpgram"]
+    entry = servers["mcpgram"]
+    return entry
 
 
 @pytest.fixture(autouse=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -11,9 +12,11 @@ import pytest
 
 from mcpgram.sandbox import SandboxServer
 from mcpgram.sandbox.srp import make_password_record
+from mcpgram.settings import DcAddress, Settings
 from mcpgram.vault.sqlite import SQLiteVault
 
-from .conftest import arun_cli, run_cli
+from .conftest import API_HASH, API_ID, arun_cli, run_cli
+from .screen import decode
 
 PHONE = "9996661111"
 CODE = "66666"
@@ -45,6 +48,27 @@ async def test_owner_code_login(data_dir: Path, sandbox: SandboxServer) -> None:
     assert (data_dir / "owner.key").stat().st_mode & 0o777 == 0o600
     assert "Telegram sent a login code for +********11" in result.err
     assert PHONE not in result.err + result.out and CODE not in result.err + result.out
+
+
+async def test_login_saves_the_telegram_settings_for_serve(
+    data_dir: Path, sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Login keeps id, hash, DC and key in a 0600 file of the data dir; settings then load without env."""
+    sandbox.world.add_user(first_name="Ada", phone=PHONE)
+    result = await arun_cli("login", "--data-dir", str(data_dir), answers=[PHONE, CODE])
+    assert result.code == 0, result.err
+    saved = data_dir / "telegram.json"
+    assert f"Saved the Telegram settings (API id {API_ID}; the hash is not shown) in {saved}" in result.err
+    assert API_HASH not in result.err + result.out
+    assert saved.stat().st_mode & 0o777 == 0o600
+    for name in ("MCPGRAM_API_ID", "MCPGRAM_API_HASH", "MCPGRAM_DC", "MCPGRAM_RSA_KEY_FILE"):
+        monkeypatch.delenv(name)
+    config = Settings.load(data_dir=data_dir).telegram_config()
+    assert (config.api_id, config.api_hash) == (int(API_ID), API_HASH)
+    assert config.dc == DcAddress(sandbox.dc_id, sandbox.host, sandbox.port)
+    assert config.rsa_key_pem == sandbox.public_key_pem
+    again = await arun_cli("login", "--data-dir", str(data_dir))
+    assert again.code == 0 and "Saved the Telegram settings" not in again.err  # unchanged: not rewritten
 
 
 async def test_token_tenant_2fa_login_with_a_wrong_code_and_password(
@@ -81,7 +105,7 @@ async def test_second_login_reports_the_existing_session(data_dir: Path, sandbox
 
 
 async def test_qr_login_prints_a_qr_code_and_waits(data_dir: Path, sandbox: SandboxServer) -> None:
-    """--qr draws a QR code; when the phone (the test) accepts its token, the login completes."""
+    """--qr draws a QR code (readable on light and dark themes) and prints its link; accepting logs in."""
     user = sandbox.world.add_user(first_name="Ada", phone=PHONE)
     run = asyncio.create_task(arun_cli("login", "--qr", "--data-dir", str(data_dir)))
     for _ in range(200):
@@ -93,7 +117,11 @@ async def test_qr_login_prints_a_qr_code_and_waits(data_dir: Path, sandbox: Sand
     sandbox.accept_login_token(token, user.id)
     result = await asyncio.wait_for(run, 20)
     assert result.code == 0, result.err
-    assert "Scan this QR code" in result.err and "▄" in result.err
+    assert "Scan this QR code" in result.err
+    [url] = re.findall(
+        r"link on a device where Telegram is logged in: (tg://login\?token=[\w-]+=*)\n", result.err
+    )
+    assert decode(result.err, "light") == decode(result.err, "dark") == [url]
     assert result.out.startswith("Logged in as Ada")
 
 

@@ -5,7 +5,9 @@ Each command lives in its own module and is registered here by import path with 
 ``mcpgram sandbox ...`` hands every argument, ``--help`` included, to the sandbox's own parser.
 
 Exit codes: 0 success, 1 the command failed (``mcpgram: <reason>`` on stderr), 2 usage or
-configuration errors (one line, never a traceback), 130 interrupted.
+configuration errors (one line, never a traceback), 130 interrupted (Ctrl-C, e.g. at a login prompt,
+which aborts at once without sending anything). A stdio server (``serve``, ``demo``) stopped by
+SIGINT or SIGTERM seals its sessions and exits 0: the client asked it to stop, and it did.
 
 Must not: import a command module at import time, or print a secret in an error.
 """
@@ -36,6 +38,8 @@ app = App(
     # Plain text: rendering help as Markdown would import rich.markdown (and pygments) on every --help.
     help_format="plaintext",
     result_action="return_value",
+    # main() reports Ctrl-C itself ("mcpgram: interrupted", exit 130) instead of a silent sys.exit(130).
+    suppress_keyboard_interrupt=False,
     # Flags are switches: no generated --no-<flag> twins.
     default_parameter=Parameter(negative=()),
 )
@@ -60,7 +64,8 @@ app.command(
 app.command(
     "mcpgram.cli.clientconfig:config",
     name="config",
-    help="Print a ready MCP client config (claude-desktop, claude-code, cursor, vscode).",
+    help="Print a ready MCP client config, or --write it into the client's own file "
+    "(claude-desktop, claude-code, cursor, vscode).",
 )
 
 

@@ -1,4 +1,9 @@
-"""``mcpgram config <client>``: print a ready MCP client config for mcpgram, stdio or HTTP.
+"""``mcpgram config <client>``: a ready MCP client config for mcpgram (stdio, the demo, or HTTP).
+
+The stdio config starts this mcpgram by absolute path (a GUI client has no PATH of yours) with
+``MCPGRAM_DATA_DIR`` in its ``env`` unless the data dir is the default; everything else ``serve``
+needs is in the data dir, saved there by ``mcpgram login``. ``--write`` merges the entry into the
+client's own config file (``clientfiles.py``) instead of printing it.
 
 Formats, as each client documents them:
 - ``claude-desktop``: ``claude_desktop_config.json``, ``{"mcpServers": {name: {"command", "args", "env"}}}``.
@@ -27,7 +32,8 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from .runtime import read_token, require, terminal
+from .clientfiles import default_path, servers_key, write_merged
+from .runtime import load_settings, read_token, require, terminal
 
 Client = Literal["claude-desktop", "claude-code", "cursor", "vscode"]
 DEFAULT_NAME = "mcpgram"
@@ -85,17 +91,34 @@ def endpoint(raw: str) -> str:
     return f"{url.scheme}://{netloc}{path}{MCP_PATH}"
 
 
-def server_command(data_dir: Path | None = None) -> list[str]:
-    """How to start ``mcpgram serve`` over stdio: this mcpgram executable, with an absolute path."""
+def mcpgram_command() -> list[str]:
+    """This mcpgram, with an absolute path: a GUI client has neither your PATH nor your venv."""
     argv0 = Path(sys.argv[0])
     if argv0.name == "mcpgram" and argv0.is_file():
-        command = [str(argv0.absolute())]
-    else:  # run as `python -m mcpgram` (or from a test): the same interpreter and package
-        command = [sys.executable, "-m", "mcpgram"]
-    command += ["serve", "--transport", "stdio"]
-    if data_dir is not None:
-        command += ["--data-dir", str(data_dir.expanduser().absolute())]
-    return command
+        return [str(argv0.absolute())]
+    # Run as `python -m mcpgram` (or from a test): the same interpreter and package.
+    return [sys.executable, "-m", "mcpgram"]
+
+
+def server_command() -> list[str]:
+    """How to start ``mcpgram serve`` over stdio."""
+    return [*mcpgram_command(), "serve", "--transport", "stdio"]
+
+
+def demo_command() -> list[str]:
+    """How to start ``mcpgram demo`` (stdio, the embedded sandbox; needs no settings)."""
+    return [*mcpgram_command(), "demo"]
+
+
+def empty_env_data_dir() -> Path:
+    """The data dir ``serve`` picks when started without MCPGRAM_DATA_DIR or XDG_DATA_HOME."""
+    return Path.home() / ".local" / "share" / "mcpgram"
+
+
+def stdio_env(data_dir: Path) -> dict[str, str]:
+    """The environment the stdio server needs in the config: the data dir, unless it is the default."""
+    data_dir = data_dir.expanduser().absolute()
+    return {} if data_dir == empty_env_data_dir() else {"MCPGRAM_DATA_DIR": str(data_dir)}
 
 
 def _bearer(client: Client, token: TokenSource) -> str:
@@ -109,17 +132,32 @@ def _bearer(client: Client, token: TokenSource) -> str:
     return f"Bearer ${{{env}}}"
 
 
-def render(
-    client: Client, *, name: str, command: list[str] | None, url: str | None, token: TokenSource
-) -> tuple[str, list[str]]:
-    """The config text for ``client`` and the notes to show with it (pure; no I/O).
+@dataclass(frozen=True)
+class Entry:
+    """One client's server entry, the VS Code inputs it refers to, and the notes to show with it."""
 
-    Exactly one of ``command`` (stdio) and ``url`` (HTTP endpoint) is given.
+    server: dict[str, Any]
+    inputs: tuple[dict[str, Any], ...]
+    notes: tuple[str, ...]
+
+
+def build_entry(
+    client: Client,
+    *,
+    command: list[str] | None,
+    url: str | None,
+    token: TokenSource,
+    env: dict[str, str] | None = None,
+) -> Entry:
+    """The server entry for ``client`` (pure; no I/O). Exactly one of ``command`` and ``url`` is given.
+
+    ``env`` is the stdio server's environment (the client starts it with only that).
     """
-    notes = [WHERE[client]]
+    notes: list[str] = []
+    inputs: tuple[dict[str, Any], ...] = ()
     server: dict[str, Any]
     if command is not None:
-        server = {"command": command[0], "args": command[1:]}
+        server = {"command": command[0], "args": command[1:], "env": dict(env or {})}
         if client in ("vscode", "claude-code"):
             server = {"type": "stdio", **server}
     else:
@@ -144,28 +182,32 @@ def render(
             if client != "cursor":
                 server = {"type": "http", **server}
             if token.literal is None and not (client == "vscode" and token.env is None):
-                env = token.env or DEFAULT_TOKEN_ENV
-                notes.append(f"Set {env} to the token in the environment the client starts in.")
+                env_name = token.env or DEFAULT_TOKEN_ENV
+                notes.append(f"Set {env_name} to the token in the environment the client starts in.")
             elif token.literal is None:
                 notes.append("VS Code asks for the token once and keeps it in its secret storage.")
+                inputs = (
+                    {
+                        "type": "promptString",
+                        "id": VSCODE_INPUT_ID,
+                        "description": "mcpgram token",
+                        "password": True,
+                    },
+                )
     if token.literal is not None:
         notes.append("The token is embedded: keep this config private (chmod 600), or prefer --token-env.")
+    return Entry(server, inputs, tuple(notes))
+
+
+def render(client: Client, name: str, entry: Entry) -> str:
+    """The config text to print for ``client`` (pure)."""
     if client == "claude-code":
-        return f"claude mcp add-json {shlex.quote(name)} {shlex.quote(json.dumps(server))}", notes
-    if client == "vscode":
-        document: dict[str, Any] = {}
-        if url is not None and token.literal is None and token.env is None:
-            document["inputs"] = [
-                {
-                    "type": "promptString",
-                    "id": VSCODE_INPUT_ID,
-                    "description": "mcpgram token",
-                    "password": True,
-                }
-            ]
-        document["servers"] = {name: server}
-        return json.dumps(document, indent=2), notes
-    return json.dumps({"mcpServers": {name: server}}, indent=2), notes
+        return f"claude mcp add-json {shlex.quote(name)} {shlex.quote(json.dumps(entry.server))}"
+    document: dict[str, Any] = {}
+    if entry.inputs:
+        document["inputs"] = list(entry.inputs)
+    document[servers_key(client)] = {name: entry.server}
+    return json.dumps(document, indent=2)
 
 
 def config(
@@ -173,31 +215,80 @@ def config(
     /,
     *,
     http: str | None = None,
+    demo: bool = False,
     token_stdin: bool = False,
     token_env: str | None = None,
     name: str = DEFAULT_NAME,
     data_dir: Path | None = None,
+    write: bool = False,
+    path: Path | None = None,
+    force: bool = False,
 ) -> int:
-    """Print an MCP client config for mcpgram: stdio (this machine) or, with --http URL, the HTTP server.
+    """Print an MCP client config for mcpgram (stdio on this machine, the demo, or an HTTP server).
+
+    With --write, merge it into the client's own config file instead, keeping its other servers
+    and a backup of the old file.
 
     Args:
         client: Which client the config is for.
         http: The HTTP server's base URL (e.g. https://mcpgram.example.com); without it, stdio.
+        demo: A config that runs `mcpgram demo` (the embedded sandbox; no account needed).
         token_stdin: Read the token from stdin and embed it (prefer --token-env: no secret in the config).
         token_env: The environment variable the client reads the token from (default MCPGRAM_TOKEN).
         name: The server's name in the client.
-        data_dir: The data dir for the stdio server, if not the default.
+        data_dir: The data dir for the stdio server, if not MCPGRAM_DATA_DIR or the default.
+        write: Merge the config into the client's config file (see --path) instead of printing it.
+        path: The config file for --write (default: where the client keeps it).
+        force: With --write, replace an existing server of the same name.
     """
     term = terminal()
     require(bool(_NAME_RE.match(name)), "--name must be a letter then up to 63 letters, digits, - or _")
     require(not (token_stdin and token_env), "use --token-stdin or --token-env, not both")
     require(http is not None or not (token_stdin or token_env), "--token-stdin and --token-env need --http")
+    require(not (demo and http is not None), "use --demo or --http, not both")
     require(token_env is None or bool(_ENV_RE.match(token_env)), "--token-env must be a variable name")
+    require(write or (path is None and not force), "--path and --force go with --write")
     literal = read_token(term) if token_stdin else None
     url = endpoint(http) if http is not None else None
-    command = None if url is not None else server_command(data_dir)
-    text, notes = render(client, name=name, command=command, url=url, token=TokenSource(token_env, literal))
-    term.out(text)
-    for note in notes:
+    token = TokenSource(token_env, literal)
+    notes: list[str] = []
+    if url is not None:
+        entry = build_entry(client, command=None, url=url, token=token)
+    elif demo:
+        entry = build_entry(client, command=demo_command(), url=None, token=token)
+    else:
+        from ..settings import SAVED_TELEGRAM_FILE
+
+        settings = load_settings(data_dir=data_dir)
+        entry = build_entry(
+            client, command=server_command(), url=None, token=token, env=stdio_env(settings.data_dir)
+        )
+        if not (settings.data_dir / SAVED_TELEGRAM_FILE).is_file():
+            notes.append(
+                "Run `mcpgram login` first (with the same data dir): it saves the Telegram settings "
+                "that `mcpgram serve` needs, since the client starts it without your MCPGRAM_* variables."
+            )
+    if write:
+        return _write(client, name, entry, path, force=force, notes=notes)
+    term.out(render(client, name, entry))
+    for note in (WHERE[client], *entry.notes, *notes):
         term.say(f"# {note}")
+    return 0
+
+
+def _write(
+    client: Client, name: str, entry: Entry, path: Path | None, *, force: bool, notes: list[str]
+) -> int:
+    term = terminal()
+    target = path if path is not None else default_path(client)
+    written = write_merged(target, client, name, entry.server, inputs=entry.inputs, force=force)
+    if not written.changed:
+        term.say(f"{written.path} already has this {name!r} server; nothing to do.")
+    else:
+        action = "Replaced" if written.replaced else "Added"
+        kept = f" (the old file is kept as {written.backup})" if written.backup else ""
+        term.say(f"{action} the {name!r} server in {written.path}{kept}. Restart the client to use it.")
+    for note in (*entry.notes, *notes):
+        term.say(f"# {note}")
+    term.out(str(written.path))
     return 0

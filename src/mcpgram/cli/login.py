@@ -3,8 +3,11 @@
 Without ``--token-stdin`` it logs in the local owner tenant (the one ``serve`` uses over stdio, its
 key in ``data_dir/owner.key``); with it, the HTTP tenant whose token is read from stdin. The prompts
 drive the same login state machine a web setup page will (``telegram/login.py``); the session it
-creates is sealed in the vault (``telegram/account.py``). ``--qr`` draws a QR code to scan in a
-Telegram app where the account is logged in (Settings > Devices > Link Desktop Device).
+creates is sealed in the vault (``telegram/account.py``), and the Telegram settings it used (API id
+and hash, DC and key, proxy) are saved in the data dir (``datadir.save_telegram_settings``), so a
+client that starts ``mcpgram serve`` with an empty environment connects the same way. ``--qr``
+draws a QR code to scan in a Telegram app where the account is logged in (Settings > Devices >
+Link Desktop Device).
 
 Must not: echo the 2FA password, print or log the code, the password or the full phone number.
 """
@@ -21,7 +24,7 @@ from .runtime import Terminal, load_settings, open_vault, owner_keys, read_token
 if TYPE_CHECKING:
     from contextlib import AbstractAsyncContextManager
 
-    from ..settings import TelegramConfig
+    from ..settings import Settings, TelegramConfig
     from ..telegram.account import TenantLogin
     from ..telegram.login import AccountSummary, LoginState, QrPending
     from ..vault.vault import TenantKeys, Vault
@@ -72,7 +75,20 @@ async def login(*, qr: bool = False, token_stdin: bool = False, data_dir: Path |
             who = "the owner tenant (stdio)"
         account = await run_login(_open_login, config, vault, keys, term, qr=qr, who=who)
     term.out(f"Logged in as {describe(account)}.")
+    _save_settings(settings, term)
     return 0
+
+
+def _save_settings(settings: Settings, term: Terminal) -> None:
+    """Keep the Telegram settings in the data dir: a client starting ``serve`` has no MCPGRAM_* of yours."""
+    from ..datadir import save_telegram_settings
+
+    saved = save_telegram_settings(settings)
+    if saved is not None:
+        term.say(
+            f"Saved the Telegram settings (API id {settings.api_id}; the hash is not shown) in {saved} "
+            "(mode 0600): `mcpgram serve` uses them when MCPGRAM_* variables do not say otherwise."
+        )
 
 
 def describe(account: AccountSummary) -> str:
@@ -166,12 +182,14 @@ def _ask(read: Callable[[str], str], prompt: str) -> str:
 
 
 def _draw_qr(term: Terminal, state: QrPending) -> None:
-    import segno
+    from .qr import qr_lines
 
     seconds = max(0, round(state.expires - time.time()))
     term.say(
         "Scan this QR code in a Telegram app where the account is logged in: "
         "Settings > Devices > Link Desktop Device."
     )
-    segno.make(state.url, error="l").terminal(out=term.stderr, compact=True, border=2)
+    for line in qr_lines(state.url):
+        term.say(line)
+    term.say(f"Or open this link on a device where Telegram is logged in: {state.url}")
     term.say(f"Waiting for the scan (a new code appears in {seconds} s if this one expires)...")

@@ -13,7 +13,9 @@ from __future__ import annotations
 import contextvars
 import getpass
 import logging
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,20 +29,40 @@ if TYPE_CHECKING:
     from ..vault.vault import TenantKeys, Vault
 
 
+@contextmanager
+def interruptible() -> Iterator[None]:
+    """Make Ctrl-C raise KeyboardInterrupt at once in the block (a blocking read in the main thread).
+
+    Under ``asyncio.run`` the first SIGINT only cancels the main task, which a read blocked in the
+    event loop's thread never notices: the prompt would go on waiting, and the answer typed after
+    Ctrl-C would still be sent to Telegram. Python's default handler interrupts the read itself.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _default_prompt(text: str) -> str:
     # With the token piped on stdin, the answers come from the terminal itself.
-    print(text, end="", file=sys.stderr, flush=True)
-    if sys.stdin.isatty():
-        return sys.stdin.readline()
-    try:
-        with open("/dev/tty", encoding="utf-8") as tty:
-            return tty.readline()
-    except OSError:
-        return sys.stdin.readline()
+    with interruptible():  # before the prompt shows: a Ctrl-C right after it must interrupt too
+        print(text, end="", file=sys.stderr, flush=True)
+        if sys.stdin.isatty():
+            return sys.stdin.readline()
+        try:
+            with open("/dev/tty", encoding="utf-8") as tty:
+                return tty.readline()
+        except OSError:
+            return sys.stdin.readline()
 
 
 def _default_secret(text: str) -> str:
-    return getpass.getpass(text, stream=sys.stderr)
+    with interruptible():
+        return getpass.getpass(text, stream=sys.stderr)
 
 
 @dataclass

@@ -6,8 +6,12 @@ In stdio mode stdout belongs to the MCP protocol: everything for people goes to 
 
 from __future__ import annotations
 
+import asyncio
 import shutil
+import signal
 import tempfile
+import threading
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -64,7 +68,7 @@ def serve(
         configure_logging_for(settings, level=settings.log_level)
         gateway = build_gateway(settings, transport=settings.transport)
     if settings.transport == "stdio":
-        anyio.run(serve_stdio, gateway)
+        anyio.run(_until_signal, lambda: serve_stdio(gateway))
     else:
         scheme = "https" if settings.tls_cert else "http"
 
@@ -73,6 +77,24 @@ def serve(
 
         anyio.run(lambda: serve_http(gateway, ready=ready))
     return 0
+
+
+async def _until_signal(serve: Callable[[], Awaitable[None]]) -> None:
+    """Run a stdio server with Ctrl-C (SIGINT) doing what SIGTERM does: seal the sessions and exit 0.
+
+    Left to asyncio, SIGINT cancels the main task and then interpreter shutdown waits forever for
+    the thread blocked reading stdin. ``serve_stdio`` already ends the process cleanly on SIGTERM, so
+    SIGINT is handed on as SIGTERM. Exit status 0: the stop was asked for and completed cleanly.
+    """
+    loop = asyncio.get_running_loop()
+    main = threading.current_thread() is threading.main_thread()
+    if main:
+        loop.add_signal_handler(signal.SIGINT, signal.raise_signal, signal.SIGTERM)
+    try:
+        await serve()
+    finally:
+        if main:
+            loop.remove_signal_handler(signal.SIGINT)
 
 
 def _serve_workers(settings: Any) -> int:
@@ -134,7 +156,9 @@ async def _demo(data_dir: Path, http: bool, port: int | None) -> None:
                 term.say("mcpgram demo: serving MCP over stdio (an MCP client should launch this command)")
 
             # After SIGTERM serve_stdio ends the process itself, so the temp dir goes there.
-            await serve_stdio(gateway, ready=say_ready, on_exit=lambda: shutil.rmtree(data_dir, True))
+            await _until_signal(
+                lambda: serve_stdio(gateway, ready=say_ready, on_exit=lambda: shutil.rmtree(data_dir, True))
+            )
             return
 
         def ready(bound: int) -> None:
