@@ -19,6 +19,10 @@ from pathlib import Path
 
 import pytest
 
+#: multiprocessing's resource tracker: one per process that spawned (the workers tests do), by design
+#: alive until that process exits, which it follows by itself; not something a test left behind.
+SHARED_HELPERS = ("multiprocessing.resource_tracker",)
+
 
 def descendants(pid: int) -> dict[int, str]:
     """Every live process below ``pid`` (Linux ``/proc``), by pid, with its command line."""
@@ -35,6 +39,8 @@ def descendants(pid: int) -> dict[int, str]:
         # The command name in field 2 may hold spaces and parentheses; the rest follows the last ")".
         fields = stat[stat.rfind(")") + 2 :].split()
         if fields[0] == "Z":  # a zombie is already dead, only not yet reaped
+            continue
+        if any(helper in cmdline for helper in SHARED_HELPERS):
             continue
         children.setdefault(int(fields[1]), []).append(int(entry.name))
         names[int(entry.name)] = cmdline.strip()[:160]

@@ -248,3 +248,13 @@ def test_redact_removes_secrets_and_keeps_the_rest(text: str, expected: str) -> 
 def test_mask_phone_keeps_only_the_last_two_digits(phone: str, masked: str) -> None:
     """mask_phone keeps a leading plus and the last two digits."""
     assert mask_phone(phone) == masked
+
+
+def test_uvicorn_colour_copies_of_messages_are_not_printed() -> None:
+    """uvicorn passes each message again with ANSI colours as ``color_message``: one copy is enough."""
+    stream = _configured(as_json=False)
+    logging.getLogger("uvicorn.error").info(
+        "Started server process [%d]", 42, extra={"color_message": "Started process [\x1b[36m%d\x1b[0m]"}
+    )
+    assert "Started server process [42]" in stream.getvalue()
+    assert "color_message" not in stream.getvalue() and "\x1b" not in stream.getvalue()

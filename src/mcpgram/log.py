@@ -43,6 +43,8 @@ _STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None)
     "asctime",
     "taskName",
     "tenant",
+    # uvicorn's copy of its message with ANSI colours: the message itself is already there.
+    "color_message",
 }
 _TENANT_RE = re.compile(r"^[A-Za-z0-9_-]{1,24}$")
 

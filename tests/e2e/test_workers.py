@@ -378,7 +378,16 @@ async def _serve_command(deployment: Deployment, data_dir: Path) -> tuple[asynci
         env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
     assert proc.stderr is not None
-    return proc, await asyncio.wait_for(proc.stderr.readline(), 90)
+
+    async def serving_line() -> bytes:
+        # The server logs at INFO by default: the "serving" line comes after uvicorn's own lines.
+        assert proc.stderr is not None
+        while line := await proc.stderr.readline():
+            if b"serving MCP at" in line:
+                return line
+        return b"(stderr closed before the serving line)"
+
+    return proc, await asyncio.wait_for(serving_line(), 90)
 
 
 async def _until_gone(pids: list[str], seconds: float, failure: str) -> None:
