@@ -15,7 +15,9 @@ from telethon import TelegramClient, errors
 from telethon.sessions import MemorySession
 
 from mcpgram.configs import parse_dc
+from mcpgram.sandbox import phone
 from mcpgram.sandbox.phone import Endpoint, login_token
+from mcpgram.sandbox.server import shared_key
 
 from .conftest import API_HASH, API_ID
 from .test_cli_sandbox import start_sandbox, stop_sandbox
@@ -98,17 +100,50 @@ async def test_accept_qr_for_the_2fa_account(demo_sandbox: Sandbox) -> None:
         await client.disconnect()
 
 
-async def test_accept_qr_refuses_bad_input(demo_sandbox: Sandbox, tmp_path: Path) -> None:
-    """A malformed URL or --dc is a usage error (2); an unknown token or dead sandbox fails (1)."""
-    code, _, err = await accept_qr(demo_sandbox, "--phone", "9996610000", "https://t.me/login")
-    assert code == 2 and "tg://login?token=" in err
-    code, _, err = await accept_qr(demo_sandbox, "--phone", "15551234567", "tg://login?token=AAAA")
-    assert code == 2 and "--code" in err
-    code, _, err = await accept_qr(demo_sandbox, "--phone", "9996610000", "tg://login?token=AAAA")
-    assert code == 1 and err.strip().endswith("refused: AUTH_TOKEN_INVALID")
-    dead = {**demo_sandbox, "export MCPGRAM_DC": "2@127.0.0.1:1"}
-    code, _, err = await accept_qr(dead, "--phone", "9996610000", "tg://login?token=AAAA")
-    assert code == 1 and "cannot reach the sandbox" in err
+async def test_accept_qr_refuses_an_unknown_token(demo_sandbox: Sandbox) -> None:
+    """A well-formed URL whose token the sandbox never issued is refused with Telegram's error (exit 1)."""
+    code, out, err = await accept_qr(demo_sandbox, "--phone", "9996610000", "tg://login?token=AAAA")
+    assert (code, out) == (1, "")
+    assert err.strip() == "mcpgram sandbox accept-qr: refused: AUTH_TOKEN_INVALID"
+
+
+@pytest.mark.parametrize(
+    ("args", "reason"),
+    [
+        (["--phone", "9996610000", "https://t.me/login"], "tg://login?token="),
+        (["--phone", "15551234567", "tg://login?token=AAAA"], "--code is needed"),
+        (["--phone", "9996610000", "--dc", "2@127.0.0.1", "tg://login?token=AAAA"], "<dc id>@<host>:<port>"),
+    ],
+)
+def test_usage_errors_exit_2(
+    args: list[str], reason: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A malformed URL or --dc, or a phone without a fixed code and no --code, is a usage error."""
+    options = ["--key-file", str(tmp_path / "absent.pem")]
+    if "--dc" not in args:
+        options += ["--dc", "2@127.0.0.1:1"]
+    with pytest.raises(SystemExit) as exited:
+        phone.main([*options, *args])
+    assert exited.value.code == phone.EXIT_USAGE
+    assert reason in capsys.readouterr().err
+
+
+def test_an_unreachable_sandbox_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Nothing listening at --dc: one line saying so, exit 1 (a missing key file likewise)."""
+    key_file = tmp_path / "key.pem"
+    url = "tg://login?token=AAAA"
+    argv = ["--phone", "9996610000", "--dc", "2@127.0.0.1:1", "--key-file", str(key_file), url]
+    assert phone.main(argv) == phone.EXIT_FAILED
+    assert (
+        capsys.readouterr().err.strip()
+        == "mcpgram sandbox accept-qr: cannot read the key file: FileNotFoundError"
+    )
+    key_file.write_text(shared_key().public_pem)
+    assert phone.main(argv) == phone.EXIT_FAILED
+    assert (
+        capsys.readouterr().err.strip()
+        == "mcpgram sandbox accept-qr: cannot reach the sandbox at 127.0.0.1:1"
+    )
 
 
 @pytest.mark.parametrize(

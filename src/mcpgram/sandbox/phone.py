@@ -122,12 +122,17 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "mcpgram sandbox acce
     code = args.code or fixed_login_code(args.phone)
     if code is None:
         parser.error("--code is needed for a phone number outside 99966XYYYY")
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.ERROR, stream=sys.stderr)
+    if args.verbose:
+        logging.basicConfig(level=logging.INFO, stream=sys.stderr)
     try:
         pem = args.key_file.read_text(encoding="ascii")
     except (OSError, UnicodeDecodeError) as exc:
         print(f"{prog}: cannot read the key file: {exc.__class__.__name__}", file=sys.stderr)
         return EXIT_FAILED
+    telethon_log = logging.getLogger("telethon")
+    level = telethon_log.level
+    if not args.verbose:  # Telethon warns of every failed connection attempt; the outcome is one line
+        telethon_log.setLevel(logging.ERROR)
     try:
         return asyncio.run(accept(endpoint, pem, token, phone=args.phone, code=code, password=args.password))
     except errors.RPCError as exc:
@@ -136,6 +141,8 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "mcpgram sandbox acce
         print(f"{prog}: cannot reach the sandbox at {endpoint.host}:{endpoint.port}", file=sys.stderr)
     except ValueError as exc:  # Telethon's answer to an unusable key file or phone number
         print(f"{prog}: {exc}", file=sys.stderr)
+    finally:
+        telethon_log.setLevel(level)
     return EXIT_FAILED
 
 
