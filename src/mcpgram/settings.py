@@ -2,9 +2,10 @@
 
 ``Settings.load()`` reads ``MCPGRAM_*`` variables, a ``.env`` file and command-line overrides (which
 win), below them the Telegram settings ``mcpgram login`` saved in the data dir
-(:class:`SavedTelegramSource`; ``datadir.py`` writes them), checks every value, and raises :class:`~mcpgram.errors.ConfigError` with a one-line reason that
-names the setting and never echoes its value. The rest of mcpgram gets small frozen dataclasses
-(:class:`TelegramConfig`, :class:`PoolLimits`, :class:`HttpConfig`) whose reprs mask secrets.
+(:class:`SavedTelegramSource`; ``datadir.py`` writes them), checks every value, and raises
+:class:`~mcpgram.errors.ConfigError` with a one-line reason that names the setting and never echoes
+its value. The rest of mcpgram gets small frozen dataclasses (:class:`TelegramConfig`,
+:class:`PoolLimits`, :class:`HttpConfig`) whose reprs mask secrets.
 
 This module must not read the environment at import time, do network I/O, or import anything from
 mcpgram except :mod:`mcpgram.errors` and :mod:`mcpgram.configs` (it is a leaf, see
