@@ -72,9 +72,7 @@ def save_telegram_settings(settings: Settings) -> Path | None:
         wanted["proxy"] = settings.proxy
     data_dir = ensure_data_dir(settings.data_dir)
     key_path = data_dir / SAVED_RSA_KEY_FILE
-    key_changed = telegram.rsa_key_pem is not None and (
-        not key_path.is_file() or key_path.read_text(encoding="ascii") != telegram.rsa_key_pem
-    )
+    key_changed = telegram.rsa_key_pem is not None and not _holds(key_path, telegram.rsa_key_pem)
     if not key_changed and read_saved_telegram(data_dir) == wanted:
         return None
     if telegram.rsa_key_pem is not None and key_changed:
@@ -82,6 +80,13 @@ def save_telegram_settings(settings: Settings) -> Path | None:
     path = data_dir / SAVED_TELEGRAM_FILE
     _replace_private_file(path, json.dumps(wanted, indent=2).encode() + b"\n")
     return path
+
+
+def _holds(path: Path, text: str) -> bool:
+    try:
+        return path.read_text(encoding="ascii") == text
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 def _replace_private_file(path: Path, data: bytes) -> None:

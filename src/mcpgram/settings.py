@@ -1,9 +1,11 @@
 """Settings: the one place that reads the environment; it builds the frozen configs of ``configs.py``.
 
 ``Settings.load()`` reads ``MCPGRAM_*`` variables, a ``.env`` file and command-line overrides (which
-win), checks every value, and raises :class:`~mcpgram.errors.ConfigError` with a one-line reason that
-names the setting and never echoes its value. The rest of mcpgram gets small frozen dataclasses
-(:class:`TelegramConfig`, :class:`PoolLimits`, :class:`HttpConfig`) whose reprs mask secrets.
+win), below them the Telegram settings ``mcpgram login`` saved in the data dir
+(:class:`SavedTelegramSource`; ``datadir.py`` writes them), checks every value, and raises
+:class:`~mcpgram.errors.ConfigError` with a one-line reason that names the setting and never echoes
+its value. The rest of mcpgram gets small frozen dataclasses (:class:`TelegramConfig`,
+:class:`PoolLimits`, :class:`HttpConfig`) whose reprs mask secrets.
 
 This module must not read the environment at import time, do network I/O, or import anything from
 mcpgram except :mod:`mcpgram.errors` and :mod:`mcpgram.configs` (it is a leaf, see
@@ -214,7 +216,8 @@ class Settings(BaseSettings):
 
     @classmethod
     def load(cls, *, env_file: str | Path | None = DEFAULT_ENV_FILE, **overrides: Any) -> Settings:
-        """Build settings from the environment, ``env_file`` and ``overrides`` (``None`` = not given).
+        """Build settings from ``overrides`` (``None`` = not given), the environment, ``env_file`` and
+        the data dir's saved Telegram settings, in that order of precedence.
 
         Raises:
             ConfigError: naming the first bad setting and why, without its value.

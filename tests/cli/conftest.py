@@ -78,10 +78,12 @@ def parsed(client: str, text: str) -> dict[str, Any]:
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    """No MCPGRAM_* variables or .env from outside; logging restored after the CLI configured it."""
+    """No MCPGRAM_*, .env or data dir from outside; logging restored after the CLI configured it."""
     for name in list(os.environ):
         if name.startswith("MCPGRAM_"):
             monkeypatch.delenv(name)
+    # Nor the default data dir of whoever runs the tests (its saved Telegram settings would apply).
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     workdir = tmp_path / "cwd"
     workdir.mkdir()
     monkeypatch.chdir(workdir)

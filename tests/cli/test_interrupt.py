@@ -143,3 +143,17 @@ async def test_abort_at_the_password_prompt_sends_no_password(
     assert (code, how) in ((130, "sigint"), (1, "eof")) and took < 2
     assert sandbox.rpc_counts.get("auth.signIn") == 1
     assert "auth.checkPassword" not in sandbox.rpc_counts
+
+
+async def test_ctrl_c_while_waiting_for_the_qr_scan(sandbox: SandboxServer, login_args: list[str]) -> None:
+    """Ctrl-C while the QR code waits for a scan ends the login at once with exit 130."""
+    async with mcpgram(*login_args, "--qr") as process:
+        assert process.stderr is not None
+        err = bytearray()
+        await read_until(process.stderr, b"Waiting for the scan", err)
+        process.send_signal(signal.SIGINT)
+        code, took = await exit_status_within(process, 2)
+        err += await process.stderr.read()
+    assert code == 130 and took < 2, bytes(err)
+    assert err.decode().endswith("mcpgram: interrupted\n") and b"Traceback" not in err
+    assert sandbox.rpc_counts.get("auth.exportLoginToken", 0) >= 1

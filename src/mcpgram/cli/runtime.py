@@ -44,7 +44,8 @@ def interruptible() -> Iterator[None]:
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        if previous is not None:  # None: installed outside Python; cannot be put back
+            signal.signal(signal.SIGINT, previous)
 
 
 def _default_prompt(text: str) -> str:
