@@ -387,7 +387,12 @@ async def _serve_command(deployment: Deployment, data_dir: Path) -> tuple[asynci
                 return line
         return b"(stderr closed before the serving line)"
 
-    return proc, await asyncio.wait_for(serving_line(), 90)
+    try:
+        return proc, await asyncio.wait_for(serving_line(), 90)
+    except BaseException:
+        proc.kill()
+        await proc.wait()
+        raise
 
 
 async def _until_gone(pids: list[str], seconds: float, failure: str) -> None:
@@ -432,10 +437,12 @@ async def test_the_serve_command_runs_workers_and_stops_them_on_sigterm(
 async def test_workers_stop_when_the_front_is_killed(deployment: Deployment, tmp_path: Path) -> None:
     """No orphans: a front that dies without a word (SIGKILL) takes its workers with it."""
     proc, line = await _serve_command(deployment, tmp_path / "data")
-    assert b"with 2 workers" in line, line
-    children = _children(proc.pid)
-    proc.kill()
-    await proc.wait()
+    try:
+        assert b"with 2 workers" in line, line
+        children = _children(proc.pid)
+    finally:
+        proc.kill()
+        await proc.wait()
     await _until_gone(children, 20, "workers outlived a killed front")
 
 
