@@ -22,20 +22,12 @@ import pytest
 from mcpgram.sandbox import SandboxServer
 from mcpgram.sandbox.srp import make_password_record
 
+from ..web.conftest import INITIALIZE
+
 pytestmark = pytest.mark.e2e
 
 PHONE = "9996661111"
 CODE = "66666"
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-06-18",
-        "capabilities": {},
-        "clientInfo": {"name": "t", "version": "1"},
-    },
-}
 
 
 @asynccontextmanager
@@ -94,18 +86,14 @@ def login_args(sandbox: SandboxServer, data_dir: Path) -> list[str]:
     return ["login", "--data-dir", str(data_dir)]
 
 
-@pytest.mark.parametrize("how", ["sigint", "eof"])
-async def test_abort_at_the_code_prompt_sends_no_code(
-    how: str, sandbox: SandboxServer, login_args: list[str]
-) -> None:
-    """Ctrl-C (exit 130) or end of input (exit 1) at the code prompt: no auth.signIn reaches Telegram."""
-    sandbox.world.add_user(first_name="Ada", phone=PHONE)
+async def abort_at_prompt(login_args: list[str], answers: str, prompt: bytes, how: str) -> None:
+    """Answer ``answers``, then at ``prompt`` press Ctrl-C or end the input: the login ends at once."""
     async with mcpgram(*login_args) as process:
         assert process.stdin is not None and process.stderr is not None
-        process.stdin.write(f"{PHONE}\n".encode())
+        process.stdin.write(answers.encode())
         await process.stdin.drain()
         err = bytearray()
-        await read_until(process.stderr, b"Login code: ", err)
+        await read_until(process.stderr, prompt, err)
         if how == "sigint":
             process.send_signal(signal.SIGINT)
         else:
@@ -115,6 +103,15 @@ async def test_abort_at_the_code_prompt_sends_no_code(
     said = "interrupted" if how == "sigint" else "the input ended before the command finished"
     assert err.decode().endswith(f"mcpgram: {said}\n") and b"Traceback" not in err, (code, bytes(err))
     assert (code, how) in ((130, "sigint"), (1, "eof")) and took < 2
+
+
+@pytest.mark.parametrize("how", ["sigint", "eof"])
+async def test_abort_at_the_code_prompt_sends_no_code(
+    how: str, sandbox: SandboxServer, login_args: list[str]
+) -> None:
+    """Ctrl-C (exit 130) or end of input (exit 1) at the code prompt: no auth.signIn reaches Telegram."""
+    sandbox.world.add_user(first_name="Ada", phone=PHONE)
+    await abort_at_prompt(login_args, f"{PHONE}\n", b"Login code: ", how)
     assert sandbox.rpc_counts.get("auth.sendCode") == 1
     assert "auth.signIn" not in sandbox.rpc_counts
 
@@ -126,21 +123,7 @@ async def test_abort_at_the_password_prompt_sends_no_password(
     """Ctrl-C or end of input at the 2FA prompt: no auth.checkPassword, and no second auth.signIn."""
     user = sandbox.world.add_user(first_name="Ada", phone=PHONE)
     sandbox.world.users[user.id].password = make_password_record("pw")
-    async with mcpgram(*login_args) as process:
-        assert process.stdin is not None and process.stderr is not None
-        process.stdin.write(f"{PHONE}\n{CODE}\n".encode())
-        await process.stdin.drain()
-        err = bytearray()
-        await read_until(process.stderr, b"Two-step verification password: ", err)
-        if how == "sigint":
-            process.send_signal(signal.SIGINT)
-        else:
-            process.stdin.close()
-        code, took = await exit_status_within(process, 2)
-        err += await process.stderr.read()
-    said = "interrupted" if how == "sigint" else "the input ended before the command finished"
-    assert err.decode().endswith(f"mcpgram: {said}\n") and b"Traceback" not in err, (code, bytes(err))
-    assert (code, how) in ((130, "sigint"), (1, "eof")) and took < 2
+    await abort_at_prompt(login_args, f"{PHONE}\n{CODE}\n", b"Two-step verification password: ", how)
     assert sandbox.rpc_counts.get("auth.signIn") == 1
     assert "auth.checkPassword" not in sandbox.rpc_counts
 
