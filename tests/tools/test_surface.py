@@ -125,6 +125,10 @@ async def test_scheduled_messages_are_listed_and_cancelled(served: Demo) -> None
         (second["id"], "sooner", sooner),
         (first["id"], "later", later),
     ]
+    group = await served.call("send_message", chat="@hiking_club_demo", text="soon", schedule=sooner)
+    listed_there = (await served.call("get_messages", chat="@hiking_club_demo", scheduled=True))["messages"]
+    # Not sent yet: no link, which would name the group's own message with that id.
+    assert [m["id"] for m in listed_there] == [group["id"]] and "link" not in listed_there[0]
     only = await served.call("get_messages", chat="me", scheduled=True, ids=[first["id"], 999])
     assert [m["id"] for m in only["messages"]] == [first["id"]] and only["not_found"] == [999]
     cancelled = await served.call(
