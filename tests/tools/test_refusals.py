@@ -29,6 +29,7 @@ BAD_ARGUMENTS: list[tuple[str, dict[str, Any], str]] = [
     ("get_messages", {"chat": "me", "media": "hologram"}, "media"),
     ("get_messages", {"chat": "me", "sender": ["x"]}, "sender"),
     ("get_messages", {"chat": "me", "bogus": 1}, "bogus"),
+    ("get_messages", {"chat": "me", "../etc\nINJECTED": 1}, "an unknown argument"),
     ("search_messages", {"query": "x", "chat_type": "planets"}, "chat_type"),
     ("search_messages", {"limit": 5}, "query"),
     ("send_message", {"chat": "me", "text": "x", "parse_mode": "markdownv2"}, "parse_mode"),
@@ -59,6 +60,7 @@ async def test_bad_arguments_answer_invalid_argument_naming_the_field(
     for leak in ("pydantic", "http", "validation error", "input_value", "Input should"):
         assert leak not in text, text
     assert "x" * 17 not in text and "markdownv2" not in text and "planet" not in text
+    assert "INJECTED" not in text
 
 
 async def test_the_hint_says_the_allowed_range(shared: Demo) -> None:

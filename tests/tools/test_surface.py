@@ -3,12 +3,16 @@ scheduled messages, and refusals in one shape, all through a real MCP client aga
 
 from __future__ import annotations
 
+import inspect
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
+from fastmcp.exceptions import ToolError
 
 from mcpgram.sandbox import scheduled
 from mcpgram.sandbox.world import PeerKey
+from mcpgram.tools.context import ToolContext
 
 from .action_support import refusal, telegram_calls
 from .conftest import Demo
@@ -121,6 +125,10 @@ async def test_scheduled_messages_are_listed_and_cancelled(served: Demo) -> None
         (second["id"], "sooner", sooner),
         (first["id"], "later", later),
     ]
+    group = await served.call("send_message", chat="@hiking_club_demo", text="soon", schedule=sooner)
+    listed_there = (await served.call("get_messages", chat="@hiking_club_demo", scheduled=True))["messages"]
+    # Not sent yet: no link, which would name the group's own message with that id.
+    assert [m["id"] for m in listed_there] == [group["id"]] and "link" not in listed_there[0]
     only = await served.call("get_messages", chat="me", scheduled=True, ids=[first["id"], 999])
     assert [m["id"] for m in only["messages"]] == [first["id"]] and only["not_found"] == [999]
     cancelled = await served.call(
@@ -174,3 +182,34 @@ async def test_topic_on_a_channel_comments_on_that_post(served: Demo) -> None:
     # The channel itself is untouched: no post was made there.
     newest = (await served.call("get_messages", chat="@demo_news", limit=1))["messages"][0]
     assert newest["text"] not in ("great lane", "+1")
+
+
+async def test_login_required_names_the_http_tenant_login_command(served: Demo) -> None:
+    """The same refusal for an HTTP tenant names `mcpgram login --token-stdin`, the command that exists."""
+    owner = served.gateway.owner
+    assert owner is not None
+
+    async def keys() -> Any:
+        return owner
+
+    http_tenant = ToolContext(
+        pool=served.gateway.pool, resolve_keys=keys, cursor_key=b"k" * 32, local_files=False
+    )
+
+    async def whoami(client: Any) -> Any:
+        return await client.get_me()
+
+    served.sandbox.faults.error(None, 401, "AUTH_KEY_UNREGISTERED", calls=5)
+    with pytest.raises(ToolError) as caught:
+        await http_tenant.run(whoami)
+    served.sandbox.faults.clear()
+    text = str(caught.value)
+    assert text.startswith("LOGIN_REQUIRED: ") and "`mcpgram login --token-stdin`" in text, text
+    assert cli_has_token_stdin()
+
+
+def cli_has_token_stdin() -> bool:
+    """The hints name real commands: ``mcpgram login`` takes ``--qr`` and ``--token-stdin``."""
+    from mcpgram.cli.login import login
+
+    return {"qr", "token_stdin"} <= set(inspect.signature(login).parameters)

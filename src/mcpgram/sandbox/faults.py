@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from telethon.tl import types
+
 from .router import Ctx, RpcError
 
 
@@ -80,6 +82,10 @@ def _forget_offsets(request: Any) -> None:
     for name, first in _FIRST_PAGE.items():
         if getattr(request, name, None) is not None:
             setattr(request, name, first)
+    if getattr(request, "offset_date", None) is not None:
+        request.offset_date = None
+    if getattr(request, "offset_peer", None) is not None:
+        request.offset_peer = types.InputPeerEmpty()
 
 
 @dataclass
@@ -126,9 +132,10 @@ class Faults:
     ) -> None:
         """Serve the next ``calls`` calls of a paged method as if they carried no offset.
 
-        ``offset_id``, ``add_offset``, ``offset_rate``, ``offset_topic`` and ``offset`` are reset to
-        a first page's values (dates and peers are left as sent), so every page a walk asks for
-        is the first again, or does not move on: what a server that ignores paging offsets answers.
+        ``offset_id``, ``add_offset``, ``offset_rate``, ``offset_topic``, ``offset``,
+        ``offset_date`` and ``offset_peer`` are reset to a plain first page's values (filters such
+        as ``min_date`` stay), so every page a walk asks for is the first again and the walk does
+        not move on: what a server that ignores paging offsets answers.
         """
         self._offsets.append(_OffsetRule(_method_name(request_type), calls, user_id))
 

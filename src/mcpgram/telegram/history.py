@@ -208,5 +208,6 @@ async def scheduled_messages(client: TelegramClient, chat: str, ids: list[int] |
     self_id = await _self_id(client)
     entities = entity_map(result)
     found = {m.id for m in raw}
-    messages = [message_info(m, entities, self_id=self_id) for m in raw]
+    # Not sent yet: no link (a link would name the chat's own message that has this id).
+    messages = [replace(message_info(m, entities, self_id=self_id), link=None) for m in raw]
     return Page(messages=messages, missing=[i for i in wanted if i not in found] or None)

@@ -68,7 +68,8 @@ def describe(schema: Mapping[str, Any]) -> str:
         return "one of: " + ", ".join(repr(v) if v == "" else str(v) for v in schema["enum"])
     kind = schema.get("type")
     if isinstance(kind, list) and set(kind) == {"integer", "string"}:
-        return "a chat id (integer or string), 'me', @username, t.me link or +phone"
+        # A chat reference: its description says which strings it takes.
+        return f"an integer id or a string ({schema.get('description') or 'a reference'})"
     if kind == "integer":
         return _range("an integer", *_bounds(schema, "minimum", "maximum"))
     if kind == "number":

@@ -27,7 +27,12 @@ CHAT_REF = "Chat id from find_chats, 'me', @username, t.me link or +phone"
 
 
 def _id_as_text(value: object) -> object:
-    """An integer id as the string the tools take; anything else (bools included) as it came."""
+    """An integer id as the string the tools take; anything else (bools included) as it came.
+
+    JSON Schema's "integer" admits a number with a zero fraction (``5.0``), as pydantic's ints do.
+    """
+    if type(value) is float and value.is_integer():
+        return str(int(value))
     return str(value) if type(value) is int else value
 
 
