@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import anyio
 
-from .runtime import configure_logging_for, load_settings, log_level_for, startup_gc, terminal
+from .runtime import configure_logging_for, load_settings, startup_gc, terminal
 
 
 def serve(
@@ -108,7 +108,7 @@ def _serve_workers(settings: Any) -> int:
 
     # Workers stay at WARNING unless MCPGRAM_LOG_LEVEL is set: their first stderr lines are the
     # front's ready announcement, which scripts (and tests/e2e/test_workers.py) wait for.
-    anyio.run(lambda: serve_workers(settings, ready=ready, log_level=log_level_for(settings)))
+    anyio.run(lambda: serve_workers(settings, ready=ready, log_level=settings.log_level))
     return 0
 
 
