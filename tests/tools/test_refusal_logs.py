@@ -65,8 +65,11 @@ async def test_serve_logs_one_audit_line_per_call_and_no_error_for_refusals(tmp_
         finally:
             store.close()
         stderr = tmp_path / "stderr.log"
+        # keep_alive=False: the server exits with the client, before the sandbox stops (else Telethon
+        # would log its reconnect attempts to a sandbox that is gone).
+        serve = ["-m", "mcpgram", "serve"]
         transport = StdioTransport(
-            command=sys.executable, args=["-m", "mcpgram", "serve"], env=env, log_file=stderr
+            command=sys.executable, args=serve, env=env, log_file=stderr, keep_alive=False
         )
         async with Client(transport) as client:
             await client.call_tool("get_messages", {"chat": "me", "limit": 2})
@@ -86,7 +89,7 @@ async def test_serve_logs_one_audit_line_per_call_and_no_error_for_refusals(tmp_
     assert outcomes == [f"outcome={code!r}" for code in codes]
     assert all(" INFO " in line for line in audit)
     for line in lines:
-        assert " ERROR " not in line and " WARNING " not in line, lines
+        assert " ERROR " not in line and " WARNING " not in line, "\n".join(lines)
         assert (
             "Traceback" not in line and "Error calling tool" not in line and "Invalid arguments" not in line
         )

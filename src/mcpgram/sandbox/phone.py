@@ -173,7 +173,9 @@ async def accept(
         SANDBOX_API_ID,
         SANDBOX_API_HASH,
         device_model="mcpgram sandbox accept-qr",
-        connection_retries=1,
+        # Telethon drops a leading zero byte of the new auth key, so about 1 in 256 key exchanges
+        # fails its nonce-hash check and is retried: one attempt is not enough.
+        connection_retries=3,
         request_retries=1,
         flood_sleep_threshold=0,
     )
