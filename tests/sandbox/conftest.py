@@ -69,3 +69,14 @@ async def make_client(sandbox: SandboxServer) -> AsyncIterator[ClientFactory]:
     for client in clients:
         with contextlib.suppress(Exception):
             await client.disconnect()
+
+
+def documented_hash(ids: list[int]) -> int:
+    """core.telegram.org/api/offsets "hash generation", written out independently of the server."""
+    value = 0
+    for item in ids:
+        value ^= value >> 21
+        value ^= (value << 35) % 2**64
+        value ^= value >> 4
+        value = (value + item) % 2**64
+    return value - 2**64 if value >= 2**63 else value

@@ -8,18 +8,7 @@ from telethon import errors, functions, types
 from mcpgram.sandbox import SandboxServer
 from mcpgram.sandbox.world import Participant
 
-from .conftest import ClientFactory
-
-
-def documented_hash(ids: list[int]) -> int:
-    """core.telegram.org/api/offsets "hash generation", written out independently of the server."""
-    value = 0
-    for item in ids:
-        value ^= value >> 21
-        value ^= (value << 35) % 2**64
-        value ^= value >> 4
-        value = (value + item) % 2**64
-    return value - 2**64 if value >= 2**63 else value
+from .conftest import ClientFactory, documented_hash
 
 
 def set_username(sandbox: SandboxServer, phone: str, username: str) -> int:

@@ -11,7 +11,7 @@ from telethon import errors, functions, types
 
 from mcpgram.sandbox import SandboxServer, scheduled
 
-from .conftest import ClientFactory
+from .conftest import ClientFactory, documented_hash
 
 
 async def _pair(make_client: ClientFactory, sandbox: SandboxServer) -> tuple[Any, Any, Any]:
@@ -114,9 +114,10 @@ async def test_scheduled_list_through_telethon(make_client: ClientFactory, sandb
     assert all(m.from_scheduled and m.out for m in listed)
 
     stamps = [n for m in listed for n in (m.id, 0, int(m.date.timestamp()))]
-    same = await alice(functions.messages.GetScheduledHistoryRequest(bob_id, hash=_hash(stamps)))
+    same = await alice(functions.messages.GetScheduledHistoryRequest(bob_id, hash=documented_hash(stamps)))
     assert isinstance(same, types.messages.MessagesNotModified) and same.count == 2
-    changed = await alice(functions.messages.GetScheduledHistoryRequest(bob_id, hash=_hash(stamps[3:])))
+    stale = documented_hash(stamps[3:])
+    changed = await alice(functions.messages.GetScheduledHistoryRequest(bob_id, hash=stale))
     assert len(changed.messages) == 2
 
     result = await alice(
@@ -126,14 +127,3 @@ async def test_scheduled_list_through_telethon(make_client: ClientFactory, sandb
     assert [u.messages for u in deleted] == [[early.id]]
     assert [m.id for m in await alice.get_messages(bob_id, scheduled=True, limit=None)] == [late.id]
     assert [m.id for m in await alice.get_messages(carol_id, scheduled=True)] == [elsewhere.id]
-
-
-def _hash(values: list[int]) -> int:
-    """core.telegram.org/api/offsets "hash generation", written out independently of the server."""
-    acc = 0
-    for value in values:
-        acc ^= acc >> 21
-        acc ^= (acc << 35) % 2**64
-        acc ^= acc >> 4
-        acc = (acc + value) % 2**64
-    return acc - 2**64 if acc >= 2**63 else acc
