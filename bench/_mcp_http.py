@@ -1,11 +1,14 @@
 """A minimal MCP client over streamable HTTP, for load generation only.
 
-It speaks the real protocol a gateway sees from any client: ``initialize`` (protocol version,
-capabilities, client info), the ``notifications/initialized`` notification, ``tools/call`` requests
-on the ``Mcp-Session-Id`` the server assigned, SSE or JSON responses, and ``DELETE`` to end the
-session. It skips what a full client adds on its side (pydantic models for every message, a
-receive loop, per-request streams), which in bench/tenants.py cost the load generator more CPU per
-call than the gateway spent serving it, so the client, not the server, set the pace.
+It speaks the real protocol a gateway sees from any client. Legacy era (``PROTOCOL_VERSION``):
+``initialize`` (protocol version, capabilities, client info), the ``notifications/initialized``
+notification, ``tools/call`` requests on the ``Mcp-Session-Id`` the server assigned, SSE or JSON
+responses, and ``DELETE`` to end the session. 2026-07-28 (``MODERN_VERSION``): ``server/discover``
+first, then self-contained requests, each with the version, client info and capabilities in its
+``_meta`` and the ``Mcp-Protocol-Version``, ``Mcp-Method`` and ``Mcp-Name`` headers; no session.
+It skips what a full client adds on its side (pydantic models for every message, a receive loop,
+per-request streams), which in bench/tenants.py cost the load generator more CPU per call than the
+gateway spent serving it, so the client, not the server, set the pace.
 
 HTTP/1.1 is spoken by hand on an asyncio protocol: requests are bytes from a header block built once
 per session, responses are parsed by httptools (C), and a session keeps its own keep-alive
@@ -27,6 +30,10 @@ import httptools
 import httpx2 as httpx
 
 PROTOCOL_VERSION = "2025-06-18"
+MODERN_VERSION = "2026-07-28"
+_CLIENT_INFO = {"name": "mcpgram-bench", "version": "1"}
+#: Methods whose 2026-07-28 request names its target in ``Mcp-Name``, and the parameter it comes from.
+_NAMED = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
 _ACCEPT = "application/json, text/event-stream"
 
 
@@ -119,7 +126,16 @@ class LeanSession:
     ``http`` and ``https`` URLs are both accepted, as they were when this client was built on httpx.
     """
 
-    def __init__(self, http: httpx.AsyncClient | None, url: str, token: str) -> None:
+    def __init__(
+        self, http: httpx.AsyncClient | None, url: str, token: str, *, era: str = PROTOCOL_VERSION
+    ) -> None:
+        self.era = era
+        self._modern = era == MODERN_VERSION
+        self._meta = {
+            "io.modelcontextprotocol/protocolVersion": era,
+            "io.modelcontextprotocol/clientInfo": _CLIENT_INFO,
+            "io.modelcontextprotocol/clientCapabilities": {},
+        }
         timeout = http.timeout if http is not None else httpx.Timeout(60)
         self._connect_timeout, self._read_timeout = timeout.connect, timeout.read
         self._url = url
@@ -136,11 +152,16 @@ class LeanSession:
         self._next_id = 0
 
     async def __aenter__(self) -> LeanSession:
-        init = {
-            "protocolVersion": PROTOCOL_VERSION,
-            "capabilities": {},
-            "clientInfo": {"name": "mcpgram-bench", "version": "1"},
-        }
+        if self._modern:
+            self._head += f"Mcp-Protocol-Version: {self.era}\r\n".encode()
+            try:
+                message = self._request("server/discover", {})
+                self._answer(await self._send(self._post_bytes(message)), message["id"])
+            except BaseException:
+                self._close()
+                raise
+            return self
+        init = {"protocolVersion": self.era, "capabilities": {}, "clientInfo": _CLIENT_INFO}
         try:
             message = self._request("initialize", init)
             reply = await self._send(self._post_bytes(message))
@@ -148,7 +169,7 @@ class LeanSession:
             self._session_id = reply.header(b"mcp-session-id")
             if self._session_id:
                 self._head += f"Mcp-Session-Id: {self._session_id}\r\n".encode()
-            self._head += f"MCP-Protocol-Version: {PROTOCOL_VERSION}\r\n".encode()
+            self._head += f"MCP-Protocol-Version: {self.era}\r\n".encode()
             note = {"jsonrpc": "2.0", "method": "notifications/initialized"}
             self._check(await self._send(self._post_bytes(note)))
         except BaseException:
@@ -181,12 +202,20 @@ class LeanSession:
 
     def _request(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         self._next_id += 1
+        if self._modern:
+            params = {**params, "_meta": self._meta}
         return {"jsonrpc": "2.0", "id": self._next_id, "method": method, "params": params}
 
     def _post_bytes(self, message: dict[str, Any]) -> bytes:
         body = json.dumps(message, separators=(",", ":")).encode()
-        head = b"POST %s HTTP/1.1\r\n%sContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
-        return head % (self._path, self._head, len(body)) + body
+        routing = b""
+        if self._modern and "method" in message:
+            method = message["method"]
+            routing = f"Mcp-Method: {method}\r\n".encode()
+            if method in _NAMED:
+                routing += f"Mcp-Name: {message['params'][_NAMED[method]]}\r\n".encode()
+        head = b"POST %s HTTP/1.1\r\n%s%sContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+        return head % (self._path, self._head, routing, len(body)) + body
 
     async def _send(self, data: bytes) -> _Reply:
         """``data`` on an idle connection of the session, or a new one; the whole response."""

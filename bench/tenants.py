@@ -26,7 +26,10 @@ Measured in one run:
   session for its next tenant, makes ``--calls-per-session`` calls alternating ``get_messages``
   (limit 20) and ``find_chats``, closes it) for ``--seconds``: tools/call per second over the wall
   time (session set-up included), latency percentiles, and each process's CPU per call;
-- ``floor``: the same load against the FastMCP floor: the framework's own CPU per call;
+- ``load_modern``: the same load from MCP 2026-07-28 clients (``server/discover``, then
+  self-contained requests, no session) against the same gateway: ``ratios.modern_cpu_to_legacy_cpu``
+  compares the two eras' gateway CPU per call in one run;
+- ``floor``: the same load (legacy era) against the FastMCP floor: the framework's own CPU per call;
 - ``raw_telethon``: the same concurrency of Telethon clients in this process calling
   ``get_messages(limit=20)`` straight at the sandbox.
 
@@ -62,7 +65,7 @@ from telethon import TelegramClient
 from telethon.sessions import MemorySession
 
 import _common  # bench/_common.py
-from _mcp_http import LeanSession  # bench/_mcp_http.py
+from _mcp_http import MODERN_VERSION, PROTOCOL_VERSION, LeanSession  # bench/_mcp_http.py
 from mcpgram.datadir import ensure_data_dir, server_secret_bytes
 from mcpgram.settings import Settings
 from mcpgram.testing import SANDBOX_API_HASH, SANDBOX_API_ID, login_tenant, sandbox_telegram_config
@@ -389,6 +392,7 @@ async def tenant_session(
     deadline: float | None,
     *,
     http: httpx.AsyncClient | None = None,
+    era: str = PROTOCOL_VERSION,
 ) -> None:
     """One MCP session for one tenant: open it, make the calls (until ``deadline``), close it.
 
@@ -397,7 +401,7 @@ async def tenant_session(
     """
     opened = time.perf_counter()
     try:
-        async with _session(url, token, http) as client:
+        async with _session(url, token, http, era) as client:
             tally.session_open_ms.append((time.perf_counter() - opened) * 1000)
             tally.sessions += 1
             for name, arguments in plan:
@@ -435,8 +439,8 @@ class _FullClient:
         return str(getattr(result.content[0], "text", ""))
 
 
-def _session(url: str, token: str, http: httpx.AsyncClient | None) -> LeanSession | _FullClient:
-    return LeanSession(http, url, token) if http is not None else _FullClient(url, token)
+def _session(url: str, token: str, http: httpx.AsyncClient | None, era: str) -> LeanSession | _FullClient:
+    return LeanSession(http, url, token, era=era) if http is not None else _FullClient(url, token)
 
 
 async def warm_all(url: str, tokens: list[str], peer_id: int, sessions: int) -> Tally:
@@ -453,7 +457,14 @@ async def warm_all(url: str, tokens: list[str], peer_id: int, sessions: int) -> 
 
 
 async def load(
-    url: str, tokens: list[str], peer_id: int, args: argparse.Namespace, meter: CpuMeter, *, server: str
+    url: str,
+    tokens: list[str],
+    peer_id: int,
+    args: argparse.Namespace,
+    meter: CpuMeter,
+    *,
+    server: str,
+    era: str = PROTOCOL_VERSION,
 ) -> dict[str, Any]:
     """``args.sessions`` workers, each cycling through its share of the tenants until the deadline."""
     tally = Tally()
@@ -467,7 +478,7 @@ async def load(
     async def worker(first: int) -> None:
         index = first
         while time.perf_counter() < deadline:
-            await tenant_session(url, tokens[index % len(tokens)], plan, tally, deadline, http=http)
+            await tenant_session(url, tokens[index % len(tokens)], plan, tally, deadline, http=http, era=era)
             index += args.sessions
 
     try:
@@ -479,6 +490,7 @@ async def load(
     out = tally.summary(elapsed)
     out["concurrent_sessions"] = args.sessions
     out["client"] = args.client
+    out["era"] = era if args.client == "lean" else "auto (fastmcp Client)"
     out["cpu"] = cpu = meter.used(elapsed, tally.calls)
     # What the server would serve with one core of its own, and with two (the issue's target),
     # from its CPU per call: its processes' CPU, whatever the machine's other processes took.
@@ -573,6 +585,10 @@ async def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         }
         meter = CpuMeter({"gateway": pid, "sandbox": sandbox.pid})
         loaded = await load(url, tokens, peer_id, args, meter, server="gateway")
+        modern_meter = CpuMeter({"gateway": pid, "sandbox": sandbox.pid})
+        loaded_modern = await load(
+            url, tokens, peer_id, args, modern_meter, server="gateway", era=MODERN_VERSION
+        )
         memory |= {"rss_after_load_mib": vm_rss(pid) / MIB, "pool_after_load": await pool_stats(gateway)}
         await stop(gateway.proc)
         texts = work / "texts.json"
@@ -593,6 +609,7 @@ async def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         "memory": memory,
         "warm": warm.summary(setup["warm_all_s"]),
         "load": loaded,
+        "load_modern": loaded_modern,
         "floor": floor,
         "raw_telethon": raw,
     }
@@ -605,6 +622,7 @@ def environment() -> dict[str, Any]:
 def report(result: dict[str, Any]) -> None:
     memory, loaded, floor, raw = result["memory"], result["load"], result["floor"], result["raw_telethon"]
     cpu, lat, ratios = loaded["cpu"], loaded["latency"], result["ratios"]
+    modern = result["load_modern"]
     processes = ("gateway", "sandbox", "client")
     per_call = " / ".join(f"{cpu[k]['ms_per_call']:.2f}" for k in processes)
     busy = " / ".join(f"{cpu[k]['busy']:.0%}" for k in processes)
@@ -624,6 +642,11 @@ def report(result: dict[str, Any]) -> None:
         ("  CPU ms/call gateway / sandbox / client", per_call),
         ("  busy gateway / sandbox / client", busy),
         ("  gateway capacity on one core", f"{loaded['capacity_calls_per_core_s']:.0f} calls/s"),
+        (
+            "2026-07-28 clients: calls/s, gateway CPU ms/call",
+            f"{modern['calls_per_s']:.0f}, {modern['cpu']['gateway']['ms_per_call']:.2f}"
+            f" ({ratios['modern_cpu_to_legacy_cpu']:.2f}x legacy)",
+        ),
         ("FastMCP floor tool calls/s", f"{floor['calls_per_s']:.0f}"),
         ("  CPU ms/call floor / client", floor_cpu),
         (f"raw Telethon get_messages/s, {raw['clients']} clients", f"{raw['calls_per_s']:.0f}"),
@@ -701,6 +724,9 @@ def main() -> int:
         "gateway_to_floor": loaded["calls_per_s"] / floor["calls_per_s"],
         "gateway_cpu_to_floor_cpu": (
             loaded["cpu"]["gateway"]["ms_per_call"] / floor["cpu"]["floor"]["ms_per_call"]
+        ),
+        "modern_cpu_to_legacy_cpu": (
+            result["load_modern"]["cpu"]["gateway"]["ms_per_call"] / loaded["cpu"]["gateway"]["ms_per_call"]
         ),
     }
     result["targets"] = {

@@ -82,6 +82,9 @@ def _check_tenants(result: dict[str, Any]) -> None:
     for phase in ("load", "floor", "raw_telethon"):
         assert result[phase]["calls"] > 0 and result[phase]["calls_per_s"] > 0, phase
     assert result["load"]["errors"] == 0 and result["floor"]["errors"] == 0
+    modern = result["load_modern"]
+    assert modern["era"] == "2026-07-28" and modern["errors"] == 0 and modern["calls"] > 0
+    assert result["ratios"]["modern_cpu_to_legacy_cpu"] > 0
     assert result["load"]["cpu"]["gateway"]["ms_per_call"] > 0
     assert {"gateway_to_raw", "gateway_to_floor", "gateway_cpu_to_floor_cpu"} <= set(result["ratios"])
     assert isinstance(result["targets"]["calls_met"], bool) and isinstance(

@@ -19,7 +19,7 @@ import pytest
 import uvicorn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-from _mcp_http import PROTOCOL_VERSION, LeanSession, MCPError  # bench/ is not a package
+from _mcp_http import MODERN_VERSION, PROTOCOL_VERSION, LeanSession, MCPError  # bench/ is not a package
 
 Request = tuple[str, dict[str, str], bytes]
 HANG_UP = b"<hang up>"  # at the end of an answer: the server closes the connection after writing it
@@ -119,6 +119,27 @@ async def test_session_follows_the_protocol_on_one_connection(serve: Any) -> Non
         assert headers["mcp-session-id"] == "s-1" and headers["mcp-protocol-version"] == PROTOCOL_VERSION
     assert call[1]["authorization"] == "Bearer tok" and call[1]["content-type"] == "application/json"
     assert call[1]["accept"] == "application/json, text/event-stream"
+
+
+async def test_a_2026_07_28_session_discovers_then_sends_self_contained_requests(serve: Any) -> None:
+    """server/discover first; every request carries _meta and the routing headers; no session, no DELETE."""
+    answers = [
+        lambda r: http("200 OK", result(r, {"supportedVersions": [MODERN_VERSION]})),
+        lambda r: http("200 OK", tool_text(r, "chats")),
+    ]
+    scripted, url = await serve(answers)
+    async with LeanSession(None, url, "tok", era=MODERN_VERSION) as session:
+        assert await session.call_tool("find_chats", {"limit": 20}) == "chats"
+    discover, call = scripted.requests  # nothing after the call: no DELETE
+    assert json.loads(discover[2])["method"] == "server/discover"
+    assert discover[1]["mcp-method"] == "server/discover" and "mcp-name" not in discover[1]
+    assert call[1]["mcp-method"] == "tools/call" and call[1]["mcp-name"] == "find_chats"
+    for _, headers, body in (discover, call):
+        assert headers["mcp-protocol-version"] == MODERN_VERSION and "mcp-session-id" not in headers
+        meta = json.loads(body)["params"]["_meta"]
+        assert meta["io.modelcontextprotocol/protocolVersion"] == MODERN_VERSION
+        assert meta["io.modelcontextprotocol/clientInfo"]["name"] == "mcpgram-bench"
+    assert json.loads(call[2])["params"]["arguments"] == {"limit": 20}
 
 
 async def test_post_returns_the_response_as_received(serve: Any) -> None:
