@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import struct
+from collections.abc import Callable
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -29,6 +30,9 @@ KEY_BYTES = 32
 _NONCE_BYTES = 12
 _HEADER = struct.Struct(">B12s")  # version, nonce
 _WRAP_INFO = b"mcpgram/vault/wrap-key/v1"
+
+#: Where nonces come from; a parameter only so known-answer tests can fix them.
+RandomBytes = Callable[[int], bytes]
 
 
 def new_data_key() -> bytes:
@@ -58,9 +62,17 @@ def _aad(tenant_id: str, purpose: str) -> bytes:
     return f"mcpgram|v{VERSION}|{tenant_id}|{purpose}".encode()
 
 
-def seal(key: bytes, plaintext: bytes, *, tenant_id: str, purpose: str) -> bytes:
-    """AES-256-GCM with a random nonce; output is ``version | nonce | ciphertext+tag``."""
-    nonce = os.urandom(_NONCE_BYTES)
+def seal(
+    key: bytes, plaintext: bytes, *, tenant_id: str, purpose: str, randbytes: RandomBytes = os.urandom
+) -> bytes:
+    """AES-256-GCM with a random nonce; output is ``version | nonce | ciphertext+tag``.
+
+    ``randbytes`` exists for the known-answer vectors in ``tests/vault/vectors.json``; real callers
+    never pass it (a repeated nonce under one key breaks GCM).
+    """
+    nonce = randbytes(_NONCE_BYTES)
+    if len(nonce) != _NONCE_BYTES:
+        raise ValueError("a GCM nonce must be 12 bytes")
     ciphertext = AESGCM(key).encrypt(nonce, plaintext, _aad(tenant_id, purpose))
     return _HEADER.pack(VERSION, nonce) + ciphertext
 
@@ -78,8 +90,10 @@ def open_sealed(key: bytes, blob: bytes, *, tenant_id: str, purpose: str) -> byt
         raise DecryptFailed("stored secret does not open with this key") from None
 
 
-def wrap_data_key(wrapping_key: bytes, data_key: bytes, *, tenant_id: str) -> bytes:
-    return seal(wrapping_key, data_key, tenant_id=tenant_id, purpose="data-key")
+def wrap_data_key(
+    wrapping_key: bytes, data_key: bytes, *, tenant_id: str, randbytes: RandomBytes = os.urandom
+) -> bytes:
+    return seal(wrapping_key, data_key, tenant_id=tenant_id, purpose="data-key", randbytes=randbytes)
 
 
 def unwrap_data_key(wrapping_key: bytes, wrapped: bytes, *, tenant_id: str) -> bytes:

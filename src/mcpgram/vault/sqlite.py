@@ -15,26 +15,9 @@ import threading
 from pathlib import Path
 
 from ..errors import VaultError
+from .schema import migrate, refuse_newer
 from .store import SecretPurpose, TenantRecord, TenantStatus
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS tenants (
-    tenant_id TEXT PRIMARY KEY,
-    label TEXT NOT NULL,
-    created INTEGER NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('active', 'login_required', 'revoked')),
-    token_digest BLOB UNIQUE,
-    token_fingerprint TEXT,
-    wrapped_key BLOB,
-    key_version INTEGER NOT NULL DEFAULT 1
-);
-CREATE TABLE IF NOT EXISTS secrets (
-    tenant_id TEXT NOT NULL REFERENCES tenants(tenant_id) ON DELETE CASCADE,
-    purpose TEXT NOT NULL CHECK (purpose IN ('session', 'entities')),
-    blob BLOB NOT NULL,
-    PRIMARY KEY (tenant_id, purpose)
-);
-"""
 _SELECT_TENANT = "SELECT tenant_id, label, created, status, token_fingerprint, key_version FROM tenants"
 
 
@@ -55,10 +38,15 @@ class SQLiteVault:
         self.path = path
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.executescript(_SCHEMA)
+        try:
+            refuse_newer(self._db)  # before the journal-mode change, the first write
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            migrate(self._db)
+        except BaseException:
+            self._db.close()
+            raise
         # Token lookups and key unwraps get a read-only connection of their own: in WAL mode it never
         # waits for the writer (a session seal's fsync), so they can run without a thread hop.
         self._read_lock = threading.Lock()

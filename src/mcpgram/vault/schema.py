@@ -1,0 +1,84 @@
+"""The vault database's schema version (``PRAGMA user_version``) and its forward migrations.
+
+``MIGRATIONS[i]`` takes a database from version ``i`` to ``i + 1``; steps are only ever appended,
+never edited, because files written by every earlier release must still upgrade. Version 1 is the
+schema of the first release, which stored no version (``user_version`` 0): on such a file its
+``CREATE ... IF NOT EXISTS`` statements change nothing and only the number is written; on a new,
+empty file they create the tables. All pending steps and the new number commit in one transaction,
+so a failed step leaves the file as it was. A file newer than this code knows is refused untouched:
+an older mcpgram must not write rows a newer one cannot read.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from ..errors import VaultError
+
+Migrations = tuple[tuple[str, ...], ...]
+
+MIGRATIONS: Migrations = (
+    # 1: the first release's schema (tenants with wrapped data keys; sealed secrets).
+    (
+        """CREATE TABLE IF NOT EXISTS tenants (
+    tenant_id TEXT PRIMARY KEY,
+    label TEXT NOT NULL,
+    created INTEGER NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('active', 'login_required', 'revoked')),
+    token_digest BLOB UNIQUE,
+    token_fingerprint TEXT,
+    wrapped_key BLOB,
+    key_version INTEGER NOT NULL DEFAULT 1
+)""",
+        """CREATE TABLE IF NOT EXISTS secrets (
+    tenant_id TEXT NOT NULL REFERENCES tenants(tenant_id) ON DELETE CASCADE,
+    purpose TEXT NOT NULL CHECK (purpose IN ('session', 'entities')),
+    blob BLOB NOT NULL,
+    PRIMARY KEY (tenant_id, purpose)
+)""",
+    ),
+)
+
+#: The version this code reads and writes.
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def schema_version(db: sqlite3.Connection) -> int:
+    row: tuple[int] = db.execute("PRAGMA user_version").fetchone()
+    return row[0]
+
+
+def refuse_newer(db: sqlite3.Connection, known: int = SCHEMA_VERSION) -> int:
+    """The file's version, or VaultError if it is newer than ``known``; reads only."""
+    version = schema_version(db)
+    if version > known:
+        raise VaultError(
+            f"the vault database has schema version {version}, newer than this mcpgram supports"
+            f" ({known}); it was left unchanged",
+            hint="run the mcpgram release that wrote it, or a newer one",
+        )
+    return version
+
+
+def migrate(db: sqlite3.Connection, migrations: Migrations = MIGRATIONS) -> int:
+    """Bring ``db`` (autocommit mode) up to ``len(migrations)``; a no-op when it is there already.
+
+    The version is re-read under the write lock, so two processes opening one old file at once
+    migrate it once. Returns the version the file now has.
+    """
+    target = len(migrations)
+    if refuse_newer(db, target) == target:
+        return target  # the common case: no write lock taken
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        version = refuse_newer(db, target)
+        for step in migrations[version:]:
+            for statement in step:
+                db.execute(statement)
+        if version < target:
+            db.execute(f"PRAGMA user_version = {target:d}")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+    return target
