@@ -231,6 +231,8 @@ async def test_brute_force_lockout(edge: EdgeFactory, vault: Vault, store: Count
         assert_refusal(again, 429, "TOO_MANY_FAILED_AUTHENTICATIONS", "45")
         served = await initialize(attacker, Authorization=f"Bearer {good}")
         assert served.status_code == 200, served.text
+        via_path = await attacker.post(f"/v1/url_auth/{good}/mcp", json=INITIALIZE, headers=MCP_ACCEPT)
+        assert via_path.status_code == 200, via_path.text
         assert (await attempt(attacker, request)).status_code == 429
         assert (await initialize(neighbour, Authorization=f"Bearer {good}")).status_code == 200
         clock.advance(44.5)
