@@ -268,6 +268,8 @@ async def serve_http(gateway: Gateway, *, ready: Any = None, worker_socket: str 
     """
     import uvicorn
 
+    from .web.protocol import TargetKeepingProtocol
+
     settings = gateway.settings
     behind_front = worker_socket is not None
     own_tls = not behind_front and settings.tls_cert is not None
@@ -276,6 +278,8 @@ async def serve_http(gateway: Gateway, *, ready: Any = None, worker_socket: str 
         host=settings.host,
         port=settings.port,
         uds=worker_socket,
+        # Keeps an absolute-form request target for the Host check (uvicorn drops its authority).
+        http=TargetKeepingProtocol,
         # Our AccessLogMiddleware logs a redacted line; uvicorn's would print url_auth tokens.
         access_log=False,
         # uvicorn would otherwise rewrite the client address from X-Forwarded-For for loopback

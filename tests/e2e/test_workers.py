@@ -327,9 +327,7 @@ async def test_failed_authentications_lock_out_an_address_across_workers(deploym
                     "/v1/mcp", json=INIT, headers={**PROTOCOL, "Authorization": f"Bearer {token}"}
                 )
                 statuses.append(answer.status_code)
-            locked = await http.post(
-                "/v1/mcp", json=INIT, headers={**PROTOCOL, "Authorization": f"Bearer {deployment.alice}"}
-            )
+            locked = await http.post("/v1/mcp", json=INIT, headers=PROTOCOL)
         assert statuses == [401, 401, 401]
         assert len(by_worker) in (1, 2)
         assert locked.status_code == 429
@@ -497,3 +495,133 @@ async def test_each_era_is_served_through_the_front(era: str, deployment: Deploy
             async with era_client(transport, era) as client:
                 found = await tool_round(client, era)
         assert [chat["id"] for chat in found["chats"]] == [deployment.people.bob]
+
+
+# --- issue 10: Host/Origin strictness and a lockout that spares valid tenants, through the front ----
+
+#: (headers, status, code); ``{port}`` stands for the front's port.
+FRONT_HOST_TABLE = [
+    ({"Origin": "http://127.0.0.1:{port}"}, 200, None),
+    ({"Host": "localhost:{port}"}, 200, None),
+    ({"Host": "a@127.0.0.1:{port}"}, 400, "BAD_HOST"),
+    ({"Host": "127.0.0.1:abc"}, 400, "BAD_HOST"),
+    ({"Host": "127.0.0.1:{port} x"}, 400, "BAD_HOST"),
+    ({"Host": "evil.example"}, 421, "MISDIRECTED_REQUEST"),
+    ({"Origin": "http://127.0.0.1:9999"}, 403, "FORBIDDEN_ORIGIN"),
+    ({"Origin": "https://127.0.0.1:{port}"}, 403, "FORBIDDEN_ORIGIN"),
+    ({"Origin": "null"}, 403, "FORBIDDEN_ORIGIN"),
+]
+
+
+@pytest.mark.parametrize(
+    ("headers", "status", "code"), FRONT_HOST_TABLE, ids=[repr(r[0]) for r in FRONT_HOST_TABLE]
+)
+async def test_host_and_origin_are_strict_through_the_front(
+    deployment: Deployment, headers: dict[str, str], status: int, code: str | None
+) -> None:
+    headers = {name: value.replace("{port}", str(deployment.port)) for name, value in headers.items()}
+    auth_header = {"Authorization": f"Bearer {deployment.carol}"}
+    async with httpx.AsyncClient(base_url=deployment.base) as http:
+        answer = await http.post("/v1/mcp", json=INIT, headers={**PROTOCOL, **auth_header, **headers})
+    assert answer.status_code == status, answer.text
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    if code is not None:
+        assert answer.json() == {"error": code, "message": answer.json()["message"]}
+
+
+def _post(target: bytes, host_lines: bytes, token: str) -> bytes:
+    body = json.dumps(INIT).encode()
+    head = b"POST %s HTTP/1.1\r\n%sAuthorization: Bearer %s\r\n" % (target, host_lines, token.encode())
+    head += b"Accept: application/json, text/event-stream\r\nContent-Type: application/json\r\n"
+    return head + b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body) + body
+
+
+#: (case, target, Host lines, status, code); ``{port}`` stands for the front's port.
+FRONT_RAW_TABLE = [
+    ("duplicate Host", b"/v1/mcp", b"Host: 127.0.0.1:{port}\r\nHost: evil.example\r\n", 400, b"BAD_HOST"),
+    ("no Host", b"/v1/mcp", b"", 400, b"BAD_HOST"),
+    (
+        "absolute-form, other host",
+        b"http://other.example/v1/mcp",
+        b"Host: 127.0.0.1:{port}\r\n",
+        400,
+        b"BAD_REQUEST_TARGET",
+    ),
+    (
+        "absolute-form, userinfo",
+        b"http://a@127.0.0.1:{port}/v1/mcp",
+        b"Host: 127.0.0.1:{port}\r\n",
+        400,
+        b"BAD_REQUEST_TARGET",
+    ),
+    (
+        "absolute-form, foreign Host",
+        b"http://evil.example/v1/mcp",
+        b"Host: evil.example\r\n",
+        421,
+        b"MISDIRECTED_REQUEST",
+    ),
+    ("absolute-form, own", b"http://127.0.0.1:{port}/v1/mcp", b"Host: 127.0.0.1:{port}\r\n", 200, b""),
+    (
+        "absolute-form url_auth, own",
+        b"http://127.0.0.1:{port}/v1/url_auth/{token}/mcp",
+        b"Host: 127.0.0.1:{port}\r\n",
+        200,
+        b"",
+    ),
+]
+
+
+@pytest.mark.parametrize("row", FRONT_RAW_TABLE, ids=[row[0] for row in FRONT_RAW_TABLE])
+async def test_raw_host_and_target_rules_through_the_front(
+    deployment: Deployment, row: tuple[str, bytes, bytes, int, bytes]
+) -> None:
+    """Repeated or missing Host, and absolute-form targets, as raw bytes (httpx would normalise them)."""
+    case, target, hosts, status, code = row
+    port = str(deployment.port).encode()
+    target = target.replace(b"{port}", port).replace(b"{token}", deployment.carol.encode())
+    request = _post(target, hosts.replace(b"{port}", port), deployment.carol)
+    response = await asyncio.to_thread(_raw, deployment.port, request)
+    assert _status_line(response).startswith(b"HTTP/1.1 %d " % status), (case, response[:300])
+    assert b"x-content-type-options: nosniff" in response.lower()
+    assert code in response
+
+
+async def test_a_locked_out_address_still_serves_valid_tenants_through_the_front(
+    deployment: Deployment,
+) -> None:
+    """A guesser locks its address out; Alice and Carol behind the same address (on both workers) are
+    still served, while missing, malformed and unknown tokens keep getting 429."""
+    front = FrontServer(
+        [WorkerLink(path) for path in deployment.sockets], max_body_bytes=1 << 20, auth_failures_per_minute=3
+    )
+    server = await asyncio.get_running_loop().create_server(front, "127.0.0.1", 0)
+    base = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+
+    async def post(http: httpx.AsyncClient, token: str | None, path: str = "/v1/mcp") -> httpx.Response:
+        headers = PROTOCOL if token is None else {**PROTOCOL, "Authorization": f"Bearer {token}"}
+        return await http.post(path, json=INIT, headers=headers)
+
+    try:
+        async with httpx.AsyncClient(base_url=base) as http:
+            failures = [(await post(http, f"mcpg_{i:043d}")).status_code for i in range(3)]
+            refused = {
+                "no token": await post(http, None),
+                "malformed": await post(http, "../../etc/passwd"),
+                "unknown": await post(http, UNKNOWN),
+                "unknown url_auth": await post(http, None, f"/v1/url_auth/{UNKNOWN}/mcp"),
+            }
+            alice = await post(http, deployment.alice)
+            carol = await post(http, None, f"/v1/url_auth/{deployment.carol}/mcp")
+            still = await post(http, "mcpg_" + "C" * 43)
+        assert failures == [401, 401, 401]
+        for case, answer in refused.items():
+            assert answer.status_code == 429, case
+            assert answer.json()["error"] == "TOO_MANY_FAILED_AUTHENTICATIONS", case
+            assert int(answer.headers["retry-after"]) >= 1, case
+            assert answer.headers["x-content-type-options"] == "nosniff", case
+        assert (alice.status_code, carol.status_code) == (200, 200), (alice.text, carol.text)
+        assert still.status_code == 429
+    finally:
+        server.close()
+        front.close_connections()

@@ -23,6 +23,7 @@ from mcpgram.settings import HttpConfig
 from mcpgram.vault.sqlite import SQLiteVault
 from mcpgram.vault.vault import Vault
 from mcpgram.web.app import build_http_app
+from mcpgram.web.protocol import TargetKeepingProtocol
 from mcpgram.web.verifier import MCPGramTokenVerifier
 
 SERVER_SECRET = b"s" * 32
@@ -133,7 +134,13 @@ async def serve(app: Starlette) -> AsyncIterator[str]:
     sock.bind(("127.0.0.1", 0))
     # proxy_headers=False as in mcpgram.app.serve_http: X-Forwarded-For is the edge's to judge.
     config = uvicorn.Config(
-        app, access_log=False, log_config=None, lifespan="on", ws="none", proxy_headers=False
+        app,
+        access_log=False,
+        log_config=None,
+        lifespan="on",
+        ws="none",
+        proxy_headers=False,
+        http=TargetKeepingProtocol,
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))

@@ -200,34 +200,45 @@ async def attempt(client: httpx2.AsyncClient, request: tuple[str, str, dict[str,
     return await client.post(path, json=INITIALIZE, headers={**MCP_ACCEPT, **headers})
 
 
-@pytest.mark.parametrize("failing", [row[1] for row in FAILURES], ids=[row[0] for row in FAILURES])
-async def test_brute_force_lockout(
-    edge: EdgeFactory, vault: Vault, store: CountingStore, failing: Attempt
-) -> None:
-    """The 21st request after 20 failed authentications from one address is 429 without a token lookup,
-    even with a good token; another address is unaffected; a minute after the first failure it works."""
+#: Rows whose token is well-formed: during a lockout it is still looked up (and refused with 429).
+WELL_FORMED = {"unknown token", "revoked token", "unknown url_auth token"}
+
+
+@pytest.mark.parametrize("case", [row[0] for row in FAILURES])
+async def test_brute_force_lockout(edge: EdgeFactory, vault: Vault, store: CountingStore, case: str) -> None:
+    """After 20 failed authentications from one address, requests without a well-formed token get 429
+    without a lookup, and a failing well-formed one 429 after its lookup; a valid tenant from the same
+    address is still served; another address is unaffected; a minute after the first failure it ends."""
     clock = FakeClock()
     _, good = vault.create_tenant("alice")
     revoked_record, revoked = vault.create_tenant("mallory")
     vault.revoke(revoked_record.tenant_id)
-    request = failing({"unknown": auth.new_token(), "revoked": revoked})
+    request = dict(FAILURES)[case]({"unknown": auth.new_token(), "revoked": revoked})
     app = edge(operator_token=OPERATOR, clock=clock)
     async with clients(app, ATTACKER, NEIGHBOUR) as (attacker, neighbour):
         for _ in range(20):
             assert (await attempt(attacker, request)).status_code == 401
         clock.advance(15)
         before = store.lookups
-        locked = await initialize(attacker, Authorization=f"Bearer {good}")
-        again = await attempt(attacker, request)
+        no_token = await initialize(attacker)
+        malformed = await initialize(attacker, Authorization="Bearer ../../etc/passwd")
         health = await attacker.get("/health")
         assert store.lookups == before
-        assert_refusal(locked, 429, "TOO_MANY_FAILED_AUTHENTICATIONS", "45")
-        assert again.status_code == 429 and health.status_code == 429
+        assert_refusal(no_token, 429, "TOO_MANY_FAILED_AUTHENTICATIONS", "45")
+        assert malformed.status_code == 429 and health.status_code == 429
+        again = await attempt(attacker, request)
+        assert store.lookups == before + (case in WELL_FORMED)
+        assert_refusal(again, 429, "TOO_MANY_FAILED_AUTHENTICATIONS", "45")
+        served = await initialize(attacker, Authorization=f"Bearer {good}")
+        assert served.status_code == 200, served.text
+        via_path = await attacker.post(f"/v1/url_auth/{good}/mcp", json=INITIALIZE, headers=MCP_ACCEPT)
+        assert via_path.status_code == 200, via_path.text
+        assert (await attempt(attacker, request)).status_code == 429
         assert (await initialize(neighbour, Authorization=f"Bearer {good}")).status_code == 200
         clock.advance(44.5)
         assert_refusal(await attacker.get("/health"), 429, "TOO_MANY_FAILED_AUTHENTICATIONS", "1")
         clock.advance(0.5)
-        assert (await initialize(attacker, Authorization=f"Bearer {good}")).status_code == 200
+        assert (await attacker.get("/health")).status_code == 200
 
 
 async def test_successful_and_refused_requests_do_not_count_as_failures(
@@ -290,7 +301,8 @@ async def test_forwarded_for_from_a_trusted_proxy_names_the_client(edge: EdgeFac
 
         rotating = [await via(f"192.0.2.{n}", auth.new_token()) for n in range(10)]
         guesser = [await via(f"6.6.6.6, {ATTACKER}", auth.new_token()) for _ in range(4)]
-        assert await via(ATTACKER, good) == 429
+        assert await via(ATTACKER, auth.new_token()) == 429
+        assert await via(ATTACKER, good) == 200  # a valid tenant behind the same address is served
         assert await via(NEIGHBOUR, good) == 200
     assert rotating == [401] * 10
     assert guesser == [401, 401, 401, 429]
@@ -535,7 +547,8 @@ async def test_lockout_over_a_real_socket_ignores_forwarded_for(tmp_path: Path) 
                 headers = {**MCP_ACCEPT, "Authorization": f"Bearer {auth.new_token()}"}
                 headers["X-Forwarded-For"] = f"192.0.2.{n}"
                 statuses.append((await client.post("/v1/mcp", json=INITIALIZE, headers=headers)).status_code)
-            locked = await client.post(
+            locked = await client.post("/v1/mcp", json=INITIALIZE, headers=MCP_ACCEPT)
+            served = await client.post(
                 "/v1/mcp", json=INITIALIZE, headers={**MCP_ACCEPT, "Authorization": f"Bearer {good}"}
             )
     finally:
@@ -543,3 +556,4 @@ async def test_lockout_over_a_real_socket_ignores_forwarded_for(tmp_path: Path) 
         await asyncio.gather(task, return_exceptions=True)
     assert statuses == [401, 401, 401, 429]
     assert_refusal(locked, 429, "TOO_MANY_FAILED_AUTHENTICATIONS", "60")
+    assert served.status_code == 200

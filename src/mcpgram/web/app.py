@@ -5,13 +5,17 @@ Outermost first::
     ServerErrorMiddleware (Starlette; its 500 carries the security headers too)
     AccessLogMiddleware        one token-free line per request, with the original path redacted
     SecurityHeadersMiddleware  on every response, refusals included
+    HostGuardMiddleware        one well-formed allowed Host, an absolute-form target that agrees
+                               with it, an Origin matching on scheme, host and port (400/421/403)
     CORSMiddleware             only when browser origins are configured
-    RateLimitMiddleware        address locked out after too many 401s -> 429 (no token lookup);
+    RateLimitMiddleware        address locked out after too many 401s -> 429 without a token
+                               lookup, unless a well-formed token comes (served if it verifies);
                                too many requests in flight -> 503; counts every 401 from below
     UrlAuthMiddleware          query tokens -> 400; /v1/url_auth/{token}/mcp -> /v1/mcp + header
     BodyLimitMiddleware        413 before the body is read past the limit
-    router: /health            (behind FastMCP's Host/Origin guard)
-            everything else -> FastMCP's app: Host/Origin guard (421/403) -> bearer auth
+    router: /health            (behind FastMCP's Host/Origin guard too)
+            everything else -> FastMCP's app: Host/Origin guard (421/403, laxer than ours, kept
+                               as a second line) -> bearer auth
                                -> TenantTagMiddleware -> TenantThrottleMiddleware (429 per tenant)
                                -> 401 if unauthenticated (rewritten by UnauthorizedMiddleware
                                into mcpgram's JSON body and challenge) -> /v1/mcp
@@ -47,6 +51,7 @@ from starlette.routing import Mount, Route, request_response
 
 from ..errors import ConfigError
 from .health import PoolStatsSource, health_endpoint
+from .hostguard import HostGuardMiddleware
 from .ratelimit import Clock, EdgeLimiter, RateLimitMiddleware, TenantThrottleMiddleware
 from .security import (
     AccessLogMiddleware,
@@ -250,7 +255,13 @@ def build_http_app(
         mode="auto",
     )
     middleware = [Middleware(FrontPeerMiddleware)] if behind_front else []
-    middleware += [Middleware(AccessLogMiddleware), Middleware(SecurityHeadersMiddleware, hsts=hsts)]
+    middleware += [
+        Middleware(AccessLogMiddleware),
+        Middleware(SecurityHeadersMiddleware, hsts=hsts),
+        Middleware(
+            HostGuardMiddleware, allowed_hosts=guard.allowed_hosts, allowed_origins=guard.allowed_origins
+        ),
+    ]
     if cors_origins:
         middleware.append(
             Middleware(

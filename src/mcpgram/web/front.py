@@ -15,9 +15,12 @@ and its answer is relayed byte for byte. The front itself:
 
 - refuses heads over :data:`MAX_HEAD_BYTES` (431), bodies over ``max_body_bytes`` (413, before
   reading them), malformed requests (400) and upgrades (400), and answers ``100-continue``;
+- turns an absolute-form target (``http://host/path``) into ``/path`` if its authority is the
+  ``Host`` header's, else refuses it (400), so routing and the worker's Host check see one host;
 - enforces the failed-authentication lockout across workers: it counts every 401 a worker sends
-  against the client address and answers 429 itself once the address is locked (each worker
-  alone would see only its share of the failures);
+  against the client address (each worker alone would see only its share of the failures); once
+  the address is locked it answers 429 itself to a request without a well-formed token, and
+  forwards one with such a token marked locked (the worker serves it if it verifies, else 429);
 - answers the operator's ``/health`` with every worker's pool counters summed;
 - terminates TLS, when configured.
 
@@ -35,12 +38,14 @@ from collections.abc import Sequence
 
 import httptools
 
+from .. import auth
 from .frontwire import (
     MAX_HEAD_BYTES,
     PEER_HEADER,
     FrontRequest,
     Refusal,
     error_response,
+    origin_form,
     route_key,
     worker_index,
 )
@@ -117,16 +122,22 @@ class FrontServer:
         scope = {"client": (client.peer_ip, client.peer_port), "headers": request.headers}
         address = client_address(scope, self.trusted_proxies)
         wait = self.failures.retry_after(address)
-        if wait > 0:
+        key = route_key(request.target, request.headers)
+        # A locked-out address still gets a well-formed token verified (the worker answers 429 for
+        # a failed one), so a guesser behind the same NAT cannot lock out valid tenants.
+        locked = wait > 0
+        if locked and not (key is not None and auth.is_well_formed(key.decode("latin-1"))):
             client.write(self.refusal(Refusal(429, *LOCKED_OUT), retry_after=wait))
             self._log(request, 429, started)
             return request.keep_alive
-        key = route_key(request.target, request.headers)
+        peer = client.peer_line + (" locked" if locked else "")
         if request.target.partition(b"?")[0] == b"/health" and _has_authorization(request):
             exchange = await self._health(request, client)
         else:
-            exchange = await self._relay(self.links[worker_index(key, len(self.links))], request, client)
-        if exchange.status == 401 and self.failures.record(address) == self.failures.limit:
+            link = self.links[worker_index(key, len(self.links))]
+            exchange = await self._relay(link, request, client, peer)
+        failed = exchange.status == 401 or (locked and exchange.status == 429)
+        if failed and self.failures.record(address) == self.failures.limit and not locked:
             _log.warning("ratelimit.address_locked", extra={"client": address})
         if exchange.status is None:
             client.write(self.refusal(Refusal(502, "WORKER_FAILED", "The request failed; retry shortly.")))
@@ -134,7 +145,9 @@ class FrontServer:
             return False
         return exchange.complete and exchange.keep_alive and request.keep_alive
 
-    async def _relay(self, link: WorkerLink, request: FrontRequest, client: ClientConnection) -> Exchange:
+    async def _relay(
+        self, link: WorkerLink, request: FrontRequest, client: ClientConnection, peer: str = ""
+    ) -> Exchange:
         try:
             upstream = await link.acquire()
         except OSError:
@@ -144,7 +157,7 @@ class FrontServer:
         client.upstream = upstream
         try:
             return await upstream.exchange(
-                request.encode(client.peer_line), client.write, head_only=request.method == b"HEAD"
+                request.encode(peer or client.peer_line), client.write, head_only=request.method == b"HEAD"
             )
         finally:
             client.upstream = None
@@ -310,9 +323,13 @@ class ClientConnection(asyncio.Protocol):
         if self._parser.should_upgrade():  # CONNECT, or Upgrade: websocket / h2c
             self._refuse(Refusal(400, "UPGRADE_NOT_SUPPORTED", "Protocol upgrades are not supported."))
             raise _Stop
+        target = origin_form(self._url, self._headers, self.front.scheme)
+        if isinstance(target, Refusal):
+            self._refuse(target)
+            raise _Stop
         request = FrontRequest(
             method=self._parser.get_method(),
-            target=self._url,
+            target=target,
             version=self._parser.get_http_version(),
             headers=self._headers,
             body=bytes(self._body),

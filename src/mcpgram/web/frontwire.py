@@ -15,7 +15,9 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .security import FRONT_PEER_HEADER, URL_AUTH_PREFIX, security_headers
+from .hostguard import parse_authority, target_authority
+from .ratelimit import presented_token
+from .security import FRONT_PEER_HEADER, security_headers
 
 __all__ = [
     "MAX_HEAD_BYTES",
@@ -23,6 +25,7 @@ __all__ = [
     "FrontRequest",
     "Refusal",
     "error_response",
+    "origin_form",
     "route_key",
     "worker_index",
 ]
@@ -36,16 +39,7 @@ _DROPPED = frozenset({b"content-length", b"transfer-encoding", b"expect", b"conn
 
 def route_key(target: bytes, headers: Sequence[tuple[bytes, bytes]]) -> bytes | None:
     """The token a request carries (``Authorization: Bearer`` first, else the url_auth path), or None."""
-    for name, value in headers:
-        if name.lower() == b"authorization":
-            scheme, _, credential = value.strip().partition(b" ")
-            if scheme.lower() == b"bearer" and credential.strip():
-                return credential.strip()
-    prefix = URL_AUTH_PREFIX.encode() + b"/"
-    if target.startswith(prefix):
-        token = target[len(prefix) :].partition(b"/")[0].partition(b"?")[0]
-        return token or None
-    return None
+    return presented_token(target, headers)
 
 
 def worker_index(key: bytes | None, workers: int) -> int:
@@ -53,6 +47,25 @@ def worker_index(key: bytes | None, workers: int) -> int:
     if key is None or workers == 1:
         return 0
     return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big") % workers
+
+
+def origin_form(target: bytes, headers: Sequence[tuple[bytes, bytes]], scheme: str) -> bytes | Refusal:
+    """The target as a worker gets it: an absolute-form one (``http://h/p``) becomes ``/p``.
+
+    Only once its authority is the ``Host`` header's (the worker then holds that to the allowed
+    hosts); otherwise, or with no single well-formed ``Host`` to compare, a 400 refusal.
+    """
+    if target.startswith(b"/") or target == b"*":
+        return target
+    hosts = [value for name, value in headers if name.lower() == b"host"]
+    host = parse_authority(hosts[0].decode("latin-1")) if len(hosts) == 1 else None
+    named = target_authority(target.decode("latin-1"))
+    if host is None or named is None or named != (host[0], host[1] or (443 if scheme == "https" else 80)):
+        return Refusal(400, "BAD_REQUEST_TARGET", "The request target does not name the Host's host.")
+    rest = target.partition(b"://")[2]
+    cut = min((i for i in (rest.find(b"/"), rest.find(b"?")) if i >= 0), default=len(rest))
+    path = rest[cut:]
+    return path if path.startswith(b"/") else b"/" + path
 
 
 @dataclass

@@ -5,8 +5,12 @@ One :class:`EdgeLimiter` holds the state; two middlewares enforce it:
 - :class:`RateLimitMiddleware` sits outside FastMCP's authentication. Every 401 (a malformed
   url_auth token, a token the verifier refused, a wrong operator token on ``/health``) counts as a
   failure for the client address. Once ``auth_failures_per_minute`` failures fall within the last
-  60 s, every request from that address gets 429 before any token is looked up, until the oldest
-  of them leaves the window. It also refuses work past ``max_concurrent_requests`` with 503.
+  60 s the address is locked out until the oldest of them leaves the window: a request from it
+  without a token, or with one that is not well-formed, gets 429 before any lookup; a well-formed
+  token is still verified, and served if valid, so one guesser behind a NAT cannot lock out every
+  tenant there (a 401 it would get becomes a 429, and counts). With 256-bit tokens, guessing is
+  hopeless anyway: the lockout bounds the lookups a guesser costs, and keeps it from learning
+  anything but 429. It also refuses work past ``max_concurrent_requests`` with 503.
 - :class:`TenantThrottleMiddleware` sits inside FastMCP's authentication, where the tenant is
   known (as :class:`~mcpgram.web.security.TenantTagMiddleware` learns it), and gives each tenant
   ``requests_per_minute`` requests; past that, 429.
@@ -37,7 +41,14 @@ from collections.abc import Callable, Iterable, Sequence
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .security import URL_AUTH_PREFIX, authenticated_tenant, json_error, tenant_fingerprint
+from .. import auth
+from .security import (
+    FRONT_LOCKED_KEY,
+    URL_AUTH_PREFIX,
+    authenticated_tenant,
+    json_error,
+    tenant_fingerprint,
+)
 from .urlauth import MCP_PATH
 
 _log = logging.getLogger(__name__)
@@ -254,6 +265,26 @@ def _retry_header(seconds: float) -> dict[str, str]:
     return {"Retry-After": str(max(1, math.ceil(seconds)))}
 
 
+def presented_token(target: bytes, headers: Iterable[tuple[bytes, bytes]]) -> bytes | None:
+    """The token a request carries (``Authorization: Bearer`` first, else the url_auth path), or None."""
+    for name, value in headers:
+        if name.lower() == b"authorization":
+            scheme, _, credential = value.strip().partition(b" ")
+            if scheme.lower() == b"bearer" and credential.strip():
+                return credential.strip()
+    prefix = URL_AUTH_PREFIX.encode() + b"/"
+    if target.startswith(prefix):
+        token = target[len(prefix) :].partition(b"/")[0].partition(b"?")[0]
+        return token or None
+    return None
+
+
+def carries_well_formed_token(target: bytes, headers: Iterable[tuple[bytes, bytes]]) -> bool:
+    """Whether the request's token (see :func:`presented_token`) could have been minted here."""
+    token = presented_token(target, headers)
+    return token is not None and auth.is_well_formed(token.decode("latin-1"))
+
+
 class RateLimitMiddleware:
     """Locks out addresses with too many failed authentications and caps requests in flight.
 
@@ -286,7 +317,9 @@ class RateLimitMiddleware:
         limiter = self.limiter
         address = limiter.client_address(scope)
         wait = limiter.auth_failures.retry_after(address)
-        if wait > 0:
+        locked = wait > 0 or scope.get(FRONT_LOCKED_KEY) is True
+        target = scope.get("raw_path") or scope["path"].encode()
+        if locked and not carries_well_formed_token(target, scope["headers"]):
             response = json_error(429, *LOCKED_OUT, headers=_retry_header(wait))
             await response(scope, receive, send)
             return
@@ -300,12 +333,21 @@ class RateLimitMiddleware:
             )
             await response(scope, receive, send)
             return
+        refused = False
 
         async def send_and_count_failures(message: Message) -> None:
+            nonlocal refused
+            if refused:
+                return  # the rest of a 401 replaced by the 429 below
             if message["type"] == "http.response.start" and message["status"] == 401:
                 failures = limiter.auth_failures.record(address)
-                if failures == limiter.auth_failures.limit:
+                if failures == limiter.auth_failures.limit and not locked:
                     _log.warning("ratelimit.address_locked", extra={"client": address})
+                if locked:  # a locked-out address learns nothing from a failed token but 429
+                    refused = True
+                    retry = _retry_header(limiter.auth_failures.retry_after(address))
+                    await json_error(429, *LOCKED_OUT, headers=retry)(scope, receive, send)
+                    return
             await send(message)
 
         if counted:

@@ -260,18 +260,22 @@ class TenantTagMiddleware:
 
 #: Set by the multi-worker front (``web/front.py``) on every request it forwards to a worker.
 FRONT_PEER_HEADER = b"x-mcpgram-peer"
+#: Where :class:`FrontPeerMiddleware` notes that the front has locked the client's address out
+#: (``True``); the worker's rate limiter then treats the request as locked out too.
+FRONT_LOCKED_KEY = "mcpgram.front_locked"
 
 
 class FrontPeerMiddleware:
     """In a worker behind the front: the client's and the server's address from the front's header.
 
     The header (:data:`FRONT_PEER_HEADER`) reads ``<scheme> <client ip> <client port> <server ip>
-    <server port>``: what ``scope["scheme"]``, ``scope["client"]`` and ``scope["server"]`` would hold
-    had the worker accepted the connection itself (the Host check and the rate limits read them). A
-    worker listens on a Unix socket only the front can reach, so the socket says nothing and the
-    front's header is the truth; it is removed here, so no inner layer sees it. Without it (the
-    front always sends it) the client is unknown. Only for workers: a public listener must never
-    read it.
+    <server port>``, plus `` locked`` when the front has locked the client's address out for failed
+    authentications (:data:`FRONT_LOCKED_KEY`): what ``scope["scheme"]``, ``scope["client"]`` and
+    ``scope["server"]`` would hold had the worker accepted the connection itself (the Host check and
+    the rate limits read them). A worker listens on a Unix socket only the front can reach, so the
+    socket says nothing and the front's header is the truth; it is removed here, so no inner layer
+    sees it. Without it (the front always sends it) the client is unknown. Only for workers: a
+    public listener must never read it.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -284,6 +288,9 @@ class FrontPeerMiddleware:
             scope["headers"] = [item for item in headers if item[0] != FRONT_PEER_HEADER]
             scope["client"] = None
             parts = peer[0].decode("latin-1").split(" ") if len(peer) == 1 else []
+            if parts[5:] == ["locked"]:
+                scope[FRONT_LOCKED_KEY] = True
+                del parts[5:]
             if len(parts) == 5 and parts[2].isdigit() and parts[4].isdigit():
                 scheme, client_host, client_port, server_host, server_port = parts
                 if client_host != "-":
