@@ -6,6 +6,7 @@ import asyncio
 import io
 import json
 import logging
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -336,3 +337,19 @@ def test_secrets_in_every_form_reach_no_handler(form: str, as_json: bool) -> Non
     assert str(CHAT) in output and WHEN in output
     if form not in ("JSON", "multi-word text", "multi-word password="):
         assert str(USER) in output
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "password=a" + " " * 50_000 + "b",
+        "token=a" + ")" * 50_000 + "b",
+        "secret=a" + ", " * 50_000,
+        "x_" * 50_000,
+    ],
+)
+def test_redaction_stays_fast_on_hostile_text(hostile: str) -> None:
+    """Long runs of blanks or brackets after a key take milliseconds, not the hours backtracking would."""
+    started = time.perf_counter()
+    redact(hostile)
+    assert time.perf_counter() - started < 2.0
