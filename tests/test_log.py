@@ -6,7 +6,9 @@ import asyncio
 import io
 import json
 import logging
+import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -217,17 +219,26 @@ def test_get_logger_places_names_under_mcpgram() -> None:
     assert get_logger("plugins.x").name == "mcpgram.plugins.x"
 
 
-# (input, expected): what redaction leaves readable matters as much as what it removes.
-REDACT_TABLE = [
+# (input, expected; None: unchanged): what redaction leaves readable matters as much as what it removes.
+REDACT_TABLE: list[tuple[str, str | None]] = [
     ("code=FLOOD_WAIT retry in 30 s", "code=FLOOD_WAIT retry in 30 s"),
     ("code=12345", "code=[redacted]"),
     ("login_code: 123456", "login_code: [redacted]"),
     ('{"phone_code": "12 345"}', '{"phone_code": "[redacted]"}'),
-    ("chat_id=-1001234567890", "chat_id=-***********90"),
+    ("chat_id=-1001234567890", "chat_id=-1001234567890"),
+    ("phone=15551234534 ok", "phone=*********34 ok"),
     ("call +44 20 7946 0958 now", "call +**********58 now"),
     ("took 0.123456789 s at 10.0.0.1", "took 0.123456789 s at 10.0.0.1"),
     ("msg 42 in chat 12345", "msg 42 in chat 12345"),
-    ("Authorization: Bearer abc.def", "Authorization: [redacted] [redacted]"),
+    ("Authorization: Bearer abc.def", "Authorization: [redacted]"),
+    ("password=correct horse battery staple dc=2", "password=[redacted] dc=2"),
+    ("code: 12 345 sent", "code: [redacted] sent"),
+    ("status_code=200 error_code=400", "status_code=200 error_code=400"),
+    ("?token=abc&next=1", "?token=[redacted]&next=1"),
+    ("Keys(bot_token=abc def, chat=5)", "Keys(bot_token=[redacted], chat=5)"),
+    ('{"text": "say \\"hi\\" twice"}', '{"text": "[redacted]"}'),
+    ("at 2026-12-07T05:49:24.123+00:00 or 2026-12-07 05:49:24 +0100", None),
+    ("chat -1001600000001 user 100000002 epoch 1765086564", None),
     (f"token={TOKEN}", "token=[redacted]"),
     ("GET /v1/url_auth/whatever/mcp", "GET /v1/url_auth/[redacted]/mcp"),
     (f"hash {API_HASH.upper()}", "hash [redacted]"),
@@ -236,9 +247,9 @@ REDACT_TABLE = [
 
 
 @pytest.mark.parametrize(("text", "expected"), REDACT_TABLE)
-def test_redact_removes_secrets_and_keeps_the_rest(text: str, expected: str) -> None:
-    """redact() replaces secret-shaped substrings and leaves error codes, small numbers and IPs alone."""
-    assert redact(text) == expected
+def test_redact_removes_secrets_and_keeps_the_rest(text: str, expected: str | None) -> None:
+    """redact() replaces secret-shaped substrings and leaves error codes, ids, dates and IPs alone."""
+    assert redact(text) == (text if expected is None else expected)
 
 
 @pytest.mark.parametrize(
@@ -258,3 +269,87 @@ def test_uvicorn_colour_copies_of_messages_are_not_printed() -> None:
     )
     assert "Started server process [42]" in stream.getvalue()
     assert "color_message" not in stream.getvalue() and "\x1b" not in stream.getvalue()
+
+
+# Every form a secret can take on its way to a log line; each case also carries a chat id, a user
+# id and a timestamp, which must come out intact.
+WORDS = "plover xyzzy frobnitz quux"  # a multi-word password or message text
+OPAQUE = "s3cr3t-opaque-bearer"  # a bearer token without mcpgram's prefix
+CHAT, USER, WHEN = -1001600000001, 100000002, "2026-12-07T05:49:24.123+00:00"
+IDS = f"chat_id={CHAT} user_id={USER} ts={WHEN}"
+SECRETS = (TOKEN, TOKEN[5:25], OPAQUE, SESSION[:40], API_HASH, PHONE, "5551234534", CODE, *WORDS.split())
+FIELDS = {"password": WORDS, "phone_code": CODE, "api_hash": API_HASH, "chat_id": CHAT, "date": WHEN}
+
+
+def _raise_and_log(log: logging.Logger) -> None:
+    try:
+        raise ValueError(f"login refused password={WORDS} token={TOKEN} session={SESSION} {IDS}")
+    except ValueError:
+        log.exception("login.failed")
+
+
+PLANTED: dict[str, Any] = {
+    "quoted": lambda log: log.info("login password='%s' code=\"%s\" %s", WORDS, CODE, IDS),
+    "unquoted": lambda log: log.info(
+        "login token=%s session=%s api_hash=%s %s", OPAQUE, SESSION, API_HASH, IDS
+    ),
+    "multi-word password=": lambda log: log.info(f"login password={WORDS} chat_id={CHAT} at {WHEN}"),
+    "multi-word code:": lambda log: log.info(f"login code: {CODE[:2]} {CODE[2:]} for {IDS}"),
+    "multi-word text": lambda log: log.info(f"message.sent text: {WORDS}, chat_id={CHAT} at {WHEN}"),
+    "JSON": lambda log: log.info("telethon.request %s", json.dumps(FIELDS)),
+    "dict argument": lambda log: log.info("telethon.request %r", {**FIELDS, "user": USER}),
+    "dict repr": lambda log: log.info("telethon.request " + repr({**FIELDS, "user": USER})),
+    "exception message": _raise_and_log,
+    "url_auth URL": lambda log: log.warning(f"GET https://gw.example/v1/url_auth/{OPAQUE}/mcp?x=1 {IDS}"),
+    "url_auth token URL": lambda log: log.warning(f"GET /v1/url_auth/{TOKEN}/mcp {IDS}"),
+    "Authorization header": lambda log: log.info(f"headers Authorization: Bearer {OPAQUE} {IDS}"),
+    "Authorization dict": lambda log: log.info("headers %s %s", {"authorization": f"Bearer {OPAQUE}"}, IDS),
+    "Basic auth": lambda log: log.info(f"Authorization: Basic {OPAQUE} " + IDS.replace(" ", ", ")),
+    "phone in text": lambda log: log.info(f"login.code_sent to {PHONE} for {IDS}"),
+    "extra fields": lambda log: log.info(
+        "login.step",
+        extra={
+            "password": WORDS,
+            "bot_token": OPAQUE,
+            "message_text": WORDS,
+            "phone": PHONE,
+            "headers": {"Authorization": f"Bearer {OPAQUE}"},
+            "chat_id": CHAT,
+            "user_id": USER,
+            "date": WHEN,
+            "note": f"password: {WORDS}",
+        },
+    ),
+}
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
+@pytest.mark.parametrize("form", list(PLANTED))
+def test_secrets_in_every_form_reach_no_handler(form: str, as_json: bool) -> None:
+    """Each planted form loses every secret on the way out; chat ids, user ids and dates survive."""
+    stream = _configured(as_json=as_json)
+    PLANTED[form](get_logger("mcpgram.telegram.login"))
+    output = stream.getvalue()
+    if as_json:
+        output = json.dumps([json.loads(line) for line in output.splitlines()], ensure_ascii=False)
+    assert REDACTED in output or "****" in output
+    assert [secret for secret in SECRETS if secret in output] == []
+    assert str(CHAT) in output and WHEN in output
+    if form not in ("JSON", "multi-word text", "multi-word password="):
+        assert str(USER) in output
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "password=a" + " " * 50_000 + "b",
+        "token=a" + ")" * 50_000 + "b",
+        "secret=a" + ", " * 50_000,
+        "x_" * 50_000,
+    ],
+)
+def test_redaction_stays_fast_on_hostile_text(hostile: str) -> None:
+    """Long runs of blanks or brackets after a key take milliseconds, not the hours backtracking would."""
+    started = time.perf_counter()
+    redact(hostile)
+    assert time.perf_counter() - started < 2.0

@@ -2,10 +2,13 @@
 
 Code logs an event name plus fields (``log.info("login.code_sent", extra={"dc": 2})``); the tenant is
 bound per request with :func:`bind_tenant` (a contextvar, as in structlog's ``contextvars.py``).
-:class:`RedactingFilter` masks phone numbers and replaces tokens, session strings, API hashes, login
-codes and message text before anything is written. It is a safety net, not permission: code must
-still not log secrets. Only ``cli.py`` calls :func:`configure_logging`; importing this module
-configures nothing and reads no environment. Imports nothing from mcpgram (leaf module).
+:class:`RedactingFilter` removes tokens, session strings, API hashes, login codes, passwords and
+message text and masks phone numbers before anything is written: fields by their name first
+(:func:`field_policy`), then, as a last resort, the rendered message by the shape of its text
+(:func:`redact`), which leaves chat ids and timestamps alone. It is a safety net, not permission:
+code must still not log secrets. :func:`tenant_label` is the one label of a tenant in every line.
+Only ``cli.py`` calls :func:`configure_logging`; importing this module configures nothing and
+reads no environment. Imports nothing from mcpgram (leaf module).
 """
 
 from __future__ import annotations
@@ -19,11 +22,12 @@ import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 ROOT_LOGGER = "mcpgram"
 REDACTED = "[redacted]"
-# Extra fields that never reach the output, whatever their value.
+# Extra fields that never reach the output, whatever their value (and any name ending in a suffix
+# below); in a dict, their values become [redacted].
 DROPPED_FIELDS = frozenset(
     {
         "text", "message_text", "caption", "password", "code", "phone_code", "login_code", "phone_code_hash",
@@ -31,6 +35,8 @@ DROPPED_FIELDS = frozenset(
         "server_secret", "operator_token", "authorization",
     }
 )  # fmt: skip
+_DROPPED_SUFFIXES = ("_token", "_password", "_secret", "_session", "_hash", "_auth_key", "_text")
+_PHONE_FIELDS = frozenset({"phone", "phone_number"})
 # These log every request URL (query strings, /url_auth/<token>/ paths) at INFO.
 QUIET_LOGGERS = ("httpx", "httpx2", "uvicorn.access")
 # Libraries that install their own handlers and stop propagation (FastMCP does so on import, uvicorn
@@ -46,34 +52,53 @@ _STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None)
     # uvicorn's copy of its message with ANSI colours: the message itself is already there.
     "color_message",
 }
-_TENANT_RE = re.compile(r"^[A-Za-z0-9_-]{1,24}$")
+_TENANT_RE = re.compile(r"^(?:[A-Za-z0-9_-]{1,24}|h:[0-9a-f]{12})$")
 
 tenant_context: contextvars.ContextVar[str | None] = contextvars.ContextVar("mcpgram_tenant", default=None)
 """The short label of the tenant the current request acts for, or ``None`` outside a request."""
 
-# Values of these keys are replaced in ``key=value``, ``key: value`` and ``"key": "value"`` forms.
+# Free text (the rendered message, string fields, tracebacks) is the last resort: by then the
+# structure is gone, so these patterns work on shapes. Values after these keys are replaced in
+# ``key=value``, ``key: value``, ``"key": "value"`` and ``'key': 'value'`` forms, with or without a
+# prefix (``bot_token=``, ``X-Authorization:``); an unquoted value runs over spaces until the next
+# ``key=`` (or ``, key:``), so a multi-word password goes whole.
 _HIDDEN_VALUE_KEYS = (
-    "password|passwd|token|access_token|api_hash|secret|server_secret|operator_token|session|"
-    "string_session|auth_key|authorization|phone_code_hash|text|message_text|message|caption|sig|signature"
+    "password|passwd|passphrase|token|access_token|api_hash|secret|server_secret|operator_token|"
+    "session|string_session|auth_key|authorization|cookie|phone_code_hash|text|message_text|"
+    "message|caption|sig|signature"
 )
-# Login codes: only digit runs are replaced, so ``code=FLOOD_WAIT`` stays readable.
-_CODE_KEYS = "code|phone_code|login_code"
-_KEY_VALUE_RE = re.compile(
-    rf"""(?i)(?<![\w])(?P<key>{_HIDDEN_VALUE_KEYS}|(?P<codekey>{_CODE_KEYS}))(?P<sep>['"]?\s*[:=]\s*)"""
-    r"""(?P<value>\[redacted\]|'[^']*'|"[^"]*"|[^\s,;&'")}\]]+)"""
+_KEY_PREFIX = r"(?<![\w-])(?:[A-Za-z0-9]+[_-])*"
+_SEP = r"""(?P<sep>['"]?[ \t]*+[:=][ \t]*+)"""
+_QUOTED = r"'(?:[^'\\\n]|\\.)*'" + r'|"(?:[^"\\\n]|\\.)*"'
+# Possessive quantifiers and whole runs of blanks or brackets as single steps keep this linear.
+_KEY_NAME = r"""['"]?[A-Za-z_][\w.-]*+['"]?[ \t]*+"""
+_NEXT_KEY = rf"(?:[ \t]++|[,;&][ \t]*+){_KEY_NAME}=|[,;][ \t]*+{_KEY_NAME}:"
+_VALUE_END = rf"""[)}}\]'"]*+(?:[ \t]*+(?:$|[\r\n])|{_NEXT_KEY})"""
+_UNQUOTED = rf"""(?:\[redacted\]|\S)(?:(?!{_VALUE_END})(?:\[redacted\]|[ \t]++|[)}}\]'"]++|[^\r\n]))*"""
+_SECRET_VALUE_RE = re.compile(
+    rf"(?i){_KEY_PREFIX}(?P<key>{_HIDDEN_VALUE_KEYS}){_SEP}(?P<value>{_QUOTED}|{_UNQUOTED})"
 )
-_LOGIN_CODE_RE = re.compile(r"""^['"]?\d[\d -]{3,10}\d['"]?$""")
+# Login codes: only digit runs (``12345``, ``12 345``) are replaced, so ``code=FLOOD_WAIT`` and
+# ``status_code=200`` stay readable.
+_CODE_VALUE_RE = re.compile(
+    rf"""(?i){_KEY_PREFIX}(?P<key>code){_SEP}(?P<q>['"]?)(?P<value>\d[\d \t-]{{3,10}}\d)(?P=q)(?![\w-])"""
+)
+# A value after a phone key is masked even without its "+".
+_PHONE_VALUE_RE = re.compile(
+    rf"""(?i){_KEY_PREFIX}(?P<key>phone|phone_number){_SEP}(?P<q>['"]?)(?P<value>\+?\d[\d ().-]{{3,22}}\d)"""
+)
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"mcpg_[A-Za-z0-9_-]{20,}"), REDACTED),
-    (re.compile(r"(?i)\bBearer\s+[^\s,;'\"]+"), "Bearer " + REDACTED),
+    (re.compile(r"(?i)(?<![\w-])Bearer\s+[^\s,;'\"]+"), "Bearer " + REDACTED),
     (re.compile(r"/url_auth/[^/\s?#'\"]+"), "/url_auth/" + REDACTED),
     # Telethon StringSession: "1" + url-safe base64 of the DC, address and 256-byte auth key.
     (re.compile(r"(?<![A-Za-z0-9_-])1[A-Za-z0-9_-]{100,}={0,2}"), REDACTED),
     # API hashes (32 hex) and longer hex: auth keys, secrets, digests.
     (re.compile(r"(?<![0-9A-Fa-f])[0-9A-Fa-f]{32,}(?![0-9A-Fa-f])"), REDACTED),
 )
-# A "+" number may carry separators; a bare digit run must stand alone (not part of a word or decimal).
-_PHONE_RE = re.compile(r"(?<![\w+])\+\d[\d ().-]{5,22}\d(?![\w])|(?<![\w.+])\d{7,15}(?!\w|\.\d)")
+# In free text only a "+" number is taken for a phone: bare digit runs are chat ids, user ids,
+# message ids and timestamps far more often, and they must survive intact.
+_PHONE_RE = re.compile(r"(?<![\w+:.])(?<!:\d\d )\+\d[\d ().-]{5,22}\d(?![\w:])")
 
 
 def get_logger(name: str) -> logging.Logger:
@@ -86,7 +111,9 @@ def get_logger(name: str) -> logging.Logger:
 def tenant_label(tenant_id: str) -> str:
     """A short label for logs: the tenant id itself if short and plain, else a hash prefix.
 
-    Anything long or odd (a token passed by mistake, say) is never written out as given.
+    Anything long or odd (a token passed by mistake, say) is never written out as given. The one
+    label of a tenant everywhere: access lines, audit lines and application lines; a label given
+    again comes back unchanged.
     """
     if _TENANT_RE.match(tenant_id):
         return tenant_id
@@ -122,46 +149,89 @@ def mask_phone(phone: str) -> str:
     return ("+" if phone.lstrip().startswith("+") else "") + "*" * (len(digits) - len(keep)) + keep
 
 
+def field_policy(name: str) -> Literal["drop", "phone", "keep"]:
+    """What happens to a field (an ``extra=`` key, a dict key) by its name alone, before any rendering.
+
+    ``"drop"``: its value never reaches the output (:data:`DROPPED_FIELDS` and names ending in
+    ``_token``, ``_password``, ``_hash``...). ``"phone"``: masked with :func:`mask_phone`.
+    ``"keep"``: the value is written, strings after the free-text scrub of :func:`redact`.
+    """
+    key = name.lower().replace("-", "_")
+    if key in DROPPED_FIELDS or key.endswith(_DROPPED_SUFFIXES):
+        return "drop"
+    if key in _PHONE_FIELDS or key.endswith(("_phone", "_phone_number")):
+        return "phone"
+    return "keep"
+
+
 def _mask_phone_match(match: re.Match[str]) -> str:
     digits = sum(char.isdigit() for char in match[0])
     return mask_phone(match[0]) if 7 <= digits <= 15 else match[0]
 
 
-def _redact_key_value(match: re.Match[str]) -> str:
+def _replace_value(match: re.Match[str], replacement: str) -> str:
+    start, end = match.start("value") - match.start(), match.end("value") - match.start()
+    return match[0][:start] + replacement + match[0][end:]
+
+
+def _hide_secret_value(match: re.Match[str]) -> str:
     value = match["value"]
-    if value == REDACTED or (match["codekey"] and not _LOGIN_CODE_RE.match(value)):
+    if value == REDACTED:
         return match[0]
     quote = value[0] if value[0] in "'\"" and len(value) > 1 and value[-1] == value[0] else ""
-    return f"{match['key']}{match['sep']}{quote}{REDACTED}{quote}"
+    return _replace_value(match, quote + REDACTED + quote)
 
 
 def redact(text: str) -> str:
-    """Return ``text`` with tokens, session strings, hashes and login codes replaced, phones masked."""
+    """Return ``text`` with tokens, session strings, hashes, secret values and login codes replaced,
+    and phones masked; chat ids, message ids, dates and times are left as they are.
+
+    The last resort, for text whose structure is gone (a rendered message, a traceback): fields
+    are handled by name first (:func:`field_policy`).
+    """
     # Shapes first, so that "Authorization: Bearer X" loses X and not just the word "Bearer";
-    # the key=value pass then leaves values that are already [redacted] alone.
+    # the key=value pass then replaces the whole rest of the value ("Bearer [redacted]").
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
-    text = _KEY_VALUE_RE.sub(_redact_key_value, text)
+    text = _SECRET_VALUE_RE.sub(_hide_secret_value, text)
+    text = _CODE_VALUE_RE.sub(lambda match: _replace_value(match, REDACTED), text)
+    text = _PHONE_VALUE_RE.sub(lambda match: _replace_value(match, mask_phone(match["value"])), text)
     return _PHONE_RE.sub(_mask_phone_match, text)
 
 
 def _redact_value(name: str, value: Any) -> Any:
-    if isinstance(value, str):
-        return redact(value)
+    """``value`` of the field ``name``, redacted by the field's name first, by its text last."""
+    policy = field_policy(name)
+    if policy == "drop":
+        return REDACTED
     if isinstance(value, bool) or value is None or isinstance(value, float):
         return value
+    if policy == "phone" and isinstance(value, str | int):
+        return mask_phone(str(value))
     if isinstance(value, int):
-        # Ids are plain integers too; only fields that say they hold a phone are masked.
-        return mask_phone(str(value)) if "phone" in name.lower() else value
+        return value  # ids are plain integers, and must stay readable
+    if isinstance(value, str):
+        return redact(value)
     if isinstance(value, dict):
-        return {
-            str(key): _redact_value(str(key), item)
-            for key, item in value.items()
-            if str(key).lower() not in DROPPED_FIELDS
-        }
-    if isinstance(value, list | tuple | set | frozenset):
+        return {str(key): _redact_value(str(key), item) for key, item in value.items()}
+    if isinstance(value, tuple):
+        return tuple(_redact_value(name, item) for item in value)
+    if isinstance(value, list | set | frozenset):
         return [_redact_value(name, item) for item in value]
     return redact(str(value))
+
+
+def _redact_args(args: Any) -> Any:
+    """Log-call arguments with their structure redacted (dicts by key); scalars are left to the
+    free-text pass over the rendered message, which sees them next to their ``key=``."""
+    if isinstance(args, dict):
+        return {key: _redact_value(str(key), value) for key, value in args.items()}
+    if isinstance(args, tuple):
+        return tuple(
+            _redact_value("", arg) if isinstance(arg, dict | list | tuple | set | frozenset) else arg
+            for arg in args
+        )
+    return args
 
 
 def extra_fields(record: logging.LogRecord) -> dict[str, Any]:
@@ -176,12 +246,14 @@ def extra_fields(record: logging.LogRecord) -> dict[str, Any]:
 class RedactingFilter(logging.Filter):
     """Scrub a record in place before any formatter sees it; never drops a record.
 
-    Formats the message with its args and redacts it, redacts the traceback, drops extra fields
-    named in :data:`DROPPED_FIELDS`, redacts the rest, and stamps the bound tenant label.
+    Structure first: extra fields are dropped or masked by name (:func:`field_policy`) and dict
+    arguments by key; then the message is rendered and, as a last resort, scrubbed as free text
+    (:func:`redact`), as are string fields and the traceback. Stamps the tenant label.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
+            record.args = _redact_args(record.args)
             message = record.getMessage()
         except Exception:  # a bad format string must not break the caller's log call
             message = f"{record.msg} [unformattable log arguments]"
@@ -193,7 +265,7 @@ class RedactingFilter(logging.Filter):
         if record.stack_info:
             record.stack_info = redact(record.stack_info)
         for key, value in extra_fields(record).items():
-            if key.lower() in DROPPED_FIELDS:
+            if field_policy(key) == "drop":
                 delattr(record, key)
             else:
                 setattr(record, key, _redact_value(key, value))

@@ -2,24 +2,38 @@
 
 from __future__ import annotations
 
+import io
+import json
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx2
 import pytest
+from fastmcp.server.dependencies import get_access_token
 from starlette.types import Receive, Scope, Send
 
 from mcpgram import auth
+from mcpgram.log import JSONFormatter, RedactingFilter, tenant_label
+from mcpgram.tools.audit import AuditMiddleware
 from mcpgram.vault.vault import Vault
+from mcpgram.web.app import build_http_app
 from mcpgram.web.security import (
     BodyLimitMiddleware,
     SecurityHeadersMiddleware,
     redact_path,
-    tenant_fingerprint,
 )
+from mcpgram.web.verifier import MCPGramTokenVerifier
 
-from .conftest import MCP_ACCEPT, CountingStore, EdgeConfig, EdgeFactory, asgi_client, initialize
+from .conftest import (
+    MCP_ACCEPT,
+    CountingStore,
+    EdgeConfig,
+    EdgeFactory,
+    asgi_client,
+    initialize,
+    whoami_server,
+)
 
 EXPECTED_HEADERS = {
     "x-content-type-options": "nosniff",
@@ -280,6 +294,48 @@ async def test_access_log_never_contains_a_token(
         ("GET", "/v1/url_auth/[redacted]", 404),
     ]
     tenants = [r.tenant for r in lines]  # type: ignore[attr-defined]
-    assert tenants == [tenant_fingerprint(record.tenant_id)] * 2 + [None] * 4
-    assert record.tenant_id not in dumped
+    assert tenants == [tenant_label(record.tenant_id)] * 2 + [None] * 4
     assert all(isinstance(r.duration_ms, float) for r in lines)  # type: ignore[attr-defined]
+
+
+async def test_access_and_audit_lines_of_a_request_carry_the_same_tenant_label(
+    vault: Vault, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A tool call over HTTP logs an access line and an audit line; both name the tenant alike."""
+    caplog.set_level(logging.INFO)
+    record, token = vault.create_tenant("alice")
+    mcp = whoami_server(MCPGramTokenVerifier(vault))
+
+    def tenant_of() -> str | None:  # as mcpgram.app wires it
+        access = get_access_token()
+        return access.client_id if access is not None else None
+
+    mcp.add_middleware(AuditMiddleware(tenant_of))
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RedactingFilter())
+    handler.setFormatter(JSONFormatter())
+    logging.getLogger().addHandler(handler)
+    try:
+        async with asgi_client(build_http_app(mcp, http_config=EdgeConfig())) as client:
+            opened = await initialize(client, Authorization=f"Bearer {token}")
+            session = {
+                **MCP_ACCEPT,
+                "Authorization": f"Bearer {token}",
+                "mcp-session-id": opened.headers["mcp-session-id"],
+                "mcp-protocol-version": "2025-06-18",
+            }
+            notified = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+            await client.post("/v1/mcp", json=notified, headers=session)
+            call = {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "whoami"}}
+            called = await client.post("/v1/mcp", json=call, headers=session)
+    finally:
+        logging.getLogger().removeHandler(handler)
+    assert called.status_code == 200 and record.tenant_id in called.text
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    audit = [line for line in lines if line["event"] == "tool.call"]
+    access = [line for line in lines if line["event"] == "http.request"]
+    assert [(line["tool"], line["outcome"]) for line in audit] == [("whoami", "ok")]
+    assert len(access) == 3
+    assert {line["tenant"] for line in audit + access} == {tenant_label(record.tenant_id)}
+    assert token not in stream.getvalue()

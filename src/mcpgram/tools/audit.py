@@ -4,7 +4,8 @@
 ``CHAT_NOT_FOUND``, ``FLOOD_WAIT``...; ``INVALID_ARGUMENT`` for input the schema refused, too;
 ``INTERNAL`` for anything unexpected, which FastMCP masks as "Error calling tool") and ``ms``.
 Never the arguments or the result: they hold message text, names and phone numbers. The tenant
-comes from the log context (``log.bind_tenant``).
+is labelled by ``log.tenant_label`` (through ``log.bind_tenant``), as the access line of the same
+request is.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ class AuditMiddleware(Middleware):
             # The check log.info would make first, made before looking up the tenant: at the
             # default level (WARNING) a call costs no tenant lookup and no record.
             if log.isEnabledFor(logging.INFO):
-                with bind_tenant(self._tenant_of()):
+                with bind_tenant(self._tenant_of()) as tenant:
                     ms = round((time.perf_counter() - started) * 1000, 1)
-                    log.info("tool.call", extra={"tool": context.message.name, "outcome": outcome, "ms": ms})
+                    fields = {"tool": context.message.name, "outcome": outcome, "ms": ms, "tenant": tenant}
+                    log.info("tool.call", extra=fields)

@@ -27,7 +27,7 @@ of the configured trusted proxies. IPv6 clients are keyed by their /64, which on
 owns whole, so rotating through it does not buy fresh budgets.
 
 This module must not look up tokens, read request bodies, or log anything but an address or a
-tenant fingerprint.
+tenant label (``log.tenant_label``).
 """
 
 from __future__ import annotations
@@ -42,13 +42,8 @@ from collections.abc import Callable, Iterable, Sequence
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import auth
-from .security import (
-    FRONT_LOCKED_KEY,
-    URL_AUTH_PREFIX,
-    authenticated_tenant,
-    json_error,
-    tenant_fingerprint,
-)
+from ..log import tenant_label
+from .security import FRONT_LOCKED_KEY, URL_AUTH_PREFIX, authenticated_tenant, json_error
 from .urlauth import MCP_PATH
 
 _log = logging.getLogger(__name__)
@@ -385,5 +380,5 @@ class TenantThrottleMiddleware:
                 await response(scope, receive, send)
                 return
             if window.retry_after(tenant) > 0:  # this request used the last of the budget
-                _log.warning("ratelimit.tenant_throttled", extra={"tenant": tenant_fingerprint(tenant)})
+                _log.warning("ratelimit.tenant_throttled", extra={"tenant": tenant_label(tenant)})
         await self.app(scope, receive, send)

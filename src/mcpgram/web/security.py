@@ -4,8 +4,9 @@ Pure ASGI classes (no ``BaseHTTPMiddleware``), so streamed MCP responses are nev
 - :class:`SecurityHeadersMiddleware` stamps the security headers on every response, errors included.
 - :class:`BodyLimitMiddleware` answers 413 before reading past the limit.
 - :class:`AccessLogMiddleware` writes our own access log: method, redacted path, status, duration
-  and a tenant fingerprint. It never logs a query string, a header or a token; uvicorn's own
-  access log must stay off (``access_log=False``) because it prints the raw request line.
+  and the tenant's label (``log.tenant_label``, as on audit and application lines). It never
+  logs a query string, a header or a token; uvicorn's own access log must stay off
+  (``access_log=False``) because it prints the raw request line.
 - :class:`TenantTagMiddleware` sits inside FastMCP's authentication and tells the access log
   which tenant the request turned out to be.
 This module must not look up tokens or tenants: it only reads what the verifier already decided.
@@ -13,7 +14,6 @@ This module must not look up tokens or tenants: it only reads what the verifier 
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 import time
@@ -24,6 +24,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import auth
+from ..log import tenant_label
 
 _access_log = logging.getLogger("mcpgram.web.access")
 
@@ -89,11 +90,6 @@ def redact_path(path: str) -> str:
     if len(path) > _MAX_LOGGED_PATH:
         path = path[:_MAX_LOGGED_PATH] + "..."
     return path
-
-
-def tenant_fingerprint(tenant_id: str) -> str:
-    """A short, stable label for a tenant in logs (8 hex of its SHA-256), never the id itself."""
-    return hashlib.sha256(tenant_id.encode()).hexdigest()[:8]
 
 
 @dataclass
@@ -198,7 +194,8 @@ class AccessLogMiddleware:
     """One ``http.request`` log line per request, with no secrets in it.
 
     Fields (``extra``): ``method``, ``path`` (see :func:`redact_path`), ``status``,
-    ``duration_ms`` and ``tenant`` (:func:`tenant_fingerprint`, or ``None`` when unauthenticated).
+    ``duration_ms`` and ``tenant`` (:func:`~mcpgram.log.tenant_label`: the label the audit and
+    application lines of the same request carry; ``None`` when unauthenticated).
     """
 
     def __init__(self, app: ASGIApp, *, logger: logging.Logger = _access_log) -> None:
@@ -232,7 +229,7 @@ class AccessLogMiddleware:
                     "path": path,
                     "status": status,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 1),
-                    "tenant": tenant_fingerprint(record.tenant) if record.tenant else None,
+                    "tenant": tenant_label(record.tenant) if record.tenant else None,
                 },
             )
 
