@@ -43,8 +43,7 @@ def test_documented_variables_all_exist() -> None:
 
 TOOLS_DOC = CONFIGURATION.parent / "tools.md"
 #: Codes no tool answers with (settings, vault internals, the files feature's tickets and fetches).
-_NOT_TOOL_CODES = {"INTERNAL", "TENANT", "VAULT", "DECRYPT_FAILED", "CONFIG", "TICKET"}
-_NOT_TOOL_CODES |= {"TICKET_EXPIRED", "TICKET_INVALID", "FETCH_FAILED", "URL_BLOCKED"}
+_NOT_TOOL_CODES = {"INTERNAL", "TENANT", "VAULT", "DECRYPT_FAILED", "CONFIG"}
 
 
 @pytest.fixture(scope="module")

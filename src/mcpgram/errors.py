@@ -8,7 +8,8 @@ that is safe to show to a client (no secrets, paths, phone numbers or message te
     MCPGramError
     ├── InvalidArgument        the arguments cannot work: fix them, do not retry as is
     │   │                      (``code`` may be more precise: MESSAGE_TOO_LONG, FILE_NOT_FOUND...)
-    │   └── InvalidCursor      a cursor this server did not mint for this tenant and query
+    │   ├── InvalidCursor      a cursor this server did not mint for this tenant and query
+    │   └── TooLarge           a file over the size limit
     ├── TenantError            who is asking, and may they?
     │   ├── NotAuthenticated   missing, malformed, unknown or revoked token
     │   └── LoginRequired      the tenant's Telegram authorization is gone; log in again
@@ -22,15 +23,12 @@ that is safe to show to a client (no secrets, paths, phone numbers or message te
     │   ├── ReactionInvalid    the chat does not take that reaction
     │   ├── NotVoice           not a voice or round video message
     │   └── RPCFailed          any other Telegram error
-    ├── FetchError             fetching a URL for an upload
-    │   ├── BlockedURL         the URL or its address is not allowed
-    │   └── TooLarge           over the size limit
     ├── VaultError             stored secrets
     │   └── DecryptFailed      wrong key, tampered or swapped data
-    ├── TicketError            signed download tickets
-    │   ├── TicketExpired
-    │   └── TicketInvalid
     └── ConfigError            settings that cannot work
+
+Errors for URL fetching and signed download tickets come with the code that raises them (the files
+issue), not before: a class nothing raises is a promise the code does not keep.
 """
 
 from __future__ import annotations
@@ -58,6 +56,10 @@ class InvalidArgument(MCPGramError):
 
 class InvalidCursor(InvalidArgument):
     code = "INVALID_CURSOR"
+
+
+class TooLarge(InvalidArgument):
+    code = "TOO_LARGE"
 
 
 class TenantError(MCPGramError):
@@ -116,36 +118,12 @@ class RPCFailed(TelegramError):
     code = "TELEGRAM_ERROR"
 
 
-class FetchError(MCPGramError):
-    code = "FETCH_FAILED"
-
-
-class BlockedURL(FetchError):
-    code = "URL_BLOCKED"
-
-
-class TooLarge(FetchError):
-    code = "TOO_LARGE"
-
-
 class VaultError(MCPGramError):
     code = "VAULT"
 
 
 class DecryptFailed(VaultError):
     code = "DECRYPT_FAILED"
-
-
-class TicketError(MCPGramError):
-    code = "TICKET"
-
-
-class TicketExpired(TicketError):
-    code = "TICKET_EXPIRED"
-
-
-class TicketInvalid(TicketError):
-    code = "TICKET_INVALID"
 
 
 class ConfigError(MCPGramError):
