@@ -169,6 +169,18 @@ async def test_requests_inside_the_limits_are_served(tmp_path: Path) -> None:
         assert parse(await exchange(port, long_target))[0] == 200
 
 
+async def test_a_head_still_arriving_is_refused_once_too_large(tmp_path: Path) -> None:
+    """A header field that never ends is refused once the head outgrows the limits, not buffered on."""
+    async with running(tmp_path, http_header_timeout=30) as port, connection(port) as (reader, writer):
+        sender = asyncio.create_task(trickle(writer, HEALTH[:-2] + b"X-Endless: ", b"e" * 4096, every=0.01))
+        try:
+            response = await read_to_close(reader)
+        finally:
+            sender.cancel()
+            await asyncio.gather(sender, return_exceptions=True)
+        assert_refusal(response, 431, "HEADERS_TOO_LARGE")
+
+
 async def test_limits_follow_the_settings(tmp_path: Path) -> None:
     """Lower limits from the settings apply: 20 header fields and a 2 KB target are now too many."""
     async with running(tmp_path, max_header_count=16, max_target_bytes=1024) as port:
