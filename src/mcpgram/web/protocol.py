@@ -116,7 +116,7 @@ class EdgeProtocol(TargetKeepingProtocol):
         self._timer: asyncio.TimerHandle | None = None
         self._reading_head = True  # between requests, or inside a request's head
         self._head_started = False  # some byte of the coming request has arrived
-        self._boundary_in_chunk = False  # a request began or ended inside the current read
+        self._boundary_in_chunk = False  # a request ended inside the current read
         self._head_raw = 0  # bytes of a head still arriving, counted in whole reads
         self._header_count = 0
         self._header_bytes = 0
@@ -167,7 +167,8 @@ class EdgeProtocol(TargetKeepingProtocol):
             return
         if self._reading_head and not self._boundary_in_chunk:
             # Every byte of this read belongs to a head that is still incomplete; the parser holds a
-            # header field it has not finished, so bound what it can be made to keep.
+            # header field it has not finished, so bound what it can be made to keep. (After a read
+            # that ended a request too, the rest of it goes uncounted: at most one read, 256 KiB.)
             self._head_raw += len(data)
             limits = self.limits
             if self._head_raw > limits.max_header_bytes + limits.max_target_bytes + _REQUEST_LINE_ALLOWANCE:
@@ -181,7 +182,8 @@ class EdgeProtocol(TargetKeepingProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self._reading_head = self._head_started = self._boundary_in_chunk = True
+        # The bytes of this read before the head began were blank lines, if any: all count.
+        self._reading_head = self._head_started = True
         self._head_raw = self._header_count = self._header_bytes = 0
         if self._timer is None:
             self._arm(self.limits.header_timeout, self._head_timed_out)
