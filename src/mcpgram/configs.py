@@ -313,7 +313,7 @@ class PoolLimits(_MaskedRepr):
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class HttpConfig(_MaskedRepr):
-    """The HTTP listener: bind address, public origin, TLS, body limit, no-auth, rate limits, sessions."""
+    """The HTTP listener: address, public origin, TLS, size and time limits, auth, rate limits, sessions."""
 
     host: str = "127.0.0.1"
     port: int = 8000
@@ -321,6 +321,13 @@ class HttpConfig(_MaskedRepr):
     tls_cert: Path | None = None
     tls_key: Path | None = None
     max_body_bytes: int = 1_048_576
+    max_connections: int = 1000
+    max_header_count: int = 100
+    max_header_bytes: int = 16_384
+    max_target_bytes: int = 8192
+    http_header_timeout: float = 10.0
+    http_body_timeout: float = 30.0
+    http_keep_alive_timeout: float = 5.0
     no_auth: bool = False
     auth_failures_per_minute: int = 20
     requests_per_minute: int = 600

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import ssl
 from collections.abc import AsyncIterator, Callable
@@ -62,3 +63,25 @@ async def test_tls_serves_https_with_hsts(sandbox: SandboxServer, tmp_path: Path
         assert "max-age" in health.headers["strict-transport-security"]
         with pytest.raises(httpx.HTTPError):
             await http.get(f"http://127.0.0.1:{port}/health")
+
+
+async def test_tls_refusals_made_by_the_http_server_carry_hsts(
+    sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    """Over TLS, the 400 the HTTP server itself gives a malformed request is JSON with HSTS too."""
+    cert, key = self_signed(tmp_path)
+    settings = settings_for(sandbox, tmp_path / "data", transport="http", port=0, tls_cert=cert, tls_key=key)
+    context = ssl.create_default_context(cafile=str(cert))
+    async with running(build_gateway(settings, transport="http")) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=context)
+        try:
+            writer.write(b"NOT HTTP AT ALL\r\n\r\n")
+            response = await asyncio.wait_for(reader.read(65536), 10)
+        finally:
+            writer.close()
+            with contextlib.suppress(ConnectionError, ssl.SSLError):
+                await writer.wait_closed()
+    head, _, body = response.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 ")
+    assert b"\r\nstrict-transport-security: max-age=" in head.lower()
+    assert json.loads(body)["error"] == "BAD_REQUEST"
