@@ -426,3 +426,26 @@ def test_limit_settings_reach_the_http_config() -> None:
     )
     assert http.mcp_session_idle_seconds == 60
     assert Settings.load().http_config() == HttpConfig()
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("", ()),
+        ("https://App.Example", ("https://app.example",)),
+        ("https://a.example, http://127.0.0.1:5173/", ("https://a.example", "http://127.0.0.1:5173")),
+    ],
+)
+def test_cors_origins_parse_from_a_comma_separated_list(raw: str, expected: tuple[str, ...]) -> None:
+    settings = Settings.load(env_file=None, cors_origins=raw)
+    assert settings.cors_origins == expected
+    assert settings.http_config().cors_origins == expected
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ["app.example", "ftp://a.example", "https://a.example/path", "https://u@a.example", "https://a.example:x", "*"],
+)
+def test_cors_origins_refuse_what_is_not_an_origin(bad: str) -> None:
+    with pytest.raises(ConfigError, match="cors_origins"):
+        Settings.load(env_file=None, cors_origins=bad)

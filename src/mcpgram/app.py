@@ -237,6 +237,7 @@ def http_app(gateway: Gateway, *, behind_front: bool = False) -> Any:
     return build_http_app(
         gateway.mcp,
         http_config=settings.http_config(),
+        cors_origins=settings.cors_origins,
         operator_token=settings.operator_token,
         pool_stats=gateway.pool.stats,
         verifier=gateway.verifier,

@@ -333,4 +333,5 @@ class HttpConfig(_MaskedRepr):
     requests_per_minute: int = 600
     max_concurrent_requests: int = 256
     trusted_proxies: tuple[str, ...] = ()
+    cors_origins: tuple[str, ...] = ()
     mcp_session_idle_seconds: float = 1800.0

@@ -20,6 +20,7 @@ import json
 import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     AnyHttpUrl,
@@ -195,6 +196,9 @@ class Settings(BaseSettings):
     max_concurrent_requests: int = Field(256, ge=1, description="HTTP requests served at once.")
     # NoDecode: the environment gives a comma-separated list, not JSON.
     trusted_proxies: Annotated[tuple[str, ...], NoDecode] = Field((), description="Proxies to believe.")
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), description="Browser origins allowed to call the HTTP API cross-origin."
+    )
     mcp_session_idle_seconds: float = Field(1800.0, gt=0, description="Idle seconds before a session ends.")
     telegram_timeout: float = Field(30.0, gt=0, description="Seconds before a Telegram call times out.")
     pool_max_clients: int = Field(200, ge=1, description="Telegram clients kept connected at most.")
@@ -276,6 +280,30 @@ class Settings(BaseSettings):
             return tuple(str(ipaddress.ip_network(str(entry).strip(), strict=False)) for entry in entries)
         except (TypeError, ValueError):
             raise ValueError("entries must be IP addresses or CIDR networks, comma-separated") from None
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _check_cors_origins(cls, value: object) -> tuple[str, ...]:
+        entries: Any = value.replace(",", " ").split() if isinstance(value, str) else value
+        origins = []
+        for entry in entries:
+            parts = urlsplit(str(entry).strip())
+            try:
+                port = parts.port
+            except ValueError:
+                port = -1
+            if (
+                parts.scheme not in {"http", "https"}
+                or not parts.hostname
+                or parts.username is not None
+                or parts.path not in {"", "/"}
+                or parts.query
+                or parts.fragment
+                or port == -1
+            ):
+                raise ValueError("entries must be origins like https://app.example or http://127.0.0.1:5173")
+            origins.append(f"{parts.scheme}://{parts.netloc.lower()}")
+        return tuple(origins)
 
     @field_validator("log_level", mode="before")
     @classmethod

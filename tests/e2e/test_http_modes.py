@@ -85,3 +85,17 @@ async def test_tls_refusals_made_by_the_http_server_carry_hsts(
     assert head.startswith(b"HTTP/1.1 400 ")
     assert b"\r\nstrict-transport-security: max-age=" in head.lower()
     assert json.loads(body)["error"] == "BAD_REQUEST"
+
+
+async def test_configured_cors_origins_reach_the_served_app(sandbox: SandboxServer, tmp_path: Path) -> None:
+    """MCPGRAM_CORS_ORIGINS is honoured by `serve`: its origin gets CORS answers, another origin none."""
+    allowed = "http://127.0.0.1:5173"
+    settings = settings_for(sandbox, tmp_path / "data", transport="http", port=0, cors_origins=allowed)
+    gateway = build_gateway(settings, transport="http")
+    preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization"}
+    async with running(gateway) as port, httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+        ok = await http.options("/v1/mcp", headers={"Origin": allowed, **preflight})
+        foreign = await http.options("/v1/mcp", headers={"Origin": "http://127.0.0.1:5174", **preflight})
+    assert ok.status_code == 200 and ok.headers["access-control-allow-origin"] == allowed
+    assert "mcp-method" in ok.headers["access-control-allow-headers"].lower()
+    assert "access-control-allow-origin" not in foreign.headers and foreign.status_code in {400, 403}
