@@ -238,6 +238,49 @@ async def test_idle_clients_are_swept_and_sealed(sandbox: SandboxServer, vault: 
         await pool.close()
 
 
+class FakeClock:
+    """A monotonic clock that moves only when the test says so."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_idle_eviction_follows_the_injected_clock(sandbox: SandboxServer, vault: Vault) -> None:
+    """Idle for idle_seconds on the pool's clock, a client is evicted and sealed; a busy one never is."""
+    clock = FakeClock()
+    limits = PoolLimits(max_clients=10, idle_seconds=600)
+    pool = ClientPool(telegram_config(sandbox), vault, limits, backoff=FAST_BACKOFF, clock=clock)
+    await pool.start()
+    try:
+        idle = await login_tenant(pool, vault, sandbox, "9996650011")
+        busy = await login_tenant(pool, vault, sandbox, "9996650012")
+        clock.now += 599
+        assert pool.sweep() == 0
+        async with pool.client(busy):
+            clock.now += 1
+            assert pool.sweep() == 1  # the idle one; the busy one was just used, and is in flight
+            clock.now += 10_000
+            assert pool.sweep() == 0  # in flight: never evicted, however long the call takes
+        assert pool.stats().active == 1
+        clock.now += 599
+        assert pool.sweep() == 0
+        clock.now += 1
+        assert pool.sweep() == 1
+        for _ in range(200):  # sealing runs in a worker thread: wait for it, not for the clock
+            if pool.stats().closing == 0:
+                break
+            await asyncio.sleep(0.01)
+        assert pool.stats() == PoolStats(
+            active=0, busy=0, in_flight=0, evictions=2, created=2, closing=0, max_clients=10
+        )
+        assert load_state(vault.open(idle, "session") or b"").auth_key is not None
+    finally:
+        await pool.close()
+
+
 async def test_a_closed_pool_refuses_calls(
     sandbox: SandboxServer, vault: Vault, make_pool: PoolFactory
 ) -> None:

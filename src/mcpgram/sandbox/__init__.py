@@ -9,8 +9,9 @@ start it.
 from __future__ import annotations
 
 from .crypto import SandboxKey
+from .handle import AuthRecord
 from .router import RpcError
-from .server import AuthRecord, SandboxServer
+from .server import SandboxServer
 from .world import PeerKey, World
 
 __all__ = ["AuthRecord", "PeerKey", "RpcError", "SandboxKey", "SandboxServer", "World"]

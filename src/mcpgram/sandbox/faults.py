@@ -204,7 +204,4 @@ class Faults:
 
 def _close_caller(ctx: Ctx) -> None:
     """Close the connection serving this call; its answer then has nowhere to go."""
-    for connection in list(ctx.server.connections):
-        session = connection.session
-        if connection.auth is ctx.auth and session is not None and session.session_id == ctx.session_id:
-            connection.close()
+    ctx.server.close_session(ctx.auth, ctx.session_id)

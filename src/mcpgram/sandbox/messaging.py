@@ -25,8 +25,8 @@ from .threads import discussion_copy, thread_reply
 from .world import Box, Channel, Content, Message, PeerKey, ReplyTo, UpdateRecord, World, user_peer
 
 if TYPE_CHECKING:
+    from .handle import ServerHandle
     from .router import Ctx
-    from .server import SandboxServer
 
 
 @dataclass
@@ -311,7 +311,7 @@ def publish(ctx: Ctx, changes: Changes, *, extra: list[Any] | None = None) -> An
     return types.Updates(updates=mine, users=users, chats=chats, date=ctx.world.now(), seq=0)
 
 
-def push_changes(server: SandboxServer, changes: Changes, *, exclude: Any = None) -> None:
+def push_changes(server: ServerHandle, changes: Changes, *, exclude: Any = None) -> None:
     """Deliver queued updates to live sessions (``exclude``: the caller's session, which gets the answer)."""
     now = server.world.now()
     for user_id, updates in changes.updates.items():

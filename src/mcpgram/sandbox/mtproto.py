@@ -30,7 +30,8 @@ from .router import Ctx, RpcError, call_route
 from .transport import ByteSource, Codec, TransportError, detect_codec
 
 if TYPE_CHECKING:
-    from .server import AuthRecord, SandboxServer
+    from .handle import AuthRecord
+    from .server import SandboxServer
 
 log = logging.getLogger("mcpgram.sandbox.mtproto")
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .server import AuthRecord, SandboxServer
+    from .handle import AuthRecord, ServerHandle
     from .world import World
 
 
@@ -39,7 +39,7 @@ def flood_wait(seconds: int) -> RpcError:
 class Ctx:
     """Everything a handler may look at for one call."""
 
-    server: SandboxServer
+    server: ServerHandle
     auth: AuthRecord
     session_id: int
     msg_id: int

@@ -36,8 +36,8 @@ from .threads import thread_reply
 from .world import Content, Message, PeerKey, ReplyTo, World
 
 if TYPE_CHECKING:
+    from .handle import ServerHandle
     from .router import Ctx
-    from .server import SandboxServer
 
 #: ``schedule_date`` meaning "when the recipient comes online" (private chats): sent at once here.
 SEND_WHEN_ONLINE = 0x7FFFFFFE
@@ -168,7 +168,7 @@ def schedule(
     return types.Updates(updates=updates, users=users, chats=chats, date=world.now(), seq=0)
 
 
-def _start_timer(server: SandboxServer, date: int) -> None:
+def _start_timer(server: ServerHandle, date: int) -> None:
     delay = max(0.0, date - server.world.now())
     # A timer left behind when the server stops only finds nothing due: delivery re-checks the clock.
     asyncio.get_running_loop().call_later(delay, deliver_due, server)
@@ -183,7 +183,7 @@ def remove(world: World, sender_id: int, peer: PeerKey, ids: list[int]) -> list[
     return gone
 
 
-def deliver_due(server: SandboxServer, *, force: dict[int, set[int]] | None = None) -> int:
+def deliver_due(server: ServerHandle, *, force: dict[int, set[int]] | None = None) -> int:
     """Post every scheduled message that is due (plus ``force``: user id -> ids to send now).
 
     Returns how many were posted.

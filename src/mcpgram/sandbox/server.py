@@ -17,9 +17,7 @@ import asyncio
 import logging
 import os
 import re
-import struct
 from collections import Counter
-from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
@@ -27,11 +25,13 @@ from telethon.tl import TLObject, types
 
 from .crypto import SandboxKey
 from .faults import Faults
+from .handle import AuthRecord
 from .handshake import NewAuthKey
 from .messaging import Changes, post, push_changes
 from .mtproto import Connection
 from .mtproxy import ProxyEndpoint, ProxySecret
 from .router import Router, method_name
+from .rpc import build_router
 from .rpc.qr import accept_token
 from .world import SERVICE_USER_ID, Content, World, user_peer
 
@@ -55,40 +55,6 @@ def shared_key() -> SandboxKey:
     return _SHARED_KEY
 
 
-@dataclass
-class AuthRecord:
-    """One authorization key and what it is allowed to do (Telegram's "authorization")."""
-
-    key: bytes
-    key_id: int
-    salts: list[int]
-    created: int
-    user_id: int | None = None
-    #: Set when the authorization was terminated: the 401 message its next call gets.
-    revoked: str | None = None
-    #: User id waiting for its 2FA password (``SESSION_PASSWORD_NEEDED`` was answered).
-    pending_password_user: int | None = None
-    #: The open SRP challenge of the last ``account.getPassword``; single use.
-    srp_challenge: Any = None
-    #: The salts the last ``account.getPassword`` offered for a new password (``srp.NewSalts``).
-    new_salts: Any = None
-    device_model: str = ""
-    app_version: str = ""
-    system_version: str = ""
-    api_id: int = 0
-    hash: int = field(default_factory=lambda: int.from_bytes(os.urandom(8), "little", signed=True))
-    #: When the key last made an RPC (the "last active" time of its session), 0 for never.
-    active: int = 0
-    #: MTProto sessions under this key by session_id (``mtproto.Session``), kept across reconnects.
-    sessions: dict[int, Any] = field(default_factory=dict)
-    #: RPCs made under this key, by TL method name (see :attr:`SandboxServer.rpc_counts`).
-    rpc_counts: Counter[str] = field(default_factory=Counter)
-
-    @property
-    def key_id_bytes(self) -> bytes:
-        return struct.pack("<Q", self.key_id)
-
-
 class SandboxServer:
     """An MTProto server on 127.0.0.1 speaking the TL layer of the installed Telethon."""
 
@@ -104,8 +70,6 @@ class SandboxServer:
         proxy_secret: ProxySecret | None = None,
         proxy_port: int = 0,
     ) -> None:
-        from .rpc import build_router  # noqa: PLC0415 - the method modules import this module
-
         self.world = world if world is not None else World()
         self.host = host
         self.port = port
@@ -256,6 +220,13 @@ class SandboxServer:
                 connection.push(updates)
                 sent += 1
         return sent
+
+    def close_session(self, auth: AuthRecord, session_id: int) -> None:
+        """Close the connections serving MTProto session ``session_id`` of ``auth``."""
+        for connection in list(self.connections):
+            session = connection.session
+            if connection.auth is auth and session is not None and session.session_id == session_id:
+                connection.close()
 
     # -- the test API --------------------------------------------------------------------------
 

@@ -15,6 +15,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from telethon import TelegramClient
+
     from . import (  # noqa: F401
         account,
         actions,
@@ -29,6 +31,11 @@ if TYPE_CHECKING:
         sending,
         shapes,
     )
+
+    #: The Telethon client, as layers that must not import Telethon name it in annotations
+    #: (``tools.context.ToolContext.run``): ``from ..telegram import Client`` under TYPE_CHECKING.
+    #: It exists only for the type checker; at run time the tools layer never sees the type.
+    Client = TelegramClient
 
 _SUBMODULES = frozenset(
     {

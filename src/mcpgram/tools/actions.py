@@ -8,7 +8,7 @@ pin again leaves the same state, and a second delete reports the ids as not_foun
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 from fastmcp import FastMCP
 from fastmcp.tools import ToolResult
@@ -17,9 +17,6 @@ from pydantic import Field
 from .. import telegram
 from .context import DESTRUCTIVE, READ, SET, ToolContext, add_tool, compact
 from .params import MAX_INT32, ChatRef, MessageId, MessageIdItem
-
-if TYPE_CHECKING:  # Telethon-importing module: for annotations only, never loaded by the tools layer
-    from ..telegram.actions import Deleted, Reactions, Transcription
 
 #: Telegram deletes at most 100 messages per call.
 MAX_DELETE = 100
@@ -42,14 +39,11 @@ def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
     ) -> ToolResult:
         """Delete messages of one chat. Ids not in the chat are listed in not_found."""
 
-        async def call(client: Any) -> Deleted:
-            if scheduled:
-                return await telegram.actions.delete_scheduled(client, chat, message_ids)
-            return await telegram.actions.delete_messages(
-                client, chat, message_ids, for_everyone=for_everyone
-            )
-
-        done = await ctx.run(call)
+        done = await (
+            ctx.run(telegram.actions.delete_scheduled, chat, message_ids)
+            if scheduled
+            else ctx.run(telegram.actions.delete_messages, chat, message_ids, for_everyone=for_everyone)
+        )
         result: dict[str, Any] = {"deleted": len(done.deleted)}
         result |= {"scheduled": True} if scheduled else {"for_everyone": done.for_everyone}
         if done.not_found:
@@ -66,10 +60,7 @@ def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
     ) -> ToolResult:
         """Mark a chat's messages as read."""
 
-        async def call(client: Any) -> None:
-            await telegram.actions.mark_read(client, chat, up_to=up_to)
-
-        await ctx.run(call)
+        await ctx.run(telegram.actions.mark_read, chat, up_to=up_to)
         return compact({"read_up_to": up_to} if up_to else {"read": "all"}, third_party=False)
 
     async def react(
@@ -81,10 +72,7 @@ def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
     ) -> ToolResult:
         """Set or remove your reaction on a message; returns its reactions after."""
 
-        async def call(client: Any) -> Reactions:
-            return await telegram.actions.react(client, chat, message_id, emoji)
-
-        after = await ctx.run(call)
+        after = await ctx.run(telegram.actions.react, chat, message_id, emoji)
         result: dict[str, Any] = {}
         if after.known:
             result["reactions"] = after.counts
@@ -100,19 +88,13 @@ def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
     ) -> ToolResult:
         """Pin or unpin a message in a chat."""
 
-        async def call(client: Any) -> None:
-            await telegram.actions.pin_message(client, chat, message_id, unpin=unpin, notify=notify)
-
-        await ctx.run(call)
+        await ctx.run(telegram.actions.pin_message, chat, message_id, unpin=unpin, notify=notify)
         return compact({"message_id": message_id, "pinned": not unpin}, third_party=False)
 
     async def transcribe_voice(chat: ChatRef, message_id: MessageId) -> ToolResult:
         """Telegram's speech-to-text for a voice note or round video (Premium after a free trial)."""
 
-        async def call(client: Any) -> Transcription:
-            return await telegram.actions.transcribe_voice(client, chat, message_id)
-
-        done = await ctx.run(call)
+        done = await ctx.run(telegram.actions.transcribe_voice, chat, message_id)
         result: dict[str, Any] = {"text": done.text}
         if done.pending:
             result["pending"] = True

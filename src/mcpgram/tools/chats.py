@@ -9,7 +9,7 @@ the query and filters; ``get_chat``'s ``topics_cursor`` carries a position in a 
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastmcp import FastMCP
 from fastmcp.tools import ToolResult
@@ -21,6 +21,9 @@ from ..telegram.shapes import pruned
 from .context import READ, ToolContext, add_tool, compact
 from .paging import int_at, next_cursor, read_cursor
 from .params import MAX_INT32, ChatRef
+
+if TYPE_CHECKING:  # Telethon-importing module: for annotations only
+    from ..telegram import Client
 
 Kind = Literal["any", "user", "bot", "group", "channel", "forum"]
 DEFAULT_TOPICS = 10
@@ -49,19 +52,55 @@ def _search_position(position: dict[str, Any]) -> dict[str, int]:
 
 async def chat_result(ctx: ToolContext, chat: str, *, topics: int = DEFAULT_TOPICS) -> dict[str, Any]:
     """``get_chat``'s payload for ``chat`` (before :func:`compact`): profile, rights, pinned, topics."""
+    return await ctx.run(_chat_payload, ctx, chat, topics)
 
-    async def call(client: Any) -> dict[str, Any]:
-        view = await telegram.profile.get_chat(client, chat, topics=topics)
-        details = pruned(view.details)
-        details.pop("pinned_id", None)
-        payload: dict[str, Any] = {**details.pop("chat"), **details, "can": view.details.can}
-        if view.pinned is not None:
-            payload["pinned"] = pruned(view.pinned)
-        if view.topics is not None:
-            payload.update(_topic_page(ctx, chat, view.topics))
-        return payload
 
-    return await ctx.run(call)
+async def _chat_payload(client: Client, ctx: ToolContext, chat: str, topics: int) -> dict[str, Any]:
+    view = await telegram.profile.get_chat(client, chat, topics=topics)
+    details = pruned(view.details)
+    details.pop("pinned_id", None)
+    payload: dict[str, Any] = {**details.pop("chat"), **details, "can": view.details.can}
+    if view.pinned is not None:
+        payload["pinned"] = pruned(view.pinned)
+    if view.topics is not None:
+        payload.update(_topic_page(ctx, chat, view.topics))
+    return payload
+
+
+async def _topics_payload(
+    client: Client, ctx: ToolContext, chat: str, topics: int, topics_cursor: str
+) -> dict[str, Any]:
+    raw = read_cursor(ctx, "get_chat", {"chat": chat}, topics_cursor)
+    if set(raw) != {"d", "i", "t"}:
+        raise InvalidCursor("cursor is not valid here", hint="start again without a cursor")
+    position = {key: int_at(raw, key, high=MAX_INT32) for key in ("d", "i", "t")}
+    page = await telegram.profile.get_topics(client, chat, limit=max(topics, 1), position=position)
+    return _topic_page(ctx, chat, page)
+
+
+async def _chats_payload(  # noqa: PLR0917  # find_chats' arguments, passed on as they came
+    client: Client,
+    ctx: ToolContext,
+    query: str,
+    scope: dict[str, Any],
+    flt: telegram.chats.ChatFilter,
+    limit: int,
+    cursor: str,
+) -> dict[str, Any]:
+    chats = telegram.chats
+    dialogs = chats.classify_query(query)[0] == "dialogs"
+    position: dict[str, int] = {}
+    if cursor:
+        raw = read_cursor(ctx, "find_chats", scope, cursor)
+        position = _dialog_position(raw) if dialogs else _search_position(raw)
+    found = await chats.find_chats(client, query, flt, limit=limit, position=position)
+    result: dict[str, Any] = {
+        "chats": [pruned(c) for c in found.chats],
+        "has_more": found.next is not None,
+    }
+    if found.next is not None:
+        result["next_cursor"] = next_cursor(ctx, "find_chats", scope, found.next)
+    return result
 
 
 def _topic_page(ctx: ToolContext, chat: str, page: Any) -> dict[str, Any]:
@@ -96,24 +135,8 @@ def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
         scope = {"query": query, "kind": kind, "folder": folder, "unread": unread, "active_days": active_days}
         since = int(time.time()) - active_days * _DAY if active_days else 0
 
-        async def call(client: Any) -> dict[str, Any]:
-            chats = telegram.chats
-            dialogs = chats.classify_query(query)[0] == "dialogs"
-            position: dict[str, int] = {}
-            if cursor:
-                raw = read_cursor(ctx, "find_chats", scope, cursor)
-                position = _dialog_position(raw) if dialogs else _search_position(raw)
-            flt = chats.ChatFilter(kind=kind, folder=folder, unread=unread, active_since=since)
-            found = await chats.find_chats(client, query, flt, limit=limit, position=position)
-            result: dict[str, Any] = {
-                "chats": [pruned(c) for c in found.chats],
-                "has_more": found.next is not None,
-            }
-            if found.next is not None:
-                result["next_cursor"] = next_cursor(ctx, "find_chats", scope, found.next)
-            return result
-
-        payload = await ctx.run(call)
+        flt = telegram.chats.ChatFilter(kind=kind, folder=folder, unread=unread, active_since=since)
+        payload = await ctx.run(_chats_payload, ctx, query, scope, flt, limit, cursor)
         # Names are third-party text; an empty page carries none, so it needs no note.
         return compact(payload, third_party=bool(payload["chats"]))
 
@@ -133,15 +156,7 @@ def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
         if not topics_cursor:
             return compact(await chat_result(ctx, chat, topics=topics))
 
-        async def call(client: Any) -> dict[str, Any]:
-            raw = read_cursor(ctx, "get_chat", {"chat": chat}, topics_cursor)
-            if set(raw) != {"d", "i", "t"}:
-                raise InvalidCursor("cursor is not valid here", hint="start again without a cursor")
-            position = {key: int_at(raw, key, high=MAX_INT32) for key in ("d", "i", "t")}
-            page = await telegram.profile.get_topics(client, chat, limit=max(topics, 1), position=position)
-            return _topic_page(ctx, chat, page)
-
-        return compact(await ctx.run(call))
+        return compact(await ctx.run(_topics_payload, ctx, chat, topics, topics_cursor))
 
     add_tool(mcp, find_chats, READ)
     add_tool(mcp, get_chat, READ)

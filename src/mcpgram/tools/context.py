@@ -17,8 +17,9 @@ import inspect
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 from fastmcp import FastMCP
 from fastmcp.exceptions import ToolError, ValidationError
@@ -32,7 +33,12 @@ from ..log import bind_tenant, current_tenant
 from ..vault.vault import TenantKeys
 from .arguments import invalid_arguments
 
+if TYPE_CHECKING:  # for annotations only: the tools layer never loads Telethon (tests/test_architecture.py)
+    from ..telegram import Client
+    from ..telegram.pool import TenantClient
+
 T = TypeVar("T")
+P = ParamSpec("P")
 
 #: Where FastMCP logs a refusal ("Error calling tool ..."): below the default level. A refusal is
 #: the agent's business, logged once by ``audit.py``'s ``tool.call`` line with its code.
@@ -69,7 +75,7 @@ DESTRUCTIVE = _hints(read_only=False, destructive=True, idempotent=True)
 class ClientLender(Protocol):
     """The slice of ClientPool the tools use."""
 
-    def client(self, keys: TenantKeys) -> Any: ...
+    def client(self, keys: TenantKeys) -> AbstractAsyncContextManager[TenantClient]: ...
 
 
 @dataclass(frozen=True)
@@ -82,14 +88,19 @@ class ToolContext:
     #: for the stdio owner, so it also picks the login command :attr:`login_hint` names.
     local_files: bool = False
 
-    async def run(self, fn: Callable[[Any], Awaitable[T]]) -> T:
-        """Run ``fn(telethon_client)`` for the calling tenant, mapping errors for the agent."""
+    async def run(
+        self, fn: Callable[Concatenate[Client, P], Awaitable[T]], /, *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """Run ``fn(telethon_client, *args, **kwargs)`` for the calling tenant, mapping errors for the agent.
+
+        ``fn`` is a ``telegram`` function (``await ctx.run(telegram.actions.react, chat, id, emoji)``);
+        the type checker checks the arguments against its signature.
+        """
         try:
             keys = await self.resolve_keys()
             with bind_tenant(keys.tenant_id):
                 async with self.pool.client(keys) as tenant_client:
-                    result: T = await tenant_client.run(fn)
-                    return result
+                    return await tenant_client.run(lambda client: fn(client, *args, **kwargs))
         except LoginRequired as exc:
             raise refusal(LoginRequired(exc.message, hint=self.login_hint)) from None
         except MCPGramError as exc:

@@ -22,7 +22,8 @@ from .context import READ, ToolContext, add_tool, compact
 from .paging import int_at, next_cursor, read_cursor
 from .params import MAX_INT32, ChatRef, MessageIdItem, SenderRef
 
-if TYPE_CHECKING:  # Telethon-importing module: for annotations only
+if TYPE_CHECKING:  # Telethon-importing modules: for annotations only
+    from ..telegram import Client
     from ..telegram.history import Page
 
 TOOL = "get_messages"
@@ -52,9 +53,9 @@ def page_payload(page: Page) -> dict[str, Any]:
 
 
 async def read_page(
-    ctx: ToolContext, client: Any, query: dict[str, Any], limit: int, cursor: str
+    client: Client, ctx: ToolContext, query: dict[str, Any], limit: int, cursor: str
 ) -> dict[str, Any]:
-    """One page of ``get_messages`` for the arguments in ``query``; call inside ``ctx.run``."""
+    """One page of ``get_messages`` for the arguments in ``query``: ``ctx.run(read_page, ctx, ...)``."""
     ids: list[int] = query["ids"]
     if query.get("scheduled"):
         if any(query[k] for k in ("from_date", "search", "thread", "sender", "media")) or cursor:
@@ -95,10 +96,7 @@ async def message_result(ctx: ToolContext, chat: str, limit: int) -> dict[str, A
     """What ``get_messages(chat, limit)`` returns, before ``compact`` (for the messages resource)."""
     query = _query(chat)
 
-    async def call(client: Any) -> dict[str, Any]:
-        return await read_page(ctx, client, query, limit, "")
-
-    return await ctx.run(call)
+    return await ctx.run(read_page, ctx, query, limit, "")
 
 
 def _query(
@@ -161,9 +159,6 @@ def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
             scheduled=scheduled,
         )
 
-        async def call(client: Any) -> dict[str, Any]:
-            return await read_page(ctx, client, query, limit, cursor)
-
-        return compact(await ctx.run(call))
+        return compact(await ctx.run(read_page, ctx, query, limit, cursor))
 
     add_tool(mcp, get_messages, READ)

@@ -21,8 +21,9 @@ from .messages import parse_date
 from .paging import int_at, next_cursor, read_cursor
 from .params import MAX_INT32
 
-if TYPE_CHECKING:  # Telethon-importing module: for annotations only
-    from ..telegram.search import Hits, Position
+if TYPE_CHECKING:  # Telethon-importing modules: for annotations only
+    from ..telegram import Client
+    from ..telegram.search import ChatType, Hits, Position
 
 TOOL = "search_messages"
 #: Marked peer ids are TL ``long``.
@@ -50,6 +51,38 @@ def _payload(ctx: ToolContext, bound: dict[str, Any], hits: Hits) -> dict[str, A
     return result
 
 
+async def _search_payload(
+    client: Client,
+    ctx: ToolContext,
+    bound: dict[str, Any],
+    *,
+    limit: int,
+    cursor: str,
+    media: MediaFilter,
+    chat_type: ChatType,
+) -> dict[str, Any]:
+    query, since, until = bound["query"], bound["since"], bound["until"]
+    if not query.strip() and not media:
+        raise InvalidArgument("query is empty", hint="give text to find, or a media kind")
+    min_date = parse_date(since, "since") if since else 0
+    max_date = parse_date(until, "until") if until else 0
+    after = _position(ctx, bound, cursor) if cursor else None
+    try:
+        hits = await telegram.search.search_all(
+            client,
+            text=query.strip(),
+            limit=limit,
+            media=media,
+            chat_type=chat_type,
+            min_date=min_date,
+            max_date=max_date,
+            after=after,
+        )
+    except telegram.search.UnknownPeer:
+        raise InvalidCursor("cursor is not valid here", hint="start again without a cursor") from None
+    return _payload(ctx, bound, hits)
+
+
 def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
     async def search_messages(
         query: Annotated[str, Field(max_length=256, description="Text (may be empty with media)")],
@@ -64,27 +97,9 @@ def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
         """Search all chats, newest first. chats maps chat ids to names."""
         bound = {"query": query, "media": media, "chat_type": chat_type, "since": since, "until": until}
 
-        async def call(client: Any) -> dict[str, Any]:
-            if not query.strip() and not media:
-                raise InvalidArgument("query is empty", hint="give text to find, or a media kind")
-            min_date = parse_date(since, "since") if since else 0
-            max_date = parse_date(until, "until") if until else 0
-            after = _position(ctx, bound, cursor) if cursor else None
-            try:
-                hits = await telegram.search.search_all(
-                    client,
-                    text=query.strip(),
-                    limit=limit,
-                    media=media,
-                    chat_type=chat_type,
-                    min_date=min_date,
-                    max_date=max_date,
-                    after=after,
-                )
-            except telegram.search.UnknownPeer:
-                raise InvalidCursor("cursor is not valid here", hint="start again without a cursor") from None
-            return _payload(ctx, bound, hits)
-
-        return compact(await ctx.run(call))
+        payload = await ctx.run(
+            _search_payload, ctx, bound, limit=limit, cursor=cursor, media=media, chat_type=chat_type
+        )
+        return compact(payload)
 
     add_tool(mcp, search_messages, READ)

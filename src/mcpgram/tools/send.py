@@ -10,7 +10,7 @@ connection lost mid-send can never make a second message (``telegram/sending.py`
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastmcp import FastMCP
 from fastmcp.exceptions import ToolError
@@ -22,10 +22,6 @@ from ..errors import NotAllowed
 from ..telegram.shapes import pruned
 from .context import DESTRUCTIVE, WRITE, ToolContext, add_tool, compact, refusal
 from .params import MAX_INT32, ChatRef, MessageIdItem
-
-if TYPE_CHECKING:  # Telethon-importing modules: for annotations only, never loaded by the tools layer
-    from ..telegram.phone import PhoneSent
-    from ..telegram.sending import Edited, Forwarded, Sent
 
 #: Telegram forwards at most 100 messages per call.
 MAX_FORWARD = 100
@@ -71,20 +67,18 @@ def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
         if file and not ctx.local_files:
             raise _no_local_files()
 
-        async def call(client: Any) -> Sent:
-            return await telegram.sending.send_message(
-                client,
-                chat,
-                text,
-                parse_mode=parse_mode,
-                reply_to=reply_to,
-                topic=topic,
-                silent=silent,
-                schedule=schedule,
-                file=file,
-            )
-
-        return compact(pruned(await ctx.run(call)), third_party=False)
+        sent = await ctx.run(
+            telegram.sending.send_message,
+            chat,
+            text,
+            parse_mode=parse_mode,
+            reply_to=reply_to,
+            topic=topic,
+            silent=silent,
+            schedule=schedule,
+            file=file,
+        )
+        return compact(pruned(sent), third_party=False)
 
     async def edit_message(
         chat: ChatRef,
@@ -94,10 +88,7 @@ def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
     ) -> ToolResult:
         """Replace the text of one of your own messages (changed=false if it already read so)."""
 
-        async def call(client: Any) -> Edited:
-            return await telegram.sending.edit_message(client, chat, message_id, text, parse_mode=parse_mode)
-
-        edited = await ctx.run(call)
+        edited = await ctx.run(telegram.sending.edit_message, chat, message_id, text, parse_mode=parse_mode)
         result = pruned(edited)
         result["changed"] = edited.changed
         return compact(result, third_party=False)
@@ -116,10 +107,8 @@ def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
         """Forward messages to another chat; returns the new ids in order."""
         ids = list(dict.fromkeys(message_ids))
 
-        async def call(client: Any) -> Forwarded:
-            return await telegram.sending.forward_messages(client, from_chat, ids, to_chat, silent=silent)
-
-        return compact(pruned(await ctx.run(call)), third_party=False)
+        forwarded = await ctx.run(telegram.sending.forward_messages, from_chat, ids, to_chat, silent=silent)
+        return compact(pruned(forwarded), third_party=False)
 
     async def send_to_phone(
         phone: Annotated[
@@ -135,12 +124,14 @@ def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
     ) -> ToolResult:
         """Message a phone number that is not a contact (added for the send, then removed)."""
 
-        async def call(client: Any) -> PhoneSent:
-            return await telegram.phone.send_to_phone(
-                client, phone, text, parse_mode=parse_mode, first_name=first_name, keep_contact=keep_contact
-            )
-
-        done = await ctx.run(call)
+        done = await ctx.run(
+            telegram.phone.send_to_phone,
+            phone,
+            text,
+            parse_mode=parse_mode,
+            first_name=first_name,
+            keep_contact=keep_contact,
+        )
         return compact({**pruned(done.sent), "contact": done.contact}, third_party=False)
 
     add_tool(mcp, send_message, WRITE)

@@ -20,7 +20,7 @@ from ..router import Ctx, Router, RpcError
 from .auth import authorize
 
 if TYPE_CHECKING:
-    from ..server import AuthRecord, SandboxServer
+    from ..handle import AuthRecord, ServerHandle
 
 router = Router()
 
@@ -43,7 +43,7 @@ class LoginToken:
     accepted_by: int | None = None
 
 
-def _forget_expired(server: SandboxServer) -> None:
+def _forget_expired(server: ServerHandle) -> None:
     # An accepted token stays until its waiting key collects it, even past its expiry.
     horizon = server.world.now() - _REMEMBER_EXPIRED
     for token, record in list(server.login_tokens.items()):
@@ -51,7 +51,7 @@ def _forget_expired(server: SandboxServer) -> None:
             del server.login_tokens[token]
 
 
-def _lookup(server: SandboxServer, token: bytes) -> LoginToken:
+def _lookup(server: ServerHandle, token: bytes) -> LoginToken:
     record: LoginToken | None = server.login_tokens.get(token)
     if record is None:
         raise RpcError(400, "AUTH_TOKEN_INVALID")
@@ -72,7 +72,7 @@ def _collect(ctx: Ctx, record: LoginToken) -> Any:
     return types.auth.LoginTokenSuccess(authorization=authorize(ctx, user_id))
 
 
-def authorization_tl(server: SandboxServer, auth: AuthRecord, *, current: bool = False) -> Any:
+def authorization_tl(server: ServerHandle, auth: AuthRecord, *, current: bool = False) -> Any:
     """An ``authorization`` (one row of "active sessions") describing ``auth``."""
     return types.Authorization(
         hash=0 if current else auth.hash,
@@ -91,7 +91,7 @@ def authorization_tl(server: SandboxServer, auth: AuthRecord, *, current: bool =
     )
 
 
-def accept_token(server: SandboxServer, token: bytes, user_id: int) -> Any:
+def accept_token(server: ServerHandle, token: bytes, user_id: int) -> Any:
     """Accept ``token`` for ``user_id`` and wake the waiting connection; returns its authorization."""
     _forget_expired(server)
     record = _lookup(server, token)
