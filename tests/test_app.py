@@ -5,7 +5,6 @@ from __future__ import annotations
 import gc
 from pathlib import Path
 
-import pytest
 from fastmcp import Client
 
 from mcpgram import __version__
@@ -64,10 +63,9 @@ def test_unlocked_keys_answer_only_the_token_they_were_unwrapped_with() -> None:
     assert cache.get("t-bob", alice) is None
 
 
-def test_unlocked_keys_expire_and_keep_at_most_size_entries(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unlocked_keys_expire_and_keep_at_most_size_entries() -> None:
     now = [1000.0]
-    monkeypatch.setattr("mcpgram.app.time.monotonic", lambda: now[0])
-    cache = UnlockedKeys(b"s" * 32, size=2, ttl=10)
+    cache = UnlockedKeys(b"s" * 32, size=2, ttl=10, clock=lambda: now[0])
     tokens = [new_token() for _ in range(3)]
     for i, token in enumerate(tokens):
         cache.put(token, _keys(f"t{i}"))

@@ -73,10 +73,18 @@ class UnlockedKeys:
     beyond ``size``.
     """
 
-    def __init__(self, server_secret: bytes, *, size: int = 4096, ttl: float = 300.0) -> None:
+    def __init__(
+        self,
+        server_secret: bytes,
+        *,
+        size: int = 4096,
+        ttl: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._secret = server_secret
         self._size = size
         self._ttl = ttl
+        self._clock = clock
         self._entries: OrderedDict[str, tuple[bytes, float, TenantKeys]] = OrderedDict()
 
     def get(self, tenant_id: str, token: str) -> TenantKeys | None:
@@ -84,14 +92,14 @@ class UnlockedKeys:
         if entry is None:
             return None
         digest, expires, keys = entry
-        if time.monotonic() >= expires or not hmac.compare_digest(digest, token_digest(self._secret, token)):
+        if self._clock() >= expires or not hmac.compare_digest(digest, token_digest(self._secret, token)):
             del self._entries[tenant_id]
             return None
         self._entries.move_to_end(tenant_id)
         return keys
 
     def put(self, token: str, keys: TenantKeys) -> None:
-        expires = time.monotonic() + self._ttl
+        expires = self._clock() + self._ttl
         self._entries[keys.tenant_id] = (token_digest(self._secret, token), expires, keys)
         self._entries.move_to_end(keys.tenant_id)
         while len(self._entries) > self._size:
