@@ -11,19 +11,25 @@ import pytest
 from mcpgram.web.frontwire import PEER_HEADER, FrontRequest, error_response, route_key, worker_index
 from mcpgram.web.security import FrontPeerMiddleware
 
-TOKEN = b"mcpg_" + b"A" * 43
+TOKEN = "mcpg_" + "A" * 43
+RAW = TOKEN.encode()
 
 
 @pytest.mark.parametrize(
     ("target", "headers", "key"),
     [
-        (b"/v1/mcp", [(b"Authorization", b"Bearer " + TOKEN)], TOKEN),
-        (b"/v1/mcp", [(b"authorization", b"bearer   " + TOKEN + b"  ")], TOKEN),
-        (b"/v1/url_auth/" + TOKEN + b"/mcp", [], TOKEN),
-        (b"/v1/url_auth/" + TOKEN + b"/mcp?x=1", [], TOKEN),
-        (b"/v1/url_auth/" + TOKEN, [], TOKEN),
-        # The header wins over the path, as in the workers' own auth.
-        (b"/v1/url_auth/other/mcp", [(b"Authorization", b"Bearer " + TOKEN)], TOKEN),
+        (b"/v1/mcp", [(b"Authorization", b"Bearer " + RAW)], TOKEN),
+        (b"/v1/mcp", [(b"authorization", b"bEaReR " + RAW)], TOKEN),
+        # Read as the MCP SDK reads it: nothing stripped, so the worker refuses it too.
+        (b"/v1/mcp", [(b"authorization", b"bearer   " + RAW)], "  " + TOKEN),
+        (b"/v1/url_auth/" + RAW + b"/mcp", [], TOKEN),
+        (b"/v1/url_auth/" + RAW + b"/mcp?x=1", [], TOKEN),
+        (b"/v1/url_auth/" + RAW, [], TOKEN),
+        (b"/v1/url_auth/%6Dcpg_" + b"A" * 43 + b"/mcp", [], TOKEN),  # percent-decoded as uvicorn does
+        # The url_auth path wins, as in the workers (which refuse a header that disagrees).
+        (b"/v1/url_auth/other/mcp", [(b"Authorization", b"Bearer " + RAW)], "other"),
+        # Only the first Authorization header counts, as in the MCP SDK.
+        (b"/v1/mcp", [(b"Authorization", b"Basic x"), (b"Authorization", b"Bearer " + RAW)], None),
         (b"/v1/mcp", [], None),
         (b"/v1/mcp", [(b"Authorization", b"Basic dXNlcjpwdw==")], None),
         (b"/v1/mcp", [(b"Authorization", b"Bearer ")], None),
@@ -31,14 +37,14 @@ TOKEN = b"mcpg_" + b"A" * 43
         (b"/health", [], None),
     ],
 )
-def test_route_key_reads_the_token_from_the_header_or_the_url_auth_path(
-    target: bytes, headers: list[tuple[bytes, bytes]], key: bytes | None
+def test_route_key_reads_the_token_the_worker_authenticates(
+    target: bytes, headers: list[tuple[bytes, bytes]], key: str | None
 ) -> None:
     assert route_key(target, headers) == key
 
 
 def test_worker_index_is_stable_and_spreads_tokens() -> None:
-    tokens = [f"mcpg_{i:043d}".encode() for i in range(4000)]
+    tokens = [f"mcpg_{i:043d}" for i in range(4000)]
     assert [worker_index(t, 4) for t in tokens] == [worker_index(t, 4) for t in tokens]
     spread = Counter(worker_index(t, 4) for t in tokens)
     assert set(spread) == {0, 1, 2, 3}
@@ -54,7 +60,7 @@ def _request(**overrides: Any) -> FrontRequest:
         "version": "1.1",
         "headers": [
             (b"Host", b"gw.example"),
-            (b"Authorization", b"Bearer " + TOKEN),
+            (b"Authorization", b"Bearer " + RAW),
             (b"Transfer-Encoding", b"chunked"),
             (b"Expect", b"100-continue"),
             (b"X-Mcpgram-Peer", b"https 10.9.9.9 1 10.9.9.9 1"),  # a client's forgery

@@ -126,7 +126,7 @@ class FrontServer:
         # A locked-out address still gets a well-formed token verified (the worker answers 429 for
         # a failed one), so a guesser behind the same NAT cannot lock out valid tenants.
         locked = wait > 0
-        if locked and not (key is not None and auth.is_well_formed(key.decode("latin-1"))):
+        if locked and not (key is not None and auth.is_well_formed(key)):
             client.write(self.refusal(Refusal(429, *LOCKED_OUT), retry_after=wait))
             self._log(request, 429, started)
             return request.keep_alive

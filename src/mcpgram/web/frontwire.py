@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .hostguard import parse_authority, target_authority
-from .ratelimit import presented_token
 from .security import FRONT_PEER_HEADER, security_headers
+from .tokensource import presented_token, scope_path
 
 __all__ = [
     "MAX_HEAD_BYTES",
@@ -37,16 +37,16 @@ MAX_HEAD_BYTES = 64 * 1024
 _DROPPED = frozenset({b"content-length", b"transfer-encoding", b"expect", b"connection", PEER_HEADER})
 
 
-def route_key(target: bytes, headers: Sequence[tuple[bytes, bytes]]) -> bytes | None:
-    """The token a request carries (``Authorization: Bearer`` first, else the url_auth path), or None."""
-    return presented_token(target, headers)
+def route_key(target: bytes, headers: Sequence[tuple[bytes, bytes]]) -> str | None:
+    """The token the worker will authenticate for this origin-form request (``web/tokensource.py``)."""
+    return presented_token(scope_path(target), headers)
 
 
-def worker_index(key: bytes | None, workers: int) -> int:
+def worker_index(key: str | None, workers: int) -> int:
     """The worker that serves ``key``: the same one for the same token, for the process's lifetime."""
     if key is None or workers == 1:
         return 0
-    return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big") % workers
+    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big") % workers
 
 
 def origin_form(target: bytes, headers: Sequence[tuple[bytes, bytes]], scheme: str) -> bytes | Refusal:
