@@ -188,6 +188,12 @@ class Settings(BaseSettings):
     max_concurrent_requests: int = Field(256, ge=1, description="HTTP requests served at once.")
     # NoDecode: the environment gives a comma-separated list, not JSON.
     trusted_proxies: Annotated[tuple[str, ...], NoDecode] = Field((), description="Proxies to believe.")
+    front_max_connections: int = Field(
+        1024, ge=1, description="Client connections the multi-worker front holds open at once."
+    )
+    front_answer_seconds: float = Field(
+        120.0, gt=0, description="Seconds the multi-worker front waits for a worker's answer to begin."
+    )
     mcp_session_idle_seconds: float = Field(1800.0, gt=0, description="Idle seconds before a session ends.")
     telegram_timeout: float = Field(30.0, gt=0, description="Seconds before a Telegram call times out.")
     pool_max_clients: int = Field(200, ge=1, description="Telegram clients kept connected at most.")

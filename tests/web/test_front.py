@@ -8,7 +8,14 @@ from typing import Any
 
 import pytest
 
-from mcpgram.web.frontwire import PEER_HEADER, FrontRequest, error_response, route_key, worker_index
+from mcpgram.web.frontwire import (
+    PEER_HEADER,
+    FrontRequest,
+    error_response,
+    relayed_head,
+    route_key,
+    worker_index,
+)
 from mcpgram.web.security import FrontPeerMiddleware
 
 TOKEN = "mcpg_" + "A" * 43
@@ -151,3 +158,43 @@ async def test_workers_take_the_client_address_from_the_front_and_drop_the_heade
     assert scope["server"] == server
     assert scope["scheme"] == scheme
     assert scope["headers"] == [(b"host", b"gw.example")]
+
+
+def test_hop_by_hop_request_headers_are_not_forwarded() -> None:
+    headers = [
+        (b"Host", b"gw.example"),
+        (b"Connection", b"keep-alive, X-Secret-Hop"),
+        (b"X-Secret-Hop", b"1"),
+        (b"Keep-Alive", b"timeout=5"),
+        (b"Proxy-Authorization", b"Basic eDp5"),
+        (b"Proxy-Connection", b"keep-alive"),
+        (b"TE", b"trailers"),
+        (b"Trailer", b"X-Checksum"),
+        (b"Upgrade", b"h2c"),
+        (b"Transfer-Encoding", b"chunked"),
+        (b"X-Kept", b"yes"),
+    ]
+    lines = _header_lines(_request(headers=headers).encode("http - 0 - 0"))
+    names = [line.split(b":")[0].lower() for line in lines[1:]]
+    assert names == [b"host", b"x-kept", b"connection", b"content-length", PEER_HEADER]
+
+
+def test_a_relayed_answer_head_loses_its_hop_by_hop_headers_but_keeps_its_framing() -> None:
+    headers = [
+        (b"content-type", b"text/event-stream"),
+        (b"Transfer-Encoding", b"chunked"),
+        (b"Connection", b"keep-alive, X-Worker-Hop, transfer-encoding"),
+        (b"X-Worker-Hop", b"1"),
+        (b"Keep-Alive", b"timeout=3600"),
+        (b"Proxy-Authenticate", b"Basic"),
+        (b"Upgrade", b"h2c"),
+        (b"Trailer", b"X-Checksum"),
+        (b"x-frame-options", b"DENY"),
+    ]
+    head = relayed_head(b"HTTP/1.1 200 OK", headers, close=False)
+    assert head == (
+        b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nTransfer-Encoding: chunked\r\n"
+        b"x-frame-options: DENY\r\n\r\n"
+    )
+    closing = relayed_head(b"HTTP/1.1 200 OK", [(b"Connection", b"close")], close=True)
+    assert closing == b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n"

@@ -8,10 +8,17 @@ sessions, session seals and request budget live in exactly one process, as with 
 Routing is per request, not per connection, so a reverse proxy that mixes tenants on one
 upstream connection is still routed right. Requests without a token go to worker 0 (they get 401).
 
-The front parses each request with ``httptools`` and forwards it re-framed (``Content-Length``,
-no ``Expect``), with the client's socket address in :data:`PEER_HEADER` (a client's own copy is
-dropped); the worker's edge does everything else (Host/Origin, auth, limits, headers, access log)
-and its answer is relayed byte for byte. The front itself:
+The worker is picked by the token the worker itself will authenticate, read by the same code
+(``web/tokensource.py``): a url_auth token however percent-encoded, else the first Authorization
+header. The front parses each request with ``httptools`` and forwards it re-framed
+(``Content-Length``, no ``Expect``), without hop-by-hop headers, with the client's socket address
+in :data:`PEER_HEADER` (a client's own copy is dropped); the worker's edge does everything else
+(Host/Origin, auth, limits, headers, access log) and its answer is relayed with only its
+hop-by-hop headers dropped, the body byte for byte. The front itself:
+
+- holds at most ``max_connections`` client connections: one more gets 503 and is closed;
+- answers 504 when a worker's answer has not begun within ``answer_seconds`` (and drops the
+  worker connection, so the worker sees the client leave);
 
 - refuses heads over :data:`MAX_HEAD_BYTES` (431), bodies over ``max_body_bytes`` (413, before
   reading them), malformed requests (400) and upgrades (400), and answers ``100-continue``;
@@ -78,6 +85,8 @@ class FrontServer:
         trusted_proxies: Whose ``X-Forwarded-For`` is believed, as in the workers.
         hsts: Whether the server is reached over HTTPS (HSTS on the front's own answers).
         scheme: ``"https"`` when the front terminates TLS, told to the workers.
+        max_connections: Client connections held at once; more are refused with 503.
+        answer_seconds: How long a worker's answer may take to begin before the client gets 504.
     """
 
     def __init__(
@@ -89,6 +98,8 @@ class FrontServer:
         trusted_proxies: Sequence[IPNetwork] = (),
         hsts: bool = False,
         scheme: str = "http",
+        max_connections: int = 1024,
+        answer_seconds: float = 120.0,
     ) -> None:
         self.links = list(links)
         self.max_body_bytes = max_body_bytes
@@ -96,6 +107,8 @@ class FrontServer:
         self.trusted_proxies = tuple(trusted_proxies)
         self.hsts = hsts
         self.scheme = scheme
+        self.max_connections = max_connections
+        self.answer_seconds = answer_seconds
         self.connections: set[ClientConnection] = set()
 
     def __call__(self) -> ClientConnection:
@@ -139,6 +152,11 @@ class FrontServer:
         failed = exchange.status == 401 or (locked and exchange.status == 429)
         if failed and self.failures.record(address) == self.failures.limit and not locked:
             _log.warning("ratelimit.address_locked", extra={"client": address})
+        if exchange.timed_out:
+            message = "The server did not answer in time; retry shortly."
+            client.write(self.refusal(Refusal(504, "WORKER_TIMEOUT", message)))
+            self._log(request, 504, started)
+            return False
         if exchange.status is None:
             client.write(self.refusal(Refusal(502, "WORKER_FAILED", "The request failed; retry shortly.")))
             self._log(request, 502, started)
@@ -157,7 +175,11 @@ class FrontServer:
         client.upstream = upstream
         try:
             return await upstream.exchange(
-                request.encode(peer or client.peer_line), client.write, head_only=request.method == b"HEAD"
+                request.encode(peer or client.peer_line),
+                client.write,
+                head_only=request.method == b"HEAD",
+                close_client=not request.keep_alive,
+                head_seconds=self.answer_seconds,
             )
         finally:
             client.upstream = None
@@ -172,7 +194,9 @@ class FrontServer:
             except OSError:
                 return await self._relay(link, request, client)  # answers 503
             try:
-                exchange = await upstream.exchange(request.encode(client.peer_line), None)
+                exchange = await upstream.exchange(
+                    request.encode(client.peer_line), None, head_seconds=self.answer_seconds
+                )
             finally:
                 link.release(upstream)
             if exchange.status != 200 or not exchange.complete:
@@ -245,6 +269,11 @@ class ClientConnection(asyncio.Protocol):
         local = transport.get_extra_info("sockname")
         server = f"{local[0]} {int(local[1])}" if isinstance(local, tuple) and len(local) >= 2 else "- 0"
         self.peer_line = f"{self.front.scheme} {self.peer_ip or '-'} {self.peer_port} {server}"
+        if len(self.front.connections) >= self.front.max_connections:
+            message = "The server has too many connections open; retry shortly."
+            self.write(self.front.refusal(Refusal(503, "TOO_MANY_CONNECTIONS", message)))
+            self._linger()  # not counted, not served: answered, then closed within LINGER_SECONDS
+            return
         self.front.connections.add(self)
         self._arm(KEEP_ALIVE_SECONDS)
         self._task = asyncio.get_running_loop().create_task(self._serve())
