@@ -192,9 +192,9 @@ def test_a_relayed_answer_head_loses_its_hop_by_hop_headers_but_keeps_its_framin
         (b"x-frame-options", b"DENY"),
     ]
     head = relayed_head(b"HTTP/1.1 200 OK", headers, close=False)
-    assert head == (
+    assert head == (  # the chunked body is relayed as is, with the trailer fields Trailer announces
         b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nTransfer-Encoding: chunked\r\n"
-        b"x-frame-options: DENY\r\n\r\n"
+        b"Trailer: X-Checksum\r\nx-frame-options: DENY\r\n\r\n"
     )
     closing = relayed_head(b"HTTP/1.1 200 OK", [(b"Connection", b"close")], close=True)
     assert closing == b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n"

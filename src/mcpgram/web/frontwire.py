@@ -36,10 +36,13 @@ __all__ = [
 PEER_HEADER = FRONT_PEER_HEADER
 MAX_HEAD_BYTES = 64 * 1024
 #: Hop-by-hop headers (RFC 9110 7.6.1): about one connection, never forwarded; ``proxy-*`` too, and
-#: whatever a ``Connection`` header names. A request is re-framed (``Content-Length``), so its
-#: ``Transfer-Encoding``, ``Trailer`` and ``Expect`` go; an answer keeps its framing headers.
-_HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"te", b"trailer", b"upgrade", b"proxy-connection"})
-_DROPPED = _HOP_BY_HOP | {b"content-length", b"transfer-encoding", b"expect", PEER_HEADER}
+#: whatever a ``Connection`` header names. A request is re-framed (``Content-Length``; its trailer
+#: fields are not kept), so its ``Transfer-Encoding``, ``Trailer`` and ``Expect`` go too; an answer
+#: is relayed in its own framing, so it keeps ``Content-Length``, ``Transfer-Encoding`` and
+#: ``Trailer`` (which announces trailer fields its chunked body still carries).
+_HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"te", b"upgrade", b"proxy-connection"})
+_DROPPED = _HOP_BY_HOP | {b"content-length", b"transfer-encoding", b"trailer", b"expect", PEER_HEADER}
+_FRAMING = frozenset({b"content-length", b"transfer-encoding", b"trailer"})
 
 
 def _named_by_connection(headers: Sequence[tuple[bytes, bytes]]) -> set[bytes]:
@@ -52,7 +55,7 @@ def _named_by_connection(headers: Sequence[tuple[bytes, bytes]]) -> set[bytes]:
 
 def _kept(headers: Sequence[tuple[bytes, bytes]], dropped: frozenset[bytes]) -> list[tuple[bytes, bytes]]:
     named = _named_by_connection(headers)
-    framing = {b"content-length", b"transfer-encoding"} - dropped  # an answer's framing is its own
+    framing = _FRAMING - dropped  # an answer's framing is its own, whatever Connection names
     return [
         (name, value)
         for name, value in headers
