@@ -13,8 +13,10 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
+import pytest
 import pytest_asyncio
 
+from mcpgram.web import front
 from mcpgram.web.front import FrontServer
 from mcpgram.web.security import SECURITY_HEADERS
 from mcpgram.web.upstream import WorkerLink
@@ -59,7 +61,7 @@ async def _stage(tmp_path: Path, answer: bytes | None, **front: float) -> AsyncI
     path = str(tmp_path / "w0.sock")
     workers = await asyncio.start_unix_server(worker, path)
     link = WorkerLink(path)
-    server = FrontServer([link], max_body_bytes=1 << 20, auth_failures_per_minute=100, **front)  # type: ignore[arg-type]
+    server = FrontServer([link], max_body_bytes=1 << 20, auth_failures_per_minute=100, **front)
     listener = await asyncio.get_running_loop().create_server(server, "127.0.0.1", 0)
     stage.port = listener.sockets[0].getsockname()[1]
     try:
@@ -173,3 +175,29 @@ async def test_connections_over_the_cap_are_refused_with_503(chatty: Stage) -> N
     assert json.loads(body)["error"] == "TOO_MANY_CONNECTIONS"
     assert _security_headers_in(head)
     assert served.startswith(b"HTTP/1.1 200 OK")
+
+
+async def test_a_flood_over_the_cap_is_closed_unanswered(
+    chatty: Stage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(front, "MAX_REFUSED", 1)
+
+    def flood() -> tuple[bytes, bytes]:
+        held = [socket.create_connection(("127.0.0.1", chatty.port), timeout=10) for _ in range(3)]
+        try:
+            held[0].sendall(REQUEST)
+            _read_answer(held[0])
+            answered = held[2].recv(65536)  # the first over the cap: 503, lingering
+            with socket.create_connection(("127.0.0.1", chatty.port), timeout=10) as fourth:
+                try:
+                    unanswered = fourth.recv(65536)
+                except ConnectionResetError:
+                    unanswered = b""
+        finally:
+            for sock in held:
+                sock.close()
+        return answered, unanswered
+
+    answered, unanswered = await asyncio.to_thread(flood)
+    assert answered.startswith(b"HTTP/1.1 503 ")
+    assert unanswered == b""

@@ -70,6 +70,8 @@ KEEP_ALIVE_SECONDS = 5.0
 REQUEST_SECONDS = 30.0
 #: Seconds a refused connection is drained before it closes (see ``ClientConnection._linger``).
 LINGER_SECONDS = 2.0
+#: Connections over ``max_connections`` answered 503 at once; past that they are closed unanswered.
+MAX_REFUSED = 64
 #: Requests a client may queue on one connection (HTTP pipelining) before the front stops reading:
 #: each holds up to ``max_body_bytes`` in memory.
 MAX_QUEUED = 2
@@ -110,13 +112,14 @@ class FrontServer:
         self.max_connections = max_connections
         self.answer_seconds = answer_seconds
         self.connections: set[ClientConnection] = set()
+        self.refused: set[ClientConnection] = set()  # over the cap, being answered 503
 
     def __call__(self) -> ClientConnection:
         return ClientConnection(self)
 
     def close_connections(self) -> None:
         """Close every client connection (shutdown)."""
-        for connection in list(self.connections):
+        for connection in [*self.connections, *self.refused]:
             connection.close()
 
     def refusal(self, refusal: Refusal, *, retry_after: float | None = None) -> bytes:
@@ -270,9 +273,13 @@ class ClientConnection(asyncio.Protocol):
         server = f"{local[0]} {int(local[1])}" if isinstance(local, tuple) and len(local) >= 2 else "- 0"
         self.peer_line = f"{self.front.scheme} {self.peer_ip or '-'} {self.peer_port} {server}"
         if len(self.front.connections) >= self.front.max_connections:
+            if len(self.front.refused) >= MAX_REFUSED:  # a flood: no answer, no descriptor held
+                transport.abort()
+                return
+            self.front.refused.add(self)
             message = "The server has too many connections open; retry shortly."
             self.write(self.front.refusal(Refusal(503, "TOO_MANY_CONNECTIONS", message)))
-            self._linger()  # not counted, not served: answered, then closed within LINGER_SECONDS
+            self._linger()  # not served: answered, then closed within LINGER_SECONDS
             return
         self.front.connections.add(self)
         self._arm(KEEP_ALIVE_SECONDS)
@@ -292,6 +299,7 @@ class ClientConnection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed = True
         self.front.connections.discard(self)
+        self.front.refused.discard(self)
         if self._timer is not None:
             self._timer.cancel()
         upstream = self.upstream
