@@ -40,7 +40,7 @@ class Stage:
         self.left = asyncio.Event()
 
 
-async def _stage(tmp_path: Path, answer: bytes | None, **front: float) -> AsyncIterator[Stage]:
+async def _stage(tmp_path: Path, answer: bytes | None, **options: float) -> AsyncIterator[Stage]:
     stage = Stage()
 
     async def worker(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -61,7 +61,7 @@ async def _stage(tmp_path: Path, answer: bytes | None, **front: float) -> AsyncI
     path = str(tmp_path / "w0.sock")
     workers = await asyncio.start_unix_server(worker, path)
     link = WorkerLink(path)
-    server = FrontServer([link], max_body_bytes=1 << 20, auth_failures_per_minute=100, **front)
+    server = FrontServer([link], max_body_bytes=1 << 20, auth_failures_per_minute=100, **options)
     listener = await asyncio.get_running_loop().create_server(server, "127.0.0.1", 0)
     stage.port = listener.sockets[0].getsockname()[1]
     try:
