@@ -201,3 +201,19 @@ async def test_a_flood_over_the_cap_is_closed_unanswered(
     answered, unanswered = await asyncio.to_thread(flood)
     assert answered.startswith(b"HTTP/1.1 503 ")
     assert unanswered == b""
+
+
+async def test_an_answer_says_close_when_the_front_closes_after_it(chatty: Stage) -> None:
+    def ask() -> bytes:
+        with socket.create_connection(("127.0.0.1", chatty.port), timeout=10) as sock:
+            sock.sendall(REQUEST.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n"))
+            data = b""
+            while chunk := sock.recv(65536):  # the front closes after the answer
+                data += chunk
+            return data
+
+    answer = await asyncio.to_thread(ask)
+    assert answer == (
+        b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ntransfer-encoding: chunked\r\n"
+        b"x-kept: yes\r\nconnection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+    )

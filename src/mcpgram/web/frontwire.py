@@ -20,6 +20,7 @@ from .security import FRONT_PEER_HEADER, security_headers
 from .tokensource import presented_token, scope_path
 
 __all__ = [
+    "HOP_BY_HOP",
     "MAX_HEAD_BYTES",
     "PEER_HEADER",
     "FrontRequest",
@@ -40,8 +41,8 @@ MAX_HEAD_BYTES = 64 * 1024
 #: fields are not kept), so its ``Transfer-Encoding``, ``Trailer`` and ``Expect`` go too; an answer
 #: is relayed in its own framing, so it keeps ``Content-Length``, ``Transfer-Encoding`` and
 #: ``Trailer`` (which announces trailer fields its chunked body still carries).
-_HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"te", b"upgrade", b"proxy-connection"})
-_DROPPED = _HOP_BY_HOP | {b"content-length", b"transfer-encoding", b"trailer", b"expect", PEER_HEADER}
+HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"te", b"upgrade", b"proxy-connection"})
+_DROPPED = HOP_BY_HOP | {b"content-length", b"transfer-encoding", b"trailer", b"expect", PEER_HEADER}
 _FRAMING = frozenset({b"content-length", b"transfer-encoding", b"trailer"})
 
 
@@ -66,7 +67,7 @@ def _kept(headers: Sequence[tuple[bytes, bytes]], dropped: frozenset[bytes]) -> 
 
 def relayed_head(status_line: bytes, headers: Sequence[tuple[bytes, bytes]], *, close: bool) -> bytes:
     """A worker's answer head as the client gets it: hop-by-hop headers dropped, ``close`` said."""
-    lines = [status_line, *(b"%s: %s" % item for item in _kept(headers, _HOP_BY_HOP))]
+    lines = [status_line, *(b"%s: %s" % item for item in _kept(headers, HOP_BY_HOP))]
     if close:
         lines.append(b"connection: close")
     return b"\r\n".join(lines) + b"\r\n\r\n"

@@ -18,10 +18,11 @@ from collections.abc import Callable
 
 import httptools
 
-from .frontwire import relayed_head
+from .frontwire import HOP_BY_HOP, relayed_head
 
 __all__ = ["Exchange", "UpstreamConnection", "WorkerLink"]
 
+_SCREENED = HOP_BY_HOP  # an answer with none of these (nor proxy-*) passes unchanged
 #: Idle connections kept per worker; more are opened under load and closed when returned.
 MAX_IDLE_PER_WORKER = 64
 
@@ -104,10 +105,16 @@ class UpstreamConnection(asyncio.Protocol):
         end = head.find(b"\r\n\r\n")
         if end < 0:  # a head without CRLF line ends: not one our workers write
             raise httptools.HttpParserError("head")
-        if self._sink is not None:
-            close = self._close_client or not self._exchange.keep_alive
-            status_line = bytes(head[: head.find(b"\r\n")])
-            self._sink(relayed_head(status_line, self._headers, close=close) + head[end + 4 :])
+        if self._sink is None:
+            return
+        close = self._close_client or not self._exchange.keep_alive
+        if not close and not any(
+            name.lower() in _SCREENED or name[:6].lower() == b"proxy-" for name, _ in self._headers
+        ):
+            self._sink(bytes(head))  # nothing hop-by-hop in it (the usual answer): relayed as is
+            return
+        status_line = bytes(head[: head.find(b"\r\n")])
+        self._sink(relayed_head(status_line, self._headers, close=close) + head[end + 4 :])
 
     def on_body(self, body: bytes) -> None:
         if self._sink is None:
