@@ -199,6 +199,12 @@ class Settings(BaseSettings):
     cors_origins: Annotated[tuple[str, ...], NoDecode] = Field(
         (), description="Browser origins allowed to call the HTTP API cross-origin."
     )
+    front_max_connections: int = Field(
+        1024, ge=1, description="Client connections the multi-worker front holds open at once."
+    )
+    front_answer_seconds: float = Field(
+        120.0, gt=0, description="Seconds the multi-worker front waits for a worker's answer to begin."
+    )
     mcp_session_idle_seconds: float = Field(1800.0, gt=0, description="Idle seconds before a session ends.")
     telegram_timeout: float = Field(30.0, gt=0, description="Seconds before a Telegram call times out.")
     pool_max_clients: int = Field(200, ge=1, description="Telegram clients kept connected at most.")

@@ -118,15 +118,36 @@ class Worker:
         return receiver
 
     async def wait_ready(self, receiver: Connection) -> bool:
-        """Whether the worker said it listens within :data:`START_SECONDS`."""
+        """Whether the worker said it listens within :data:`START_SECONDS`; cancellable at once.
+
+        The pipe is watched by the event loop, not a thread, so a stop during a start does not wait.
+        """
+        loop = asyncio.get_running_loop()
+        readable: asyncio.Future[None] = loop.create_future()
+        fd = receiver.fileno()
+        loop.add_reader(fd, _settle, readable)
         try:
-            if await asyncio.to_thread(receiver.poll, START_SECONDS):
-                return bool(receiver.recv())
-            return False
-        except (EOFError, OSError):
+            await asyncio.wait_for(readable, START_SECONDS)
+            return bool(receiver.recv())  # EOFError if the worker died before saying so
+        except (TimeoutError, EOFError, OSError):
             return False
         finally:
+            loop.remove_reader(fd)
             receiver.close()
+
+    async def ended(self) -> None:
+        """Return once the process has exited (watching its sentinel, no polling)."""
+        if not self.alive():
+            return
+        loop = asyncio.get_running_loop()
+        gone: asyncio.Future[None] = loop.create_future()
+        sentinel = self.process.sentinel
+        loop.add_reader(sentinel, _settle, gone)
+        try:
+            await gone
+        finally:
+            loop.remove_reader(sentinel)
+        self.process.join(0)
 
     def alive(self) -> bool:
         return self.process is not None and self.process.is_alive()
@@ -144,6 +165,11 @@ class Worker:
             _log.warning("workers.killed", extra={"worker": self.spec.index})
             self.process.kill()
             self.process.join(5)
+
+
+def _settle(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 def prepare_data_dir(settings: Settings) -> None:
@@ -191,6 +217,8 @@ async def serve_workers(
             trusted_proxies=parse_networks(settings.trusted_proxies),
             hsts=serves_https(http_config),
             scheme="https" if settings.tls_cert is not None else "http",
+            max_connections=settings.front_max_connections,
+            answer_seconds=settings.front_answer_seconds,
         )
         server = await asyncio.get_running_loop().create_server(
             front, settings.host, settings.port, ssl=_tls_context(settings), reuse_address=True
@@ -212,30 +240,42 @@ async def serve_workers(
 
 
 async def _supervise(workers: list[Worker], links: list[WorkerLink]) -> None:
-    """Restart dead workers until SIGTERM/SIGINT (or cancellation)."""
+    """Keep every worker running, each on its own, until SIGTERM/SIGINT (or cancellation)."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(signum, stop.set)
+    tasks = [
+        asyncio.create_task(_keep_running(worker, link)) for worker, link in zip(workers, links, strict=True)
+    ]
     try:
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), 0.5)
-            for worker, link in zip(workers, links, strict=True):
-                if stop.is_set() or worker.alive():
-                    continue
-                lived = time.monotonic() - worker.started
-                worker.restart_delay = (
-                    1.0 if lived > STABLE_SECONDS else min(worker.restart_delay * 2, MAX_RESTART_DELAY)
-                )
-                _log.warning(
-                    "workers.restart", extra={"worker": worker.spec.index, "delay": worker.restart_delay}
-                )
-                link.close()
-                await asyncio.sleep(worker.restart_delay)
-                await worker.wait_ready(worker.start())
+        await stop.wait()
     finally:
+        for task in tasks:
+            task.cancel()  # a backoff sleep or a start in progress ends now, not when it would have
+        await asyncio.gather(*tasks, return_exceptions=True)
         for signum in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.remove_signal_handler(signum)
+
+
+async def _keep_running(worker: Worker, link: WorkerLink) -> None:
+    """Restart one worker whenever it dies, with its own backoff; the others are not held up."""
+    while True:
+        await worker.ended()
+        lived = time.monotonic() - worker.started
+        worker.restart_delay = (
+            1.0 if lived > STABLE_SECONDS else min(worker.restart_delay * 2, MAX_RESTART_DELAY)
+        )
+        _log.warning("workers.restart", extra={"worker": worker.spec.index, "delay": worker.restart_delay})
+        link.close()
+        await asyncio.sleep(worker.restart_delay)
+        try:
+            ready = await worker.wait_ready(worker.start())
+        except OSError:  # could not even spawn (out of processes, memory): try again after the backoff
+            _log.exception("workers.start_failed", extra={"worker": worker.spec.index})
+            continue
+        if not ready and worker.alive():
+            _log.warning("workers.start_timeout", extra={"worker": worker.spec.index})
+            worker.process.kill()  # never said it listens: replace it

@@ -91,7 +91,7 @@ async def deployment(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[
         vault = Vault(store, server_secret=server_secret_bytes(settings))
         _, alice = vault.create_tenant("alice")
         carol = alice
-        while worker_index(carol.encode(), 2) == worker_index(alice.encode(), 2):
+        while worker_index(carol, 2) == worker_index(alice, 2):
             _, carol = vault.create_tenant("carol")
         await _login(sandbox, settings, vault, ALICE, alice)
         await _login(sandbox, settings, vault, CAROL, carol)
@@ -117,7 +117,7 @@ async def chat_ids(base: str, token: str) -> set[int]:
 
 async def test_each_tenant_sees_only_its_own_chats_across_workers(deployment: Deployment) -> None:
     people = deployment.people
-    assert worker_index(deployment.alice.encode(), 2) != worker_index(deployment.carol.encode(), 2)
+    assert worker_index(deployment.alice, 2) != worker_index(deployment.carol, 2)
     alice, carol = await asyncio.gather(
         chat_ids(deployment.base, deployment.alice), chat_ids(deployment.base, deployment.carol)
     )
@@ -318,7 +318,7 @@ async def test_failed_authentications_lock_out_an_address_across_workers(deploym
     base = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
     try:
         bad = [f"mcpg_{i:043d}" for i in range(40)]
-        by_worker = {worker_index(token.encode(), 2) for token in bad[:3]}
+        by_worker = {worker_index(token, 2) for token in bad[:3]}
         assert len(deployment.sockets) == 2
         async with httpx.AsyncClient(base_url=base) as http:
             statuses = []
@@ -368,11 +368,13 @@ async def test_the_front_terminates_tls_and_every_answer_carries_hsts(
         await asyncio.gather(task, return_exceptions=True)
 
 
-async def _serve_command(deployment: Deployment, data_dir: Path) -> tuple[asyncio.subprocess.Process, bytes]:
+async def _serve_command(
+    deployment: Deployment, data_dir: Path, program: tuple[str, ...] = ("-m", "mcpgram"), **env_extra: str
+) -> tuple[asyncio.subprocess.Process, bytes]:
     """``mcpgram serve --workers 2`` in a subprocess, and its "serving" line once it listens."""
-    env = settings_env(deployment.settings) | {"MCPGRAM_DATA_DIR": str(data_dir)}
+    env = settings_env(deployment.settings) | {"MCPGRAM_DATA_DIR": str(data_dir)} | env_extra
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "mcpgram", "serve", "--transport", "http", "--port", "0", "--workers", "2",
+        sys.executable, *program, "serve", "--transport", "http", "--port", "0", "--workers", "2",
         env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
     assert proc.stderr is not None
@@ -446,7 +448,7 @@ async def test_workers_stop_when_the_front_is_killed(deployment: Deployment, tmp
 
 async def test_a_killed_worker_is_replaced_and_the_other_keeps_serving(deployment: Deployment) -> None:
     """Runs last in this module: it kills Alice's worker."""
-    alice_worker = worker_index(deployment.alice.encode(), 2)
+    alice_worker = worker_index(deployment.alice, 2)
     victim = worker_processes()[alice_worker][0]
     os.kill(victim, signal.SIGKILL)
     assert await chat_ids(deployment.base, deployment.carol) == {deployment.people.bob}
@@ -461,16 +463,86 @@ async def test_a_killed_worker_is_replaced_and_the_other_keeps_serving(deploymen
             await asyncio.sleep(0.5)
 
 
-def worker_processes() -> dict[int, tuple[int, str]]:
-    """Worker index -> (pid, socket path), for this process's children listening on a worker socket."""
+#: ``mcpgram serve`` with worker 1 turned flaky once $MCPGRAM_TEST_FLAKY exists: each start adds a
+#: byte to it; the first two starts die at once, later ones hang without ever listening.
+FLAKY_SERVE = """
+import os, sys, time
+from mcpgram import workers
+_real_worker_main = workers._worker_main
+
+def flaky_worker_main(spec, ready):
+    marker = os.environ["MCPGRAM_TEST_FLAKY"]
+    if spec.index == 1 and os.path.exists(marker):
+        with open(marker, "a") as file:
+            file.write("x")
+        if os.path.getsize(marker) <= 2:
+            os._exit(3)
+        time.sleep(3600)
+    _real_worker_main(spec, ready)
+
+workers._worker_main = flaky_worker_main
+
+if __name__ == "__main__":
+    from mcpgram.cli import main
+    raise SystemExit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.timeout(150)
+async def test_a_crash_looping_worker_neither_holds_up_the_others_nor_shutdown(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    """Worker 1 dies at start twice, then hangs starting: worker 0 is still restarted, SIGTERM is quick."""
+    script, marker = tmp_path / "flaky_serve.py", tmp_path / "flaky"
+    script.write_text(FLAKY_SERVE)
+    proc, line = await _serve_command(
+        deployment, tmp_path / "data", (str(script),), MCPGRAM_TEST_FLAKY=str(marker)
+    )
+    try:
+        assert b"with 2 workers" in line, line
+        before = worker_processes(proc.pid)
+        marker.touch()
+        os.kill(before[1][0], signal.SIGKILL)
+        for _ in range(600):  # died twice (backoff 1-2 s, then 4 s), now hanging in its third start
+            if marker.stat().st_size >= 3:
+                break
+            await asyncio.sleep(0.1)
+        assert marker.stat().st_size >= 3, "worker 1 was not restarted three times"
+        os.kill(before[0][0], signal.SIGKILL)
+        for _ in range(400):  # worker 0 comes back while worker 1 is still stuck starting
+            now = worker_processes(proc.pid)
+            if 0 in now and now[0][0] != before[0][0]:
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise AssertionError("worker 0 was not restarted while worker 1 was crash-looping")
+        async with httpx.AsyncClient(base_url=line.split(b" at ")[1].split(b"/v1/")[0].decode()) as http:
+            assert (await http.post("/v1/mcp", json={})).status_code == 401  # worker 0 serves
+        children = _children(proc.pid)
+    finally:
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(proc.wait(), 60)
+    assert time.monotonic() - started < 10
+    assert code == 0
+    await _until_gone(children, 5, "a worker process outlived the front")
+
+
+def worker_processes(parent: int | None = None) -> dict[int, tuple[int, str]]:
+    """Worker index -> (pid, socket path), for ``parent``'s children listening on a worker socket."""
+    parent = os.getpid() if parent is None else parent
     listening: dict[str, str] = {}  # socket inode -> path
     for line in Path("/proc/net/unix").read_text().splitlines()[1:]:
         fields = line.split()
         if len(fields) >= 8 and "/mcpgram-workers-" in fields[7]:
             listening[fields[6]] = fields[7]
     found: dict[int, tuple[int, str]] = {}
-    for child in Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").read_text().split():
-        for fd in Path(f"/proc/{child}/fd").iterdir():
+    for child in Path(f"/proc/{parent}/task/{parent}/children").read_text().split():
+        try:
+            fds = list(Path(f"/proc/{child}/fd").iterdir())
+        except OSError:  # a child that just exited
+            continue
+        for fd in fds:
             try:
                 target = os.readlink(fd)
             except OSError:

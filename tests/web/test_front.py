@@ -8,22 +8,35 @@ from typing import Any
 
 import pytest
 
-from mcpgram.web.frontwire import PEER_HEADER, FrontRequest, error_response, route_key, worker_index
+from mcpgram.web.frontwire import (
+    PEER_HEADER,
+    FrontRequest,
+    error_response,
+    relayed_head,
+    route_key,
+    worker_index,
+)
 from mcpgram.web.security import FrontPeerMiddleware
 
-TOKEN = b"mcpg_" + b"A" * 43
+TOKEN = "mcpg_" + "A" * 43
+RAW = TOKEN.encode()
 
 
 @pytest.mark.parametrize(
     ("target", "headers", "key"),
     [
-        (b"/v1/mcp", [(b"Authorization", b"Bearer " + TOKEN)], TOKEN),
-        (b"/v1/mcp", [(b"authorization", b"bearer   " + TOKEN + b"  ")], TOKEN),
-        (b"/v1/url_auth/" + TOKEN + b"/mcp", [], TOKEN),
-        (b"/v1/url_auth/" + TOKEN + b"/mcp?x=1", [], TOKEN),
-        (b"/v1/url_auth/" + TOKEN, [], TOKEN),
-        # The header wins over the path, as in the workers' own auth.
-        (b"/v1/url_auth/other/mcp", [(b"Authorization", b"Bearer " + TOKEN)], TOKEN),
+        (b"/v1/mcp", [(b"Authorization", b"Bearer " + RAW)], TOKEN),
+        (b"/v1/mcp", [(b"authorization", b"bEaReR " + RAW)], TOKEN),
+        # Read as the MCP SDK reads it: nothing stripped, so the worker refuses it too.
+        (b"/v1/mcp", [(b"authorization", b"bearer   " + RAW)], "  " + TOKEN),
+        (b"/v1/url_auth/" + RAW + b"/mcp", [], TOKEN),
+        (b"/v1/url_auth/" + RAW + b"/mcp?x=1", [], TOKEN),
+        (b"/v1/url_auth/" + RAW, [], TOKEN),
+        (b"/v1/url_auth/%6Dcpg_" + b"A" * 43 + b"/mcp", [], TOKEN),  # percent-decoded as uvicorn does
+        # The url_auth path wins, as in the workers (which refuse a header that disagrees).
+        (b"/v1/url_auth/other/mcp", [(b"Authorization", b"Bearer " + RAW)], "other"),
+        # Only the first Authorization header counts, as in the MCP SDK.
+        (b"/v1/mcp", [(b"Authorization", b"Basic x"), (b"Authorization", b"Bearer " + RAW)], None),
         (b"/v1/mcp", [], None),
         (b"/v1/mcp", [(b"Authorization", b"Basic dXNlcjpwdw==")], None),
         (b"/v1/mcp", [(b"Authorization", b"Bearer ")], None),
@@ -31,14 +44,14 @@ TOKEN = b"mcpg_" + b"A" * 43
         (b"/health", [], None),
     ],
 )
-def test_route_key_reads_the_token_from_the_header_or_the_url_auth_path(
-    target: bytes, headers: list[tuple[bytes, bytes]], key: bytes | None
+def test_route_key_reads_the_token_the_worker_authenticates(
+    target: bytes, headers: list[tuple[bytes, bytes]], key: str | None
 ) -> None:
     assert route_key(target, headers) == key
 
 
 def test_worker_index_is_stable_and_spreads_tokens() -> None:
-    tokens = [f"mcpg_{i:043d}".encode() for i in range(4000)]
+    tokens = [f"mcpg_{i:043d}" for i in range(4000)]
     assert [worker_index(t, 4) for t in tokens] == [worker_index(t, 4) for t in tokens]
     spread = Counter(worker_index(t, 4) for t in tokens)
     assert set(spread) == {0, 1, 2, 3}
@@ -54,7 +67,7 @@ def _request(**overrides: Any) -> FrontRequest:
         "version": "1.1",
         "headers": [
             (b"Host", b"gw.example"),
-            (b"Authorization", b"Bearer " + TOKEN),
+            (b"Authorization", b"Bearer " + RAW),
             (b"Transfer-Encoding", b"chunked"),
             (b"Expect", b"100-continue"),
             (b"X-Mcpgram-Peer", b"https 10.9.9.9 1 10.9.9.9 1"),  # a client's forgery
@@ -145,3 +158,43 @@ async def test_workers_take_the_client_address_from_the_front_and_drop_the_heade
     assert scope["server"] == server
     assert scope["scheme"] == scheme
     assert scope["headers"] == [(b"host", b"gw.example")]
+
+
+def test_hop_by_hop_request_headers_are_not_forwarded() -> None:
+    headers = [
+        (b"Host", b"gw.example"),
+        (b"Connection", b"keep-alive, X-Secret-Hop"),
+        (b"X-Secret-Hop", b"1"),
+        (b"Keep-Alive", b"timeout=5"),
+        (b"Proxy-Authorization", b"Basic eDp5"),
+        (b"Proxy-Connection", b"keep-alive"),
+        (b"TE", b"trailers"),
+        (b"Trailer", b"X-Checksum"),
+        (b"Upgrade", b"h2c"),
+        (b"Transfer-Encoding", b"chunked"),
+        (b"X-Kept", b"yes"),
+    ]
+    lines = _header_lines(_request(headers=headers).encode("http - 0 - 0"))
+    names = [line.split(b":")[0].lower() for line in lines[1:]]
+    assert names == [b"host", b"x-kept", b"connection", b"content-length", PEER_HEADER]
+
+
+def test_a_relayed_answer_head_loses_its_hop_by_hop_headers_but_keeps_its_framing() -> None:
+    headers = [
+        (b"content-type", b"text/event-stream"),
+        (b"Transfer-Encoding", b"chunked"),
+        (b"Connection", b"keep-alive, X-Worker-Hop, transfer-encoding"),
+        (b"X-Worker-Hop", b"1"),
+        (b"Keep-Alive", b"timeout=3600"),
+        (b"Proxy-Authenticate", b"Basic"),
+        (b"Upgrade", b"h2c"),
+        (b"Trailer", b"X-Checksum"),
+        (b"x-frame-options", b"DENY"),
+    ]
+    head = relayed_head(b"HTTP/1.1 200 OK", headers, close=False)
+    assert head == (  # the chunked body is relayed as is, with the trailer fields Trailer announces
+        b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nTransfer-Encoding: chunked\r\n"
+        b"Trailer: X-Checksum\r\nx-frame-options: DENY\r\n\r\n"
+    )
+    closing = relayed_head(b"HTTP/1.1 200 OK", [(b"Connection", b"close")], close=True)
+    assert closing == b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n"

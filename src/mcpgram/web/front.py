@@ -8,10 +8,17 @@ sessions, session seals and request budget live in exactly one process, as with 
 Routing is per request, not per connection, so a reverse proxy that mixes tenants on one
 upstream connection is still routed right. Requests without a token go to worker 0 (they get 401).
 
-The front parses each request with ``httptools`` and forwards it re-framed (``Content-Length``,
-no ``Expect``), with the client's socket address in :data:`PEER_HEADER` (a client's own copy is
-dropped); the worker's edge does everything else (Host/Origin, auth, limits, headers, access log)
-and its answer is relayed byte for byte. The front itself:
+The worker is picked by the token the worker itself will authenticate, read by the same code
+(``web/tokensource.py``): a url_auth token however percent-encoded, else the first Authorization
+header. The front parses each request with ``httptools`` and forwards it re-framed
+(``Content-Length``, no ``Expect``), without hop-by-hop headers, with the client's socket address
+in :data:`PEER_HEADER` (a client's own copy is dropped); the worker's edge does everything else
+(Host/Origin, auth, limits, headers, access log) and its answer is relayed with only its
+hop-by-hop headers dropped, the body byte for byte. The front itself:
+
+- holds at most ``max_connections`` client connections: one more gets 503 and is closed;
+- answers 504 when a worker's answer has not begun within ``answer_seconds`` (and drops the
+  worker connection, so the worker sees the client leave);
 
 - refuses heads over :data:`MAX_HEAD_BYTES` (431), bodies over ``max_body_bytes`` (413, before
   reading them), malformed requests (400) and upgrades (400), and answers ``100-continue``;
@@ -63,6 +70,8 @@ KEEP_ALIVE_SECONDS = 5.0
 REQUEST_SECONDS = 30.0
 #: Seconds a refused connection is drained before it closes (see ``ClientConnection._linger``).
 LINGER_SECONDS = 2.0
+#: Connections over ``max_connections`` answered 503 at once; past that they are closed unanswered.
+MAX_REFUSED = 64
 #: Requests a client may queue on one connection (HTTP pipelining) before the front stops reading:
 #: each holds up to ``max_body_bytes`` in memory.
 MAX_QUEUED = 2
@@ -78,6 +87,8 @@ class FrontServer:
         trusted_proxies: Whose ``X-Forwarded-For`` is believed, as in the workers.
         hsts: Whether the server is reached over HTTPS (HSTS on the front's own answers).
         scheme: ``"https"`` when the front terminates TLS, told to the workers.
+        max_connections: Client connections held at once; more are refused with 503.
+        answer_seconds: How long a worker's answer may take to begin before the client gets 504.
     """
 
     def __init__(
@@ -89,6 +100,8 @@ class FrontServer:
         trusted_proxies: Sequence[IPNetwork] = (),
         hsts: bool = False,
         scheme: str = "http",
+        max_connections: int = 1024,
+        answer_seconds: float = 120.0,
     ) -> None:
         self.links = list(links)
         self.max_body_bytes = max_body_bytes
@@ -96,14 +109,17 @@ class FrontServer:
         self.trusted_proxies = tuple(trusted_proxies)
         self.hsts = hsts
         self.scheme = scheme
+        self.max_connections = max_connections
+        self.answer_seconds = answer_seconds
         self.connections: set[ClientConnection] = set()
+        self.refused: set[ClientConnection] = set()  # over the cap, being answered 503
 
     def __call__(self) -> ClientConnection:
         return ClientConnection(self)
 
     def close_connections(self) -> None:
         """Close every client connection (shutdown)."""
-        for connection in list(self.connections):
+        for connection in [*self.connections, *self.refused]:
             connection.close()
 
     def refusal(self, refusal: Refusal, *, retry_after: float | None = None) -> bytes:
@@ -126,7 +142,7 @@ class FrontServer:
         # A locked-out address still gets a well-formed token verified (the worker answers 429 for
         # a failed one), so a guesser behind the same NAT cannot lock out valid tenants.
         locked = wait > 0
-        if locked and not (key is not None and auth.is_well_formed(key.decode("latin-1"))):
+        if locked and not (key is not None and auth.is_well_formed(key)):
             client.write(self.refusal(Refusal(429, *LOCKED_OUT), retry_after=wait))
             self._log(request, 429, started)
             return request.keep_alive
@@ -139,6 +155,11 @@ class FrontServer:
         failed = exchange.status == 401 or (locked and exchange.status == 429)
         if failed and self.failures.record(address) == self.failures.limit and not locked:
             _log.warning("ratelimit.address_locked", extra={"client": address})
+        if exchange.timed_out:
+            message = "The server did not answer in time; retry shortly."
+            client.write(self.refusal(Refusal(504, "WORKER_TIMEOUT", message)))
+            self._log(request, 504, started)
+            return False
         if exchange.status is None:
             client.write(self.refusal(Refusal(502, "WORKER_FAILED", "The request failed; retry shortly.")))
             self._log(request, 502, started)
@@ -157,7 +178,11 @@ class FrontServer:
         client.upstream = upstream
         try:
             return await upstream.exchange(
-                request.encode(peer or client.peer_line), client.write, head_only=request.method == b"HEAD"
+                request.encode(peer or client.peer_line),
+                client.write,
+                head_only=request.method == b"HEAD",
+                close_client=not request.keep_alive,
+                head_seconds=self.answer_seconds,
             )
         finally:
             client.upstream = None
@@ -172,7 +197,9 @@ class FrontServer:
             except OSError:
                 return await self._relay(link, request, client)  # answers 503
             try:
-                exchange = await upstream.exchange(request.encode(client.peer_line), None)
+                exchange = await upstream.exchange(
+                    request.encode(client.peer_line), None, head_seconds=self.answer_seconds
+                )
             finally:
                 link.release(upstream)
             if exchange.status != 200 or not exchange.complete:
@@ -245,6 +272,15 @@ class ClientConnection(asyncio.Protocol):
         local = transport.get_extra_info("sockname")
         server = f"{local[0]} {int(local[1])}" if isinstance(local, tuple) and len(local) >= 2 else "- 0"
         self.peer_line = f"{self.front.scheme} {self.peer_ip or '-'} {self.peer_port} {server}"
+        if len(self.front.connections) >= self.front.max_connections:
+            if len(self.front.refused) >= MAX_REFUSED:  # a flood: no answer, no descriptor held
+                transport.abort()
+                return
+            self.front.refused.add(self)
+            message = "The server has too many connections open; retry shortly."
+            self.write(self.front.refusal(Refusal(503, "TOO_MANY_CONNECTIONS", message)))
+            self._linger()  # not served: answered, then closed within LINGER_SECONDS
+            return
         self.front.connections.add(self)
         self._arm(KEEP_ALIVE_SECONDS)
         self._task = asyncio.get_running_loop().create_task(self._serve())
@@ -263,6 +299,7 @@ class ClientConnection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed = True
         self.front.connections.discard(self)
+        self.front.refused.discard(self)
         if self._timer is not None:
             self._timer.cancel()
         upstream = self.upstream

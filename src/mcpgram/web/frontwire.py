@@ -16,16 +16,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .hostguard import parse_authority, target_authority
-from .ratelimit import presented_token
 from .security import FRONT_PEER_HEADER, security_headers
+from .tokensource import presented_token, scope_path
 
 __all__ = [
+    "HOP_BY_HOP",
     "MAX_HEAD_BYTES",
     "PEER_HEADER",
     "FrontRequest",
     "Refusal",
     "error_response",
     "origin_form",
+    "relayed_head",
     "route_key",
     "worker_index",
 ]
@@ -34,19 +36,53 @@ __all__ = [
 #: worker; only workers on the front's private socket read it (``FrontPeerMiddleware``).
 PEER_HEADER = FRONT_PEER_HEADER
 MAX_HEAD_BYTES = 64 * 1024
-_DROPPED = frozenset({b"content-length", b"transfer-encoding", b"expect", b"connection", PEER_HEADER})
+#: Hop-by-hop headers (RFC 9110 7.6.1): about one connection, never forwarded; ``proxy-*`` too, and
+#: whatever a ``Connection`` header names. A request is re-framed (``Content-Length``; its trailer
+#: fields are not kept), so its ``Transfer-Encoding``, ``Trailer`` and ``Expect`` go too; an answer
+#: is relayed in its own framing, so it keeps ``Content-Length``, ``Transfer-Encoding`` and
+#: ``Trailer`` (which announces trailer fields its chunked body still carries).
+HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"te", b"upgrade", b"proxy-connection"})
+_DROPPED = HOP_BY_HOP | {b"content-length", b"transfer-encoding", b"trailer", b"expect", PEER_HEADER}
+_FRAMING = frozenset({b"content-length", b"transfer-encoding", b"trailer"})
 
 
-def route_key(target: bytes, headers: Sequence[tuple[bytes, bytes]]) -> bytes | None:
-    """The token a request carries (``Authorization: Bearer`` first, else the url_auth path), or None."""
-    return presented_token(target, headers)
+def _named_by_connection(headers: Sequence[tuple[bytes, bytes]]) -> set[bytes]:
+    named: set[bytes] = set()
+    for name, value in headers:
+        if name.lower() == b"connection":
+            named.update(part.strip().lower() for part in value.split(b","))
+    return named
 
 
-def worker_index(key: bytes | None, workers: int) -> int:
+def _kept(headers: Sequence[tuple[bytes, bytes]], dropped: frozenset[bytes]) -> list[tuple[bytes, bytes]]:
+    named = _named_by_connection(headers)
+    framing = _FRAMING - dropped  # an answer's framing is its own, whatever Connection names
+    return [
+        (name, value)
+        for name, value in headers
+        if (lowered := name.lower()) in framing
+        or (lowered not in dropped and lowered not in named and not lowered.startswith(b"proxy-"))
+    ]
+
+
+def relayed_head(status_line: bytes, headers: Sequence[tuple[bytes, bytes]], *, close: bool) -> bytes:
+    """A worker's answer head as the client gets it: hop-by-hop headers dropped, ``close`` said."""
+    lines = [status_line, *(b"%s: %s" % item for item in _kept(headers, HOP_BY_HOP))]
+    if close:
+        lines.append(b"connection: close")
+    return b"\r\n".join(lines) + b"\r\n\r\n"
+
+
+def route_key(target: bytes, headers: Sequence[tuple[bytes, bytes]]) -> str | None:
+    """The token the worker will authenticate for this origin-form request (``web/tokensource.py``)."""
+    return presented_token(scope_path(target), headers)
+
+
+def worker_index(key: str | None, workers: int) -> int:
     """The worker that serves ``key``: the same one for the same token, for the process's lifetime."""
     if key is None or workers == 1:
         return 0
-    return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big") % workers
+    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big") % workers
 
 
 def origin_form(target: bytes, headers: Sequence[tuple[bytes, bytes]], scheme: str) -> bytes | Refusal:
@@ -83,7 +119,7 @@ class FrontRequest:
         """The request for a worker: the client's headers minus framing, re-framed, plus the peer."""
         connection = b"close" if self.method == b"HEAD" or not self.keep_alive else b"keep-alive"
         lines = [b"%s %s HTTP/1.1" % (self.method, self.target)]
-        lines += [b"%s: %s" % item for item in self.headers if item[0].lower() not in _DROPPED]
+        lines += [b"%s: %s" % item for item in _kept(self.headers, _DROPPED)]
         lines.append(b"connection: " + connection)
         lines.append(b"content-length: %d" % len(self.body))
         lines.append(PEER_HEADER + b": " + peer.encode())
@@ -120,6 +156,7 @@ _REASONS = {
     431: "Request Header Fields Too Large",
     502: "Bad Gateway",
     503: "Service Unavailable",
+    504: "Gateway Timeout",
 }
 
 

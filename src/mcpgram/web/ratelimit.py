@@ -44,6 +44,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .. import auth
 from ..log import tenant_label
 from .security import FRONT_LOCKED_KEY, URL_AUTH_PREFIX, authenticated_tenant, json_error
+from .tokensource import presented_token
 from .urlauth import MCP_PATH
 
 _log = logging.getLogger(__name__)
@@ -260,24 +261,10 @@ def _retry_header(seconds: float) -> dict[str, str]:
     return {"Retry-After": str(max(1, math.ceil(seconds)))}
 
 
-def presented_token(target: bytes, headers: Iterable[tuple[bytes, bytes]]) -> bytes | None:
-    """The token a request carries (``Authorization: Bearer`` first, else the url_auth path), or None."""
-    for name, value in headers:
-        if name.lower() == b"authorization":
-            scheme, _, credential = value.strip().partition(b" ")
-            if scheme.lower() == b"bearer" and credential.strip():
-                return credential.strip()
-    prefix = URL_AUTH_PREFIX.encode() + b"/"
-    if target.startswith(prefix):
-        token = target[len(prefix) :].partition(b"/")[0].partition(b"?")[0]
-        return token or None
-    return None
-
-
-def carries_well_formed_token(target: bytes, headers: Iterable[tuple[bytes, bytes]]) -> bool:
-    """Whether the request's token (see :func:`presented_token`) could have been minted here."""
-    token = presented_token(target, headers)
-    return token is not None and auth.is_well_formed(token.decode("latin-1"))
+def carries_well_formed_token(path: str, headers: Iterable[tuple[bytes, bytes]]) -> bool:
+    """Whether the token the request presents (``tokensource.presented_token``) could be one of ours."""
+    token = presented_token(path, headers)
+    return token is not None and auth.is_well_formed(token)
 
 
 class RateLimitMiddleware:
@@ -313,8 +300,7 @@ class RateLimitMiddleware:
         address = limiter.client_address(scope)
         wait = limiter.auth_failures.retry_after(address)
         locked = wait > 0 or scope.get(FRONT_LOCKED_KEY) is True
-        target = scope.get("raw_path") or scope["path"].encode()
-        if locked and not carries_well_formed_token(target, scope["headers"]):
+        if locked and not carries_well_formed_token(scope["path"], scope["headers"]):
             response = json_error(429, *LOCKED_OUT, headers=_retry_header(wait))
             await response(scope, receive, send)
             return

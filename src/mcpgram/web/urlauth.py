@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .. import auth
 from .security import URL_AUTH_PREFIX, json_error
+from .tokensource import url_auth_token
 from .unauthorized import REFUSED_TOKEN, challenge
 
 MCP_PATH = "/v1/mcp"
@@ -70,17 +71,18 @@ class UrlAuthMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path: str = scope["path"]
-        if path == URL_AUTH_PREFIX or path.startswith(URL_AUTH_PREFIX + "/"):
-            await self._rewrite(scope, receive, send)
+        token = url_auth_token(scope["path"])
+        if token is not None:
+            await self._rewrite(scope, receive, send, token)
             return
         if query_carries_token(scope.get("query_string", b"")):
             await _query_token_refusal()(scope, receive, send)
             return
         await self.app(scope, receive, send)
 
-    async def _rewrite(self, scope: Scope, receive: Receive, send: Send) -> None:
-        token, _, tail = scope["path"][len(URL_AUTH_PREFIX) + 1 :].partition("/")
+    async def _rewrite(self, scope: Scope, receive: Receive, send: Send, token: str) -> None:
+        # The token is read by tokensource.url_auth_token, as the multi-worker front routes by it.
+        tail = scope["path"][len(URL_AUTH_PREFIX) + 1 :].partition("/")[2]
         if not auth.is_well_formed(token):
             response = JSONResponse(
                 REFUSED_TOKEN, status_code=401, headers={"WWW-Authenticate": challenge(token_sent=True)}
