@@ -10,6 +10,7 @@ Must not: do I/O, log, or keep a token (only its hash picks the worker).
 from __future__ import annotations
 
 import hashlib
+import http
 import json
 import math
 from collections.abc import Sequence
@@ -134,11 +135,17 @@ def error_response(
     hsts: bool,
     retry_after: float | None = None,
     close: bool = False,
+    extra: Sequence[tuple[bytes, bytes]] = (),
 ) -> bytes:
-    """A whole JSON refusal, shaped like the workers' (``{"error", "message"}``, security headers)."""
+    """A whole JSON refusal, shaped like the workers' (``{"error", "message"}``, security headers).
+
+    The one builder of refusals written as raw bytes: the front's own and the single-process
+    server's (``web/protocol.py``, which passes uvicorn's default headers as ``extra``).
+    """
     body = json.dumps({"error": code, "message": message}).encode()
-    reason = _REASONS.get(status, "Error")
-    headers = [("content-type", "application/json"), ("content-length", str(len(body)))]
+    reason = _REASONS.get(status) or http.HTTPStatus(status).phrase
+    headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in extra]
+    headers += [("content-type", "application/json"), ("content-length", str(len(body)))]
     if retry_after is not None:
         headers.append(("retry-after", str(max(1, math.ceil(retry_after)))))
     if close:

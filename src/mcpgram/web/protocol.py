@@ -27,8 +27,6 @@ between requests is uvicorn's ``timeout_keep_alive``. Pass the protocol as ``uvi
 from __future__ import annotations
 
 import asyncio
-import http
-import json
 import logging
 import time
 from dataclasses import dataclass
@@ -37,8 +35,8 @@ from typing import Any, ClassVar
 import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from .frontwire import error_response
 from .hostguard import REQUEST_TARGET_KEY
-from .security import security_headers
 
 __all__ = ["EdgeLimits", "EdgeProtocol", "Refusal", "TargetKeepingProtocol", "edge_protocol", "refusal_bytes"]
 
@@ -77,16 +75,15 @@ BAD_REQUEST = Refusal(400, "BAD_REQUEST", "The request is not well-formed HTTP/1
 
 def refusal_bytes(refusal: Refusal, *, hsts: bool, extra: list[tuple[bytes, bytes]] | None = None) -> bytes:
     """The whole response for ``refusal``: JSON body, security headers, ``connection: close``."""
-    body = json.dumps({"error": refusal.code, "message": refusal.message}).encode()
-    headers: list[tuple[bytes, bytes]] = list(extra or [])
-    headers += [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
-    if refusal.retry_after is not None:
-        headers.append((b"retry-after", b"%d" % refusal.retry_after))
-    headers.append((b"connection", b"close"))
-    headers += [(name.encode(), value.encode()) for name, value in security_headers(hsts=hsts)]
-    phrase = http.HTTPStatus(refusal.status).phrase.encode()
-    lines = [b"HTTP/1.1 %d %s" % (refusal.status, phrase), *(b"%s: %s" % item for item in headers)]
-    return b"\r\n".join(lines) + b"\r\n\r\n" + body
+    return error_response(
+        refusal.status,
+        refusal.code,
+        refusal.message,
+        hsts=hsts,
+        retry_after=refusal.retry_after,
+        close=True,
+        extra=extra or (),
+    )
 
 
 @dataclass(frozen=True)
