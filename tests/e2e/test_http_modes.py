@@ -6,8 +6,7 @@ import asyncio
 import contextlib
 import json
 import ssl
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,23 +15,16 @@ import pytest
 from fastmcp import Client
 from fastmcp.client.transports import StreamableHttpTransport
 
-from mcpgram.app import Gateway, build_gateway, serve_http
+from mcpgram.app import build_gateway
 from mcpgram.sandbox import SandboxServer
 
+from ..web.conftest import serving
 from .conftest import ALICE, People, login_owner, self_signed, settings_for
 
 pytestmark = pytest.mark.e2e
 
 
-@asynccontextmanager
-async def running(gateway: Gateway) -> AsyncIterator[int]:
-    bound: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-    task = asyncio.create_task(serve_http(gateway, ready=bound.set_result))
-    try:
-        yield await asyncio.wait_for(bound, 10)
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+running = serving  # serve_http for a gateway on a free port (tests/web/conftest.py)
 
 
 async def test_no_auth_on_loopback_serves_the_owner_without_tokens(

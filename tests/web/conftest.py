@@ -154,3 +154,17 @@ async def serve(app: Starlette) -> AsyncIterator[str]:
         server.should_exit = True
         await task
         sock.close()
+
+
+@contextlib.asynccontextmanager
+async def serving(gateway: Any) -> AsyncIterator[int]:
+    """``mcpgram.app.serve_http`` for ``gateway`` on 127.0.0.1 and a free port; yields the port."""
+    from mcpgram.app import serve_http
+
+    bound: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    task = asyncio.create_task(serve_http(gateway, ready=bound.set_result))
+    try:
+        yield await asyncio.wait_for(bound, 10)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

@@ -14,9 +14,11 @@ from typing import Any
 
 import pytest
 
-from mcpgram.app import build_gateway, serve_http
+from mcpgram.app import build_gateway
 from mcpgram.settings import Settings
 from mcpgram.web.security import SECURITY_HEADERS
+
+from .conftest import serving
 
 SHORT = 0.5  # every time limit in these tests, in seconds
 SLACK = 3.0  # how much later than its limit a close may come on a busy test machine
@@ -47,13 +49,8 @@ async def running(tmp_path: Path, **overrides: Any) -> AsyncIterator[int]:
     gateway = build_gateway(settings, transport="http")
     _, token = gateway.vault.create_tenant("alice")
     TOKENS[:] = [token]
-    bound: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-    task = asyncio.create_task(serve_http(gateway, ready=bound.set_result))
-    try:
-        yield await asyncio.wait_for(bound, 10)
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+    async with serving(gateway) as port:
+        yield port
 
 
 @contextlib.asynccontextmanager
