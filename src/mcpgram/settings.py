@@ -199,9 +199,6 @@ class Settings(BaseSettings):
     cors_origins: Annotated[tuple[str, ...], NoDecode] = Field(
         (), description="Browser origins allowed to call the HTTP API cross-origin."
     )
-    front_max_connections: int = Field(
-        1024, ge=1, description="Client connections the multi-worker front holds open at once."
-    )
     front_answer_seconds: float = Field(
         120.0, gt=0, description="Seconds the multi-worker front waits for a worker's answer to begin."
     )

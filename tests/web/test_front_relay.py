@@ -12,11 +12,13 @@ import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_asyncio
 
 from mcpgram.web import front
+from mcpgram.web.edge import EdgeLimits
 from mcpgram.web.front import FrontServer
 from mcpgram.web.security import SECURITY_HEADERS
 from mcpgram.web.upstream import WorkerLink
@@ -40,7 +42,7 @@ class Stage:
         self.left = asyncio.Event()
 
 
-async def _stage(tmp_path: Path, answer: bytes | None, **options: float) -> AsyncIterator[Stage]:
+async def _stage(tmp_path: Path, answer: bytes | None, **options: Any) -> AsyncIterator[Stage]:
     stage = Stage()
 
     async def worker(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -83,7 +85,7 @@ async def hung(tmp_path: Path) -> AsyncIterator[Stage]:
 
 @pytest_asyncio.fixture
 async def chatty(tmp_path: Path) -> AsyncIterator[Stage]:
-    async for stage in _stage(tmp_path, HOP_BY_HOP_ANSWER, max_connections=2):
+    async for stage in _stage(tmp_path, HOP_BY_HOP_ANSWER, limits=EdgeLimits(max_connections=2)):
         yield stage
 
 

@@ -1,27 +1,22 @@
 """The front of a multi-worker HTTP gateway: one listening socket, each tenant's requests to one worker.
 
-One Python process serves one core's worth of tool calls. With ``workers > 1`` (``workers.py``)
-N worker processes each run the whole gateway (edge, MCP, client pool) on a private Unix socket,
-and this front owns the public socket. Every request goes to worker ``hash(token) % N``, the token
-read from the ``Authorization`` header or the url_auth path, so a tenant's Telegram client, MCP
-sessions, session seals and request budget live in exactly one process, as with one worker.
-Routing is per request, not per connection, so a reverse proxy that mixes tenants on one
-upstream connection is still routed right. Requests without a token go to worker 0 (they get 401).
-
-The worker is picked by the token the worker itself will authenticate, read by the same code
-(``web/tokensource.py``): a url_auth token however percent-encoded, else the first Authorization
-header. The front parses each request with ``httptools`` and forwards it re-framed
-(``Content-Length``, no ``Expect``), without hop-by-hop headers, with the client's socket address
-in :data:`PEER_HEADER` (a client's own copy is dropped); the worker's edge does everything else
-(Host/Origin, auth, limits, headers, access log) and its answer is relayed with only its
+With ``workers > 1`` (``workers.py``) N worker processes each run the whole gateway on a private
+Unix socket, and this front owns the public socket. Each request goes to worker ``hash(token) % N``,
+per request (a proxy may mix tenants on one connection), the token read by the code the worker
+authenticates with (``web/tokensource.py``), so a tenant's Telegram client, sessions, seals and
+request budget live in one process. No token: worker 0 (which answers 401). Requests are parsed
+with ``httptools`` and forwarded re-framed (``Content-Length``, no ``Expect``, no hop-by-hop
+headers, the client's address in :data:`PEER_HEADER`, a client's own copy dropped); the worker's
+edge does the rest (Host/Origin, auth, headers, access log) and its answer is relayed with only its
 hop-by-hop headers dropped, the body byte for byte. The front itself:
 
-- holds at most ``max_connections`` client connections: one more gets 503 and is closed;
+- holds client connections to the single-process server's :class:`~mcpgram.web.edge.EdgeLimits`
+  with the same refusals (head and body time limits 408, idle close, target 414, header count and
+  size 431 counted as they arrive, connection cap 503), as ``web/protocol.py`` describes;
 - answers 504 when a worker's answer has not begun within ``answer_seconds`` (and drops the
   worker connection, so the worker sees the client leave);
-
-- refuses heads over :data:`MAX_HEAD_BYTES` (431), bodies over ``max_body_bytes`` (413, before
-  reading them), malformed requests (400) and upgrades (400), and answers ``100-continue``;
+- refuses bodies over ``max_body_bytes`` (413, before reading them), malformed requests (400) and
+  upgrades (400), and answers ``100-continue``;
 - turns an absolute-form target (``http://host/path``) into ``/path`` if its authority is the
   ``Host`` header's, else refuses it (400), so routing and the worker's Host check see one host;
 - enforces the failed-authentication lockout across workers: it counts every 401 a worker sends
@@ -46,8 +41,16 @@ from collections.abc import Sequence
 import httptools
 
 from .. import auth
+from .edge import (
+    BAD_REQUEST,
+    TOO_MANY_CONNECTIONS,
+    EdgeLimits,
+    headers_too_large,
+    target_too_long,
+    timed_out,
+    too_many_headers,
+)
 from .frontwire import (
-    MAX_HEAD_BYTES,
     PEER_HEADER,
     FrontRequest,
     Refusal,
@@ -65,9 +68,6 @@ __all__ = ["PEER_HEADER", "ClientConnection", "FrontRequest", "FrontServer", "ro
 _log = logging.getLogger(__name__)
 _access_log = logging.getLogger("mcpgram.web.access")
 
-#: Seconds a connection may sit idle between requests, and may take to send one request.
-KEEP_ALIVE_SECONDS = 5.0
-REQUEST_SECONDS = 30.0
 #: Seconds a refused connection is drained before it closes (see ``ClientConnection._linger``).
 LINGER_SECONDS = 2.0
 #: Connections over ``max_connections`` answered 503 at once; past that they are closed unanswered.
@@ -75,6 +75,9 @@ MAX_REFUSED = 64
 #: Requests a client may queue on one connection (HTTP pipelining) before the front stops reading:
 #: each holds up to ``max_body_bytes`` in memory.
 MAX_QUEUED = 2
+
+
+DEFAULT_LIMITS = EdgeLimits()
 
 
 class FrontServer:
@@ -85,9 +88,9 @@ class FrontServer:
         max_body_bytes: Largest request body accepted (the workers' limit too).
         auth_failures_per_minute: 401s per client address a minute before the front locks it out.
         trusted_proxies: Whose ``X-Forwarded-For`` is believed, as in the workers.
-        hsts: Whether the server is reached over HTTPS (HSTS on the front's own answers).
+        limits: The edge limits every client connection is held to (HSTS on the front's own
+            answers when ``limits.hsts``).
         scheme: ``"https"`` when the front terminates TLS, told to the workers.
-        max_connections: Client connections held at once; more are refused with 503.
         answer_seconds: How long a worker's answer may take to begin before the client gets 504.
     """
 
@@ -98,18 +101,17 @@ class FrontServer:
         max_body_bytes: int,
         auth_failures_per_minute: int,
         trusted_proxies: Sequence[IPNetwork] = (),
-        hsts: bool = False,
+        limits: EdgeLimits = DEFAULT_LIMITS,
         scheme: str = "http",
-        max_connections: int = 1024,
         answer_seconds: float = 120.0,
     ) -> None:
         self.links = list(links)
         self.max_body_bytes = max_body_bytes
         self.failures = SlidingWindow(auth_failures_per_minute)
         self.trusted_proxies = tuple(trusted_proxies)
-        self.hsts = hsts
+        self.limits = limits
+        self.hsts = limits.hsts
         self.scheme = scheme
-        self.max_connections = max_connections
         self.answer_seconds = answer_seconds
         self.connections: set[ClientConnection] = set()
         self.refused: set[ClientConnection] = set()  # over the cap, being answered 503
@@ -128,7 +130,7 @@ class FrontServer:
             refusal.code,
             refusal.message,
             hsts=self.hsts,
-            retry_after=retry_after,
+            retry_after=refusal.retry_after if retry_after is None else retry_after,
             close=refusal.status != 429,
         )
 
@@ -249,7 +251,12 @@ class ClientConnection(asyncio.Protocol):
         self._wake = asyncio.Event()
         self._parser = httptools.HttpRequestParser(self)
         self._reset()
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: asyncio.TimerHandle | None = None  # idle: no request under way (or lingering)
+        self._read_timer: asyncio.TimerHandle | None = None  # the head or body being read
+        self._reading_head = True  # between requests, or inside a request's head
+        self._head_started = False  # some byte of the coming request has arrived
+        self._boundary_in_chunk = False  # a request ended inside the current read
+        self._head_raw = 0  # bytes of a head still arriving, counted in whole reads
         self._task: asyncio.Task[None] | None = None
         self._closed = False
         self._lingering = False
@@ -258,7 +265,7 @@ class ClientConnection(asyncio.Protocol):
     def _reset(self) -> None:
         self._url = b""
         self._headers: list[tuple[bytes, bytes]] = []
-        self._head_bytes = 0
+        self._header_bytes = 0
         self._body = bytearray()
 
     # -- asyncio.Protocol ----------------------------------------------------------------------
@@ -272,34 +279,45 @@ class ClientConnection(asyncio.Protocol):
         local = transport.get_extra_info("sockname")
         server = f"{local[0]} {int(local[1])}" if isinstance(local, tuple) and len(local) >= 2 else "- 0"
         self.peer_line = f"{self.front.scheme} {self.peer_ip or '-'} {self.peer_port} {server}"
-        if len(self.front.connections) >= self.front.max_connections:
+        if len(self.front.connections) >= self.front.limits.max_connections:
             if len(self.front.refused) >= MAX_REFUSED:  # a flood: no answer, no descriptor held
                 transport.abort()
                 return
             self.front.refused.add(self)
-            message = "The server has too many connections open; retry shortly."
-            self.write(self.front.refusal(Refusal(503, "TOO_MANY_CONNECTIONS", message)))
+            self.write(self.front.refusal(TOO_MANY_CONNECTIONS))
             self._linger()  # not served: answered, then closed within LINGER_SECONDS
             return
         self.front.connections.add(self)
-        self._arm(KEEP_ALIVE_SECONDS)
+        self._arm(self.front.limits.header_timeout)  # a connection that never sends a byte
         self._task = asyncio.get_running_loop().create_task(self._serve())
 
     def data_received(self, data: bytes) -> None:
         if self._lingering:
             return  # after a refusal: read and drop what the client still sends, then close
+        if self._reading_head and not self._head_started:
+            self._head_started = True
+            self._arm_read(self.front.limits.header_timeout, "head")
+        self._boundary_in_chunk = False
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
-            pass  # refused in on_message_complete, which always runs first
+            return  # refused in on_message_complete, which always runs first
         except (httptools.HttpParserError, _Stop) as exc:
             if not isinstance(exc, _Stop) and not isinstance(exc.__context__, _Stop):
-                self._refuse(Refusal(400, "BAD_REQUEST", "The request is not valid HTTP/1.1."))
+                self._refuse(BAD_REQUEST)
+            return
+        if self._reading_head and not self._boundary_in_chunk:
+            # Every byte of this read belongs to a head still incomplete; the parser holds a header
+            # field it has not finished, so bound what it can be made to keep.
+            self._head_raw += len(data)
+            if self._head_raw > self.front.limits.max_raw_head_bytes:
+                self._refuse(headers_too_large(self.front.limits.max_header_bytes))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed = True
         self.front.connections.discard(self)
         self.front.refused.discard(self)
+        self._cancel_read_timer()
         if self._timer is not None:
             self._timer.cancel()
         upstream = self.upstream
@@ -319,24 +337,33 @@ class ClientConnection(asyncio.Protocol):
 
     def on_message_begin(self) -> None:
         self._reset()
-        if not self.queue:
-            self._arm(REQUEST_SECONDS)
+        # The bytes of this read before the head began were blank lines, if any: all count.
+        self._reading_head = self._head_started = True
+        self._head_raw = 0
+        if self._read_timer is None:
+            self._arm_read(self.front.limits.header_timeout, "head")
 
     def on_url(self, url: bytes) -> None:
         self._url += url
-        self._count(len(url))
+        if len(self._url) > self.front.limits.max_target_bytes:
+            self._stop(target_too_long(self.front.limits.max_target_bytes))
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._headers.append((name, value))
-        self._count(len(name) + len(value) + 4)
+        self._header_bytes += len(name) + len(value) + 4  # ": " and the line end
+        limits = self.front.limits
+        if len(self._headers) > limits.max_header_count:
+            self._stop(too_many_headers(limits.max_header_count))
+        if self._header_bytes > limits.max_header_bytes:
+            self._stop(headers_too_large(limits.max_header_bytes))
 
-    def _count(self, size: int) -> None:
-        self._head_bytes += size
-        if self._head_bytes > MAX_HEAD_BYTES:
-            self._refuse(Refusal(431, "HEADERS_TOO_LARGE", "The request head is too large."))
-            raise _Stop
+    def _stop(self, refusal: Refusal) -> None:
+        self._refuse(refusal)
+        raise _Stop
 
     def on_headers_complete(self) -> None:
+        self._reading_head = False
+        self._arm_read(self.front.limits.body_timeout, "body")
         length: int | None = None
         declared = [value for name, value in self._headers if name.lower() == b"content-length"]
         if declared and declared[0].strip().isdigit():
@@ -357,6 +384,9 @@ class ClientConnection(asyncio.Protocol):
             raise _Stop
 
     def on_message_complete(self) -> None:
+        self._cancel_read_timer()
+        self._reading_head, self._head_started, self._boundary_in_chunk = True, False, True
+        self._head_raw = 0
         if self._parser.should_upgrade():  # CONNECT, or Upgrade: websocket / h2c
             self._refuse(Refusal(400, "UPGRADE_NOT_SUPPORTED", "Protocol upgrades are not supported."))
             raise _Stop
@@ -386,19 +416,33 @@ class ClientConnection(asyncio.Protocol):
         return Refusal(413, "BODY_TOO_LARGE", message)
 
     def _refuse(self, refusal: Refusal) -> None:
+        self._cancel_read_timer()
         self.queue.append(refusal)
         if self.transport is not None:
             self.transport.pause_reading()  # nothing after a refusal is read
         self._wake.set()
 
     def _arm(self, seconds: float) -> None:
+        """Close the connection after ``seconds`` unless a request is under way by then."""
         if self._timer is not None:
             self._timer.cancel()
         self._timer = asyncio.get_running_loop().call_later(seconds, self._expire)
 
     def _expire(self) -> None:
-        if self.upstream is None and not self.queue:
+        self._timer = None
+        if self.upstream is None and not self.queue and not self._head_started:
             self.close()
+
+    def _arm_read(self, seconds: float, part: str) -> None:
+        """Refuse with 408 unless the request's ``part`` has arrived within ``seconds``."""
+        self._cancel_read_timer()
+        refusal = timed_out(part, seconds)
+        self._read_timer = asyncio.get_running_loop().call_later(seconds, self._refuse, refusal)
+
+    def _cancel_read_timer(self) -> None:
+        if self._read_timer is not None:
+            self._read_timer.cancel()
+            self._read_timer = None
 
     def write(self, data: bytes) -> None:
         if self.transport is not None and not self._closed:
@@ -461,4 +505,4 @@ class ClientConnection(asyncio.Protocol):
                 return
             if self.transport is not None and len(self.queue) < MAX_QUEUED:
                 self.transport.resume_reading()
-            self._arm(KEEP_ALIVE_SECONDS)
+            self._arm(self.front.limits.keep_alive_timeout)
