@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,52 @@ def test_every_setting_is_documented(configuration_rows: dict[str, str], setting
     """Each Settings field has a row in docs/configuration.md giving its environment variable."""
     assert setting in configuration_rows, f"{setting} is missing from {CONFIGURATION.name}"
     assert f"`{ENV_PREFIX}{setting.upper()}`" in configuration_rows[setting]
+
+
+def _documented_default(row: str) -> str:
+    return [cell.strip() for cell in row.split("|")][4]
+
+
+def _bounds(setting: str) -> dict[str, float]:
+    bounds: dict[str, float] = {}
+    for item in Settings.model_fields[setting].metadata:
+        for name in ("ge", "gt", "le"):
+            if getattr(item, name, None) is not None:
+                bounds[name] = getattr(item, name)
+    return bounds
+
+
+@pytest.mark.parametrize("setting", sorted(Settings.model_fields))
+def test_documented_defaults_and_bounds_are_the_codes(configuration_rows: dict[str, str], setting: str) -> None:
+    """The default and the bounds docs/configuration.md gives are the Settings field's own."""
+    field = Settings.model_fields[setting]
+    documented = _documented_default(configuration_rows[setting])
+    default = field.get_default(call_default_factory=False)
+    if isinstance(default, bool):
+        assert documented == f"`{str(default).lower()}`"
+    elif isinstance(default, (int, float, str)):
+        shown = f"{default:g}" if isinstance(default, float) else str(default)
+        assert documented == f"`{shown}`"
+    elif default in (None, ()):
+        assert documented in {"none", "generated", "Telegram's production DCs"}, documented
+    kind = [cell.strip() for cell in configuration_rows[setting].split("|")][3]
+    bounds = _bounds(setting)
+    if "ge" in bounds and "le" in bounds:
+        assert f"{bounds['ge']:g}–{bounds['le']:g}" in kind, kind
+    elif "ge" in bounds:
+        assert f"≥ {bounds['ge']:g}" in kind, kind
+    elif "gt" in bounds:
+        assert f"> {bounds['gt']:g}" in kind, kind
+
+
+def test_the_http_configs_defaults_are_the_settings() -> None:
+    """HttpConfig (what the server is handed) defaults to what Settings does, so neither drifts."""
+    from mcpgram.configs import HttpConfig
+
+    for item in dataclasses.fields(HttpConfig):
+        if item.name in Settings.model_fields and item.default is not dataclasses.MISSING:
+            expected = Settings.model_fields[item.name].get_default(call_default_factory=False)
+            assert item.default == expected, item.name
 
 
 def test_documented_variables_all_exist() -> None:
