@@ -47,16 +47,12 @@ def _bounds(setting: str) -> dict[str, float]:
     return bounds
 
 
-@pytest.fixture(scope="module")
-def rows(configuration_rows: dict[str, str]) -> dict[str, str]:
-    return configuration_rows
-
-
 @pytest.mark.parametrize("setting", sorted(Settings.model_fields))
 def test_documented_defaults_and_bounds_are_the_codes(
     configuration_rows: dict[str, str], setting: str
 ) -> None:
     """The default and the bounds docs/configuration.md gives are the Settings field's own."""
+    rows = configuration_rows
     field = Settings.model_fields[setting]
     documented = _documented_default(rows[setting])
     default = field.get_default(call_default_factory=False)
