@@ -48,7 +48,9 @@ def _bounds(setting: str) -> dict[str, float]:
 
 
 @pytest.mark.parametrize("setting", sorted(Settings.model_fields))
-def test_documented_defaults_and_bounds_are_the_codes(configuration_rows: dict[str, str], setting: str) -> None:
+def test_documented_defaults_and_bounds_are_the_codes(
+    configuration_rows: dict[str, str], setting: str
+) -> None:
     """The default and the bounds docs/configuration.md gives are the Settings field's own."""
     field = Settings.model_fields[setting]
     documented = _documented_default(configuration_rows[setting])
@@ -63,7 +65,7 @@ def test_documented_defaults_and_bounds_are_the_codes(configuration_rows: dict[s
     kind = [cell.strip() for cell in configuration_rows[setting].split("|")][3]
     bounds = _bounds(setting)
     if "ge" in bounds and "le" in bounds:
-        assert f"{bounds['ge']:g}–{bounds['le']:g}" in kind, kind
+        assert f"{bounds['ge']:g}\u2013{bounds['le']:g}" in kind, kind
     elif "ge" in bounds:
         assert f"≥ {bounds['ge']:g}" in kind, kind
     elif "gt" in bounds:
