@@ -21,9 +21,9 @@ address; a translated one only hides where the packet goes) and accepts IPv6 onl
 unicast block ``2000::/3``. Refusals say *that* an address is not public, never which one: the
 resolved address of an internal host is itself a leak.
 
-On networks behind NAT64/DNS64 every IPv4-only site resolves into ``64:ff9b::/96``; those sites
-cannot be fetched there (the refusal is deliberate: the issue asks for it, and the operator can
-still fetch through a proxy of their own in a later change).
+On networks behind NAT64/DNS64 every IPv4-only site resolves into ``64:ff9b::/96``, so those sites
+cannot be fetched there. That is deliberate: which IPv4 host a translator really reaches depends on
+that network's setup, which the gateway cannot see.
 """
 
 from __future__ import annotations
