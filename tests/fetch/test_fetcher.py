@@ -135,7 +135,9 @@ async def test_a_redirect_to_loopback_or_a_downgrade_is_refused_before_it_is_fol
     server.routes["/start"] = response(302, headers=[("Location", location.format(port=server.port))])
     server.routes["/doc.pdf"] = response(200, BODY)
     dns = ScriptedDNS({"files.example": [["127.0.0.1"]], "evil.example": [["127.0.0.1"]]})
-    with pytest.raises(BlockedURL) as refused:
+    with pytest.raises(
+        BlockedURL, match=r"redirects where mcpgram may not go|resolves to a non-public"
+    ) as refused:
         await local_fetcher(test_ca, tmp_path, dns=dns).fetch(server.url("/start"))
     assert_clean(refused.value, tmp_path)
     assert [seen.path for seen in server.seen] == ["/start"]

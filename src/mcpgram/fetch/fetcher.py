@@ -218,8 +218,14 @@ class Fetcher:
                 location = response.headers.get("location")
                 if not location:
                     raise FetchFailed("the server redirected without saying where")
-                next_url = urljoin(target.url, location)
-                target = check_url(next_url, allow_http=self.allow_http, hosts=self.hosts)
+                try:
+                    target = check_url(
+                        urljoin(target.url, location), allow_http=self.allow_http, hosts=self.hosts
+                    )
+                except BlockedURL as exc:
+                    raise BlockedURL(
+                        f"the URL redirects where mcpgram may not go: {exc.message}", hint=exc.hint
+                    ) from exc
         redirects = self.limits.max_redirects
         raise FetchFailed(f"the URL redirects more than {redirects} times", hint="give the final URL")
 
