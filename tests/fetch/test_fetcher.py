@@ -275,7 +275,7 @@ async def test_a_slow_trickle_is_cut_by_the_total_timeout(
     started = asyncio.get_running_loop().time()
     with pytest.raises(FetchFailed, match=r"took longer than 1\.5 s") as failed:
         await local_fetcher(test_ca, tmp_path, limits=limits).fetch(server.url("/slow"))
-    assert 1.4 < asyncio.get_running_loop().time() - started < 3
+    assert 1.4 < asyncio.get_running_loop().time() - started < 5
     assert_clean(failed.value, tmp_path)
 
 
