@@ -247,7 +247,9 @@ class ClientConnection(asyncio.Protocol):
         self.peer_line = ""
         self.queue: deque[FrontRequest | Refusal] = deque()
         self._wake = asyncio.Event()
-        self._parser = httptools.HttpRequestParser(self)
+        # The parser holds this protocol's bound methods: a cycle, broken in connection_lost so a
+        # closed connection is freed at once, not by the next full collection.
+        self._parser: httptools.HttpRequestParser | None = httptools.HttpRequestParser(self)
         self._reset()
         self._timer: asyncio.TimerHandle | None = None
         self._task: asyncio.Task[None] | None = None
@@ -286,7 +288,7 @@ class ClientConnection(asyncio.Protocol):
         self._task = asyncio.get_running_loop().create_task(self._serve())
 
     def data_received(self, data: bytes) -> None:
-        if self._lingering:
+        if self._lingering or self._parser is None:
             return  # after a refusal: read and drop what the client still sends, then close
         try:
             self._parser.feed_data(data)
@@ -300,8 +302,10 @@ class ClientConnection(asyncio.Protocol):
         self._closed = True
         self.front.connections.discard(self)
         self.front.refused.discard(self)
+        self._parser = None
         if self._timer is not None:
             self._timer.cancel()
+            self._timer = None
         upstream = self.upstream
         if upstream is not None:
             upstream.abort()  # the worker sees the client leave
@@ -357,7 +361,9 @@ class ClientConnection(asyncio.Protocol):
             raise _Stop
 
     def on_message_complete(self) -> None:
-        if self._parser.should_upgrade():  # CONNECT, or Upgrade: websocket / h2c
+        parser = self._parser
+        assert parser is not None  # called from its own feed_data
+        if parser.should_upgrade():  # CONNECT, or Upgrade: websocket / h2c
             self._refuse(Refusal(400, "UPGRADE_NOT_SUPPORTED", "Protocol upgrades are not supported."))
             raise _Stop
         target = origin_form(self._url, self._headers, self.front.scheme)
@@ -365,12 +371,12 @@ class ClientConnection(asyncio.Protocol):
             self._refuse(target)
             raise _Stop
         request = FrontRequest(
-            method=self._parser.get_method(),
+            method=parser.get_method(),
             target=target,
-            version=self._parser.get_http_version(),
+            version=parser.get_http_version(),
             headers=self._headers,
             body=bytes(self._body),
-            keep_alive=self._parser.should_keep_alive(),
+            keep_alive=parser.should_keep_alive(),
         )
         self._reset()
         self.queue.append(request)
