@@ -41,7 +41,11 @@ _BOOL_TRUE = struct.pack("<I", 0x997275B5)
 _BOOL_FALSE = struct.pack("<I", 0xBC799737)
 _VECTOR = 0x1CB5C415
 _GZIP_ABOVE = 16 * 1024
-_MSG_TOO_OLD = 300
+#: Seconds a client msg_id may lag the server's clock: Telegram allows 300, but a client ignores
+#: every server message more than 30 s ahead of its own clock (MTProto's rule; Telethon's too), so a
+#: client whose clock lags more (e.g. its event loop stalled during the key exchange, which set its
+#: clock offset) could never read an answer. "Too low" (16) makes it take the server's time and resend.
+_MSG_TOO_OLD = 30
 _MSG_TOO_NEW = 30
 _WRITE_HIGH_WATER = 1 << 20
 _SESSIONS_PER_KEY = 32
