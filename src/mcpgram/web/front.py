@@ -400,6 +400,9 @@ class ClientConnection(asyncio.Protocol):
     def _arm(self, seconds: float) -> None:
         if self._timer is not None:
             self._timer.cancel()
+            self._timer = None
+        if self._closed:
+            return  # no timer (holding this connection) outlives it
         self._timer = asyncio.get_running_loop().call_later(seconds, self._expire)
 
     def _expire(self) -> None:
