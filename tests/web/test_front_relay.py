@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from mcpgram.web import front
+from mcpgram.web import frontconn
 from mcpgram.web.edge import EdgeLimits
 from mcpgram.web.front import FrontServer
 from mcpgram.web.security import SECURITY_HEADERS
@@ -182,7 +182,7 @@ async def test_connections_over_the_cap_are_refused_with_503(chatty: Stage) -> N
 async def test_a_flood_over_the_cap_is_closed_unanswered(
     chatty: Stage, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(front, "MAX_REFUSED", 1)
+    monkeypatch.setattr(frontconn, "MAX_REFUSED", 1)
 
     def flood() -> tuple[bytes, bytes]:
         held = [socket.create_connection(("127.0.0.1", chatty.port), timeout=10) for _ in range(3)]
