@@ -164,7 +164,8 @@ def _verbs(allowed: Iterable[Verb]) -> dict[Verb, Rule]:
 #: Named starting points. ``reader``: read only. ``inbox``: read, reply where this account has
 #: written before, react, mark read, download. ``all``: every verb, every chat.
 PROFILES: dict[ProfileName, Policy] = {
-    "reader": Policy(_verbs(["read", "download"]), profile="reader"),
+    # sends: known changes nothing without send; it keeps reader the tightest (inbox -> reader tightens).
+    "reader": Policy(_verbs(["read", "download"]), sends="known", profile="reader"),
     "inbox": Policy(
         _verbs(["read", "send", "react", "mark_read", "download"]), sends="known", profile="inbox"
     ),
