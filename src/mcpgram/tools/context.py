@@ -35,7 +35,7 @@ from ..errors import FloodWait, LoginRequired, MCPGramError
 from ..log import bind_tenant, current_tenant
 from ..policy import guard
 from ..policy.guard import Action
-from ..policy.model import PROFILES, Policy
+from ..policy.model import Policy
 from ..vault.vault import TenantKeys
 from .arguments import invalid_arguments
 
@@ -93,11 +93,11 @@ class ToolContext:
     #: Returns the calling tenant's keys; raises NotAuthenticated when there is none.
     resolve_keys: Callable[[], Awaitable[TenantKeys]]
     cursor_key: bytes
+    #: The tenant's effective policy by tenant id (``policy.book.PolicyBook.get``); read every call.
+    policy_of: Callable[[str], Policy]
     #: stdio: the one local user may name local files to send; HTTP tenants never may. Set exactly
     #: for the stdio owner, so it also picks the login command :attr:`login_hint` names.
     local_files: bool = False
-    #: The tenant's policy by tenant id (``policy.book.PolicyBook.get``); default: everything allowed.
-    policy_of: Callable[[str], Policy] = lambda _tenant: PROFILES["all"]
 
     async def run(
         self,
