@@ -285,3 +285,14 @@ async def test_an_unreadable_stored_policy_refuses_everything(demo: Demo) -> Non
     assert await demo.client.list_tools() == []
     set_policy(demo, PROFILES["all"])
     assert len(await demo.client.list_tools()) == len(TOOL_VERBS)
+
+
+async def test_a_folder_in_a_scope_admits_its_chats_one_by_one(demo: Demo) -> None:
+    """read: folder:Work admits Sam (in the folder) by id and by username, and refuses Maria (not)."""
+    set_policy(demo, replace(PROFILES["all"], read=Scope.parse(["folder:Work"])))
+    sam = demo.demo.users["sam"]
+    assert (await demo.call("get_chat", chat=str(sam), topics=0))["id"] == sam
+    await demo.call("get_messages", chat="@sam_builds", limit=1)
+    assert_refused(await refusal(demo.call("get_chat", chat=str(MARIA))), "read")
+    set_policy(demo, replace(PROFILES["all"], read=Scope.parse(["folder:No Such Folder"])))
+    assert_refused(await refusal(demo.call("get_chat", chat=str(sam))), "read")
