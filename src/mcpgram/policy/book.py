@@ -45,7 +45,8 @@ class PolicyBook:
         Raises:
             PolicyRefused: ``proposed`` would loosen a rule; the message names the rules.
         """
-        current = self.get(tenant_id)
+        stored = self._vault.load_policy(tenant_id)
+        current = self.default if stored is None else _parsed(stored)
         loosened = loosenings(current, proposed)
         if loosened:
             raise PolicyRefused(
@@ -54,7 +55,14 @@ class PolicyBook:
                 hint=CHANGED_BY,
             )
         tightened = replace(proposed, tightened=True)
-        self._store(tenant_id, tightened)
+        # Compared with what was read: an operator's change in between must not be overwritten by
+        # a tightening of the policy it replaced (that could loosen it).
+        try:
+            swapped = self._vault.swap_policy(tenant_id, stored, to_json(tightened))
+        except KeyError:
+            raise TenantError(f"no live tenant {tenant_id}") from None
+        if not swapped:
+            raise TenantError("the policy changed while tightening it; nothing was stored, run it again")
         return tightened
 
     def _store(self, tenant_id: str, policy: Policy) -> None:

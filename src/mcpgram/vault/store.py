@@ -65,4 +65,9 @@ class VaultStore(Protocol):
         """Set the tenant's policy (KeyError for an unknown or revoked tenant)."""
         ...
 
+    def swap_policy(self, tenant_id: str, expected: str | None, policy: str, *, updated: int) -> bool:
+        """Set the policy only if the stored one is still ``expected`` (None: none stored), in one
+        transaction; False, with nothing written, if it changed meanwhile (KeyError as above)."""
+        ...
+
     def close(self) -> None: ...
