@@ -15,8 +15,11 @@ from fastmcp.exceptions import ToolError
 
 from mcpgram.tools.visibility import TOOL_VERBS
 
-from ..cli.conftest import arun_cli
+from ..cli.conftest import arun_cli, clean_env
 from .conftest import People, Running
+
+# The CLI configures logging; clean_env restores it after each test (and keeps outside settings out).
+pytestmark = pytest.mark.usefixtures(clean_env.__name__)
 
 READER_TOOLS = {"find_chats", "get_chat", "get_messages", "search_messages", "transcribe_voice"}
 
