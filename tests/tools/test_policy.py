@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
@@ -296,3 +297,20 @@ async def test_a_folder_in_a_scope_admits_its_chats_one_by_one(demo: Demo) -> No
     assert_refused(await refusal(demo.call("get_chat", chat=str(MARIA))), "read")
     set_policy(demo, replace(PROFILES["all"], read=Scope.parse(["folder:No Such Folder"])))
     assert_refused(await refusal(demo.call("get_chat", chat=str(sam))), "read")
+
+
+async def test_the_default_policy_adds_no_telegram_request_and_known_adds_one_search(demo: Demo) -> None:
+    """With scopes of '*' nothing is resolved beyond what the tool does; sends: known costs one
+    messages.search (from_id = self, limit 1) per send."""
+
+    async def made(call: Awaitable[Any]) -> Counter[str]:
+        before = Counter(demo.sandbox.rpc_counts)
+        await call
+        return Counter(demo.sandbox.rpc_counts) - before
+
+    set_policy(demo, PROFILES["all"])
+    await demo.call("send_message", chat=str(ALEX), text="warm")  # the entity cache, warmed
+    plain = await made(demo.call("send_message", chat=str(ALEX), text="plain"))
+    set_policy(demo, replace(PROFILES["all"], sends="known"))
+    known = await made(demo.call("send_message", chat=str(ALEX), text="known"))
+    assert known - plain == Counter({"messages.search": 1}) and plain - known == Counter()
