@@ -31,10 +31,12 @@ from .auth import token_digest, token_secret_bytes
 from .datadir import ensure_data_dir, owner_key_bytes, server_secret_bytes
 from .errors import NotAuthenticated
 from .mcpserver import MCPGramServer
+from .policy.book import PolicyBook
 from .settings import Settings, TelegramConfig
 from .telegram.pool import ClientPool
 from .tools import ToolContext, register_tools
 from .tools.audit import AuditMiddleware
+from .tools.visibility import PolicyMiddleware
 from .vault.sqlite import SQLiteVault
 from .vault.vault import TenantKeys, Vault
 
@@ -148,6 +150,9 @@ def build_gateway(
     store = SQLiteVault(settings.data_dir / "vault.db")
     vault = Vault(store, server_secret=secret)
     pool = ClientPool(telegram or settings.telegram_config(), vault, settings.pool_limits())
+    # Read at every call (one indexed read on the read-only connection), so `mcpgram policy set`
+    # takes effect on the next request in every running process.
+    policies = PolicyBook(vault, settings.default_policy)
     owner = None
     verifier = None
     if transport == "stdio" or settings.no_auth:
@@ -186,7 +191,11 @@ def build_gateway(
     cursor_key = hmac.new(secret, b"mcpgram/cursor/v1", hashlib.sha256).digest()
     # Local files may be sent only by the one local user (stdio); never by an HTTP tenant.
     context = ToolContext(
-        pool=pool, resolve_keys=resolve_keys, cursor_key=cursor_key, local_files=transport == "stdio"
+        pool=pool,
+        resolve_keys=resolve_keys,
+        cursor_key=cursor_key,
+        local_files=transport == "stdio",
+        policy_of=policies.get,
     )
     register_tools(mcp, context)
 
@@ -199,6 +208,7 @@ def build_gateway(
         return access.client_id if access is not None else None
 
     mcp.add_middleware(AuditMiddleware(tenant_of))
+    mcp.add_middleware(PolicyMiddleware(tenant_of, policies.get))
     return Gateway(
         settings=settings, vault=vault, store=store, pool=pool, mcp=mcp, verifier=verifier, owner=owner
     )

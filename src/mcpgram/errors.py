@@ -12,7 +12,8 @@ that is safe to show to a client (no secrets, paths, phone numbers or message te
     │   └── TooLarge           a file over the size limit (a local file, or a URL's body)
     ├── TenantError            who is asking, and may they?
     │   ├── NotAuthenticated   missing, malformed, unknown or revoked token
-    │   └── LoginRequired      the tenant's Telegram authorization is gone; log in again
+    │   ├── LoginRequired      the tenant's Telegram authorization is gone; log in again
+    │   └── PolicyRefused      the tenant's policy refuses it (code NOT_ALLOWED; names the rule)
     ├── TelegramError          Telegram refused or failed
     │   ├── FloodWait          slow down: retry after ``retry_after`` seconds
     │   ├── NotAllowed         the account may not do that here
@@ -75,6 +76,16 @@ class NotAuthenticated(TenantError):
 
 class LoginRequired(TenantError):
     code = "LOGIN_REQUIRED"
+
+
+class PolicyRefused(TenantError):
+    """The tenant's own policy refuses the call; ``rule`` names the rule (``verbs.send``, ``read``...)."""
+
+    code = "NOT_ALLOWED"
+
+    def __init__(self, message: str, *, rule: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.rule = rule
 
 
 class TelegramError(MCPGramError):

@@ -227,6 +227,10 @@ class Settings(BaseSettings):
     flood_sleep_threshold: int = Field(5, ge=0, description="FLOOD_WAITs up to this many seconds sleep.")
     log_level: LogLevel = Field("INFO", description="Log level for mcpgram's loggers.")
     log_json: bool = Field(False, description="Log one JSON object per line instead of text.")
+    # The names of policy/model.py's PROFILES (a leaf cannot import them; tests/policy checks they agree).
+    default_policy: Literal["reader", "inbox", "all"] = Field(
+        "all", description="Policy profile of every tenant the operator has not set one for."
+    )
 
     _dc: DcAddress | None = PrivateAttr(None)
     _proxy: ProxyConfig | None = PrivateAttr(None)
