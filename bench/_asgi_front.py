@@ -33,6 +33,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import anyio
+import httptools
 import httpx2 as httpx
 import uvicorn
 
@@ -166,16 +167,157 @@ async def _refuse(
     await send({"type": "http.response.body", "body": body})
 
 
+class _WorkerAnswer(asyncio.Protocol):
+    """One keep-alive connection to a worker; each answer, parsed with httptools, as ASGI-shaped events.
+
+    The events go to ``events``: ``(status, headers)`` once the head is complete, then body chunks
+    (``bytes``), then ``True`` when the answer is complete or ``None`` if the connection ended first.
+    """
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.events: asyncio.Queue[tuple[int, list[tuple[bytes, bytes]]] | bytes | bool | None] = (
+            asyncio.Queue()
+        )
+        self.parser = httptools.HttpResponseParser(self)
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.complete = False
+        self.closed = False
+
+    def begin(self) -> None:
+        self.events = asyncio.Queue()
+        self.parser = httptools.HttpResponseParser(self)
+        self.headers = []
+        self.complete = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError:
+            self.abort()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.events.put_nowait(None)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        self.events.put_nowait((self.parser.get_status_code(), self.headers))
+
+    def on_body(self, body: bytes) -> None:
+        self.events.put_nowait(bytes(body))
+
+    def on_message_complete(self) -> None:
+        self.complete = self.parser.should_keep_alive()
+        self.events.put_nowait(True)
+
+    def abort(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.abort()
+
+
+class LeanRelay(AsgiRelay):
+    """:class:`AsgiRelay` with the worker leg written by hand: httptools over asyncio, no httpx.
+
+    The request body is read whole and re-framed with ``Content-Length``, as ``web/front.py`` does.
+    """
+
+    def __init__(self, socket_paths: Sequence[str], settings: Settings) -> None:
+        super().__init__(socket_paths, settings)
+        self.paths = list(socket_paths)
+        self.idle: list[list[_WorkerAnswer]] = [[] for _ in socket_paths]
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        headers: list[tuple[bytes, bytes]] = scope["headers"]
+        address = client_address(scope, self.trusted_proxies)
+        wait = self.failures.retry_after(address)
+        key = presented_token(scope["path"], headers)
+        locked = wait > 0
+        if locked and not (key is not None and auth.is_well_formed(key)):
+            await _refuse(send, 429, *LOCKED_OUT, retry_after=wait)
+            return
+        status = await self._relay_lean(worker_index(key, len(self.paths)), scope, receive, send, locked)
+        if status == 401 or (locked and status == 429):
+            self.failures.record(address)
+
+    async def _relay_lean(self, index: int, scope: Scope, receive: Any, send: Any, locked: bool) -> int:
+        (client_ip, client_port), (server_ip, server_port) = scope["client"], scope["server"]
+        peer = f"{scope['scheme']} {client_ip} {client_port} {server_ip} {server_port}"
+        body = b"".join([chunk async for chunk in _body(receive)])
+        target = scope["raw_path"] + (b"?" + scope["query_string"] if scope["query_string"] else b"")
+        lines = [b"%s %s HTTP/1.1" % (scope["method"].encode(), target)]
+        lines += [
+            b"%s: %s" % item for item in _kept(scope["headers"], _REQUEST_DROPPED | {b"content-length"})
+        ]
+        lines.append(b"content-length: %d" % len(body))
+        lines.append(PEER_HEADER + b": " + (peer + (" locked" if locked else "")).encode())
+        idle = self.idle[index]
+        while idle and idle[-1].closed:
+            idle.pop()
+        try:
+            if idle:
+                connection = idle.pop()
+            else:
+                loop = asyncio.get_running_loop()
+                _, connection = await loop.create_unix_connection(_WorkerAnswer, self.paths[index])
+        except OSError:
+            message = "The server is restarting a worker; retry shortly."
+            await _refuse(send, 503, "WORKER_UNAVAILABLE", message, retry_after=1)
+            return 503
+        connection.begin()
+        assert connection.transport is not None
+        connection.transport.write(b"\r\n".join(lines) + b"\r\n\r\n" + body)
+        try:
+            head = await asyncio.wait_for(connection.events.get(), self.answer_seconds)
+        except TimeoutError:
+            connection.abort()
+            await _refuse(send, 504, "WORKER_TIMEOUT", "The server did not answer in time; retry shortly.")
+            return 504
+        if not isinstance(head, tuple):
+            connection.abort()
+            await _refuse(send, 502, "WORKER_FAILED", "The request failed; retry shortly.")
+            return 502
+        status, answer_headers = head
+        try:
+            kept = _kept(answer_headers, _ANSWER_DROPPED)
+            await send({"type": "http.response.start", "status": status, "headers": kept})
+            while isinstance(event := await connection.events.get(), bytes):
+                await send({"type": "http.response.body", "body": event, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            if connection.complete and not connection.closed and len(idle) < MAX_IDLE_PER_WORKER:
+                idle.append(connection)
+            else:
+                connection.abort()
+        return status
+
+    async def aclose(self) -> None:
+        await super().aclose()
+        for idle in self.idle:
+            while idle:
+                idle.pop().abort()
+
+
 class AsgiFront:
     """A ``mcpgram.workers.Front``: uvicorn (httptools) serving :class:`AsgiRelay` on the public port."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, lean: bool = False) -> None:
+        self.lean = lean
         self.relay: AsgiRelay | None = None
         self.server: uvicorn.Server | None = None
         self.ticking: asyncio.Task[None] | None = None
 
     async def start(self, settings: Settings, socket_paths: Sequence[str]) -> int:
-        self.relay = AsgiRelay(socket_paths, settings)
+        self.relay = (LeanRelay if self.lean else AsgiRelay)(socket_paths, settings)
         config = uvicorn.Config(
             self.relay,
             host=settings.host,
@@ -213,18 +355,22 @@ class AsgiFront:
 
 
 def main() -> int:
+    lean = sys.argv[1:] == ["--lean"]  # the worker leg by hand (httptools), not httpx
+    variant = ", lean" if lean else ""
     settings = Settings.load(env_file=None)
     logging.basicConfig(level=logging.WARNING)
 
     def ready(port: int) -> None:
         url = f"http://{settings.host}:{port}/v1/mcp"
         print(
-            f"mcpgram: serving MCP at {url} with {settings.workers} workers (ASGI relay)",
+            f"mcpgram: serving MCP at {url} with {settings.workers} workers (ASGI relay{variant})",
             file=sys.stderr,
             flush=True,
         )
 
-    anyio.run(lambda: serve_workers(settings, ready=ready, log_level=settings.log_level, front=AsgiFront()))
+    anyio.run(
+        lambda: serve_workers(settings, ready=ready, log_level=settings.log_level, front=AsgiFront(lean=lean))
+    )
     return 0
 
 

@@ -32,7 +32,10 @@ from _asgi_front import AsgiFront  # bench/ is not a package
 pytestmark = [pytest.mark.e2e]
 
 
-async def test_the_asgi_relay_serves_a_tenants_tool_call_through_the_workers(tmp_path: Path) -> None:
+@pytest.mark.parametrize("lean", [False, True], ids=["httpx", "lean"])
+async def test_the_asgi_relay_serves_a_tenants_tool_call_through_the_workers(
+    tmp_path: Path, lean: bool
+) -> None:
     async with SandboxServer(World()) as sandbox:
         people = populate(sandbox.world)
         settings = settings_for(sandbox, tmp_path / "data", transport="http", port=0, workers=2)
@@ -45,7 +48,9 @@ async def test_the_asgi_relay_serves_a_tenants_tool_call_through_the_workers(tmp
         await login_tenant(config, vault, keys, phone=ALICE, code=ALICE[5] * 5)
         store.close()
         bound: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        task = asyncio.create_task(serve_workers(settings, ready=bound.set_result, front=AsgiFront()))
+        task = asyncio.create_task(
+            serve_workers(settings, ready=bound.set_result, front=AsgiFront(lean=lean))
+        )
         try:
             base = f"http://127.0.0.1:{await asyncio.wait_for(bound, 90)}"
             transport = StreamableHttpTransport(
