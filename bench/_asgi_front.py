@@ -15,7 +15,10 @@ with ``front=AsgiFront()``):
   the body streamed, hop-by-hop headers dropped, the client's address in ``frontwire.PEER_HEADER``;
   the answer is streamed back (event streams flow as they come) without its hop-by-hop headers;
 - an answer that has not begun within ``front_answer_seconds`` gets 504; a worker that is not
-  listening, 503; the connection cap is uvicorn's ``limit_concurrency``.
+  listening, 503;
+- uvicorn listens with the edge protocol of the single-process server (``web/protocol.py``:
+  head and body timeouts, head size limits, the connection cap at ``front_max_connections``), so
+  those limits are reused rather than written again in bytes.
 
 Left out (not needed for the measurement): ``/health`` summing, TLS, HEAD, absolute-form targets.
 
@@ -40,6 +43,7 @@ import uvicorn
 from mcpgram import auth
 from mcpgram.settings import Settings
 from mcpgram.web.frontwire import HOP_BY_HOP, PEER_HEADER, worker_index
+from mcpgram.web.protocol import EdgeLimits, edge_protocol
 from mcpgram.web.ratelimit import LOCKED_OUT, SlidingWindow, client_address, parse_networks
 from mcpgram.web.security import security_headers
 from mcpgram.web.tokensource import presented_token
@@ -322,7 +326,18 @@ class AsgiFront:
             self.relay,
             host=settings.host,
             port=settings.port,
-            http="httptools",
+            # The edge protocol the single-process server listens with (web/protocol.py): uvicorn's
+            # httptools protocol plus head/body timeouts, head size limits and the connection cap.
+            http=edge_protocol(
+                EdgeLimits(
+                    header_timeout=settings.http_header_timeout,
+                    body_timeout=settings.http_body_timeout,
+                    max_connections=settings.front_max_connections,
+                    max_header_count=settings.max_header_count,
+                    max_header_bytes=settings.max_header_bytes,
+                    max_target_bytes=settings.max_target_bytes,
+                )
+            ),
             lifespan="off",
             access_log=False,
             log_config=None,
@@ -330,7 +345,6 @@ class AsgiFront:
             server_header=False,  # the worker's answer carries its own headers (and date)
             date_header=False,
             timeout_keep_alive=KEEP_ALIVE_SECONDS,
-            limit_concurrency=settings.front_max_connections,
             timeout_graceful_shutdown=5,
         )
         config.load()
