@@ -359,7 +359,7 @@ class AsgiFront:
         """Nothing to drop: httpx discards a pooled connection the worker closed."""
 
     async def stop(self) -> None:
-        if self.server is not None:
+        if self.server is not None and self.server.started:
             self.server.should_exit = True
             if self.ticking is not None:
                 await self.ticking
@@ -371,7 +371,7 @@ class AsgiFront:
 def main() -> int:
     lean = sys.argv[1:] == ["--lean"]  # the worker leg by hand (httptools), not httpx
     variant = ", lean" if lean else ""
-    settings = Settings.load(env_file=None)
+    settings = Settings.load(env_file=None, port=0)  # any free port, as `serve --port 0`
     logging.basicConfig(level=logging.WARNING)
 
     def ready(port: int) -> None:

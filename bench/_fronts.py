@@ -106,7 +106,7 @@ async def start_front(argv: list[str], env: dict[str, str], cwd: Path) -> bench.
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
     assert proc.stderr is not None
-    tail: deque[str] = deque(maxlen=20)
+    tail: deque[str] = deque(maxlen=200)
     while True:
         raw = await asyncio.wait_for(proc.stderr.readline(), 120)
         if not raw:
