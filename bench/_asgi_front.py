@@ -17,7 +17,7 @@ with ``front=AsgiFront()``):
 - an answer that has not begun within ``front_answer_seconds`` gets 504; a worker that is not
   listening, 503;
 - uvicorn listens with the edge protocol of the single-process server (``web/protocol.py``:
-  head and body timeouts, head size limits, the connection cap at ``front_max_connections``), so
+  head and body timeouts, head size limits, the connection cap: ``EdgeLimits.from_config``), so
   those limits are reused rather than written again in bytes.
 
 Left out (not needed for the measurement): ``/health`` summing, TLS, HEAD, absolute-form targets.
@@ -328,16 +328,7 @@ class AsgiFront:
             port=settings.port,
             # The edge protocol the single-process server listens with (web/protocol.py): uvicorn's
             # httptools protocol plus head/body timeouts, head size limits and the connection cap.
-            http=edge_protocol(
-                EdgeLimits(
-                    header_timeout=settings.http_header_timeout,
-                    body_timeout=settings.http_body_timeout,
-                    max_connections=settings.front_max_connections,
-                    max_header_count=settings.max_header_count,
-                    max_header_bytes=settings.max_header_bytes,
-                    max_target_bytes=settings.max_target_bytes,
-                )
-            ),
+            http=edge_protocol(EdgeLimits.from_config(settings.http_config())),
             lifespan="off",
             access_log=False,
             log_config=None,

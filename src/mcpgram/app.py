@@ -277,22 +277,14 @@ async def serve_http(gateway: Gateway, *, ready: Any = None, worker_socket: str 
     """
     import uvicorn
 
-    from .web.protocol import EdgeLimits, TargetKeepingProtocol, edge_protocol
-    from .web.security import serves_https
+    from .web.edge import EdgeLimits
+    from .web.protocol import TargetKeepingProtocol, edge_protocol
 
     settings = gateway.settings
     behind_front = worker_socket is not None
     own_tls = not behind_front and settings.tls_cert is not None
     # A public listener holds every connection to the edge limits; behind the front, the front does.
-    limits = EdgeLimits(
-        header_timeout=settings.http_header_timeout,
-        body_timeout=settings.http_body_timeout,
-        max_connections=settings.max_connections,
-        max_header_count=settings.max_header_count,
-        max_header_bytes=settings.max_header_bytes,
-        max_target_bytes=settings.max_target_bytes,
-        hsts=serves_https(settings.http_config()),
-    )
+    limits = EdgeLimits.from_config(settings.http_config())
     config = uvicorn.Config(
         http_app(gateway, behind_front=behind_front),
         host=settings.host,
@@ -311,7 +303,7 @@ async def serve_http(gateway: Gateway, *, ready: Any = None, worker_socket: str 
         # Behind the front, idle connections are the front's pool: it decides when they close, so
         # a worker never closes one just as the front sends a request on it.
         # uvicorn types it int, but any number of seconds works (it goes to loop.call_later).
-        timeout_keep_alive=WORKER_KEEP_ALIVE_SECONDS if behind_front else settings.http_keep_alive_timeout,  # type: ignore[arg-type]
+        timeout_keep_alive=WORKER_KEEP_ALIVE_SECONDS if behind_front else limits.keep_alive_timeout,  # type: ignore[arg-type]
         ssl_certfile=str(settings.tls_cert) if own_tls else None,
         ssl_keyfile=str(settings.tls_key) if own_tls else None,
         lifespan="on",

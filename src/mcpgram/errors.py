@@ -9,7 +9,7 @@ that is safe to show to a client (no secrets, paths, phone numbers or message te
     ├── InvalidArgument        the arguments cannot work: fix them, do not retry as is
     │   │                      (``code`` may be more precise: MESSAGE_TOO_LONG, FILE_NOT_FOUND...)
     │   ├── InvalidCursor      a cursor this server did not mint for this tenant and query
-    │   └── TooLarge           a file over the size limit
+    │   └── TooLarge           a file over the size limit (a local file, or a URL's body)
     ├── TenantError            who is asking, and may they?
     │   ├── NotAuthenticated   missing, malformed, unknown or revoked token
     │   └── LoginRequired      the tenant's Telegram authorization is gone; log in again
@@ -23,12 +23,15 @@ that is safe to show to a client (no secrets, paths, phone numbers or message te
     │   ├── ReactionInvalid    the chat does not take that reaction
     │   ├── NotVoice           not a voice or round video message
     │   └── RPCFailed          any other Telegram error
+    ├── FetchError             fetching a URL for the agent
+    │   ├── BlockedURL         the URL, its host or an address it resolves to is not allowed: use another
+    │   └── FetchFailed        unreachable, timed out, refused or an HTTP error: check the URL, retry later
     ├── VaultError             stored secrets
     │   └── DecryptFailed      wrong key, tampered or swapped data
     └── ConfigError            settings that cannot work
 
-Errors for URL fetching and signed download tickets come with the code that raises them (the files
-issue), not before: a class nothing raises is a promise the code does not keep.
+Errors for signed download tickets come with the code that raises them (the files issue), not
+before: a class nothing raises is a promise the code does not keep.
 """
 
 from __future__ import annotations
@@ -116,6 +119,18 @@ class NotVoice(TelegramError):
 
 class RPCFailed(TelegramError):
     code = "TELEGRAM_ERROR"
+
+
+class FetchError(MCPGramError):
+    code = "FETCH"
+
+
+class BlockedURL(FetchError):
+    code = "BLOCKED_URL"
+
+
+class FetchFailed(FetchError):
+    code = "FETCH_FAILED"
 
 
 class VaultError(MCPGramError):

@@ -36,12 +36,12 @@ from typing import Any, Protocol
 from .datadir import ensure_data_dir, server_secret_bytes
 from .settings import Settings
 from .vault.sqlite import SQLiteVault
+from .web.edge import EdgeLimits
 from .web.front import FrontServer
 from .web.ratelimit import parse_networks
-from .web.security import serves_https
 from .web.upstream import WorkerLink
 
-__all__ = ["BytesFront", "Front", "serve_workers"]
+__all__ = ["BytesFront", "Front", "build_front", "serve_workers"]
 
 _log = logging.getLogger(__name__)
 
@@ -187,6 +187,19 @@ def _tls_context(settings: Settings) -> ssl.SSLContext | None:
     return context
 
 
+def build_front(settings: Settings, links: list[WorkerLink]) -> FrontServer:
+    """The front for ``links`` (one per worker), held to the settings' edge limits."""
+    return FrontServer(
+        links,
+        max_body_bytes=settings.max_body_bytes,
+        auth_failures_per_minute=settings.auth_failures_per_minute,
+        trusted_proxies=parse_networks(settings.trusted_proxies),
+        limits=EdgeLimits.from_config(settings.http_config()),
+        scheme="https" if settings.tls_cert is not None else "http",
+        answer_seconds=settings.front_answer_seconds,
+    )
+
+
 class Front(Protocol):
     """What owns the public socket and relays to the workers; :class:`BytesFront` unless told otherwise.
 
@@ -216,16 +229,7 @@ class BytesFront:
 
     async def start(self, settings: Settings, socket_paths: Sequence[str]) -> int:
         self.links = [WorkerLink(path) for path in socket_paths]
-        self.front = FrontServer(
-            self.links,
-            max_body_bytes=settings.max_body_bytes,
-            auth_failures_per_minute=settings.auth_failures_per_minute,
-            trusted_proxies=parse_networks(settings.trusted_proxies),
-            hsts=serves_https(settings.http_config()),
-            scheme="https" if settings.tls_cert is not None else "http",
-            max_connections=settings.front_max_connections,
-            answer_seconds=settings.front_answer_seconds,
-        )
+        self.front = build_front(settings, self.links)
         self.server = await asyncio.get_running_loop().create_server(
             self.front, settings.host, settings.port, ssl=_tls_context(settings), reuse_address=True
         )
