@@ -20,9 +20,13 @@ with ``front=AsgiFront()``):
   head and body timeouts, head size limits, the connection cap: ``EdgeLimits.from_config``), so
   those limits are reused rather than written again in bytes.
 
+:class:`LeanRelay` (``--lean``) is the same app with the worker leg written by hand instead of
+httpx (httptools over asyncio Unix connections, the request body read whole and re-framed as
+``web/front.py`` does), to tell what uvicorn costs from what httpx costs.
+
 Left out (not needed for the measurement): ``/health`` summing, TLS, HEAD, absolute-form targets.
 
-Run by ``tenants.py`` as ``python bench/_asgi_front.py`` with the gateway's ``MCPGRAM_*``
+Run by ``tenants.py`` as ``python bench/_asgi_front.py [--lean]`` with the gateway's ``MCPGRAM_*``
 environment; it says ``serving MCP at ...`` on stderr once listening, as ``mcpgram serve`` does.
 """
 
@@ -50,7 +54,6 @@ from mcpgram.web.tokensource import presented_token
 from mcpgram.workers import serve_workers
 
 Scope = dict[str, Any]
-Message = dict[str, Any]
 
 #: Dropped from a request: hop-by-hop, and what httpx frames itself (it keeps a Content-Length).
 _REQUEST_DROPPED = HOP_BY_HOP | {b"transfer-encoding", b"trailer", b"expect", PEER_HEADER}
