@@ -31,7 +31,9 @@ Measured in one run:
   compares the two eras' gateway CPU per call in one run;
 - ``floor``: the same load (legacy era) against the FastMCP floor: the framework's own CPU per call;
 - ``raw_telethon``: the same concurrency of Telethon clients in this process calling
-  ``get_messages(limit=20)`` straight at the sandbox.
+  ``get_messages(limit=20)`` straight at the sandbox;
+- ``fronts`` (only with ``--compare-fronts``): the multi-worker front's own CPU per call before
+  issue 10, today, and as an ASGI relay, in alternating phases (``bench/_fronts.py``).
 
 The client and the servers share the machine: ``gateway.cpu_ms_per_call`` (and the capacity it
 implies for one core) is the figure that does not depend on how busy the client kept it. JSON goes
@@ -601,6 +603,10 @@ async def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         )
         await stop(floor_proc)
         raw = await raw_telethon(info, min(args.sessions, args.tenants), args.seconds, sandbox.pid)
+        if args.compare_fronts:
+            from _fronts import compare_fronts  # noqa: PLC0415 - bench/_fronts.py imports this module
+
+            fronts = await compare_fronts(args, work, settings, tokens, peer_id, sandbox.pid)
     finally:
         for proc in [*started, sandbox]:
             await stop(proc)
@@ -612,6 +618,7 @@ async def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         "load_modern": loaded_modern,
         "floor": floor,
         "raw_telethon": raw,
+        **({"fronts": fronts} if args.compare_fronts else {}),
     }
 
 
@@ -659,6 +666,10 @@ def report(result: dict[str, Any]) -> None:
         ),
         ("target < 2 MB per idle tenant", "met" if result["targets"]["memory_met"] else "MISSED"),
     ]
+    if "fronts" in result:
+        from _fronts import report_rows  # noqa: PLC0415 - bench/_fronts.py imports this module
+
+        rows += report_rows(result["fronts"])
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
         print(f"{name:<{width}}  {value}", file=sys.stderr)
@@ -689,6 +700,17 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--quick", action="store_true", help="50 tenants, 5 s: a smoke test, not a measurement"
     )
+    parser.add_argument(
+        "--compare-fronts",
+        action="store_true",
+        help="also measure the multi-worker front's CPU per call: before issue 10, now, as an ASGI relay",
+    )
+    parser.add_argument(
+        "--front-rounds",
+        type=int,
+        default=2,
+        help="with --compare-fronts: rounds of the 3 phases (default 2)",
+    )
     parser.add_argument("--output", type=Path, help="also write the JSON here (e.g. bench/results/...)")
     parser.add_argument("--serve-sandbox", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--serve-floor", type=Path, help=argparse.SUPPRESS)
@@ -711,6 +733,7 @@ def main() -> int:
         return 0
     measured = _common.measure_in_tempdir("tenants", lambda work: measure(args, work))
     keys = ("tenants", "sessions", "seconds", "calls_per_session", "messages", "login_concurrency", "workers")
+    keys += ("compare_fronts", "front_rounds") if args.compare_fronts else ()
     result: dict[str, Any] = {
         "benchmark": "tenants",
         "quick": args.quick,

@@ -27,11 +27,11 @@ import signal
 import ssl
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from .datadir import ensure_data_dir, server_secret_bytes
 from .settings import Settings
@@ -41,7 +41,7 @@ from .web.front import FrontServer
 from .web.ratelimit import parse_networks
 from .web.upstream import WorkerLink
 
-__all__ = ["build_front", "serve_workers"]
+__all__ = ["BytesFront", "Front", "build_front", "serve_workers"]
 
 _log = logging.getLogger(__name__)
 
@@ -200,8 +200,60 @@ def build_front(settings: Settings, links: list[WorkerLink]) -> FrontServer:
     )
 
 
+class Front(Protocol):
+    """What owns the public socket and relays to the workers; :class:`BytesFront` unless told otherwise.
+
+    A benchmark runs another front over the same workers (``bench/_asgi_front.py``).
+    """
+
+    async def start(self, settings: Settings, socket_paths: Sequence[str]) -> int:
+        """Listen on ``settings.host``/``settings.port`` in front of these sockets; the port bound."""
+        ...
+
+    def worker_replaced(self, index: int) -> None:
+        """Worker ``index`` died and is being started again: drop connections kept to it."""
+        ...
+
+    async def stop(self) -> None:
+        """Stop accepting and close every connection (the workers are stopped after this)."""
+        ...
+
+
+class BytesFront:
+    """The front of ``web/front.py``: one asyncio server parsing requests with httptools."""
+
+    def __init__(self) -> None:
+        self.links: list[WorkerLink] = []
+        self.server: asyncio.Server | None = None
+        self.front: FrontServer | None = None
+
+    async def start(self, settings: Settings, socket_paths: Sequence[str]) -> int:
+        self.links = [WorkerLink(path) for path in socket_paths]
+        self.front = build_front(settings, self.links)
+        self.server = await asyncio.get_running_loop().create_server(
+            self.front, settings.host, settings.port, ssl=_tls_context(settings), reuse_address=True
+        )
+        port: int = self.server.sockets[0].getsockname()[1]
+        return port
+
+    def worker_replaced(self, index: int) -> None:
+        self.links[index].close()
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            self.server.close()
+        if self.front is not None:
+            self.front.close_connections()
+        for link in self.links:
+            link.close()
+
+
 async def serve_workers(
-    settings: Settings, *, ready: Callable[[int], None] | None = None, log_level: int | str = logging.WARNING
+    settings: Settings,
+    *,
+    ready: Callable[[int], None] | None = None,
+    log_level: int | str = logging.WARNING,
+    front: Front | None = None,
 ) -> None:
     """Run the front and ``settings.workers`` workers until cancelled, SIGTERM or SIGINT.
 
@@ -210,48 +262,36 @@ async def serve_workers(
         RuntimeError: a worker did not start.
     """
     prepare_data_dir(settings)
+    front = front if front is not None else BytesFront()
     directory = tempfile.mkdtemp(prefix="mcpgram-workers-")  # 0700: only this user reaches the sockets
     workers = [
         Worker(WorkerSpec(settings, index, f"{directory}/w{index}.sock", log_level, settings.log_json))
         for index in range(settings.workers)
     ]
-    links = [WorkerLink(worker.spec.socket_path) for worker in workers]
-    server: asyncio.Server | None = None
-    front: FrontServer | None = None
     try:
         started = await asyncio.gather(*(worker.wait_ready(worker.start()) for worker in workers))
         if not all(started):
             raise RuntimeError("a worker process did not start; see the log lines above")
-        front = build_front(settings, links)
-        server = await asyncio.get_running_loop().create_server(
-            front, settings.host, settings.port, ssl=_tls_context(settings), reuse_address=True
-        )
+        port = await front.start(settings, [worker.spec.socket_path for worker in workers])
         if ready is not None:
-            ready(server.sockets[0].getsockname()[1])
-        await _supervise(workers, links)
+            ready(port)
+        await _supervise(workers, front)
     finally:
-        if server is not None:
-            server.close()
-        if front is not None:
-            front.close_connections()
+        await front.stop()
         for worker in workers:
             worker.stop()
         await asyncio.gather(*(asyncio.to_thread(worker.join, STOP_SECONDS) for worker in workers))
-        for link in links:
-            link.close()
         shutil.rmtree(directory, ignore_errors=True)
 
 
-async def _supervise(workers: list[Worker], links: list[WorkerLink]) -> None:
+async def _supervise(workers: list[Worker], front: Front) -> None:
     """Keep every worker running, each on its own, until SIGTERM/SIGINT (or cancellation)."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(signum, stop.set)
-    tasks = [
-        asyncio.create_task(_keep_running(worker, link)) for worker, link in zip(workers, links, strict=True)
-    ]
+    tasks = [asyncio.create_task(_keep_running(worker, front)) for worker in workers]
     try:
         await stop.wait()
     finally:
@@ -263,7 +303,7 @@ async def _supervise(workers: list[Worker], links: list[WorkerLink]) -> None:
                 loop.remove_signal_handler(signum)
 
 
-async def _keep_running(worker: Worker, link: WorkerLink) -> None:
+async def _keep_running(worker: Worker, front: Front) -> None:
     """Restart one worker whenever it dies, with its own backoff; the others are not held up."""
     while True:
         await worker.ended()
@@ -272,7 +312,7 @@ async def _keep_running(worker: Worker, link: WorkerLink) -> None:
             1.0 if lived > STABLE_SECONDS else min(worker.restart_delay * 2, MAX_RESTART_DELAY)
         )
         _log.warning("workers.restart", extra={"worker": worker.spec.index, "delay": worker.restart_delay})
-        link.close()
+        front.worker_replaced(worker.spec.index)
         await asyncio.sleep(worker.restart_delay)
         try:
             ready = await worker.wait_ready(worker.start())
