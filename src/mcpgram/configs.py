@@ -326,7 +326,7 @@ class FilesConfig(_MaskedRepr):
     fetch_deny_hosts: tuple[str, ...] = ()
     #: Directories local files (stdio only) may come from, symlinks resolved; none by default.
     local_file_roots: tuple[Path, ...] = ()
-    max_base64_bytes: int = 10 * 1024 * 1024
+    max_inline_bytes: int = 10 * 1024 * 1024
 
 
 @dataclasses.dataclass(frozen=True, repr=False)

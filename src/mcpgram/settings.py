@@ -244,7 +244,7 @@ class Settings(BaseSettings):
     local_file_roots: Annotated[tuple[Path, ...], NoDecode] = Field(
         (), description="Directories local files may be sent from (stdio only)."
     )
-    max_base64_bytes: int = Field(
+    max_inline_bytes: int = Field(
         10 * 1024 * 1024, ge=1, description="Decoded bytes of base64 files one send takes."
     )
     log_level: LogLevel = Field("INFO", description="Log level for mcpgram's loggers.")

@@ -73,7 +73,7 @@ async def files_demo(
     fetcher = local_fetcher(
         test_ca, fetch_dir, limits=FetchLimits(max_bytes=3_000_000, connect_timeout=2, read_timeout=2)
     )
-    overrides = {"local_file_roots": str(root), "max_base64_bytes": 2_000_000}
+    overrides = {"local_file_roots": str(root), "max_inline_bytes": 2_000_000}
     async for demo in serve_demo(tmp_path / "data", settings=overrides, fetcher=fetcher):
         yield demo
 
@@ -233,7 +233,7 @@ async def test_refused_urls_answer_their_fetch_codes(files_demo: Demo, server: L
 
 
 async def test_base64_is_capped_per_call(files_demo: Demo) -> None:
-    """Decoded base64 over max_base64_bytes, alone or summed over a call's files, is TOO_LARGE."""
+    """Decoded base64 over max_inline_bytes, alone or summed over a call's files, is TOO_LARGE."""
     before = message_count(files_demo)
     for files in (
         [{"base64": b64(b"a" * 2_000_001), "name": "a.bin"}],

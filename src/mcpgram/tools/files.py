@@ -1,7 +1,7 @@
 """Files an agent attaches to ``send_message``: checked and gathered here, sent by ``telegram.outgoing``.
 
 Each file is exactly one of a URL (fetched SSRF-safe by :mod:`mcpgram.fetch` to a temporary file),
-base64 bytes in the call (capped per call by ``max_base64_bytes``; a ``data:`` URI prefix is
+base64 bytes in the call (capped per call by ``max_inline_bytes``; a ``data:`` URI prefix is
 accepted), a media handle (``tools/handles.py``: re-sent by Telegram id, bound to the tenant), or a
 local path. Local paths are the stdio owner's only: over HTTP they are ``NOT_ALLOWED`` before
 anything is read, since the gateway's disk is not the tenant's. Over stdio they must lie under a
@@ -21,13 +21,13 @@ import functools
 import re
 import warnings
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import unquote, urlsplit
 
 from fastmcp.server.dependencies import get_context
 from mcp.shared.exceptions import MCPDeprecationWarning
 from mcp.types import ClientCapabilities, RootsCapability
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from .. import telegram
 from ..configs import FilesConfig
@@ -49,15 +49,32 @@ _HINT_HTTP = "over HTTP send files by https URL, as base64 bytes (with name), or
 
 
 class FileItem(BaseModel):
-    """One file: exactly one of url, path, base64 (with name), handle."""
+    """One file: exactly one of url, path, base64 (with name), handle. Its schema is :data:`FILE_SCHEMA`."""
 
-    model_config = ConfigDict(extra="forbid", title="File")
+    model_config = ConfigDict(extra="forbid")
 
     url: str = Field("", max_length=4096, description="https URL")
     path: str = Field("", max_length=4096, description="Absolute local path (stdio only)")
     base64: str = Field("", description="File bytes, base64 (with name)")
     name: str = Field("", max_length=255, description="File name")
     handle: str = Field("", max_length=HANDLE_CHARS, description="media.handle from get_messages")
+
+
+#: What ``tools/list`` shows for one file: pydantic's own schema repeats ``"default": ""`` and a
+#: ``maxLength`` per field (the model still checks them); this one is 40% shorter (bench/tools.py).
+FILE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "One of url, path, base64, handle",
+    "properties": {
+        "url": {"type": "string", "description": "https URL"},
+        "path": {"type": "string", "description": "Absolute local path (stdio only)"},
+        "base64": {"type": "string", "description": "File bytes (give name)"},
+        "name": {"type": "string", "description": "File name"},
+        "handle": {"type": "string", "description": "media.handle from get_messages"},
+    },
+    "additionalProperties": False,
+}
+FileArg = Annotated[FileItem, WithJsonSchema(FILE_SCHEMA)]
 
 
 @functools.lru_cache(maxsize=4)
@@ -151,7 +168,7 @@ async def collect(ctx: ToolContext, items: Sequence[FileItem]) -> tuple[list[Fil
     roots: tuple[str, ...] = ()
     if "path" in kinds:
         roots = (*(str(root) for root in ctx.files.local_file_roots), *await _client_roots())
-    budget = ctx.files.max_base64_bytes
+    budget = ctx.files.max_inline_bytes
     inputs: list[FileInput | str] = []
     for item, kind in zip(items, kinds, strict=True):
         if kind == "base64":

@@ -23,7 +23,7 @@ from ..errors import MCPGramError
 from ..telegram.shapes import pruned
 from . import files
 from .context import DESTRUCTIVE, WRITE, ToolContext, add_tool, compact, refusal
-from .files import FileItem
+from .files import FileArg, FileItem
 from .params import MAX_INT32, ChatRef, MessageIdItem
 
 #: Telegram's album limit (files per message).
@@ -57,7 +57,7 @@ def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
             str, Field(max_length=40, description="Send later: ISO time (UTC unless offset), within 365 days")
         ] = "",
         files: Annotated[
-            list[FileItem], Field(max_length=MAX_ALBUM, description="Files to attach; several: an album")
+            list[FileArg], Field(max_length=MAX_ALBUM, description="Files to attach (several: an album)")
         ] = [],  # noqa: B006 - pydantic copies defaults; [] keeps the schema free of anyOf-null
     ) -> ToolResult:
         """Send a message (or files) to a chat; returns its id. Never guesses a chat from a name."""
