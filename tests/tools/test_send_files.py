@@ -272,7 +272,7 @@ async def test_albums_of_photos_share_one_group_with_the_caption_first(files_dem
 
 
 async def test_eleven_files_and_mixed_albums_are_refused(files_demo: Demo) -> None:
-    """An album holds at most 10 files, and Telegram does not mix photos with other files."""
+    """At most 10 files; photos mixed with other files are refused before anything is uploaded."""
     before = message_count(files_demo)
     eleven = [{"base64": b64(PNG), "name": "p.png"}] * 11
     with pytest.raises(ToolError) as caught:
@@ -283,6 +283,7 @@ async def test_eleven_files_and_mixed_albums_are_refused(files_demo: Demo) -> No
         await files_demo.call("send_message", chat="me", text="", files=mixed)
     assert code_of(caught) == "ALBUM_MIXED"
     assert message_count(files_demo) == before
+    assert not files_demo.world.uploads, "refused before any upload"
 
 
 async def test_magic_bytes_decide_photo_or_document_and_contradictions_are_refused(files_demo: Demo) -> None:

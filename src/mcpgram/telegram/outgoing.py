@@ -4,8 +4,8 @@ Each file is bytes (from a URL's temporary file, base64 in the call, or a local 
 the roots), or a :class:`MediaRef` to a message with media the account can read: that media is
 re-sent by its Telegram id and a fresh file reference (the message is read again), never downloaded.
 What the content is decides photo or document (``filekinds.py``). Everything the caller gave is
-checked before the first upload: the text, the schedule, every file's kind and the album's make-up
-(Telegram does not mix photos and other files in one album).
+checked before the first upload: the text, the schedule, every file's kind, every handle (its
+message is read) and the album's make-up (Telegram does not mix photos and other files in one album).
 
 An album is uploaded item by item (``messages.uploadMedia`` turns each upload into stored media),
 then sent with one ``messages.sendMultiMedia`` whose items each carry their own ``random_id``; the
@@ -144,16 +144,27 @@ async def send_files(
     if link.message and not reply_to:
         reply_to, topic = link.message, topic or link.topic
     prepared = [await _prepared(item) for item in files]
-    kinds = {"photo" if p[1].kind == "photo" else "file" for p in prepared if not isinstance(p, MediaRef)}
     entity = await resolve_chat(client, ref)
+    # Handles resolve first (reads, no upload), so the album's make-up is checked before any upload.
+    referenced = {
+        index: await _referenced(client, item)
+        for index, item in enumerate(prepared)
+        if isinstance(item, MediaRef)
+    }
+    kinds = {_album_class(item) for item in referenced.values()}
+    kinds |= {"photo" if p[1].kind == "photo" else "file" for p in prepared if not isinstance(p, MediaRef)}
+    if len(prepared) > 1 and len(kinds) > 1:
+        raise InvalidArgument(
+            "Telegram does not mix photos and other files in one album",
+            code="ALBUM_MIXED",
+            hint="send the photos and the other files in separate calls",
+        )
+    total = sum(_head_and_size(p[0].data)[1] for p in prepared if not isinstance(p, MediaRef))
     media: list[Any] = []
-    uploads = [p for p in prepared if not isinstance(p, MediaRef)]
-    total = sum(_head_and_size(p[0].data)[1] for p in uploads)
     done = 0
-    for item in prepared:
+    for index, item in enumerate(prepared):
         if isinstance(item, MediaRef):
-            media.append(await _referenced(client, item))
-            kinds.add(_album_class(media[-1]))
+            media.append(referenced[index])
             continue
         source, kind = item
 
@@ -165,12 +176,6 @@ async def send_files(
         uploaded = await client.upload_file(data, file_name=kind.name, progress_callback=report)
         done += _head_and_size(source.data)[1]
         media.append(_uploaded_media(uploaded, kind))
-    if len(media) > 1 and len(kinds) > 1:
-        raise InvalidArgument(
-            "Telegram does not mix photos and other files in one album",
-            code="ALBUM_MIXED",
-            hint="send the photos and the other files in separate calls",
-        )
     if len(media) == 1:
         return await send_prepared(
             client, entity, outgoing, reply_to=reply_to, topic=topic, silent=silent, schedule=when,
