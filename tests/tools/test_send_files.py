@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from fastmcp.exceptions import ToolError
+from telethon.tl import functions
 
 from mcpgram.datadir import server_secret_bytes
 from mcpgram.fetch.fetcher import FetchLimits
@@ -358,3 +359,16 @@ async def test_progress_is_reported_to_a_client_that_sent_a_token(files_demo: De
         progress_handler=on_progress,
     )
     assert seen == []
+
+
+async def test_fetched_files_are_removed_when_telegram_refuses_the_send(
+    files_demo: Demo, server: LocalServer, fetch_dir: Path
+) -> None:
+    """A send Telegram refuses (a long FLOOD_WAIT) still leaves no temporary file behind."""
+    server.routes["/a.pdf"] = response(200, PDF, [("Content-Type", "application/pdf")])
+    files_demo.sandbox.faults.flood_wait(functions.messages.SendMediaRequest, 60)
+    before = message_count(files_demo)
+    with pytest.raises(ToolError) as caught:
+        await files_demo.call("send_message", chat="me", text="", files=[{"url": server.url("/a.pdf")}])
+    assert code_of(caught) == "FLOOD_WAIT" and len(server.seen) == 1
+    assert not os.listdir(fetch_dir) and message_count(files_demo) == before
