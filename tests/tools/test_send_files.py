@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
 import os
 import struct
 from collections.abc import AsyncIterator
@@ -21,6 +22,7 @@ from telethon.tl import functions
 
 from mcpgram.datadir import server_secret_bytes
 from mcpgram.fetch.fetcher import FetchLimits
+from mcpgram.log import QUIET_LOGGERS
 from mcpgram.sandbox.world import Message
 from mcpgram.tools.handles import encode_handle, handle_key
 
@@ -372,3 +374,25 @@ async def test_fetched_files_are_removed_when_telegram_refuses_the_send(
         await files_demo.call("send_message", chat="me", text="", files=[{"url": server.url("/a.pdf")}])
     assert code_of(caught) == "FLOOD_WAIT" and len(server.seen) == 1
     assert not os.listdir(fetch_dir) and message_count(files_demo) == before
+
+
+async def test_logs_carry_no_url_path_query_file_name_or_local_path(
+    files_demo: Demo, server: LocalServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Sends by URL (with a token in the query), by path and by bytes log no path, query or name."""
+    for name in QUIET_LOGGERS:  # as configure_logging leaves them: httpx2 logs whole URLs at INFO
+        caplog.set_level(logging.WARNING, logger=name)
+    caplog.set_level(logging.DEBUG)  # last: set_level also sets the capturing handler's level
+    server.routes["/private-dir/q3-plan.pdf"] = response(200, PDF)
+    local = tmp_path / "root" / "salary-review.txt"
+    local.write_bytes(b"numbers")
+    files = [
+        {"url": server.url("/private-dir/q3-plan.pdf?token=SECRET-TOKEN-123")},
+        {"path": str(local)},
+        {"base64": b64(b"abc"), "name": "merger-memo.txt"},
+    ]
+    for file in files:
+        await files_demo.call("send_message", chat="me", text="", files=[file])
+    text = "\n".join(f"{record.getMessage()} {record.__dict__}" for record in caplog.records)
+    for leak in ("SECRET-TOKEN-123", "private-dir", "q3-plan", "salary-review", "merger-memo", str(tmp_path)):
+        assert leak not in text, leak
