@@ -95,8 +95,7 @@ TOOLS_DOC = CONFIGURATION.parent / "tools.md"
 #: Codes no tool answers with (settings, vault internals, the files feature's tickets and fetches).
 _NOT_TOOL_CODES = {
     "INTERNAL", "TENANT", "VAULT", "DECRYPT_FAILED", "CONFIG",
-    # mcpgram.fetch is not wired to a tool yet (issue 11 items 2-5 do that, with their docs rows).
-    "FETCH", "BLOCKED_URL", "FETCH_FAILED",
+    "FETCH",  # the base class of BLOCKED_URL and FETCH_FAILED: never raised itself
 }  # fmt: skip
 
 

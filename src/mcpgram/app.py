@@ -29,7 +29,8 @@ from fastmcp import FastMCP
 from . import __version__
 from .auth import token_digest, token_secret_bytes
 from .datadir import ensure_data_dir, owner_key_bytes, server_secret_bytes
-from .errors import NotAuthenticated
+from .errors import ConfigError, NotAuthenticated
+from .fetch.policy import HostRules
 from .mcpserver import MCPGramServer
 from .policy.book import PolicyBook
 from .settings import Settings, TelegramConfig
@@ -41,6 +42,7 @@ from .vault.sqlite import SQLiteVault
 from .vault.vault import TenantKeys, Vault
 
 if TYPE_CHECKING:
+    from .fetch.fetcher import Fetcher
     from .web.verifier import MCPGramTokenVerifier
 
 Transport = Literal["stdio", "http"]
@@ -135,7 +137,11 @@ class Gateway:
 
 
 def build_gateway(
-    settings: Settings, *, transport: Transport, telegram: TelegramConfig | None = None
+    settings: Settings,
+    *,
+    transport: Transport,
+    telegram: TelegramConfig | None = None,
+    fetcher: Fetcher | None = None,
 ) -> Gateway:
     """Wire everything for ``transport``.
 
@@ -144,6 +150,8 @@ def build_gateway(
         transport: "stdio" (owner tenant) or "http" (bearer tokens, unless ``settings.no_auth``).
         telegram: Telegram connection config; defaults to ``settings.telegram_config()`` (the demo
             passes the sandbox's).
+        fetcher: fetches URLs for sent files; by default one built from ``settings.files_config()``
+            on first use (tests pass one that reaches a local server).
     """
     ensure_data_dir(settings.data_dir)
     secret = server_secret_bytes(settings)
@@ -190,12 +198,19 @@ def build_gateway(
     )
     cursor_key = hmac.new(secret, b"mcpgram/cursor/v1", hashlib.sha256).digest()
     # Local files may be sent only by the one local user (stdio); never by an HTTP tenant.
+    files = settings.files_config()
+    try:
+        HostRules(allow=files.fetch_allow_hosts, deny=files.fetch_deny_hosts)
+    except ValueError:
+        raise ConfigError("invalid setting fetch_allow_hosts or fetch_deny_hosts: not host names") from None
     context = ToolContext(
         pool=pool,
         resolve_keys=resolve_keys,
         cursor_key=cursor_key,
         local_files=transport == "stdio",
         policy_of=policies.get,
+        files=files,
+        fetcher=fetcher,
     )
     register_tools(mcp, context)
 

@@ -1,8 +1,9 @@
 """Frozen configs handed to the rest of mcpgram, and the parsers for the values they hold.
 
-:class:`DcAddress`, :class:`ProxyConfig`, :class:`TelegramConfig`, :class:`PoolLimits` and
-:class:`HttpConfig` are small frozen dataclasses whose reprs mask secrets (httpx ``_config.py``
-style); ``parse_dc``, ``parse_proxy`` and ``load_rsa_public_key`` turn setting strings into them.
+:class:`DcAddress`, :class:`ProxyConfig`, :class:`TelegramConfig`, :class:`PoolLimits`,
+:class:`HttpConfig` and :class:`FilesConfig` are small frozen dataclasses whose reprs mask secrets
+(httpx ``_config.py`` style); ``parse_dc``, ``parse_proxy`` and ``load_rsa_public_key``
+turn setting strings into them.
 :mod:`mcpgram.settings` builds them; nothing here reads the environment. A leaf module: it imports
 nothing from mcpgram except :mod:`mcpgram.errors`, and no Telethon (the RSA key leaves as the PKCS#1
 PEM text Telethon's ``add_key`` accepts).
@@ -309,6 +310,23 @@ class PoolLimits(_MaskedRepr):
 
     max_clients: int = 200
     idle_seconds: float = 600.0
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class FilesConfig(_MaskedRepr):
+    """Files an agent sends: URL fetching (sizes, timeouts, hosts), local roots, inline base64 bytes."""
+
+    fetch_max_bytes: int = 50 * 1024 * 1024
+    fetch_max_files: int = 10
+    fetch_connect_timeout: float = 10.0
+    fetch_read_timeout: float = 30.0
+    fetch_total_timeout: float = 120.0
+    fetch_allow_http: bool = False
+    fetch_allow_hosts: tuple[str, ...] = ()
+    fetch_deny_hosts: tuple[str, ...] = ()
+    #: Directories local files (stdio only) may come from, symlinks resolved; none by default.
+    local_file_roots: tuple[Path, ...] = ()
+    max_inline_bytes: int = 10 * 1024 * 1024
 
 
 @dataclasses.dataclass(frozen=True, repr=False)

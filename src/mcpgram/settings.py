@@ -42,6 +42,7 @@ from mcpgram.configs import (
     ENV_PREFIX,
     MIN_SECRET_CHARS,
     DcAddress,
+    FilesConfig,
     HttpConfig,
     LogLevel,
     PoolLimits,
@@ -61,6 +62,7 @@ __all__ = [
     "SAVED_TELEGRAM_FILE",
     "SAVED_TELEGRAM_GROUPS",
     "DcAddress",
+    "FilesConfig",
     "HttpConfig",
     "PoolLimits",
     "ProxyConfig",
@@ -225,6 +227,26 @@ class Settings(BaseSettings):
     )
     pool_idle_seconds: float = Field(600.0, gt=0, description="Idle seconds before a client is closed.")
     flood_sleep_threshold: int = Field(5, ge=0, description="FLOOD_WAITs up to this many seconds sleep.")
+    fetch_max_bytes: int = Field(
+        50 * 1024 * 1024, ge=1, description="Largest file taken from a URL or a local path, in bytes."
+    )
+    fetch_max_files: int = Field(10, ge=1, le=10, description="Files one send takes (an album holds 10).")
+    fetch_connect_timeout: float = Field(10.0, gt=0, description="Seconds to connect to a URL's host.")
+    fetch_read_timeout: float = Field(30.0, gt=0, description="Seconds a URL's server may stay silent.")
+    fetch_total_timeout: float = Field(120.0, gt=0, description="Seconds for one URL's whole download.")
+    fetch_allow_http: bool = Field(False, description="Also fetch plain http:// URLs.")
+    fetch_allow_hosts: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), description="Only these URL hosts (name or *.domain), if any are set."
+    )
+    fetch_deny_hosts: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), description="URL hosts never fetched (name or *.domain)."
+    )
+    local_file_roots: Annotated[tuple[Path, ...], NoDecode] = Field(
+        (), description="Directories local files may be sent from (stdio only)."
+    )
+    max_inline_bytes: int = Field(
+        10 * 1024 * 1024, ge=1, description="Decoded bytes of base64 files one send takes."
+    )
     log_level: LogLevel = Field("INFO", description="Log level for mcpgram's loggers.")
     log_json: bool = Field(False, description="Log one JSON object per line instead of text.")
     # The names of policy/model.py's PROFILES (a leaf cannot import them; tests/policy checks they agree).
@@ -330,6 +352,27 @@ class Settings(BaseSettings):
             origins.append(f"{parts.scheme}://{parts.netloc.lower()}")
         return tuple(origins)
 
+    @field_validator("fetch_allow_hosts", "fetch_deny_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> tuple[str, ...]:
+        entries: Any = value.replace(",", " ").split() if isinstance(value, str) else value
+        return tuple(str(entry).strip().lower() for entry in entries)
+
+    @field_validator("local_file_roots", mode="before")
+    @classmethod
+    def _check_roots(cls, value: object) -> tuple[Path, ...]:
+        entries: Any = value.split(os.pathsep) if isinstance(value, str) else value
+        roots = []
+        for entry in entries:
+            text = str(entry).strip()
+            if not text:
+                continue
+            path = Path(text).expanduser()
+            if not path.is_absolute():
+                raise ValueError("entries must be absolute directory paths, separated by ':'")
+            roots.append(path)
+        return tuple(roots)
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_level(cls, value: object) -> object:
@@ -406,6 +449,11 @@ class Settings(BaseSettings):
     def pool_limits(self) -> PoolLimits:
         """The client pool's limits."""
         return PoolLimits(max_clients=self.pool_max_clients, idle_seconds=self.pool_idle_seconds)
+
+    def files_config(self) -> FilesConfig:
+        """What sending files may take: the settings of the same names."""
+        names = {field.name for field in dataclasses.fields(FilesConfig)}
+        return FilesConfig(**{name: getattr(self, name) for name in names})
 
     def http_config(self) -> HttpConfig:
         """The HTTP listener's config: the settings of the same names."""

@@ -90,7 +90,7 @@ def test_bad_phone_numbers_are_refused_without_echoing_them(phone: str) -> None:
 
 def _refusal(path: str, **kwargs: int) -> MCPGramError:
     with pytest.raises(MCPGramError) as caught:
-        read_local_file(path, **kwargs)
+        read_local_file(path, roots=[Path(path).parent if path.startswith("/") else "/"], **kwargs)
     assert path not in caught.value.message and (caught.value.hint or "").find(path) < 0
     return caught.value
 
@@ -101,8 +101,8 @@ def test_local_file_reads_a_regular_file(tmp_path: Path) -> None:
     target.write_bytes(b"%PDF-1.4")
     link = tmp_path / "link.pdf"
     link.symlink_to(target)
-    assert read_local_file(str(target)).data == b"%PDF-1.4"
-    assert read_local_file(str(link)).name == "report.pdf"
+    assert read_local_file(str(target), roots=[tmp_path]).data == b"%PDF-1.4"
+    assert read_local_file(str(link), roots=[tmp_path]).name == "report.pdf"
 
 
 def test_local_file_refusals(tmp_path: Path) -> None:

@@ -12,13 +12,14 @@ import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 import pytest_asyncio
 from fastmcp import Client
 
 from mcpgram.app import Gateway, build_gateway
+from mcpgram.fetch.fetcher import Fetcher
 from mcpgram.sandbox import SandboxServer, World
 from mcpgram.sandbox.demo import DemoWorld, build_demo_world
 from mcpgram.settings import Settings
@@ -56,15 +57,34 @@ class Demo:
         return result.content[0].text  # type: ignore[union-attr,no-any-return]
 
 
-async def serve_demo(data_dir: Path, *, transport: str = "stdio") -> AsyncIterator[Demo]:
+async def no_dns(host: str, port: int) -> list[str]:
+    """A resolver that answers nothing: a URL a test did not plan for never reaches the network."""
+    raise OSError("no lookups in tests")
+
+
+async def serve_demo(
+    data_dir: Path,
+    *,
+    transport: Literal["stdio", "http"] = "stdio",
+    settings: dict[str, Any] | None = None,
+    fetcher: Fetcher | None = None,
+    roots: list[str] | None = None,
+) -> AsyncIterator[Demo]:
+    """The demo world behind a gateway for ``transport`` (HTTP: no-auth), with ``settings`` overrides,
+    a URL ``fetcher`` and the MCP ``roots`` its client declares, if given."""
     demo = build_demo_world(now=DEMO_NOW)
     async with SandboxServer(demo.world) as sandbox:
-        settings = Settings.load(env_file=None, data_dir=data_dir)
+        no_auth = True if transport == "http" else None
+        loaded = Settings.load(env_file=None, data_dir=data_dir, no_auth=no_auth, **(settings or {}))
         telegram = sandbox_telegram_config(sandbox)
-        gateway = build_gateway(settings, transport="stdio", telegram=telegram)
+        gateway = build_gateway(
+            loaded, transport=transport, telegram=telegram, fetcher=fetcher or Fetcher(resolver=no_dns)
+        )
         assert gateway.owner is not None
         await login_tenant(telegram, gateway.vault, gateway.owner, phone=demo.phone, code=demo.login_code)
-        async with gateway, Client(gateway.mcp) as client:
+        # Roots need a back-channel, which 2026-07-28 clients do not have: a legacy-era client.
+        client_mode: Any = "legacy" if roots else "auto"
+        async with gateway, Client(gateway.mcp, roots=roots, mode=client_mode) as client:
             yield Demo(demo=demo, sandbox=sandbox, gateway=gateway, client=client)
 
 

@@ -126,6 +126,9 @@ def accepts_strings(schema: dict[str, Any]) -> bool:
 # leaves go to ``from_schema``. Keywords this does not handle fall back to ``from_schema``.
 _PLAIN_OBJECT = {"type", "properties", "required", "additionalProperties", "title", "description", "default"}
 _ANNOTATIONS = {"title", "description", "default"}
+_PLAIN_ARRAY = {"type", "items", "minItems", "maxItems", *_ANNOTATIONS}
+#: Longest list drawn for an array of objects (the schema's own maxItems is checked by mutations).
+_ARRAY_DRAWN = 3
 
 
 def schema_values(schema: dict[str, Any], root: dict[str, Any], seeds: list[Seed]) -> st.SearchStrategy[Any]:
@@ -146,6 +149,12 @@ def schema_values(schema: dict[str, Any], root: dict[str, Any], seeds: list[Seed
             {n: schema_values(s, root, seeds) for n, s in props.items() if n in required},
             optional={n: schema_values(s, root, seeds) for n, s in props.items() if n not in required},
         )
+    items = schema.get("items")
+    plain_array = schema.get("type") == "array" and set(schema) <= _PLAIN_ARRAY
+    if plain_array and isinstance(items, dict) and (items.get("type") == "object" or "$ref" in items):
+        low = schema.get("minItems", 0)
+        high = max(low, min(schema.get("maxItems", _ARRAY_DRAWN), _ARRAY_DRAWN))
+        return st.lists(schema_values(items, root, seeds), min_size=low, max_size=high)
     leaf = with_defs(schema, root)
     generated = from_schema(leaf)
     fitting = [seed for seed in seeds if accepts(leaf, seed)]

@@ -47,12 +47,14 @@ from mcp.types import TextContent, Tool
 
 from mcpgram.app import build_gateway
 from mcpgram.datadir import server_secret_bytes
+from mcpgram.fetch.fetcher import Fetcher
 from mcpgram.sandbox import SandboxServer
 from mcpgram.sandbox.demo import build_demo_world
 from mcpgram.settings import Settings
 from mcpgram.testing import SANDBOX_API_HASH, login_tenant, sandbox_telegram_config
 from mcpgram.tools.cursors import decode_cursor
 
+from .conftest import no_dns
 from .fuzzing import (
     HOSTILE_POSITIONS,
     HOSTILE_STRINGS,
@@ -127,7 +129,10 @@ async def _serve(data_dir: Path) -> AsyncIterator[dict[str, Any]]:
     async with SandboxServer(demo.world) as sandbox:
         config = Settings.load(env_file=None, data_dir=data_dir, server_secret=SERVER_SECRET)
         telegram = sandbox_telegram_config(sandbox)
-        gateway = build_gateway(config, transport="stdio", telegram=telegram)
+        # URLs in file arguments are refused at the lookup: the fuzz never reaches the network.
+        gateway = build_gateway(
+            config, transport="stdio", telegram=telegram, fetcher=Fetcher(resolver=no_dns)
+        )
         assert gateway.owner is not None
         await login_tenant(telegram, gateway.vault, gateway.owner, phone=demo.phone, code=demo.login_code)
         async with gateway, Client(gateway.mcp) as client:

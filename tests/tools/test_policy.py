@@ -224,12 +224,18 @@ async def test_sends_to_known_chats_only(demo: Demo) -> None:
 
 
 async def test_upload_is_its_own_verb(demo: Demo, tmp_path: Path) -> None:
-    """A local file is a send and an upload: upload deny refuses it, text alone still goes."""
+    """Files are a send and an upload: upload deny refuses them before anything is fetched or read (a
+    URL would otherwise be refused by the test fetcher, which resolves nothing), text alone still goes."""
     path = tmp_path / "notes.txt"
     path.write_text("notes")
     set_policy(demo, PROFILES["all"].with_rules({"upload": "deny"}))
-    message = await refusal(demo.call("send_message", chat="me", text="file", file=str(path)))
-    assert_refused(message, "verbs.upload = deny")
+    for item in (
+        {"base64": "bm90ZXM=", "name": "notes.txt"},
+        {"url": "https://files.example/notes.txt"},
+        {"path": str(path)},
+    ):
+        message = await refusal(demo.call("send_message", chat="me", text="file", files=[item]))
+        assert_refused(message, "verbs.upload = deny")
     await demo.call("send_message", chat="me", text="no file")
 
 

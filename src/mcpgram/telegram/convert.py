@@ -155,20 +155,23 @@ def _photo_size(photo: Any) -> int | None:
     return max(sizes, default=0) or None
 
 
-def _media(media: Any) -> MediaInfo | None:
+def _media(media: Any, chat: int, message: int) -> MediaInfo | None:
     # A link preview is not an attachment: the link is in the text.
     if media is None or isinstance(media, types.MessageMediaWebPage | types.MessageMediaEmpty):
         return None
     if isinstance(media, types.MessageMediaPhoto):
         photo = media.photo
-        return MediaInfo(kind="photo", size=_photo_size(photo) if isinstance(photo, types.Photo) else None)
+        if not isinstance(photo, types.Photo):
+            return MediaInfo(kind="photo")
+        return MediaInfo(kind="photo", size=_photo_size(photo), ref=(chat, message, photo.id))
     if isinstance(media, types.MessageMediaDocument) and isinstance(media.document, types.Document):
         kind, name, duration = _document_kind(media.document)
         if media.round:
             kind = "round_video"
         elif media.voice:
             kind = "voice"
-        return MediaInfo(kind=kind, name=name, size=media.document.size, duration=duration)
+        ref = (chat, message, media.document.id)
+        return MediaInfo(kind=kind, name=name, size=media.document.size, duration=duration, ref=ref)
     return MediaInfo(kind=_CAMEL.sub("_", type(media).__name__.removeprefix("MessageMedia")).lower())
 
 
@@ -328,7 +331,7 @@ def message_info(
         reply_to=reply_to,
         thread=thread,
         fwd=_forward_origin(header, entities) if header is not None else None,
-        media=_media(media) if media is not None else None,
+        media=_media(media, chat_id, message.id) if media is not None else None,
         reactions=_reactions(message),
         comments=replies.replies if replies is not None and replies.comments else None,
         edited=iso(getattr(message, "edit_date", None)) if not getattr(message, "edit_hide", False) else None,

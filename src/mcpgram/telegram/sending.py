@@ -1,4 +1,4 @@
-"""Writing: send (text or a local file; reply, forum topic, silent, scheduled), edit and forward.
+"""Writing: send (text; files are ``outgoing.py``; reply, forum topic, silent, scheduled), edit and forward.
 
 A write is never sent twice by a retry. Each call picks its ``random_id`` once; Telethon re-sends the
 same request object after a reconnect or a server error, and Telegram refuses a ``random_id`` it has
@@ -15,13 +15,11 @@ markup is gone. Messaging a phone number lives in ``phone.py``.
 
 from __future__ import annotations
 
-import mimetypes
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-import anyio.to_thread
 from telethon import TelegramClient, errors, functions, types, utils
 from telethon.extensions import html, markdown
 
@@ -30,12 +28,12 @@ from . import replies
 from .chats import resolve_chat
 from .convert import entity_map, message_link
 from .errors import rpc_error_name
-from .local_files import LocalFile, read_local_file
 from .refs import parse_ref
 from .shapes import iso
 
 __all__ = [
     "MAX_TEXT",
+    "MAY_HAVE_SENT",
     "Edited",
     "Forwarded",
     "Outgoing",
@@ -44,8 +42,11 @@ __all__ = [
     "Sent",
     "edit_message",
     "forward_messages",
+    "known_chat_id",
     "parse_schedule",
     "prepare_text",
+    "random_id",
+    "reply_header",
     "send_message",
     "send_prepared",
 ]
@@ -55,13 +56,10 @@ ParseMode = Literal["text", "markdown", "html"]
 MAX_TEXT = 4096
 #: Telegram accepts schedule dates up to a year ahead.
 MAX_SCHEDULE_AHEAD = timedelta(days=365)
-#: Images up to this size go as photos (Telegram's photo limit); anything else as a file.
-_MAX_PHOTO_BYTES = 10 * 1024 * 1024
-_PHOTO_TYPES = {"image/jpeg", "image/png"}
 #: How far back the look-up after RANDOM_ID_DUPLICATE searches for the message it sent.
 _RECOVER_LOOKBACK = 20
 _RECOVER_WINDOW = timedelta(minutes=2)
-_MAY_HAVE_SENT = "check the chat with get_messages before sending again: a second send would duplicate it"
+MAY_HAVE_SENT = "check the chat with get_messages before sending again: a second send would duplicate it"
 
 
 class SendRefused(InvalidArgument):
@@ -90,6 +88,8 @@ class Sent:
     id_unknown: bool = False
     #: The message it answers (given as ``reply_to``, or named by a message link as the chat).
     reply_to: int | None = None
+    #: Every message of an album, in order (``id`` is the first).
+    ids: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -155,31 +155,22 @@ def parse_schedule(value: str, *, now: datetime) -> datetime | None:
     return when
 
 
-def _random_id() -> int:
+def random_id() -> int:
     return int.from_bytes(os.urandom(8), "little", signed=True)
 
 
-def _reply_header(reply_to: int, topic: int) -> Any:
+def reply_header(reply_to: int, topic: int) -> Any:
     """A reply, a post into a forum topic (a reply to the topic's first message), or both."""
     if not reply_to and not topic:
         return None
     return types.InputReplyToMessage(reply_to_msg_id=reply_to or topic, top_msg_id=topic or None)
 
 
-def _known_chat_id(entity: Any) -> int | None:
+def known_chat_id(entity: Any) -> int | None:
     """The marked id of a resolved chat; None for "me", whose id the answer tells."""
     if isinstance(entity, types.InputPeerSelf):
         return None
     return int(utils.get_peer_id(entity))
-
-
-async def _media(client: TelegramClient, file: LocalFile) -> Any:
-    uploaded = await client.upload_file(file.data, file_name=file.name)
-    mime = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
-    if mime in _PHOTO_TYPES and len(file.data) <= _MAX_PHOTO_BYTES:
-        return types.InputMediaUploadedPhoto(file=uploaded)
-    attributes = [types.DocumentAttributeFilename(file_name=file.name)]
-    return types.InputMediaUploadedDocument(file=uploaded, mime_type=mime, attributes=attributes)
 
 
 async def send_message(
@@ -192,24 +183,21 @@ async def send_message(
     topic: int = 0,
     silent: bool = False,
     schedule: str = "",
-    file: str = "",
 ) -> Sent:
-    """Send text (or the local file at path ``file``, ``text`` as its caption) to a strictly resolved chat.
+    """Send text to a strictly resolved chat (files: ``outgoing.send_files``).
 
-    Everything the caller gave is checked before the first Telegram call: the text, the schedule
-    (an ISO time, see :func:`parse_schedule`) and the file (see ``local_files``).
+    Everything the caller gave is checked before the first Telegram call: the text and the schedule
+    (an ISO time, see :func:`parse_schedule`).
     """
-    outgoing = prepare_text(text, parse_mode, allow_empty=bool(file))
+    outgoing = prepare_text(text, parse_mode)
     when = parse_schedule(schedule, now=datetime.now(UTC))
     link = parse_ref(ref)
     if link.message and not reply_to:
         # A message link as the chat: the send replies to that message (in its topic, if named).
         reply_to, topic = link.message, topic or link.topic
-    local = await anyio.to_thread.run_sync(read_local_file, file) if file else None
     entity = await resolve_chat(client, ref)
-    media = await _media(client, local) if local is not None else None
     return await send_prepared(
-        client, entity, outgoing, reply_to=reply_to, topic=topic, silent=silent, schedule=when, media=media
+        client, entity, outgoing, reply_to=reply_to, topic=topic, silent=silent, schedule=when
     )
 
 
@@ -230,15 +218,15 @@ async def send_prepared(
     ``topic`` in a channel the account may not post in names a post: the message becomes a comment
     on it, sent to the channel's discussion group (``replies.py``; ``comments=False`` stops there).
     """
-    random_id = _random_id()
+    rid = random_id()
     common: dict[str, Any] = {
         "peer": entity,
         "message": outgoing.text,
         "entities": outgoing.entities or None,
-        "reply_to": _reply_header(reply_to, topic),
+        "reply_to": reply_header(reply_to, topic),
         "silent": silent or None,
         "schedule_date": schedule,
-        "random_id": random_id,
+        "random_id": rid,
     }
     if media is None:
         request: Any = functions.messages.SendMessageRequest(**common)
@@ -258,7 +246,7 @@ async def send_prepared(
         ) from None
     except (errors.ServerError, OSError) as exc:
         raise TelegramError(
-            "the send was interrupted; the message may have been sent", hint=_MAY_HAVE_SENT
+            "the send was interrupted; the message may have been sent", hint=MAY_HAVE_SENT
         ) from exc
     except errors.RPCError as exc:
         name = rpc_error_name(exc)
@@ -276,7 +264,7 @@ async def send_prepared(
         if refused is None:
             raise
         raise refused from exc
-    return replace(_sent_from(result, random_id, _known_chat_id(entity)), reply_to=reply_to or None)
+    return replace(_sent_from(result, rid, known_chat_id(entity)), reply_to=reply_to or None)
 
 
 def _sent_from(result: Any, random_id: int, chat: int | None) -> Sent:
@@ -300,7 +288,7 @@ def _sent_from(result: Any, random_id: int, chat: int | None) -> Sent:
         link = None if scheduled else message_link(entity_map(result).get(peer_id), message.id)
         return Sent(chat=peer_id, id=message.id, date=iso(message.date), link=link, scheduled=scheduled)
     if chat is None:
-        raise TelegramError("Telegram's answer did not name the sent message", hint=_MAY_HAVE_SENT)
+        raise TelegramError("Telegram's answer did not name the sent message", hint=MAY_HAVE_SENT)
     return Sent(chat=chat, id=msg_id, id_unknown=msg_id is None)
 
 
@@ -308,7 +296,7 @@ async def _recover(
     client: TelegramClient, entity: Any, text: str, *, scheduled: bool, since: datetime
 ) -> Sent:
     """Find the message a lost answer was about: our newest outgoing one with this text, sent just now."""
-    chat = _known_chat_id(entity) or int(await client.get_peer_id(entity))
+    chat = known_chat_id(entity) or int(await client.get_peer_id(entity))
     recent = await client.get_messages(entity, limit=_RECOVER_LOOKBACK, scheduled=scheduled)
     for message in recent:
         if not message.out or (message.message or "") != text:
@@ -330,7 +318,7 @@ async def edit_message(
     request = functions.messages.EditMessageRequest(
         peer=entity, id=message_id, message=outgoing.text, entities=outgoing.entities
     )
-    chat = _known_chat_id(entity) or int(await client.get_peer_id(entity))
+    chat = known_chat_id(entity) or int(await client.get_peer_id(entity))
     try:
         result = await client(request)
     except errors.MessageNotModifiedError:
@@ -359,11 +347,11 @@ async def forward_messages(
     """Forward messages (in the order given) with one ``random_id`` each; reports the new ids."""
     source = await resolve_chat(client, from_ref)
     target = await resolve_chat(client, to_ref)
-    random_ids = [_random_id() for _ in ids]
+    random_ids = [random_id() for _ in ids]
     request = functions.messages.ForwardMessagesRequest(
         from_peer=source, id=list(ids), to_peer=target, random_id=random_ids, silent=silent or None
     )
-    chat = _known_chat_id(target) or int(await client.get_peer_id(target))
+    chat = known_chat_id(target) or int(await client.get_peer_id(target))
     try:
         result = await client(request)
     except errors.RandomIdDuplicateError:
@@ -371,7 +359,7 @@ async def forward_messages(
         return Forwarded(chat=chat, ids=[], not_found=[], id_unknown=True)
     except (errors.ServerError, OSError) as exc:
         raise TelegramError(
-            "the forward was interrupted; the messages may have been forwarded", hint=_MAY_HAVE_SENT
+            "the forward was interrupted; the messages may have been forwarded", hint=MAY_HAVE_SENT
         ) from exc
     new_ids = {
         u.random_id: u.id

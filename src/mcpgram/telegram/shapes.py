@@ -120,13 +120,16 @@ MediaFilter = Literal["", "photo", "video", "document", "voice", "round_video", 
 
 @dataclass(frozen=True)
 class MediaInfo:
-    """What is attached, without fetching it: the message (chat + id) is the download handle."""
+    """What is attached, without fetching it; ``handle`` re-sends it (``send_message`` files)."""
 
     kind: str
     name: str | None = None
     size: int | None = None
     #: Seconds, for audio and video.
     duration: int | None = None
+    #: ``(chat, message id, photo/document id)``: the tools layer signs it into ``handle`` for the
+    #: calling tenant (``tools/handles.py``) and never shows it as is.
+    ref: tuple[int, int, int] | None = None
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from ..errors import InvalidCursor
 from ..policy.guard import reads
 from ..telegram.shapes import pruned
 from .context import READ, ToolContext, add_tool, compact
+from .handles import message_dict
 from .paging import int_at, next_cursor, read_cursor
 from .params import MAX_INT32, ChatRef
 
@@ -62,7 +63,7 @@ async def _chat_payload(client: Client, ctx: ToolContext, chat: str, topics: int
     details.pop("pinned_id", None)
     payload: dict[str, Any] = {**details.pop("chat"), **details, "can": view.details.can}
     if view.pinned is not None:
-        payload["pinned"] = pruned(view.pinned)
+        payload["pinned"] = message_dict(ctx, view.pinned)
     if view.topics is not None:
         payload.update(_topic_page(ctx, chat, view.topics))
     return payload

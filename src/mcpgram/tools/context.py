@@ -21,7 +21,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from contextlib import AbstractAsyncContextManager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 from fastmcp import FastMCP
@@ -31,6 +31,7 @@ from mcp.types import TextContent, ToolAnnotations
 from mcp.types import Tool as MCPTool
 from pydantic import ValidationError as PydanticValidationError
 
+from ..configs import FilesConfig
 from ..errors import FloodWait, LoginRequired, MCPGramError
 from ..log import bind_tenant, current_tenant
 from ..policy import guard
@@ -40,6 +41,7 @@ from ..vault.vault import TenantKeys
 from .arguments import invalid_arguments
 
 if TYPE_CHECKING:  # for annotations only: the tools layer never loads Telethon (tests/test_architecture.py)
+    from ..fetch.fetcher import Fetcher
     from ..telegram import Client
     from ..telegram.pool import TenantClient
 
@@ -98,6 +100,10 @@ class ToolContext:
     #: stdio: the one local user may name local files to send; HTTP tenants never may. Set exactly
     #: for the stdio owner, so it also picks the login command :attr:`login_hint` names.
     local_files: bool = False
+    #: What files a send may take (sizes, hosts, local roots, base64); ``tools/files.py``.
+    files: FilesConfig = field(default_factory=FilesConfig)
+    #: The URL fetcher; None builds the default one from :attr:`files` on first use (tests inject one).
+    fetcher: Fetcher | None = None
 
     async def run(
         self,

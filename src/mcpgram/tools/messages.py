@@ -18,8 +18,9 @@ from pydantic import Field
 from .. import telegram
 from ..errors import InvalidArgument
 from ..policy.guard import reads
-from ..telegram.shapes import MediaFilter, pruned
+from ..telegram.shapes import MediaFilter
 from .context import READ, ToolContext, add_tool, compact
+from .handles import message_dict
 from .paging import int_at, next_cursor, read_cursor
 from .params import MAX_INT32, ChatRef, MessageIdItem, SenderRef
 
@@ -44,8 +45,8 @@ def parse_date(text: str, name: str) -> int:
     return min(max(int(moment.timestamp()), 1), MAX_INT32)
 
 
-def page_payload(page: Page) -> dict[str, Any]:
-    result: dict[str, Any] = {"messages": [pruned(m) for m in page.messages]}
+def page_payload(ctx: ToolContext, page: Page) -> dict[str, Any]:
+    result: dict[str, Any] = {"messages": [message_dict(ctx, m) for m in page.messages]}
     if page.missing:
         result["not_found"] = page.missing
     if page.chat is not None:
@@ -61,7 +62,7 @@ async def read_page(
     if query.get("scheduled"):
         if any(query[k] for k in ("from_date", "search", "thread", "sender", "media")) or cursor:
             raise InvalidArgument("scheduled lists the whole list: only ids may narrow it")
-        return page_payload(await telegram.history.scheduled_messages(client, query["chat"], ids))
+        return page_payload(ctx, await telegram.history.scheduled_messages(client, query["chat"], ids))
     filtered = any(query[k] for k in ("from_date", "search", "thread", "sender", "media")) or cursor
     if not ids and not filtered:
         # A message link as the chat (t.me/<chat>/<id>) reads that message; with filters, its chat.
@@ -70,7 +71,7 @@ async def read_page(
     if ids:
         if filtered:
             raise InvalidArgument("ids cannot be combined with other filters or a cursor")
-        return page_payload(await telegram.history.messages_by_id(client, query["chat"], ids))
+        return page_payload(ctx, await telegram.history.messages_by_id(client, query["chat"], ids))
     after = 0
     if cursor:
         after = int_at(read_cursor(ctx, TOOL, query, cursor), "after", low=1, high=MAX_INT32)
@@ -86,7 +87,7 @@ async def read_page(
         after=after,
     )
     page = await telegram.history.read_messages(client, q)
-    result = page_payload(page)
+    result = page_payload(ctx, page)
     result["has_more"] = page.has_more
     if page.has_more:
         result["next_cursor"] = next_cursor(ctx, TOOL, query, {"after": page.last_id})

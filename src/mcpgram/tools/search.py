@@ -16,8 +16,9 @@ from pydantic import Field
 from .. import telegram
 from ..errors import InvalidArgument, InvalidCursor
 from ..policy.guard import reads
-from ..telegram.shapes import MediaFilter, pruned
+from ..telegram.shapes import MediaFilter
 from .context import READ, ToolContext, add_tool, compact
+from .handles import message_dict
 from .messages import parse_date
 from .paging import int_at, next_cursor, read_cursor
 from .params import MAX_INT32
@@ -43,7 +44,7 @@ def _position(ctx: ToolContext, query: dict[str, Any], cursor: str) -> Position:
 def _payload(ctx: ToolContext, bound: dict[str, Any], hits: Hits) -> dict[str, Any]:
     result: dict[str, Any] = {
         "chats": {str(k): v for k, v in hits.chats.items()},
-        "messages": [pruned(m) for m in hits.messages],
+        "messages": [message_dict(ctx, m) for m in hits.messages],
         "has_more": hits.next is not None,
     }
     if hits.next is not None:

@@ -3,9 +3,11 @@
 Thin tools: bounds on every argument, one ``telegram.sending`` (or ``telegram.phone``) function per
 call, a compact result without third-party text (they echo ids and dates, never a message). Chats
 resolve strictly (``find_chats`` turns names into ids); the text is parsed only in the mode the
-caller names. Local files may be sent only by the local stdio user: an HTTP tenant naming a path on
-the gateway's host would read the operator's disk. Each send carries one ``random_id``, so a
-connection lost mid-send can never make a second message (``telegram/sending.py`` says how).
+caller names. Files (URLs, base64 bytes, media handles, local paths over stdio only) are checked
+and gathered by ``files.py`` and sent by ``telegram.outgoing``; an HTTP tenant naming a path on the
+gateway's host would read the operator's disk, so that is refused before anything is read. Each
+send carries one ``random_id``, so a connection lost mid-send can never make a second message
+(``telegram/sending.py`` says how).
 """
 
 from __future__ import annotations
@@ -13,17 +15,21 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastmcp import FastMCP
-from fastmcp.exceptions import ToolError
 from fastmcp.tools import ToolResult
 from pydantic import Field
 
 from .. import telegram
-from ..errors import NotAllowed
+from ..errors import MCPGramError
+from ..policy import guard
 from ..policy.guard import Action
 from ..telegram.shapes import pruned
+from . import files
 from .context import DESTRUCTIVE, WRITE, ToolContext, add_tool, compact, refusal
+from .files import FileArg, FileItem
 from .params import MAX_INT32, ChatRef, MessageIdItem
 
+#: Telegram's album limit (files per message).
+MAX_ALBUM = 10
 #: Telegram forwards at most 100 messages per call.
 MAX_FORWARD = 100
 #: Raw input before markup is parsed; the 4096 limit applies to the parsed text.
@@ -36,20 +42,12 @@ ParseMode = Annotated[
 ]
 
 
-def _no_local_files() -> ToolError:
-    refused = NotAllowed(
-        "local files can be sent only through a local (stdio) server",
-        hint="sending files by URL arrives with the files feature",
-    )
-    return refusal(refused)
-
-
 def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
     async def send_message(
         *,
         chat: ChatRef,
         text: Annotated[
-            str, Field(max_length=MAX_RAW_TEXT, description="Up to 4096 characters; caption if file")
+            str, Field(max_length=MAX_RAW_TEXT, description="Up to 4096 characters; caption if files")
         ],
         parse_mode: ParseMode = "text",
         reply_to: Annotated[int, Field(ge=0, le=MAX_INT32, description="Message id to reply to")] = 0,
@@ -60,16 +58,17 @@ def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
         schedule: Annotated[
             str, Field(max_length=40, description="Send later: ISO time (UTC unless offset), within 365 days")
         ] = "",
-        file: Annotated[
-            str, Field(max_length=4096, description="Absolute path of a local file to send")
-        ] = "",
+        files: Annotated[
+            list[FileArg], Field(max_length=MAX_ALBUM, description="Files to attach (several: an album)")
+        ] = [],  # noqa: B006 - pydantic copies defaults; [] keeps the schema free of anyOf-null
     ) -> ToolResult:
-        """Send a message (or a local file) to a chat; returns its id. Never guesses a chat from a name."""
-        if file and not ctx.local_files:
-            raise _no_local_files()
-
-        # A file is also an upload: both verbs must allow it.
-        act = Action(("send", "upload") if file else ("send",), write=(chat,), sends=True)
+        """Send a message (or files) to a chat; returns its id. Never guesses a chat from a name."""
+        if files:
+            return await _send_files(
+                chat, text, files, parse_mode=parse_mode, reply_to=reply_to, topic=topic, silent=silent,
+                schedule=schedule,
+            )  # fmt: skip
+        act = Action(("send",), write=(chat,), sends=True)
         sent = await ctx.run(
             act,
             telegram.sending.send_message,
@@ -80,8 +79,24 @@ def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
             topic=topic,
             silent=silent,
             schedule=schedule,
-            file=file,
         )
+        return compact(pruned(sent), third_party=False)
+
+    async def _send_files(chat: str, text: str, items: list[FileItem], **options: Any) -> ToolResult:
+        # Files are also an upload: both verbs must allow it, checked before anything is fetched or read.
+        act = Action(("send", "upload"), write=(chat,), sends=True)
+        try:
+            guard.check_verbs(await ctx.policy(), act)
+            inputs, fetched = await files.collect(ctx, items)
+        except MCPGramError as exc:
+            raise refusal(exc) from None
+        try:
+            progress = files.progress_reporter()
+            sent = await ctx.run(
+                act, files.send_with_files, ctx, chat, text, inputs, progress=progress, **options
+            )
+        finally:
+            files.remove_all(fetched)
         return compact(pruned(sent), third_party=False)
 
     async def edit_message(
