@@ -289,6 +289,10 @@ async def soak_phase(
     result["processes"] = {
         name: summarise(series, warmup_s, args.max_growth) for name, series in sampler.series.items()
     }
+    for summary in result["processes"].values():  # comparable between runs at different rates
+        if summary.get("slope_mib_per_min") is not None and soak["calls_per_s"]:
+            per_call_kib = summary["slope_mib_per_min"] * 1024 / (soak["calls_per_s"] * 60)
+            summary["slope_kib_per_1000_calls"] = per_call_kib * 1000
     if args.samples:
         result["samples"] = {
             name: {"t_s": s.t, "rss_kib": s.rss_kib, "fds": s.fds} for name, s in sampler.series.items()
