@@ -31,10 +31,12 @@ from .auth import token_digest, token_secret_bytes
 from .datadir import ensure_data_dir, owner_key_bytes, server_secret_bytes
 from .errors import NotAuthenticated
 from .mcpserver import MCPGramServer
+from .policy.book import PolicyBook
 from .settings import Settings, TelegramConfig
 from .telegram.pool import ClientPool
 from .tools import ToolContext, register_tools
 from .tools.audit import AuditMiddleware
+from .tools.visibility import PolicyMiddleware
 from .vault.sqlite import SQLiteVault
 from .vault.vault import TenantKeys, Vault
 
@@ -148,6 +150,9 @@ def build_gateway(
     store = SQLiteVault(settings.data_dir / "vault.db")
     vault = Vault(store, server_secret=secret)
     pool = ClientPool(telegram or settings.telegram_config(), vault, settings.pool_limits())
+    # Read at every call (one indexed read on the read-only connection), so `mcpgram policy set`
+    # takes effect on the next request in every running process.
+    policies = PolicyBook(vault, settings.default_policy)
     owner = None
     verifier = None
     if transport == "stdio" or settings.no_auth:
@@ -186,7 +191,11 @@ def build_gateway(
     cursor_key = hmac.new(secret, b"mcpgram/cursor/v1", hashlib.sha256).digest()
     # Local files may be sent only by the one local user (stdio); never by an HTTP tenant.
     context = ToolContext(
-        pool=pool, resolve_keys=resolve_keys, cursor_key=cursor_key, local_files=transport == "stdio"
+        pool=pool,
+        resolve_keys=resolve_keys,
+        cursor_key=cursor_key,
+        local_files=transport == "stdio",
+        policy_of=policies.get,
     )
     register_tools(mcp, context)
 
@@ -199,6 +208,7 @@ def build_gateway(
         return access.client_id if access is not None else None
 
     mcp.add_middleware(AuditMiddleware(tenant_of))
+    mcp.add_middleware(PolicyMiddleware(tenant_of, policies.get))
     return Gateway(
         settings=settings, vault=vault, store=store, pool=pool, mcp=mcp, verifier=verifier, owner=owner
     )
@@ -277,22 +287,14 @@ async def serve_http(gateway: Gateway, *, ready: Any = None, worker_socket: str 
     """
     import uvicorn
 
-    from .web.protocol import EdgeLimits, TargetKeepingProtocol, edge_protocol
-    from .web.security import serves_https
+    from .web.edge import EdgeLimits
+    from .web.protocol import TargetKeepingProtocol, edge_protocol
 
     settings = gateway.settings
     behind_front = worker_socket is not None
     own_tls = not behind_front and settings.tls_cert is not None
     # A public listener holds every connection to the edge limits; behind the front, the front does.
-    limits = EdgeLimits(
-        header_timeout=settings.http_header_timeout,
-        body_timeout=settings.http_body_timeout,
-        max_connections=settings.max_connections,
-        max_header_count=settings.max_header_count,
-        max_header_bytes=settings.max_header_bytes,
-        max_target_bytes=settings.max_target_bytes,
-        hsts=serves_https(settings.http_config()),
-    )
+    limits = EdgeLimits.from_config(settings.http_config())
     config = uvicorn.Config(
         http_app(gateway, behind_front=behind_front),
         host=settings.host,
@@ -311,7 +313,7 @@ async def serve_http(gateway: Gateway, *, ready: Any = None, worker_socket: str 
         # Behind the front, idle connections are the front's pool: it decides when they close, so
         # a worker never closes one just as the front sends a request on it.
         # uvicorn types it int, but any number of seconds works (it goes to loop.call_later).
-        timeout_keep_alive=WORKER_KEEP_ALIVE_SECONDS if behind_front else settings.http_keep_alive_timeout,  # type: ignore[arg-type]
+        timeout_keep_alive=WORKER_KEEP_ALIVE_SECONDS if behind_front else limits.keep_alive_timeout,  # type: ignore[arg-type]
         ssl_certfile=str(settings.tls_cert) if own_tls else None,
         ssl_keyfile=str(settings.tls_key) if own_tls else None,
         lifespan="on",

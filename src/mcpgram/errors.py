@@ -9,10 +9,11 @@ that is safe to show to a client (no secrets, paths, phone numbers or message te
     ├── InvalidArgument        the arguments cannot work: fix them, do not retry as is
     │   │                      (``code`` may be more precise: MESSAGE_TOO_LONG, FILE_NOT_FOUND...)
     │   ├── InvalidCursor      a cursor this server did not mint for this tenant and query
-    │   └── TooLarge           a file over the size limit
+    │   └── TooLarge           a file over the size limit (a local file, or a URL's body)
     ├── TenantError            who is asking, and may they?
     │   ├── NotAuthenticated   missing, malformed, unknown or revoked token
-    │   └── LoginRequired      the tenant's Telegram authorization is gone; log in again
+    │   ├── LoginRequired      the tenant's Telegram authorization is gone; log in again
+    │   └── PolicyRefused      the tenant's policy refuses it (code NOT_ALLOWED; names the rule)
     ├── TelegramError          Telegram refused or failed
     │   ├── FloodWait          slow down: retry after ``retry_after`` seconds
     │   ├── NotAllowed         the account may not do that here
@@ -23,12 +24,15 @@ that is safe to show to a client (no secrets, paths, phone numbers or message te
     │   ├── ReactionInvalid    the chat does not take that reaction
     │   ├── NotVoice           not a voice or round video message
     │   └── RPCFailed          any other Telegram error
+    ├── FetchError             fetching a URL for the agent
+    │   ├── BlockedURL         the URL, its host or an address it resolves to is not allowed: use another
+    │   └── FetchFailed        unreachable, timed out, refused or an HTTP error: check the URL, retry later
     ├── VaultError             stored secrets
     │   └── DecryptFailed      wrong key, tampered or swapped data
     └── ConfigError            settings that cannot work
 
-Errors for URL fetching and signed download tickets come with the code that raises them (the files
-issue), not before: a class nothing raises is a promise the code does not keep.
+Errors for signed download tickets come with the code that raises them (the files issue), not
+before: a class nothing raises is a promise the code does not keep.
 """
 
 from __future__ import annotations
@@ -74,6 +78,16 @@ class LoginRequired(TenantError):
     code = "LOGIN_REQUIRED"
 
 
+class PolicyRefused(TenantError):
+    """The tenant's own policy refuses the call; ``rule`` names the rule (``verbs.send``, ``read``...)."""
+
+    code = "NOT_ALLOWED"
+
+    def __init__(self, message: str, *, rule: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.rule = rule
+
+
 class TelegramError(MCPGramError):
     code = "TELEGRAM"
 
@@ -116,6 +130,18 @@ class NotVoice(TelegramError):
 
 class RPCFailed(TelegramError):
     code = "TELEGRAM_ERROR"
+
+
+class FetchError(MCPGramError):
+    code = "FETCH"
+
+
+class BlockedURL(FetchError):
+    code = "BLOCKED_URL"
+
+
+class FetchFailed(FetchError):
+    code = "FETCH_FAILED"
 
 
 class VaultError(MCPGramError):

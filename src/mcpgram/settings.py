@@ -180,38 +180,57 @@ class Settings(BaseSettings):
     public_url: AnyHttpUrl | None = Field(None, description="Public https origin of the server.")
     tls_cert: Path | None = Field(None, description="TLS certificate chain (PEM), with tls_key.")
     tls_key: Path | None = Field(None, description="TLS private key (PEM), with tls_cert.")
-    server_secret: SecretStr | None = Field(None, description="Server HMAC/wrapping secret, >= 32 chars.")
-    operator_token: SecretStr | None = Field(None, description="Token for /health?details, >= 32 chars.")
+    server_secret: SecretStr | None = Field(
+        None, description="Server secret (HMAC and key wrapping), >= 32 chars; generated if unset."
+    )
+    operator_token: SecretStr | None = Field(
+        None, description="Bearer token for /health's pool counters, >= 32 chars."
+    )
     no_auth: bool = Field(False, description="Serve HTTP without bearer tokens (loopback host only).")
     max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest accepted HTTP request body.")
-    max_connections: int = Field(1000, ge=1, description="Open HTTP connections at most; past it 503.")
+    max_connections: int = Field(
+        1000, ge=1, description="Open HTTP connections (one process, or the front); past it 503."
+    )
     max_header_count: int = Field(100, ge=16, description="Header fields per HTTP request; past it 431.")
-    max_header_bytes: int = Field(16_384, ge=4096, description="Bytes of header fields a request; past 431.")
+    max_header_bytes: int = Field(
+        16_384, ge=4096, description="Bytes of a request's header fields; past it 431."
+    )
     max_target_bytes: int = Field(8192, ge=1024, description="Request target length; past it 414.")
-    http_header_timeout: float = Field(10.0, gt=0, description="Seconds to send a request's head.")
-    http_body_timeout: float = Field(30.0, gt=0, description="Seconds to send a request's body.")
-    http_keep_alive_timeout: float = Field(5.0, gt=0, description="Idle seconds between HTTP requests.")
-    auth_failures_per_minute: int = Field(20, ge=1, description="Failed logins per address a minute.")
-    requests_per_minute: int = Field(600, ge=1, description="HTTP requests per tenant a minute.")
-    max_concurrent_requests: int = Field(256, ge=1, description="HTTP requests served at once.")
+    http_header_timeout: float = Field(10.0, gt=0, description="Seconds to send a request's head; then 408.")
+    http_body_timeout: float = Field(30.0, gt=0, description="Seconds to send a request's body; then 408.")
+    http_keep_alive_timeout: float = Field(
+        5.0, gt=0, description="Idle seconds between HTTP requests; then close."
+    )
+    auth_failures_per_minute: int = Field(
+        20, ge=1, description="Failed authentications per client address a minute; then 429."
+    )
+    requests_per_minute: int = Field(600, ge=1, description="MCP requests per tenant a minute; then 429.")
+    max_concurrent_requests: int = Field(
+        256, ge=1, description="HTTP requests served at once (per worker); then 503."
+    )
     # NoDecode: the environment gives a comma-separated list, not JSON.
-    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = Field((), description="Proxies to believe.")
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), description="Proxies (IPs or CIDRs) whose X-Forwarded-For is believed."
+    )
     cors_origins: Annotated[tuple[str, ...], NoDecode] = Field(
         (), description="Browser origins allowed to call the HTTP API cross-origin."
-    )
-    front_max_connections: int = Field(
-        1024, ge=1, description="Client connections the multi-worker front holds open at once."
     )
     front_answer_seconds: float = Field(
         120.0, gt=0, description="Seconds the multi-worker front waits for a worker's answer to begin."
     )
     mcp_session_idle_seconds: float = Field(1800.0, gt=0, description="Idle seconds before a session ends.")
     telegram_timeout: float = Field(30.0, gt=0, description="Seconds before a Telegram call times out.")
-    pool_max_clients: int = Field(200, ge=1, description="Telegram clients kept connected at most.")
+    pool_max_clients: int = Field(
+        200, ge=1, description="Telegram clients kept connected at most (per worker)."
+    )
     pool_idle_seconds: float = Field(600.0, gt=0, description="Idle seconds before a client is closed.")
     flood_sleep_threshold: int = Field(5, ge=0, description="FLOOD_WAITs up to this many seconds sleep.")
     log_level: LogLevel = Field("INFO", description="Log level for mcpgram's loggers.")
     log_json: bool = Field(False, description="Log one JSON object per line instead of text.")
+    # The names of policy/model.py's PROFILES (a leaf cannot import them; tests/policy checks they agree).
+    default_policy: Literal["reader", "inbox", "all"] = Field(
+        "all", description="Policy profile of every tenant the operator has not set one for."
+    )
 
     _dc: DcAddress | None = PrivateAttr(None)
     _proxy: ProxyConfig | None = PrivateAttr(None)

@@ -36,12 +36,12 @@ from typing import Any
 from .datadir import ensure_data_dir, server_secret_bytes
 from .settings import Settings
 from .vault.sqlite import SQLiteVault
+from .web.edge import EdgeLimits
 from .web.front import FrontServer
 from .web.ratelimit import parse_networks
-from .web.security import serves_https
 from .web.upstream import WorkerLink
 
-__all__ = ["serve_workers"]
+__all__ = ["build_front", "serve_workers"]
 
 _log = logging.getLogger(__name__)
 
@@ -187,6 +187,19 @@ def _tls_context(settings: Settings) -> ssl.SSLContext | None:
     return context
 
 
+def build_front(settings: Settings, links: list[WorkerLink]) -> FrontServer:
+    """The front for ``links`` (one per worker), held to the settings' edge limits."""
+    return FrontServer(
+        links,
+        max_body_bytes=settings.max_body_bytes,
+        auth_failures_per_minute=settings.auth_failures_per_minute,
+        trusted_proxies=parse_networks(settings.trusted_proxies),
+        limits=EdgeLimits.from_config(settings.http_config()),
+        scheme="https" if settings.tls_cert is not None else "http",
+        answer_seconds=settings.front_answer_seconds,
+    )
+
+
 async def serve_workers(
     settings: Settings, *, ready: Callable[[int], None] | None = None, log_level: int | str = logging.WARNING
 ) -> None:
@@ -209,17 +222,7 @@ async def serve_workers(
         started = await asyncio.gather(*(worker.wait_ready(worker.start()) for worker in workers))
         if not all(started):
             raise RuntimeError("a worker process did not start; see the log lines above")
-        http_config = settings.http_config()
-        front = FrontServer(
-            links,
-            max_body_bytes=settings.max_body_bytes,
-            auth_failures_per_minute=settings.auth_failures_per_minute,
-            trusted_proxies=parse_networks(settings.trusted_proxies),
-            hsts=serves_https(http_config),
-            scheme="https" if settings.tls_cert is not None else "http",
-            max_connections=settings.front_max_connections,
-            answer_seconds=settings.front_answer_seconds,
-        )
+        front = build_front(settings, links)
         server = await asyncio.get_running_loop().create_server(
             front, settings.host, settings.port, ssl=_tls_context(settings), reuse_address=True
         )

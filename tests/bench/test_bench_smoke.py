@@ -136,3 +136,17 @@ def test_tools_benchmark_runs_in_quick_mode_and_reports_sane_numbers() -> None:
         _check_tools(_result(proc))
     finally:
         _stop(proc)
+
+
+def test_profiles_benchmark_reports_tools_list_bytes_per_profile() -> None:
+    """bench/profiles.py lists each profile's tools over HTTP; fewer tools, fewer bytes, all = 100%."""
+    proc = _start("profiles.py")
+    try:
+        result = _result(proc)
+    finally:
+        _stop(proc)
+    rows = result["profiles"]
+    assert result["benchmark"] == "profiles" and list(rows) == ["reader", "inbox", "all"]
+    assert len(rows["reader"]["tools"]) < len(rows["inbox"]["tools"]) < len(rows["all"]["tools"])
+    assert 0 < rows["reader"]["result_bytes"] < rows["inbox"]["result_bytes"] < rows["all"]["result_bytes"]
+    assert rows["all"]["share_of_all"] == 1.0

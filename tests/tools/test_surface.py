@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from fastmcp.exceptions import ToolError
 
+from mcpgram.policy.guard import Action
+from mcpgram.policy.model import PROFILES
 from mcpgram.sandbox import scheduled
 from mcpgram.sandbox.world import PeerKey
 from mcpgram.tools.context import ToolContext
@@ -193,7 +195,11 @@ async def test_login_required_names_the_http_tenant_login_command(served: Demo) 
         return owner
 
     http_tenant = ToolContext(
-        pool=served.gateway.pool, resolve_keys=keys, cursor_key=b"k" * 32, local_files=False
+        pool=served.gateway.pool,
+        resolve_keys=keys,
+        cursor_key=b"k" * 32,
+        policy_of=lambda _tenant: PROFILES["all"],
+        local_files=False,
     )
 
     async def whoami(client: Any) -> Any:
@@ -201,7 +207,7 @@ async def test_login_required_names_the_http_tenant_login_command(served: Demo) 
 
     served.sandbox.faults.error(None, 401, "AUTH_KEY_UNREGISTERED", calls=5)
     with pytest.raises(ToolError) as caught:
-        await http_tenant.run(whoami)
+        await http_tenant.run(Action(("read",)), whoami)
     served.sandbox.faults.clear()
     text = str(caught.value)
     assert text.startswith("LOGIN_REQUIRED: ") and "`mcpgram login --token-stdin`" in text, text

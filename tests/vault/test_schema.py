@@ -22,7 +22,7 @@ from mcpgram.vault.vault import Vault
 FIXTURES = Path(__file__).parent / "fixtures"
 V1_DB = FIXTURES / "v1-vault.db"
 V1: dict[str, Any] = json.loads((FIXTURES / "v1-vault.json").read_text())
-#: A made-up second step, to exercise a real upgrade past version 1.
+#: A made-up next step, to exercise a real upgrade past the current version.
 V2_STEP = (
     "CREATE TABLE IF NOT EXISTS audit (at INTEGER NOT NULL)",
     "ALTER TABLE tenants ADD COLUMN note TEXT",  # not idempotent by itself: fails if run twice
@@ -88,21 +88,30 @@ def test_a_v1_vault_opens_with_its_token_owner_key_and_server_secret(tmp_path: P
 
 
 def test_an_unversioned_vault_is_migrated_without_changing_its_data(tmp_path: Path) -> None:
-    """Opening the v1 file stamps it with version 1 and leaves its schema and every row as they were."""
+    """Opening the v1 file stamps the current version, adds the later tables (empty) and leaves the v1
+    tables and every row as they were."""
     path = _copy_v1(tmp_path)
     before = _contents(path)
     SQLiteVault(path).close()
     after = _contents(path)
-    assert before[0] == 0 and after[0] == schema.SCHEMA_VERSION == 1
-    assert after[1:] == before[1:]
+    assert before[0] == 0 and after[0] == schema.SCHEMA_VERSION == 2
+    assert [row for row in after[1] if row[1] != "policies" and "policies" not in row[1]] == before[1]
+    assert {name for _, name, _ in after[1]} - {name for _, name, _ in before[1]} == {
+        "policies",
+        "sqlite_autoindex_policies_1",
+    }
+    assert after[2] == before[2]
 
 
-def test_a_new_vault_gets_the_current_version_and_the_v1_schema(tmp_path: Path) -> None:
-    """A fresh file is created at the current version with exactly the schema the first release wrote."""
+def test_a_new_vault_gets_the_current_version_and_the_upgraded_v1_schema(tmp_path: Path) -> None:
+    """A fresh file is created at the current version with exactly the schema an upgraded v1 file has."""
     path = tmp_path / "data" / "vault.db"
     SQLiteVault(path).close()
+    (tmp_path / "old").mkdir()
+    upgraded = _copy_v1(tmp_path / "old")
+    SQLiteVault(upgraded).close()
     version, master, _ = _contents(path)
-    assert version == schema.SCHEMA_VERSION and master == _contents(V1_DB)[1]
+    assert version == schema.SCHEMA_VERSION and master == _contents(upgraded)[1]
 
 
 def test_migrations_are_idempotent(tmp_path: Path) -> None:
@@ -114,13 +123,13 @@ def test_migrations_are_idempotent(tmp_path: Path) -> None:
     assert _contents(path) == once
     db = sqlite3.connect(path, isolation_level=None)
     try:
-        assert schema.migrate(db) == 1
-        assert schema.migrate(db, (*schema.MIGRATIONS, V2_STEP)) == 2
-        assert schema.migrate(db, (*schema.MIGRATIONS, V2_STEP)) == 2
+        assert schema.migrate(db) == schema.SCHEMA_VERSION
+        assert schema.migrate(db, (*schema.MIGRATIONS, V2_STEP)) == schema.SCHEMA_VERSION + 1
+        assert schema.migrate(db, (*schema.MIGRATIONS, V2_STEP)) == schema.SCHEMA_VERSION + 1
     finally:
         db.close()
     version, master, rows = _contents(path)
-    assert version == 2 and "audit" in {name for _, name, _ in master}
+    assert version == schema.SCHEMA_VERSION + 1 and "audit" in {name for _, name, _ in master}
     assert rows == sorted(((*row, None) if row[0] == "tenants" else row for row in once[2]), key=repr)
 
 
@@ -144,7 +153,10 @@ def test_a_newer_vault_is_refused_and_left_untouched(tmp_path: Path) -> None:
     SQLiteVault(path).close()
     _set_version(path, schema.SCHEMA_VERSION + 1)
     raw = path.read_bytes()
-    with pytest.raises(VaultError, match=r"schema version 2, newer than this mcpgram supports \(1\)") as info:
+    newer, known = schema.SCHEMA_VERSION + 1, schema.SCHEMA_VERSION
+    with pytest.raises(
+        VaultError, match=rf"schema version {newer}, newer than this mcpgram supports \({known}\)"
+    ) as info:
         SQLiteVault(path)
     assert info.value.code == "VAULT" and info.value.hint and str(path) not in str(info.value)
     assert path.read_bytes() == raw
@@ -162,5 +174,24 @@ def test_a_newer_vault_is_refused_and_left_untouched(tmp_path: Path) -> None:
         vault = Vault(store, server_secret=bytes.fromhex(V1["server_secret_hex"]))
         keys = vault.unlock_with_token(V1["token"])
         assert vault.open(keys, "session") == bytes.fromhex(V1["session_hex"])
+    finally:
+        store.close()
+
+
+def test_a_v1_tenant_has_no_policy_until_one_is_set_and_keeps_it(tmp_path: Path) -> None:
+    """Upgraded tenants start with no stored policy (the default applies); a set one survives reopening."""
+    path = _copy_v1(tmp_path)
+    store = SQLiteVault(path)
+    try:
+        assert store.load_policy(V1["tenant_id"]) is None
+        store.store_policy(V1["tenant_id"], '{"v":1}', updated=1)
+        with pytest.raises(KeyError):
+            store.store_policy(V1["revoked_tenant_id"], '{"v":1}', updated=1)
+    finally:
+        store.close()
+    store = SQLiteVault(path)
+    try:
+        assert store.load_policy(V1["tenant_id"]) == '{"v":1}'
+        assert store.load_policy(V1["revoked_tenant_id"]) is None
     finally:
         store.close()

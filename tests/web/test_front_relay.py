@@ -12,11 +12,13 @@ import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_asyncio
 
-from mcpgram.web import front
+from mcpgram.web import frontconn
+from mcpgram.web.edge import EdgeLimits
 from mcpgram.web.front import FrontServer
 from mcpgram.web.security import SECURITY_HEADERS
 from mcpgram.web.upstream import WorkerLink
@@ -40,7 +42,7 @@ class Stage:
         self.left = asyncio.Event()
 
 
-async def _stage(tmp_path: Path, answer: bytes | None, **options: float) -> AsyncIterator[Stage]:
+async def _stage(tmp_path: Path, answer: bytes | None, **options: Any) -> AsyncIterator[Stage]:
     stage = Stage()
 
     async def worker(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -83,7 +85,7 @@ async def hung(tmp_path: Path) -> AsyncIterator[Stage]:
 
 @pytest_asyncio.fixture
 async def chatty(tmp_path: Path) -> AsyncIterator[Stage]:
-    async for stage in _stage(tmp_path, HOP_BY_HOP_ANSWER, max_connections=2):
+    async for stage in _stage(tmp_path, HOP_BY_HOP_ANSWER, limits=EdgeLimits(max_connections=2)):
         yield stage
 
 
@@ -180,7 +182,7 @@ async def test_connections_over_the_cap_are_refused_with_503(chatty: Stage) -> N
 async def test_a_flood_over_the_cap_is_closed_unanswered(
     chatty: Stage, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(front, "MAX_REFUSED", 1)
+    monkeypatch.setattr(frontconn, "MAX_REFUSED", 1)
 
     def flood() -> tuple[bytes, bytes]:
         held = [socket.create_connection(("127.0.0.1", chatty.port), timeout=10) for _ in range(3)]

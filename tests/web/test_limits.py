@@ -1,6 +1,10 @@
-"""Edge limits of the HTTP server itself, through serve_http over a real socket with raw bytes: time limits
-for the head, the body and idle keep-alive connections, the connection cap, and header/target size limits.
-Every refusal the server makes itself is JSON with the security headers."""
+"""Edge limits of the HTTP server itself, over a real socket with raw bytes: time limits for the head, the
+body and idle keep-alive connections, the connection cap, and header/target size limits. Every refusal the
+server makes itself is JSON with the security headers.
+
+Each test runs against both public listeners, with the same settings: ``single`` is ``serve_http`` (one
+process), ``front`` is the multi-worker front as ``serve_workers`` builds it (``build_front``) in front of
+a real worker (``serve_http`` on a Unix socket, as a worker process runs it)."""
 
 from __future__ import annotations
 
@@ -14,9 +18,11 @@ from typing import Any
 
 import pytest
 
-from mcpgram.app import build_gateway
+from mcpgram.app import build_gateway, serve_http
 from mcpgram.settings import Settings
 from mcpgram.web.security import SECURITY_HEADERS
+from mcpgram.web.upstream import WorkerLink
+from mcpgram.workers import build_front
 
 from .conftest import serving
 
@@ -33,9 +39,14 @@ def authorized(head: bytes) -> bytes:
     return head + ACCEPT + b"Authorization: Bearer " + TOKENS[0].encode() + b"\r\n"
 
 
+@pytest.fixture(params=["single", "front"])
+def mode(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @contextlib.asynccontextmanager
-async def running(tmp_path: Path, **overrides: Any) -> AsyncIterator[int]:
-    """serve_http on 127.0.0.1 with short time limits (and ``overrides``); yields the port."""
+async def running(tmp_path: Path, mode: str, **overrides: Any) -> AsyncIterator[int]:
+    """The ``mode`` listener on 127.0.0.1 with short time limits (and ``overrides``); yields the port."""
     limits = {"http_header_timeout": SHORT, "http_body_timeout": SHORT, "http_keep_alive_timeout": SHORT}
     settings = Settings.load(
         env_file=None,
@@ -49,8 +60,28 @@ async def running(tmp_path: Path, **overrides: Any) -> AsyncIterator[int]:
     gateway = build_gateway(settings, transport="http")
     _, token = gateway.vault.create_tenant("alice")
     TOKENS[:] = [token]
-    async with serving(gateway) as port:
-        yield port
+    if mode == "single":
+        async with serving(gateway) as port:
+            yield port
+        return
+    socket_path = str(tmp_path / "w0.sock")
+    bound: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    worker = asyncio.create_task(serve_http(gateway, ready=bound.set_result, worker_socket=socket_path))
+    link = WorkerLink(socket_path)
+    front = build_front(settings, [link])
+    try:
+        await asyncio.wait_for(bound, 10)
+        listener = await asyncio.get_running_loop().create_server(front, "127.0.0.1", 0)
+        try:
+            yield listener.sockets[0].getsockname()[1]
+        finally:
+            listener.close()
+            front.close_connections()
+            await listener.wait_closed()
+    finally:
+        link.close()
+        worker.cancel()
+        await asyncio.gather(worker, return_exceptions=True)
 
 
 @contextlib.asynccontextmanager
@@ -145,19 +176,19 @@ def assert_refusal(response: bytes, status: int, code: str) -> dict[str, str]:
     ],
 )
 async def test_hostile_requests_are_refused_with_json_and_security_headers(
-    tmp_path: Path, case: str, request_bytes: bytes, status: int, code: str
+    tmp_path: Path, mode: str, *, case: str, request_bytes: bytes, status: int, code: str
 ) -> None:
-    async with running(tmp_path) as port:
+    async with running(tmp_path, mode) as port:
         response = await exchange(port, request_bytes)
         assert_refusal(response, status, code)
         # The server is still fine afterwards.
         assert parse(await exchange(port, HEALTH[:-2] + b"Connection: close\r\n\r\n"))[0] == 200
 
 
-async def test_requests_inside_the_limits_are_served(tmp_path: Path) -> None:
+async def test_requests_inside_the_limits_are_served(tmp_path: Path, mode: str) -> None:
     """90 header fields, 12 KB of them, and a 6 KB target: all below the defaults, all served."""
     headers = b"".join(b"X-F%d: %s\r\n" % (n, b"c" * 120) for n in range(90))
-    async with running(tmp_path) as port:
+    async with running(tmp_path, mode) as port:
         response = await exchange(port, HEALTH[:-2] + headers + b"Connection: close\r\n\r\n")
         assert parse(response)[0] == 200
         long_target = (
@@ -166,9 +197,9 @@ async def test_requests_inside_the_limits_are_served(tmp_path: Path) -> None:
         assert parse(await exchange(port, long_target))[0] == 200
 
 
-async def test_a_head_still_arriving_is_refused_once_too_large(tmp_path: Path) -> None:
+async def test_a_head_still_arriving_is_refused_once_too_large(tmp_path: Path, mode: str) -> None:
     """A header field that never ends is refused once the head outgrows the limits, not buffered on."""
-    async with running(tmp_path, http_header_timeout=30) as port, connection(port) as (reader, writer):
+    async with running(tmp_path, mode, http_header_timeout=30) as port, connection(port) as (reader, writer):
         sender = asyncio.create_task(trickle(writer, HEALTH[:-2] + b"X-Endless: ", b"e" * 4096, every=0.01))
         try:
             response = await read_to_close(reader)
@@ -178,9 +209,9 @@ async def test_a_head_still_arriving_is_refused_once_too_large(tmp_path: Path) -
         assert_refusal(response, 431, "HEADERS_TOO_LARGE")
 
 
-async def test_limits_follow_the_settings(tmp_path: Path) -> None:
+async def test_limits_follow_the_settings(tmp_path: Path, mode: str) -> None:
     """Lower limits from the settings apply: 20 header fields and a 2 KB target are now too many."""
-    async with running(tmp_path, max_header_count=16, max_target_bytes=1024) as port:
+    async with running(tmp_path, mode, max_header_count=16, max_target_bytes=1024) as port:
         many = HEALTH[:-2] + b"".join(b"X-F%d: x\r\n" % n for n in range(20)) + b"\r\n"
         assert_refusal(await exchange(port, many), 431, "TOO_MANY_HEADERS")
         long_target = b"GET /" + b"p" * 2000 + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
@@ -211,9 +242,9 @@ async def trickle(writer: asyncio.StreamWriter, first: bytes, piece: bytes, ever
     ],
 )
 async def test_trickling_clients_get_408_and_are_closed(
-    tmp_path: Path, case: str, first: bytes, piece: bytes
+    tmp_path: Path, mode: str, case: str, first: bytes, piece: bytes
 ) -> None:
-    async with running(tmp_path) as port, connection(port) as (reader, writer):
+    async with running(tmp_path, mode) as port, connection(port) as (reader, writer):
         if case.startswith(("body", "chunked")):
             first = authorized(first) + b"\r\n"
         started = time.monotonic()
@@ -228,9 +259,12 @@ async def test_trickling_clients_get_408_and_are_closed(
         assert_refusal(response, 408, "REQUEST_TIMEOUT")
 
 
-async def test_a_body_trickled_after_the_answer_is_cut_off_without_another_response(tmp_path: Path) -> None:
-    """Without a token the app answers 401 before the body; a client still trickling it is closed."""
-    async with running(tmp_path) as port, connection(port) as (reader, writer):
+async def test_a_body_trickled_after_the_answer_is_cut_off_without_another_response(
+    tmp_path: Path, mode: str
+) -> None:
+    """Without a token one process answers 401 before the body and closes a client still trickling it;
+    the front forwards only whole requests, so it answers 408 once the body is late. One answer either way."""
+    async with running(tmp_path, mode) as port, connection(port) as (reader, writer):
         sender = asyncio.create_task(trickle(writer, POST_HEAD + b"Content-Length: 10000\r\n\r\n", b"{"))
         try:
             response = await read_to_close(reader)
@@ -238,19 +272,22 @@ async def test_a_body_trickled_after_the_answer_is_cut_off_without_another_respo
             sender.cancel()
             await asyncio.gather(sender, return_exceptions=True)
         assert response.count(b"HTTP/1.1 ") == 1
-        assert parse(response)[0] == 401
+        assert parse(response)[0] == (401 if mode == "single" else 408)
 
 
-async def test_a_connection_that_sends_nothing_is_closed_silently(tmp_path: Path) -> None:
-    async with running(tmp_path) as port, connection(port) as (reader, _):
+async def test_a_connection_that_sends_nothing_is_closed_silently(tmp_path: Path, mode: str) -> None:
+    async with running(tmp_path, mode) as port, connection(port) as (reader, _):
         started = time.monotonic()
         assert await read_to_close(reader) == b""
         assert time.monotonic() - started < SHORT + SLACK
 
 
-async def test_an_idle_keep_alive_connection_is_closed(tmp_path: Path) -> None:
+async def test_an_idle_keep_alive_connection_is_closed(tmp_path: Path, mode: str) -> None:
     """A request is served and the connection kept; idle past the keep-alive limit it closes."""
-    async with running(tmp_path, http_keep_alive_timeout=1.0) as port, connection(port) as (reader, writer):
+    async with (
+        running(tmp_path, mode, http_keep_alive_timeout=1.0) as port,
+        connection(port) as (reader, writer),
+    ):
         writer.write(HEALTH)
         head = await reader.readuntil(b"\r\n\r\n")
         length = int(parse(head)[1]["content-length"])
@@ -266,8 +303,8 @@ async def test_an_idle_keep_alive_connection_is_closed(tmp_path: Path) -> None:
         assert 0.8 <= time.monotonic() - started < 1.0 + SLACK
 
 
-async def test_connections_past_the_cap_get_503(tmp_path: Path) -> None:
-    async with running(tmp_path, max_connections=3, http_header_timeout=30) as port:
+async def test_connections_past_the_cap_get_503(tmp_path: Path, mode: str) -> None:
+    async with running(tmp_path, mode, max_connections=3, http_header_timeout=30) as port:
         async with contextlib.AsyncExitStack() as held:
             for _ in range(3):
                 await held.enter_async_context(connection(port))

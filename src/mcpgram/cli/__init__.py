@@ -62,6 +62,11 @@ app.command(
     "mcpgram.cli.tokens:app", name="token", help="Create, list, rotate and revoke HTTP tenants' tokens."
 )
 app.command(
+    "mcpgram.cli.policy:app",
+    name="policy",
+    help="Show and set what each tenant's agent may do: verbs, chat scopes, tool profiles.",
+)
+app.command(
     "mcpgram.cli.clientconfig:config",
     name="config",
     help="Print a ready MCP client config, or --write it into the client's own file "

@@ -59,8 +59,10 @@ def serve(
             public_url=public_url,
             workers=workers,
         )
-        if settings.transport == "http" and settings.workers > 1:
-            return _serve_workers(settings)  # the front never loads FastMCP or Telethon: workers do
+        front = settings.transport == "http" and settings.workers > 1
+    if front:  # served after start-up, with the collector on (inside, every connection's cycles stay)
+        return _serve_workers(settings)  # the front never loads FastMCP or Telethon: workers do
+    with startup_gc():
         from ..app import build_gateway, serve_http, serve_stdio
 
         # Again: FastMCP installs its own log handlers when imported. A server logs at the configured

@@ -44,7 +44,7 @@ class AuthRecord:
     hash: int = field(default_factory=lambda: int.from_bytes(os.urandom(8), "little", signed=True))
     #: When the key last made an RPC (the "last active" time of its session), 0 for never.
     active: int = 0
-    #: MTProto sessions under this key by session_id (``mtproto.Session``), kept across reconnects.
+    #: MTProto sessions under this key by session_id (``session.Session``), kept across reconnects.
     sessions: dict[int, Any] = field(default_factory=dict)
     #: RPCs made under this key, by TL method name (see :attr:`SandboxServer.rpc_counts`).
     rpc_counts: Counter[str] = field(default_factory=Counter)

@@ -10,7 +10,6 @@ RPC calls go to the server's router; pushed updates come back through :meth:`Con
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import logging
 import os
@@ -27,6 +26,7 @@ from telethon.tl.core import GzipPacked, MessageContainer
 from .crypto import decrypt_from_client, encrypt_from_server
 from .handshake import Handshake, HandshakeError
 from .router import Ctx, RpcError, call_route
+from .session import MsgIds, Session
 from .transport import ByteSource, Codec, TransportError, detect_codec
 
 if TYPE_CHECKING:
@@ -41,7 +41,11 @@ _BOOL_TRUE = struct.pack("<I", 0x997275B5)
 _BOOL_FALSE = struct.pack("<I", 0xBC799737)
 _VECTOR = 0x1CB5C415
 _GZIP_ABOVE = 16 * 1024
-_MSG_TOO_OLD = 300
+#: Seconds a client msg_id may lag the server's clock: Telegram allows 300, but a client ignores
+#: every server message more than 30 s ahead of its own clock (MTProto's rule; Telethon's too), so a
+#: client whose clock lags more (e.g. its event loop stalled during the key exchange, which set its
+#: clock offset) could never read an answer. "Too low" (16) makes it take the server's time and resend.
+_MSG_TOO_OLD = 30
 _MSG_TOO_NEW = 30
 _WRITE_HIGH_WATER = 1 << 20
 _SESSIONS_PER_KEY = 32
@@ -68,50 +72,6 @@ def serialize_result(result: Any) -> bytes:
     if isinstance(result, bytes):
         return result
     return bytes(result)
-
-
-class _MsgIds:
-    """Server msg_ids: time-based, strictly increasing, ``% 4 == 1`` for answers and ``3`` otherwise."""
-
-    def __init__(self) -> None:
-        self._last = 0
-
-    def next(self, *, answer: bool) -> int:
-        now = time.time()
-        msg_id = (int(now) << 32) | (int((now % 1) * (1 << 32)) & 0xFFFFFFFC)
-        msg_id = max(msg_id, (self._last | 3) + 1)
-        self._last = msg_id | (1 if answer else 3)
-        return self._last
-
-
-class Session:
-    """Server state of one MTProto session (one ``session_id`` under one auth key)."""
-
-    def __init__(self, auth: AuthRecord, session_id: int) -> None:
-        self.auth = auth
-        self.session_id = session_id
-        self.msg_ids = _MsgIds()
-        self.seq = 0
-        self.recent: collections.deque[int] = collections.deque(maxlen=512)
-        self.recent_set: set[int] = set()
-        self.no_updates = False
-        self.layer = 0
-
-    def next_seq(self, content_related: bool) -> int:
-        if content_related:
-            self.seq += 1
-            return self.seq * 2 - 1
-        return self.seq * 2
-
-    def remember(self, msg_id: int) -> bool:
-        """Record a client msg_id; False if it was already seen (a replay to ignore)."""
-        if msg_id in self.recent_set:
-            return False
-        if len(self.recent) == self.recent.maxlen:
-            self.recent_set.discard(self.recent[0])
-        self.recent.append(msg_id)
-        self.recent_set.add(msg_id)
-        return True
 
 
 class Connection:
@@ -220,7 +180,7 @@ class Connection:
         if new_key is not None:
             self.server.register_auth_key(new_key)
         body = bytes(answer)
-        server_msg_id = _MsgIds().next(answer=True)
+        server_msg_id = MsgIds().next(answer=True)
         self._write(struct.pack("<qqi", 0, server_msg_id, len(body)) + body)
 
     def _bind(self, auth: AuthRecord, session_id: int, first_msg_id: int) -> None:
@@ -256,6 +216,8 @@ class Connection:
             error = 16
         elif (msg_id >> 32) > now + _MSG_TOO_NEW:
             error = 17
+        elif msg_id <= self.session.seen.floor:
+            error = 16  # older than every id the session still remembers: resend it under a new one
         if error:
             self._send(types.BadMsgNotification(msg_id, seq_no, error), content_related=False)
             return False

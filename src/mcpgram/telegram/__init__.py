@@ -48,6 +48,7 @@ _SUBMODULES = frozenset(
         "phone",
         "profile",
         "refs",
+        "scope",
         "search",
         "sending",
         "shapes",

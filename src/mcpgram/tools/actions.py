@@ -15,6 +15,7 @@ from fastmcp.tools import ToolResult
 from pydantic import Field
 
 from .. import telegram
+from ..policy.guard import Action, reads
 from .context import DESTRUCTIVE, READ, SET, ToolContext, add_tool, compact
 from .params import MAX_INT32, ChatRef, MessageId, MessageIdItem
 
@@ -39,10 +40,11 @@ def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
     ) -> ToolResult:
         """Delete messages of one chat. Ids not in the chat are listed in not_found."""
 
+        act = Action(("delete",), write=(chat,))
         done = await (
-            ctx.run(telegram.actions.delete_scheduled, chat, message_ids)
+            ctx.run(act, telegram.actions.delete_scheduled, chat, message_ids)
             if scheduled
-            else ctx.run(telegram.actions.delete_messages, chat, message_ids, for_everyone=for_everyone)
+            else ctx.run(act, telegram.actions.delete_messages, chat, message_ids, for_everyone=for_everyone)
         )
         result: dict[str, Any] = {"deleted": len(done.deleted)}
         result |= {"scheduled": True} if scheduled else {"for_everyone": done.for_everyone}
@@ -60,7 +62,7 @@ def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
     ) -> ToolResult:
         """Mark a chat's messages as read."""
 
-        await ctx.run(telegram.actions.mark_read, chat, up_to=up_to)
+        await ctx.run(Action(("mark_read",), read=(chat,)), telegram.actions.mark_read, chat, up_to=up_to)
         return compact({"read_up_to": up_to} if up_to else {"read": "all"}, third_party=False)
 
     async def react(
@@ -72,7 +74,9 @@ def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
     ) -> ToolResult:
         """Set or remove your reaction on a message; returns its reactions after."""
 
-        after = await ctx.run(telegram.actions.react, chat, message_id, emoji)
+        after = await ctx.run(
+            Action(("react",), write=(chat,)), telegram.actions.react, chat, message_id, emoji
+        )
         result: dict[str, Any] = {}
         if after.known:
             result["reactions"] = after.counts
@@ -88,13 +92,14 @@ def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
     ) -> ToolResult:
         """Pin or unpin a message in a chat."""
 
-        await ctx.run(telegram.actions.pin_message, chat, message_id, unpin=unpin, notify=notify)
+        act = Action(("edit",), write=(chat,))  # a pin changes the chat for everyone in it
+        await ctx.run(act, telegram.actions.pin_message, chat, message_id, unpin=unpin, notify=notify)
         return compact({"message_id": message_id, "pinned": not unpin}, third_party=False)
 
     async def transcribe_voice(chat: ChatRef, message_id: MessageId) -> ToolResult:
         """Telegram's speech-to-text for a voice note or round video (Premium after a free trial)."""
 
-        done = await ctx.run(telegram.actions.transcribe_voice, chat, message_id)
+        done = await ctx.run(reads(chat), telegram.actions.transcribe_voice, chat, message_id)
         result: dict[str, Any] = {"text": done.text}
         if done.pending:
             result["pending"] = True

@@ -17,6 +17,7 @@ from pydantic import Field
 
 from .. import telegram
 from ..errors import InvalidCursor
+from ..policy.guard import reads
 from ..telegram.shapes import pruned
 from .context import READ, ToolContext, add_tool, compact
 from .paging import int_at, next_cursor, read_cursor
@@ -52,7 +53,7 @@ def _search_position(position: dict[str, Any]) -> dict[str, int]:
 
 async def chat_result(ctx: ToolContext, chat: str, *, topics: int = DEFAULT_TOPICS) -> dict[str, Any]:
     """``get_chat``'s payload for ``chat`` (before :func:`compact`): profile, rights, pinned, topics."""
-    return await ctx.run(_chat_payload, ctx, chat, topics)
+    return await ctx.run(reads(chat), _chat_payload, ctx, chat, topics)
 
 
 async def _chat_payload(client: Client, ctx: ToolContext, chat: str, topics: int) -> dict[str, Any]:
@@ -94,8 +95,10 @@ async def _chats_payload(  # noqa: PLR0917  # find_chats' arguments, passed on a
         raw = read_cursor(ctx, "find_chats", scope, cursor)
         position = _dialog_position(raw) if dialogs else _search_position(raw)
     found = await chats.find_chats(client, query, flt, limit=limit, position=position)
+    # Only chats inside the tenant's read scope; the cursor still continues where Telegram's page ended.
+    inside = await ctx.readable(client, [c.id for c in found.chats])
     result: dict[str, Any] = {
-        "chats": [pruned(c) for c in found.chats],
+        "chats": [pruned(c) for c in found.chats if c.id in inside],
         "has_more": found.next is not None,
     }
     if found.next is not None:
@@ -136,7 +139,7 @@ def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
         since = int(time.time()) - active_days * _DAY if active_days else 0
 
         flt = telegram.chats.ChatFilter(kind=kind, folder=folder, unread=unread, active_since=since)
-        payload = await ctx.run(_chats_payload, ctx, query, scope, flt, limit, cursor)
+        payload = await ctx.run(reads(), _chats_payload, ctx, query, scope, flt, limit, cursor)
         # Names are third-party text; an empty page carries none, so it needs no note.
         return compact(payload, third_party=bool(payload["chats"]))
 
@@ -156,7 +159,7 @@ def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
         if not topics_cursor:
             return compact(await chat_result(ctx, chat, topics=topics))
 
-        return compact(await ctx.run(_topics_payload, ctx, chat, topics, topics_cursor))
+        return compact(await ctx.run(reads(chat), _topics_payload, ctx, chat, topics, topics_cursor))
 
     add_tool(mcp, find_chats, READ)
     add_tool(mcp, get_chat, READ)

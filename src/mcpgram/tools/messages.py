@@ -17,6 +17,7 @@ from pydantic import Field
 
 from .. import telegram
 from ..errors import InvalidArgument
+from ..policy.guard import reads
 from ..telegram.shapes import MediaFilter, pruned
 from .context import READ, ToolContext, add_tool, compact
 from .paging import int_at, next_cursor, read_cursor
@@ -55,7 +56,7 @@ def page_payload(page: Page) -> dict[str, Any]:
 async def read_page(
     client: Client, ctx: ToolContext, query: dict[str, Any], limit: int, cursor: str
 ) -> dict[str, Any]:
-    """One page of ``get_messages`` for the arguments in ``query``: ``ctx.run(read_page, ctx, ...)``."""
+    """One page of ``get_messages`` for the arguments in ``query`` (run by ``ctx.run``)."""
     ids: list[int] = query["ids"]
     if query.get("scheduled"):
         if any(query[k] for k in ("from_date", "search", "thread", "sender", "media")) or cursor:
@@ -96,7 +97,7 @@ async def message_result(ctx: ToolContext, chat: str, limit: int) -> dict[str, A
     """What ``get_messages(chat, limit)`` returns, before ``compact`` (for the messages resource)."""
     query = _query(chat)
 
-    return await ctx.run(read_page, ctx, query, limit, "")
+    return await ctx.run(reads(chat), read_page, ctx, query, limit, "")
 
 
 def _query(
@@ -159,6 +160,6 @@ def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
             scheduled=scheduled,
         )
 
-        return compact(await ctx.run(read_page, ctx, query, limit, cursor))
+        return compact(await ctx.run(reads(chat), read_page, ctx, query, limit, cursor))
 
     add_tool(mcp, get_messages, READ)

@@ -1,8 +1,10 @@
 """Prompts: ready-made requests an agent's user picks from a menu (catch up, summarise a chat).
 
 A prompt here only says which tools to call, with which arguments, and what to make of the results.
-It never calls Telegram itself: rendering is free, works before login, and no message leaves the
-account except through a tool call, which the client shows and the user may approve. (Embedding the
+It never reads Telegram itself: rendering is free, and no message leaves the account except through
+a tool call, which the client shows and the user may approve. The one exception is the policy: when
+the tenant's read scope is not ``*``, ``summarize_chat`` resolves its chat (through the same guard as
+the tools) and refuses a chat outside the scope, as ``get_messages`` would. (Embedding the
 messages would save the agent one round trip, but would send third-party text into the conversation
 unasked and unbounded, and past the client's tool-approval step.)
 
@@ -18,10 +20,11 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from fastmcp import FastMCP
-from fastmcp.exceptions import PromptError
+from fastmcp.exceptions import PromptError, ToolError
 from pydantic import Field
 
 from ..errors import InvalidArgument
+from ..policy.guard import reads
 from .context import ToolContext, error_text
 
 #: Bounds of catch_up's chat count (each chat costs the agent a get_messages call).
@@ -97,8 +100,22 @@ def summarize_text(chat: str, since: date) -> str:
     )
 
 
+async def _in_scope(_client: Any) -> None:
+    """Nothing: ``ctx.run`` has already checked the chat against the read scope."""
+
+
+async def check_readable(ctx: ToolContext, chat: str) -> None:
+    """Refuse (``NOT_ALLOWED``) a chat outside the caller's read scope; free when the scope is ``*``."""
+    if (await ctx.policy()).read.everything:
+        return
+    try:
+        await ctx.run(reads(chat), _in_scope)
+    except ToolError as exc:
+        raise PromptError(str(exc), log_level=logging.INFO) from None
+
+
 def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
-    """Add the prompts; ``ctx`` is unused: prompts never reach Telegram."""
+    """Add the prompts; ``ctx`` gives the caller's policy (prompts otherwise never reach Telegram)."""
 
     # Descriptions are given, not read from docstrings: FastMCP's docstring parser (griffe) costs
     # ~0.1 s of every cold start (see tools/context.add_tool).
@@ -123,4 +140,6 @@ def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
         ],
         since: Annotated[str, Field(description="ISO date to start from, e.g. 2025-06-01")],
     ) -> str:
-        return summarize_text(parse_chat(chat), parse_since(since))
+        checked, day = parse_chat(chat), parse_since(since)
+        await check_readable(ctx, checked)
+        return summarize_text(checked, day)

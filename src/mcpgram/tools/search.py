@@ -15,6 +15,7 @@ from pydantic import Field
 
 from .. import telegram
 from ..errors import InvalidArgument, InvalidCursor
+from ..policy.guard import reads
 from ..telegram.shapes import MediaFilter, pruned
 from .context import READ, ToolContext, add_tool, compact
 from .messages import parse_date
@@ -80,7 +81,11 @@ async def _search_payload(
         )
     except telegram.search.UnknownPeer:
         raise InvalidCursor("cursor is not valid here", hint="start again without a cursor") from None
-    return _payload(ctx, bound, hits)
+    # Only hits in chats inside the tenant's read scope; the cursor still follows Telegram's page.
+    inside = await ctx.readable(client, hits.chats.keys() | {m.chat for m in hits.messages if m.chat})
+    kept = [m for m in hits.messages if m.chat in inside]
+    chats_shown = {k: v for k, v in hits.chats.items() if k in inside}
+    return _payload(ctx, bound, telegram.search.Hits(messages=kept, chats=chats_shown, next=hits.next))
 
 
 def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
@@ -98,7 +103,7 @@ def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
         bound = {"query": query, "media": media, "chat_type": chat_type, "since": since, "until": until}
 
         payload = await ctx.run(
-            _search_payload, ctx, bound, limit=limit, cursor=cursor, media=media, chat_type=chat_type
+            reads(), _search_payload, ctx, bound, limit=limit, cursor=cursor, media=media, chat_type=chat_type
         )
         return compact(payload)
 

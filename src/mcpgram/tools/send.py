@@ -19,6 +19,7 @@ from pydantic import Field
 
 from .. import telegram
 from ..errors import NotAllowed
+from ..policy.guard import Action
 from ..telegram.shapes import pruned
 from .context import DESTRUCTIVE, WRITE, ToolContext, add_tool, compact, refusal
 from .params import MAX_INT32, ChatRef, MessageIdItem
@@ -67,7 +68,10 @@ def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
         if file and not ctx.local_files:
             raise _no_local_files()
 
+        # A file is also an upload: both verbs must allow it.
+        act = Action(("send", "upload") if file else ("send",), write=(chat,), sends=True)
         sent = await ctx.run(
+            act,
             telegram.sending.send_message,
             chat,
             text,
@@ -88,7 +92,10 @@ def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
     ) -> ToolResult:
         """Replace the text of one of your own messages (changed=false if it already read so)."""
 
-        edited = await ctx.run(telegram.sending.edit_message, chat, message_id, text, parse_mode=parse_mode)
+        act = Action(("edit",), write=(chat,))
+        edited = await ctx.run(
+            act, telegram.sending.edit_message, chat, message_id, text, parse_mode=parse_mode
+        )
         result = pruned(edited)
         result["changed"] = edited.changed
         return compact(result, third_party=False)
@@ -107,7 +114,10 @@ def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
         """Forward messages to another chat; returns the new ids in order."""
         ids = list(dict.fromkeys(message_ids))
 
-        forwarded = await ctx.run(telegram.sending.forward_messages, from_chat, ids, to_chat, silent=silent)
+        act = Action(("forward",), read=(from_chat,), write=(to_chat,), sends=True)
+        forwarded = await ctx.run(
+            act, telegram.sending.forward_messages, from_chat, ids, to_chat, silent=silent
+        )
         return compact(pruned(forwarded), third_party=False)
 
     async def send_to_phone(
@@ -125,6 +135,7 @@ def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
         """Message a phone number that is not a contact (added for the send, then removed)."""
 
         done = await ctx.run(
+            Action(("send",), sends=True, unresolved_recipient=True),
             telegram.phone.send_to_phone,
             phone,
             text,

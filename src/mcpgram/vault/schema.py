@@ -37,6 +37,14 @@ MIGRATIONS: Migrations = (
     PRIMARY KEY (tenant_id, purpose)
 )""",
     ),
+    # 2: a policy per tenant (JSON, ``policy/model.py``), kept with the tenant. No row: the default.
+    (
+        """CREATE TABLE IF NOT EXISTS policies (
+    tenant_id TEXT PRIMARY KEY REFERENCES tenants(tenant_id) ON DELETE CASCADE,
+    policy TEXT NOT NULL,
+    updated INTEGER NOT NULL
+)""",
+    ),
 )
 
 #: The version this code reads and writes.

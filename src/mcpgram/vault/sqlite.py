@@ -153,6 +153,47 @@ class SQLiteVault:
         if changed != 1:
             raise VaultError("tenant is revoked or unknown; nothing stored")
 
+    def load_policy(self, tenant_id: str) -> str | None:
+        """On the read-only connection: every tool call reads it, and must never wait for a write."""
+        with self._read_lock:
+            row = self._reader.execute("SELECT policy FROM policies WHERE tenant_id = ?", (tenant_id,))
+            found: tuple[str] | None = row.fetchone()
+        return None if found is None else found[0]
+
+    def store_policy(self, tenant_id: str, policy: str, *, updated: int) -> None:
+        changed = self._write(
+            "INSERT INTO policies (tenant_id, policy, updated)"
+            " SELECT ?, ?, ? FROM tenants WHERE tenant_id = ? AND status != 'revoked'"
+            " ON CONFLICT (tenant_id) DO UPDATE SET policy = excluded.policy, updated = excluded.updated",
+            (tenant_id, policy, updated, tenant_id),
+        )
+        if changed != 1:
+            raise KeyError(tenant_id)
+
+    def swap_policy(self, tenant_id: str, expected: str | None, policy: str, *, updated: int) -> bool:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                row = self._db.execute("SELECT policy FROM policies WHERE tenant_id = ?", (tenant_id,))
+                found: tuple[str] | None = row.fetchone()
+                if (None if found is None else found[0]) != expected:
+                    self._db.execute("ROLLBACK")
+                    return False
+                changed = self._db.execute(
+                    "INSERT INTO policies (tenant_id, policy, updated)"
+                    " SELECT ?, ?, ? FROM tenants WHERE tenant_id = ? AND status != 'revoked'"
+                    " ON CONFLICT (tenant_id) DO UPDATE SET policy = excluded.policy,"
+                    " updated = excluded.updated",
+                    (tenant_id, policy, updated, tenant_id),
+                ).rowcount
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        if changed != 1:
+            raise KeyError(tenant_id)
+        return True
+
     def close(self) -> None:
         with self._read_lock:
             self._reader.close()

@@ -2,7 +2,9 @@
 
 A store keeps opaque bytes: token digests, wrapped data keys and sealed secrets. It never sees a
 token, a data key or a plaintext session, so a backend (SQLite now, PostgreSQL later) cannot leak
-them. Every mutating call is atomic: after a crash, a row holds either the old or the new value.
+them. It also keeps each tenant's policy, as the JSON text ``policy/model.py`` writes (not secret:
+the operator sets it without the tenant's token). Every mutating call is atomic: after a crash, a
+row holds either the old or the new value.
 """
 
 from __future__ import annotations
@@ -54,5 +56,18 @@ class VaultStore(Protocol):
     def load_secret(self, tenant_id: str, purpose: SecretPurpose) -> bytes | None: ...
 
     def store_secret(self, tenant_id: str, purpose: SecretPurpose, blob: bytes) -> None: ...
+
+    def load_policy(self, tenant_id: str) -> str | None:
+        """The tenant's stored policy (JSON text), or None when it has none (the default applies)."""
+        ...
+
+    def store_policy(self, tenant_id: str, policy: str, *, updated: int) -> None:
+        """Set the tenant's policy (KeyError for an unknown or revoked tenant)."""
+        ...
+
+    def swap_policy(self, tenant_id: str, expected: str | None, policy: str, *, updated: int) -> bool:
+        """Set the policy only if the stored one is still ``expected`` (None: none stored), in one
+        transaction; False, with nothing written, if it changed meanwhile (KeyError as above)."""
+        ...
 
     def close(self) -> None: ...

@@ -148,6 +148,17 @@ class Vault:
     def get_tenant(self, tenant_id: str) -> TenantRecord | None:
         return self._store.get_tenant(tenant_id)
 
+    def load_policy(self, tenant_id: str) -> str | None:
+        """The tenant's policy as stored (``policy/book.py`` reads and writes it), or None."""
+        return self._store.load_policy(tenant_id)
+
+    def store_policy(self, tenant_id: str, policy: str) -> None:
+        self._store.store_policy(tenant_id, policy, updated=int(self._clock()))
+
+    def swap_policy(self, tenant_id: str, expected: str | None, policy: str) -> bool:
+        """Store ``policy`` only if the stored one is still ``expected`` (see ``VaultStore``)."""
+        return self._store.swap_policy(tenant_id, expected, policy, updated=int(self._clock()))
+
     def set_status(self, tenant_id: str, status: TenantStatus) -> None:
         """E.g. ``login_required`` when Telegram says the authorization is gone; never deletes anything."""
         self._store.set_status(tenant_id, status)

@@ -10,19 +10,16 @@ Must not: do I/O, log, or keep a token (only its hash picks the worker).
 from __future__ import annotations
 
 import hashlib
-import http
-import json
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .edge import Refusal, error_response
 from .hostguard import parse_authority, target_authority
-from .security import FRONT_PEER_HEADER, security_headers
+from .security import FRONT_PEER_HEADER
 from .tokensource import presented_token, scope_path
 
 __all__ = [
     "HOP_BY_HOP",
-    "MAX_HEAD_BYTES",
     "PEER_HEADER",
     "FrontRequest",
     "Refusal",
@@ -36,7 +33,6 @@ __all__ = [
 #: Carries "<scheme> <client ip> <client port> <server ip> <server port>" from the front to a
 #: worker; only workers on the front's private socket read it (``FrontPeerMiddleware``).
 PEER_HEADER = FRONT_PEER_HEADER
-MAX_HEAD_BYTES = 64 * 1024
 #: Hop-by-hop headers (RFC 9110 7.6.1): about one connection, never forwarded; ``proxy-*`` too, and
 #: whatever a ``Connection`` header names. A request is re-framed (``Content-Length``; its trailer
 #: fields are not kept), so its ``Transfer-Encoding``, ``Trailer`` and ``Expect`` go too; an answer
@@ -125,52 +121,3 @@ class FrontRequest:
         lines.append(b"content-length: %d" % len(self.body))
         lines.append(PEER_HEADER + b": " + peer.encode())
         return b"\r\n".join(lines) + b"\r\n\r\n" + self.body
-
-
-def error_response(
-    status: int,
-    code: str,
-    message: str,
-    *,
-    hsts: bool,
-    retry_after: float | None = None,
-    close: bool = False,
-    extra: Sequence[tuple[bytes, bytes]] = (),
-) -> bytes:
-    """A whole JSON refusal, shaped like the workers' (``{"error", "message"}``, security headers).
-
-    The one builder of refusals written as raw bytes: the front's own and the single-process
-    server's (``web/protocol.py``, which passes uvicorn's default headers as ``extra``).
-    """
-    body = json.dumps({"error": code, "message": message}).encode()
-    reason = _REASONS.get(status) or http.HTTPStatus(status).phrase
-    headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in extra]
-    headers += [("content-type", "application/json"), ("content-length", str(len(body)))]
-    if retry_after is not None:
-        headers.append(("retry-after", str(max(1, math.ceil(retry_after)))))
-    if close:
-        headers.append(("connection", "close"))
-    headers += security_headers(hsts=hsts)
-    head = f"HTTP/1.1 {status} {reason}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers)
-    return head.encode() + b"\r\n" + body
-
-
-_REASONS = {
-    400: "Bad Request",
-    408: "Request Timeout",
-    413: "Content Too Large",
-    429: "Too Many Requests",
-    431: "Request Header Fields Too Large",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-    504: "Gateway Timeout",
-}
-
-
-@dataclass(frozen=True)
-class Refusal:
-    """An answer the front gives itself, in order after the answers before it; the connection closes."""
-
-    status: int
-    code: str
-    message: str

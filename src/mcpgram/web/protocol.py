@@ -6,7 +6,8 @@ request (``POST http://other.example/v1/mcp HTTP/1.1``) would reach the app look
 target in the scope (:data:`~mcpgram.web.hostguard.REQUEST_TARGET_KEY`), so
 :class:`~mcpgram.web.hostguard.HostGuardMiddleware` can hold the authority to the ``Host`` rules.
 
-:class:`EdgeProtocol` (built by :func:`edge_protocol` from :class:`EdgeLimits`) is what a public
+Its subclass :class:`EdgeProtocol` (built by :func:`edge_protocol` from ``web/edge.py``'s
+:class:`~mcpgram.web.edge.EdgeLimits`) is what a public
 listener uses. It adds what uvicorn lacks, all enforced before the app (and so before any token is
 looked at):
 
@@ -29,13 +30,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from .frontwire import error_response
+from .edge import (
+    BAD_REQUEST,
+    TOO_MANY_CONNECTIONS,
+    EdgeLimits,
+    Refusal,
+    error_response,
+    headers_too_large,
+    target_too_long,
+    timed_out,
+    too_many_headers,
+)
 from .hostguard import REQUEST_TARGET_KEY
 
 __all__ = ["EdgeLimits", "EdgeProtocol", "Refusal", "TargetKeepingProtocol", "edge_protocol", "refusal_bytes"]
@@ -44,9 +54,6 @@ _log = logging.getLogger("mcpgram.web.edge")
 
 #: How long a refused connection keeps reading (and dropping) the client's bytes before it closes.
 LINGER_SECONDS = 2.0
-#: Room for the method, version and line ends on top of the target and header limits, when the
-#: raw size of a head that is still arriving is checked.
-_REQUEST_LINE_ALLOWANCE = 1024
 #: Refused connections are logged at most this often (seconds): a flood must not flood the log.
 CAP_WARNING_INTERVAL = 60.0
 
@@ -60,19 +67,6 @@ class TargetKeepingProtocol(HttpToolsProtocol):
         super().on_headers_complete()
 
 
-@dataclass(frozen=True)
-class Refusal:
-    """An answer the server gives itself; the connection closes after it."""
-
-    status: int
-    code: str
-    message: str
-    retry_after: int | None = None
-
-
-BAD_REQUEST = Refusal(400, "BAD_REQUEST", "The request is not well-formed HTTP/1.1.")
-
-
 def refusal_bytes(refusal: Refusal, *, hsts: bool, extra: list[tuple[bytes, bytes]] | None = None) -> bytes:
     """The whole response for ``refusal``: JSON body, security headers, ``connection: close``."""
     return error_response(
@@ -84,19 +78,6 @@ def refusal_bytes(refusal: Refusal, *, hsts: bool, extra: list[tuple[bytes, byte
         close=True,
         extra=extra or (),
     )
-
-
-@dataclass(frozen=True)
-class EdgeLimits:
-    """What one public listener allows a connection (the ``MCPGRAM_HTTP_*`` and ``max_*`` settings)."""
-
-    header_timeout: float = 10.0
-    body_timeout: float = 30.0
-    max_connections: int = 1000
-    max_header_count: int = 100
-    max_header_bytes: int = 16_384
-    max_target_bytes: int = 8192
-    hsts: bool = False
 
 
 class _Refused(Exception):
@@ -126,8 +107,7 @@ class EdgeProtocol(TargetKeepingProtocol):
         super().connection_made(transport)
         if len(self.connections) > self.limits.max_connections:
             _warn_over_cap(self.limits.max_connections)
-            retry = Refusal(503, "TOO_MANY_CONNECTIONS", "The server has too many open connections.", 1)
-            self._refuse(retry)
+            self._refuse(TOO_MANY_CONNECTIONS)
             return
         self._arm(self.limits.header_timeout, self._head_timed_out)
 
@@ -168,8 +148,8 @@ class EdgeProtocol(TargetKeepingProtocol):
             # that ended a request too, the rest of it goes uncounted: at most one read, 256 KiB.)
             self._head_raw += len(data)
             limits = self.limits
-            if self._head_raw > limits.max_header_bytes + limits.max_target_bytes + _REQUEST_LINE_ALLOWANCE:
-                self._refuse(self._headers_too_large())
+            if self._head_raw > limits.max_raw_head_bytes:
+                self._refuse(headers_too_large(limits.max_header_bytes))
 
     def send_400_response(self, msg: str) -> None:
         del msg  # uvicorn's plain-text reason; ours is JSON
@@ -188,17 +168,15 @@ class EdgeProtocol(TargetKeepingProtocol):
     def on_url(self, url: bytes) -> None:
         super().on_url(url)
         if len(self.url) > self.limits.max_target_bytes:
-            limit = self.limits.max_target_bytes
-            self._stop(Refusal(414, "TARGET_TOO_LONG", f"The request target is longer than {limit} bytes."))
+            self._stop(target_too_long(self.limits.max_target_bytes))
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._header_count += 1
         self._header_bytes += len(name) + len(value) + 4  # ": " and the line end
         if self._header_count > self.limits.max_header_count:
-            limit = self.limits.max_header_count
-            self._stop(Refusal(431, "TOO_MANY_HEADERS", f"The request has more than {limit} header fields."))
+            self._stop(too_many_headers(self.limits.max_header_count))
         if self._header_bytes > self.limits.max_header_bytes:
-            self._stop(self._headers_too_large())
+            self._stop(headers_too_large(self.limits.max_header_bytes))
         super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
@@ -215,12 +193,6 @@ class EdgeProtocol(TargetKeepingProtocol):
 
     # --- refusing --------------------------------------------------------------------------------
 
-    def _headers_too_large(self) -> Refusal:
-        limit = self.limits.max_header_bytes
-        return Refusal(
-            431, "HEADERS_TOO_LARGE", f"The request's header fields are larger than {limit} bytes."
-        )
-
     def _stop(self, refusal: Refusal) -> None:
         self._refusal = refusal
         raise _Refused
@@ -230,13 +202,11 @@ class EdgeProtocol(TargetKeepingProtocol):
         if not self._head_started:
             self.transport.close()  # opened and never used: nobody to answer
             return
-        seconds = f"{self.limits.header_timeout:g}"
-        self._refuse(Refusal(408, "REQUEST_TIMEOUT", f"The request head did not arrive within {seconds} s."))
+        self._refuse(timed_out("head", self.limits.header_timeout))
 
     def _body_timed_out(self) -> None:
         self._timer = None
-        seconds = f"{self.limits.body_timeout:g}"
-        self._refuse(Refusal(408, "REQUEST_TIMEOUT", f"The request body did not arrive within {seconds} s."))
+        self._refuse(timed_out("body", self.limits.body_timeout))
 
     def _refuse(self, refusal: Refusal) -> None:
         """Answer ``refusal`` (unless a response is already under way), then close the connection."""

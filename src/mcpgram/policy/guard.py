@@ -1,0 +1,142 @@
+"""The one place a tenant's policy is enforced: every tool, resource and prompt goes through here.
+
+A call names what it does as an :class:`Action` (its verbs, the chats it reads and writes). Checks
+run in this order, and the first that fails answers ``NOT_ALLOWED`` naming its rule and who can
+change it (:class:`~mcpgram.errors.PolicyRefused`):
+
+1. :func:`check_verbs`, before any Telegram connection: a verb set to ``deny`` refuses, so a denied
+   call never reaches Telegram;
+2. :func:`enforce`, with the tenant's client: each chat is resolved to its id and checked against
+   the read or write scope; a send or forward under ``sends: known`` needs an earlier message
+   from this account in the target chat;
+3. a verb set to ``approve``: approvals (a person confirming this exact action) are not built yet,
+   so such a call is refused, saying so, and nothing is done.
+
+Lists (dialogs, global search) are filtered, not refused: :func:`readable` keeps the chats the read
+scope admits. File downloads and the raw MTProto bridge, when they come, call the same functions
+with their own verbs (``download``, ``raw_read``, ``raw_write``). This module holds no state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .. import telegram
+from ..errors import PolicyRefused
+from .model import CHANGED_BY, Policy, Verb
+
+if TYPE_CHECKING:  # the Telethon client type, for annotations only
+    from ..telegram import Client
+
+ChatRef = str | int
+
+
+@dataclass(frozen=True)
+class Action:
+    """What one call does, as the policy sees it."""
+
+    verbs: tuple[Verb, ...]
+    #: Chats read: each must be inside the read scope.
+    read: tuple[ChatRef, ...] = ()
+    #: Chats written to: each must be inside the write scope.
+    write: tuple[ChatRef, ...] = ()
+    #: A message goes to the write chats (send, forward): ``sends: known`` applies.
+    sends: bool = False
+    #: The recipient is only known once the call acts (a phone number that is not a contact): allowed
+    #: only with a write scope of ``*`` and ``sends: anyone``.
+    unresolved_recipient: bool = False
+
+
+def reads(*chats: ChatRef) -> Action:
+    return Action(("read",), read=chats)
+
+
+def _deny(verb: str) -> PolicyRefused:
+    return PolicyRefused(
+        f"this tenant's policy does not allow {verb} (rule verbs.{verb} = deny)",
+        rule=f"verbs.{verb}",
+        hint=CHANGED_BY,
+    )
+
+
+def _outside(scope: str) -> PolicyRefused:
+    return PolicyRefused(
+        f"that chat is outside this tenant's {scope} scope (rule {scope})", rule=scope, hint=CHANGED_BY
+    )
+
+
+def _never_written() -> PolicyRefused:
+    return PolicyRefused(
+        "this tenant's policy sends only to chats this account has written in before, and it has not"
+        " written in that one (rule sends = known)",
+        rule="sends",
+        hint=CHANGED_BY,
+    )
+
+
+def _needs_approval(verb: str) -> PolicyRefused:
+    return PolicyRefused(
+        f"{verb} needs a person's approval under this tenant's policy (rule verbs.{verb} = approve), and"
+        " this server cannot ask for approvals yet; nothing was done",
+        rule=f"verbs.{verb}",
+        hint=CHANGED_BY + "; it can set the rule to allow or deny",
+    )
+
+
+def check_verbs(policy: Policy, action: Action) -> None:
+    """Refuse a denied verb, or a recipient the scope cannot be checked for; no I/O (pure)."""
+    for verb in action.verbs:
+        if policy.rule(verb) == "deny":
+            raise _deny(verb)
+    if action.unresolved_recipient:
+        if not policy.write.everything:
+            raise _outside("write")
+        if policy.sends == "known":
+            raise _never_written()
+
+
+def is_listed(policy: Policy, verbs: Iterable[Verb], *, unresolved_recipient: bool = False) -> bool:
+    """Whether a tool doing ``verbs`` can ever pass :func:`check_verbs` (``tools/list`` shows it)."""
+    try:
+        check_verbs(policy, Action(tuple(verbs), unresolved_recipient=unresolved_recipient))
+    except PolicyRefused:
+        return False
+    return True
+
+
+async def enforce(client: Client, policy: Policy, action: Action) -> None:
+    """Every check for ``action`` with the tenant's client, before the call acts (see the module doc)."""
+    check_verbs(policy, action)
+    scope = telegram.scope
+    # A scope of '*' needs no resolving: the call resolves its chat itself (CHAT_NOT_FOUND as ever),
+    # so the default policy adds no Telegram request to any call.
+    for ref in () if policy.read.everything else action.read:
+        chat_id, _ = await scope.resolve_target(client, ref)
+        if not await scope.admitted(client, policy.read, [chat_id]):
+            raise _outside("read")
+    known_only = action.sends and policy.sends == "known"
+    for ref in () if policy.write.everything and not known_only else action.write:
+        chat_id, peer = await scope.resolve_target(client, ref)
+        if not await scope.admitted(client, policy.write, [chat_id]):
+            raise _outside("write")
+        if known_only and not await scope.has_written_to(client, peer):
+            raise _never_written()
+    for verb in action.verbs:
+        if policy.rule(verb) == "approve":
+            raise _needs_approval(verb)
+
+
+async def readable(client: Client, policy: Policy, chat_ids: Iterable[int]) -> set[int]:
+    """The chat ids among ``chat_ids`` inside the read scope (lists keep only these)."""
+    inside: set[int] = await telegram.scope.admitted(client, policy.read, chat_ids)
+    return inside
+
+
+def refused_by_read(policy: Policy) -> bool:
+    """Whether nothing can be read at all (prompts and resources are then not listed)."""
+    return policy.rule("read") == "deny"
+
+
+__all__ = ["Action", "check_verbs", "enforce", "is_listed", "readable", "reads", "refused_by_read"]

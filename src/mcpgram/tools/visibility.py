@@ -1,0 +1,109 @@
+"""What a tenant sees: ``tools/list``, resources and prompts filtered by its policy, per request.
+
+Each tool is listed only when the tenant's policy can allow what it does (:data:`TOOL_VERBS`; a verb
+set to ``approve`` still lists it). A tool that is not listed cannot be called either: the call
+answers exactly as for a tool that does not exist (``Unknown tool``), so an agent learns nothing
+about tools its profile leaves out, and their schemas cost no context. With ``read`` denied, the
+resources and prompts (all of which read chats) are neither listed nor served. Everything a listed
+tool then does is still checked call by call by ``policy/guard.py`` through ``ToolContext.run``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from fastmcp.exceptions import NotFoundError
+from fastmcp.server.middleware import Middleware, MiddlewareContext
+
+from ..policy.guard import is_listed, refused_by_read
+from ..policy.model import Policy, Verb
+
+#: The verbs each tool's calls need. A tool missing here is never listed (tests/tools check the map).
+TOOL_VERBS: dict[str, tuple[Verb, ...]] = {
+    "find_chats": ("read",),
+    "get_chat": ("read",),
+    "get_messages": ("read",),
+    "search_messages": ("read",),
+    "transcribe_voice": ("read",),
+    "send_message": ("send",),
+    "edit_message": ("edit",),
+    "forward_messages": ("forward",),
+    "send_to_phone": ("send",),
+    "delete_messages": ("delete",),
+    "mark_read": ("mark_read",),
+    "react": ("react",),
+    "pin_message": ("edit",),
+}
+#: Tools whose recipient is known only once they act: listed only with write '*' and sends: anyone.
+UNRESOLVED_RECIPIENT = frozenset({"send_to_phone"})
+
+
+def tool_listed(policy: Policy, name: str) -> bool:
+    """Whether the tenant with ``policy`` sees (and may call) tool ``name``."""
+    verbs = TOOL_VERBS.get(name)
+    if verbs is None:
+        return False
+    return is_listed(policy, verbs, unresolved_recipient=name in UNRESOLVED_RECIPIENT)
+
+
+def listed_tools(policy: Policy) -> list[str]:
+    """The tool names a tenant with ``policy`` sees, in :data:`TOOL_VERBS` order (docs and benchmarks)."""
+    return [name for name in TOOL_VERBS if tool_listed(policy, name)]
+
+
+class PolicyMiddleware(Middleware):
+    """Filters lists and refuses hidden tools, resources and prompts for the calling tenant.
+
+    Args:
+        tenant_of: The calling tenant's id, or None (then nothing is shown: fail closed).
+        policy_of: The tenant's effective policy.
+    """
+
+    def __init__(self, tenant_of: Callable[[], str | None], policy_of: Callable[[str], Policy]) -> None:
+        self._tenant_of = tenant_of
+        self._policy_of = policy_of
+
+    def _policy(self) -> Policy | None:
+        tenant = self._tenant_of()
+        return None if tenant is None else self._policy_of(tenant)
+
+    def _reads(self) -> bool:
+        policy = self._policy()
+        return policy is not None and not refused_by_read(policy)
+
+    async def on_list_tools(self, context: MiddlewareContext[Any], call_next: Any) -> Sequence[Any]:
+        tools: Sequence[Any] = await call_next(context)
+        policy = self._policy()
+        return [tool for tool in tools if policy is not None and tool_listed(policy, tool.name)]
+
+    async def on_call_tool(self, context: MiddlewareContext[Any], call_next: Any) -> Any:
+        name = context.message.name
+        policy = self._policy()
+        if policy is None or not tool_listed(policy, name):
+            raise NotFoundError(f"Unknown tool: {name!r}")  # word for word what FastMCP answers
+        return await call_next(context)
+
+    async def on_list_resources(self, context: MiddlewareContext[Any], call_next: Any) -> Sequence[Any]:
+        found: Sequence[Any] = await call_next(context)
+        return found if self._reads() else []
+
+    async def on_list_resource_templates(
+        self, context: MiddlewareContext[Any], call_next: Any
+    ) -> Sequence[Any]:
+        found: Sequence[Any] = await call_next(context)
+        return found if self._reads() else []
+
+    async def on_read_resource(self, context: MiddlewareContext[Any], call_next: Any) -> Any:
+        if not self._reads():
+            raise NotFoundError(f"Unknown resource: {str(context.message.uri)!r}")
+        return await call_next(context)
+
+    async def on_list_prompts(self, context: MiddlewareContext[Any], call_next: Any) -> Sequence[Any]:
+        found: Sequence[Any] = await call_next(context)
+        return found if self._reads() else []
+
+    async def on_get_prompt(self, context: MiddlewareContext[Any], call_next: Any) -> Any:
+        if not self._reads():
+            raise NotFoundError(f"Unknown prompt: {context.message.name!r}")
+        return await call_next(context)

@@ -1,0 +1,73 @@
+"""PolicyBook on a real SQLite vault: defaults, the operator's set, the tenant's tighten-only change."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from mcpgram.errors import PolicyRefused, TenantError
+from mcpgram.policy.book import PolicyBook
+from mcpgram.policy.model import PROFILES, Scope, to_json
+from mcpgram.vault.sqlite import SQLiteVault
+from mcpgram.vault.vault import Vault
+
+
+@pytest.fixture
+def vault(tmp_path: Path) -> Iterator[Vault]:
+    store = SQLiteVault(tmp_path / "data" / "vault.db")
+    yield Vault(store, server_secret=b"s" * 32)
+    store.close()
+
+
+def test_a_tenant_without_a_policy_has_the_default_and_others_are_unaffected(vault: Vault) -> None:
+    a, _ = vault.create_tenant("a")
+    b, _ = vault.create_tenant("b")
+    book = PolicyBook(vault, "reader")
+    assert book.get(a.tenant_id) == PROFILES["reader"] and not book.has_own(a.tenant_id)
+    book.set(a.tenant_id, PROFILES["all"])
+    assert book.get(a.tenant_id) == PROFILES["all"] and book.get(b.tenant_id) == PROFILES["reader"]
+
+
+def test_tighten_stores_only_what_allows_less(vault: Vault) -> None:
+    """A tightening is stored (marked); a loosening is refused whole, naming its rules; nothing changes."""
+    tenant, _ = vault.create_tenant("t")
+    book = PolicyBook(vault, "all")
+    narrowed = replace(PROFILES["all"].with_rules({"delete": "deny"}), write=Scope.parse(["@alice_x"]))
+    assert book.tighten(tenant.tenant_id, narrowed).tightened
+    before = vault.load_policy(tenant.tenant_id)
+    with pytest.raises(PolicyRefused) as caught:
+        book.tighten(tenant.tenant_id, PROFILES["all"])
+    assert caught.value.code == "NOT_ALLOWED" and "verbs.delete, write" in caught.value.message
+    assert vault.load_policy(tenant.tenant_id) == before
+    book.set(tenant.tenant_id, PROFILES["all"])  # the operator may loosen
+    assert book.get(tenant.tenant_id) == PROFILES["all"] and not book.get(tenant.tenant_id).tightened
+
+
+def test_a_tightening_never_overwrites_a_change_made_meanwhile(vault: Vault) -> None:
+    """The swap compares with what was read: a stale expectation stores nothing."""
+    tenant, _ = vault.create_tenant("t")
+    assert vault.swap_policy(tenant.tenant_id, None, to_json(PROFILES["inbox"]))
+    assert not vault.swap_policy(tenant.tenant_id, None, to_json(PROFILES["all"]))
+    stale = to_json(PROFILES["all"])
+    assert not vault.swap_policy(tenant.tenant_id, stale, to_json(PROFILES["reader"]))
+    assert vault.load_policy(tenant.tenant_id) == to_json(PROFILES["inbox"])
+    with pytest.raises(KeyError):
+        vault.swap_policy("tnt_" + "0" * 16, None, to_json(PROFILES["reader"]))
+
+
+def test_an_unknown_or_revoked_tenant_cannot_be_given_a_policy(vault: Vault) -> None:
+    tenant, _ = vault.create_tenant("t")
+    vault.revoke(tenant.tenant_id)
+    with pytest.raises(TenantError):
+        PolicyBook(vault, "all").set(tenant.tenant_id, PROFILES["reader"])
+
+
+def test_an_unreadable_stored_policy_allows_nothing(vault: Vault) -> None:
+    tenant, _ = vault.create_tenant("t")
+    vault.store_policy(tenant.tenant_id, "{not json")
+    policy = PolicyBook(vault, "all").get(tenant.tenant_id)
+    assert all(rule == "deny" for rule in (policy.rule(v) for v in ("read", "send", "delete")))
+    assert policy.read.empty and policy.write.empty
