@@ -221,13 +221,50 @@ class CpuMeter:
         return out
 
 
+#: The last lines each spawned process wrote (stderr, and stdout after its ready line), by pid:
+#: printed when a run fails or a process exits on its own, so a crash is never silent.
+TAIL_LINES = 200
+OUTPUT_TAILS: dict[int, deque[str]] = {}
+
+
+def _keep_tail(proc: asyncio.subprocess.Process, *streams: asyncio.StreamReader | None) -> deque[str]:
+    """Drain ``streams`` for as long as the process lives (so no pipe fills up), keeping the last lines."""
+    tail = OUTPUT_TAILS.setdefault(proc.pid, deque(maxlen=TAIL_LINES))
+
+    async def drain(stream: asyncio.StreamReader) -> None:
+        async for raw in stream:
+            tail.append(raw.decode(errors="replace").rstrip())
+
+    for stream in streams:
+        if stream is not None:
+            asyncio.get_running_loop().create_task(drain(stream))
+    return tail
+
+
+def last_output(proc: asyncio.subprocess.Process) -> list[str]:
+    return list(OUTPUT_TAILS.get(proc.pid, ()))
+
+
+def print_last_output(procs: dict[str, asyncio.subprocess.Process]) -> None:
+    """Each process's exit status and last output, on stderr (after a failed run)."""
+    for name, proc in procs.items():
+        status = "running" if proc.returncode is None else f"exited with {proc.returncode}"
+        print(f"--- {name} (pid {proc.pid}, {status}): last output ---", file=sys.stderr)
+        for line in last_output(proc):
+            print(f"  {line}", file=sys.stderr)
+
+
 async def spawn_json(*argv: str, env: dict[str, str] | None = None) -> tuple[asyncio.subprocess.Process, Any]:
     """Start ``python argv`` and read the one JSON line it prints when ready."""
-    proc = await asyncio.create_subprocess_exec(sys.executable, *argv, env=env, stdout=subprocess.PIPE)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, *argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     assert proc.stdout is not None
+    tail = _keep_tail(proc, proc.stderr)
     line = await asyncio.wait_for(proc.stdout.readline(), 300)
     if not line:
-        raise RuntimeError(f"{argv[1]} exited before it was ready")
+        raise RuntimeError(f"{argv[1]} exited before it was ready: " + " | ".join(tail))
+    _keep_tail(proc, proc.stdout)
     return proc, json.loads(line)
 
 
@@ -255,21 +292,16 @@ async def start_gateway(env: dict[str, str], cwd: Path) -> Gateway:
         env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
     assert proc.stderr is not None
-    tail: deque[str] = deque(maxlen=20)
+    tail: deque[str] = OUTPUT_TAILS.setdefault(proc.pid, deque(maxlen=TAIL_LINES))
     while True:
         raw = await asyncio.wait_for(proc.stderr.readline(), 120)
         if not raw:
-            raise RuntimeError("the gateway exited: " + " | ".join(tail))
+            raise RuntimeError("the gateway exited: " + " | ".join(list(tail)[-20:]))
         tail.append(raw.decode(errors="replace").rstrip())
         found = re.search(r"serving MCP at (http://[^/\s]+)/v1/mcp", tail[-1])
         if found:
             break
-
-    async def drain(stream: asyncio.StreamReader) -> None:  # keep the pipe from filling up
-        async for raw in stream:
-            tail.append(raw.decode(errors="replace").rstrip())
-
-    asyncio.get_running_loop().create_task(drain(proc.stderr))
+    _keep_tail(proc, proc.stderr)  # keeps draining into the same tail
     return Gateway(proc, found.group(1), env["MCPGRAM_OPERATOR_TOKEN"], tail)
 
 
@@ -558,7 +590,7 @@ async def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         __file__, "--serve-sandbox", "--tenants", str(args.tenants), "--messages", str(args.messages)
     )
     setup["sandbox_start_s"], setup["sandbox_world_s"] = time.perf_counter() - clock, info["world_s"]
-    peer_id, started = info["peer_id"], []
+    peer_id, started = info["peer_id"], {"sandbox": sandbox}
     try:
         settings = gateway_settings(work, info)
         clock = time.perf_counter()
@@ -567,7 +599,7 @@ async def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         setup["logins_per_s"] = args.tenants / setup["login_s"]
         clock = time.perf_counter()
         gateway = await start_gateway(gateway_env(settings, args.tenants, args.workers), work)
-        started.append(gateway.proc)
+        started["gateway"] = gateway.proc
         setup["gateway_start_s"] = time.perf_counter() - clock
         url, pid = f"{gateway.base}/v1/mcp", gateway.proc.pid
         memory: dict[str, Any] = {"rss_ready_mib": vm_rss(pid) / MIB}
@@ -596,7 +628,7 @@ async def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         texts = work / "texts.json"
         texts.write_text(json.dumps(first.texts))
         floor_proc, floor_info = await spawn_json(__file__, "--serve-floor", str(texts))
-        started.append(floor_proc)
+        started["floor"] = floor_proc
         floor_url = f"http://127.0.0.1:{floor_info['port']}/v1/mcp"
         floor = await load(
             floor_url, tokens, peer_id, args, CpuMeter({"floor": floor_proc.pid}), server="floor"
@@ -607,8 +639,11 @@ async def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             from _fronts import compare_fronts  # noqa: PLC0415 - bench/_fronts.py imports this module
 
             fronts = await compare_fronts(args, work, settings, tokens, peer_id, sandbox.pid)
+    except BaseException:
+        print_last_output(started)
+        raise
     finally:
-        for proc in [*started, sandbox]:
+        for proc in reversed(started.values()):
             await stop(proc)
     return {
         "setup": setup,

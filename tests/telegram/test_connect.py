@@ -18,6 +18,7 @@ from mcpgram.errors import ConfigError
 from mcpgram.sandbox import SandboxServer
 from mcpgram.settings import DcAddress, ProxyConfig, TelegramConfig, parse_proxy
 from mcpgram.telegram.connect import (
+    RECENT_SERVER_MSG_IDS,
     TEST_DC,
     build_client,
     check_config,
@@ -183,6 +184,20 @@ async def test_a_built_client_reaches_the_sandbox(sandbox: SandboxServer) -> Non
         await client.connect()
         answer = await client(functions.help.GetConfigRequest())
         assert answer.this_dc == sandbox.dc_id
+    finally:
+        await client.disconnect()
+
+
+async def test_a_built_client_remembers_a_bounded_window_of_server_msg_ids(sandbox: SandboxServer) -> None:
+    """Telethon's 500 ids per client (~20 KB a tenant) are cut to RECENT_SERVER_MSG_IDS, and stay so."""
+    client = build_client(MemorySession(), telegram_config(sandbox))
+    try:
+        await client.connect()
+        for _ in range(RECENT_SERVER_MSG_IDS + 20):
+            await client(functions.help.GetNearestDcRequest())
+        recent = client._sender._state._recent_remote_ids
+        assert recent.maxlen == RECENT_SERVER_MSG_IDS
+        assert len(recent) == RECENT_SERVER_MSG_IDS  # every answer went through it
     finally:
         await client.disconnect()
 

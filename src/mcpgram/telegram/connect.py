@@ -12,6 +12,7 @@ Must not: connect anywhere (the pool does), log proxy credentials, secrets or th
 from __future__ import annotations
 
 import logging
+from collections import deque
 from typing import Any
 
 from telethon import TelegramClient
@@ -23,6 +24,7 @@ from .checks import check_config, python_socks_installed
 from .faketls import ConnectionTcpMTProxyFakeTls, MTProxyAbridged, MTProxyPadded, fake_tls_secret
 
 __all__ = [
+    "RECENT_SERVER_MSG_IDS",
     "TEST_DC",
     "build_client",
     "check_config",
@@ -39,6 +41,13 @@ TEST_DC = DcAddress(2, "149.154.167.40", 443)
 DEVICE_MODEL = "mcpgram gateway"
 #: Seconds Telethon waits for a TCP connect; the pool adds its own retries with backoff.
 MAX_CONNECT_TIMEOUT = 10.0
+
+#: Server msg ids a client remembers, to drop a message the server sends twice. Telethon keeps 500
+#: per client, one Python int per message received (~20 KB per tenant, in its MTProto state): with
+#: 1000 tenants 20 MB that fills over hours of traffic, which bench/soak.py saw as a steady slope.
+#: A resend follows its original within seconds, and Telethon searches the window only for an id
+#: below the highest it has seen, so the last 64 keep the protection.
+RECENT_SERVER_MSG_IDS = 64
 
 _trusted: set[str] = set()
 _log = logging.getLogger(__name__)
@@ -152,4 +161,14 @@ def build_client(session: Any, config: TelegramConfig, *, retry_delay: float = 1
         trust_server_key(config.rsa_key_pem)
     prepare_session(session, config)
     kwargs = client_kwargs(config, retry_delay=retry_delay)
-    return TelegramClient(session, config.api_id, config.api_hash, **kwargs)
+    client = TelegramClient(session, config.api_id, config.api_hash, **kwargs)
+    _bound_replay_window(client)
+    return client
+
+
+def _bound_replay_window(client: TelegramClient) -> None:
+    """Keep :data:`RECENT_SERVER_MSG_IDS` server msg ids instead of Telethon's 500 (private state:
+    ``tests/telegram/test_connect.py`` fails if a Telethon release moves it)."""
+    state = getattr(getattr(client, "_sender", None), "_state", None)
+    if isinstance(getattr(state, "_recent_remote_ids", None), deque):
+        state._recent_remote_ids = deque(maxlen=RECENT_SERVER_MSG_IDS)  # type: ignore[union-attr]
