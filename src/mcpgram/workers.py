@@ -1,10 +1,11 @@
 """``mcpgram serve --transport http --workers N``: N gateway processes behind one listening socket.
 
 One process serves one core's worth of tool calls. Here the parent process owns the public socket
-(``web/front.py``) and starts N workers, each a whole gateway (``app.build_gateway`` +
-``app.serve_http``) on its own Unix socket in a private temporary directory (0700). The front
-routes each request by its token, so every tenant lives in exactly one worker, as it would in a
-single process: its Telegram client, MCP sessions, session seals and request budget.
+(``web/front.py``: uvicorn and an ASGI relay) and starts N workers, each a whole gateway
+(``app.build_gateway`` + ``app.serve_http``) on its own Unix socket in a private temporary
+directory (0700). The front routes each request by its token, so every tenant lives in exactly
+one worker, as it would in a single process: its Telegram client, MCP sessions, session seals and
+request budget.
 
 The data dir (server secret, vault schema) is prepared here before any worker starts, so workers
 never race to create it. A worker that dies is started again (with backoff if it keeps dying);
@@ -24,7 +25,6 @@ import logging
 import multiprocessing
 import shutil
 import signal
-import ssl
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -39,9 +39,10 @@ from .vault.sqlite import SQLiteVault
 from .web.edge import EdgeLimits
 from .web.front import FrontServer
 from .web.ratelimit import parse_networks
+from .web.relay import WorkerRelay
 from .web.upstream import WorkerLink
 
-__all__ = ["BytesFront", "Front", "build_front", "serve_workers"]
+__all__ = ["Front", "RelayFront", "build_front", "front_server", "serve_workers"]
 
 _log = logging.getLogger(__name__)
 
@@ -179,29 +180,27 @@ def prepare_data_dir(settings: Settings) -> None:
     SQLiteVault(settings.data_dir / "vault.db").close()
 
 
-def _tls_context(settings: Settings) -> ssl.SSLContext | None:
-    if settings.tls_cert is None or settings.tls_key is None:
-        return None
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(str(settings.tls_cert), str(settings.tls_key))
-    return context
-
-
-def build_front(settings: Settings, links: list[WorkerLink]) -> FrontServer:
-    """The front for ``links`` (one per worker), held to the settings' edge limits."""
-    return FrontServer(
+def build_front(settings: Settings, links: list[WorkerLink]) -> WorkerRelay:
+    """The relay for ``links`` (one per worker), with the settings' limits and lockout."""
+    return WorkerRelay(
         links,
         max_body_bytes=settings.max_body_bytes,
         auth_failures_per_minute=settings.auth_failures_per_minute,
         trusted_proxies=parse_networks(settings.trusted_proxies),
-        limits=EdgeLimits.from_config(settings.http_config()),
-        scheme="https" if settings.tls_cert is not None else "http",
+        hsts=EdgeLimits.from_config(settings.http_config()).hsts,
         answer_seconds=settings.front_answer_seconds,
     )
 
 
+def front_server(settings: Settings, relay: WorkerRelay) -> FrontServer:
+    """uvicorn serving ``relay`` on the settings' address, edge limits and TLS."""
+    tls = (settings.tls_cert, settings.tls_key) if settings.tls_cert and settings.tls_key else None
+    limits = EdgeLimits.from_config(settings.http_config())
+    return FrontServer(relay, limits=limits, host=settings.host, port=settings.port, tls=tls)
+
+
 class Front(Protocol):
-    """What owns the public socket and relays to the workers; :class:`BytesFront` unless told otherwise.
+    """What owns the public socket and relays to the workers; :class:`RelayFront` unless told otherwise.
 
     A benchmark runs another front over the same workers (``bench/_asgi_front.py``).
     """
@@ -219,31 +218,24 @@ class Front(Protocol):
         ...
 
 
-class BytesFront:
-    """The front of ``web/front.py``: one asyncio server parsing requests with httptools."""
+class RelayFront:
+    """The front of ``web/front.py``: uvicorn serving ``web/relay.py``'s ASGI relay."""
 
     def __init__(self) -> None:
         self.links: list[WorkerLink] = []
-        self.server: asyncio.Server | None = None
-        self.front: FrontServer | None = None
+        self.server: FrontServer | None = None
 
     async def start(self, settings: Settings, socket_paths: Sequence[str]) -> int:
         self.links = [WorkerLink(path) for path in socket_paths]
-        self.front = build_front(settings, self.links)
-        self.server = await asyncio.get_running_loop().create_server(
-            self.front, settings.host, settings.port, ssl=_tls_context(settings), reuse_address=True
-        )
-        port: int = self.server.sockets[0].getsockname()[1]
-        return port
+        self.server = front_server(settings, build_front(settings, self.links))
+        return await self.server.start()
 
     def worker_replaced(self, index: int) -> None:
         self.links[index].close()
 
     async def stop(self) -> None:
         if self.server is not None:
-            self.server.close()
-        if self.front is not None:
-            self.front.close_connections()
+            await self.server.stop()
         for link in self.links:
             link.close()
 
@@ -262,7 +254,7 @@ async def serve_workers(
         RuntimeError: a worker did not start.
     """
     prepare_data_dir(settings)
-    front = front if front is not None else BytesFront()
+    front = front if front is not None else RelayFront()
     directory = tempfile.mkdtemp(prefix="mcpgram-workers-")  # 0700: only this user reaches the sockets
     workers = [
         Worker(WorkerSpec(settings, index, f"{directory}/w{index}.sock", log_level, settings.log_json))

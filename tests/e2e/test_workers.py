@@ -32,8 +32,10 @@ from mcpgram.sandbox import SandboxServer, World
 from mcpgram.testing import login_tenant, sandbox_telegram_config
 from mcpgram.vault.sqlite import SQLiteVault
 from mcpgram.vault.vault import Vault
+from mcpgram.web.edge import EdgeLimits
 from mcpgram.web.front import FrontServer
 from mcpgram.web.frontwire import worker_index
+from mcpgram.web.relay import WorkerRelay
 from mcpgram.web.upstream import WorkerLink
 from mcpgram.workers import serve_workers
 
@@ -311,11 +313,11 @@ async def test_event_streams_flow_through_the_front(deployment: Deployment) -> N
 
 async def test_failed_authentications_lock_out_an_address_across_workers(deployment: Deployment) -> None:
     """Failures spread over both workers still add up: the front counts them, not each worker."""
-    front = FrontServer(
-        [WorkerLink(path) for path in deployment.sockets], max_body_bytes=1 << 20, auth_failures_per_minute=3
+    links = [WorkerLink(path) for path in deployment.sockets]
+    server = FrontServer(
+        WorkerRelay(links, max_body_bytes=1 << 20, auth_failures_per_minute=3), limits=EdgeLimits()
     )
-    server = await asyncio.get_running_loop().create_server(front, "127.0.0.1", 0)
-    base = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    base = f"http://127.0.0.1:{await server.start()}"
     try:
         bad = [f"mcpg_{i:043d}" for i in range(40)]
         by_worker = {worker_index(token, 2) for token in bad[:3]}
@@ -334,8 +336,9 @@ async def test_failed_authentications_lock_out_an_address_across_workers(deploym
         assert locked.json()["error"] == "TOO_MANY_FAILED_AUTHENTICATIONS"
         assert int(locked.headers["retry-after"]) >= 1
     finally:
-        server.close()
-        front.close_connections()
+        await server.stop()
+        for link in links:
+            link.close()
 
 
 async def test_the_front_terminates_tls_and_every_answer_carries_hsts(
@@ -426,12 +429,23 @@ async def test_the_serve_command_runs_workers_and_stops_them_on_sigterm(
         assert len(children) >= 2
         maps = _read(f"/proc/{proc.pid}/maps")
         assert "pydantic_core" in maps  # settings
-        assert "_rust_notify" not in maps  # FastMCP (through watchfiles) stays in the workers
+        # FastMCP stays in the workers. (uvicorn, the front's server too now, imports watchfiles,
+        # once the sign of FastMCP here: the sign is now a front much smaller than any worker.)
+        # The children: the two workers, and maybe multiprocessing's small resource tracker.
+        front_kib, worker_kib = _rss_kib(proc.pid), sorted(_rss_kib(int(pid)) for pid in children)[-2]
+        assert front_kib < worker_kib * 0.8, (front_kib, worker_kib)
     finally:
         proc.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(proc.wait(), 60) == 0
     # Workers are joined before the front exits; multiprocessing's helper follows within moments.
     await _until_gone(children, 5, "a worker process outlived the front")
+
+
+def _rss_kib(pid: int) -> int:
+    for line in _read(f"/proc/{pid}/status").splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError(f"no VmRSS for {pid}")
 
 
 async def test_workers_stop_when_the_front_is_killed(deployment: Deployment, tmp_path: Path) -> None:
@@ -664,11 +678,11 @@ async def test_a_locked_out_address_still_serves_valid_tenants_through_the_front
 ) -> None:
     """A guesser locks its address out; Alice and Carol behind the same address (on both workers) are
     still served, while missing, malformed and unknown tokens keep getting 429."""
-    front = FrontServer(
-        [WorkerLink(path) for path in deployment.sockets], max_body_bytes=1 << 20, auth_failures_per_minute=3
+    links = [WorkerLink(path) for path in deployment.sockets]
+    server = FrontServer(
+        WorkerRelay(links, max_body_bytes=1 << 20, auth_failures_per_minute=3), limits=EdgeLimits()
     )
-    server = await asyncio.get_running_loop().create_server(front, "127.0.0.1", 0)
-    base = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    base = f"http://127.0.0.1:{await server.start()}"
 
     async def post(http: httpx.AsyncClient, token: str | None, path: str = "/v1/mcp") -> httpx.Response:
         headers = PROTOCOL if token is None else {**PROTOCOL, "Authorization": f"Bearer {token}"}
@@ -695,5 +709,6 @@ async def test_a_locked_out_address_still_serves_valid_tenants_through_the_front
         assert (alice.status_code, carol.status_code) == (200, 200), (alice.text, carol.text)
         assert still.status_code == 429
     finally:
-        server.close()
-        front.close_connections()
+        await server.stop()
+        for link in links:
+            link.close()

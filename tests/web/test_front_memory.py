@@ -8,7 +8,8 @@ Two ways it leaked, one test each:
   under ``bench/tenants.py``. Checked on the real command: a front and two real worker processes,
   its RSS sampled across thousands of connections.
 - a client connection held its ``httptools`` parser, which holds its bound methods: a cycle, so a
-  closed connection waited for the collector. Checked in-process, against a stand-in worker on a
+  closed connection waited for the collector (then the front's own protocol; now uvicorn's, which
+  must not regress). Checked in-process, against a stand-in worker on a
   real Unix socket, with the collector off: closed connections must be freed at once.
 """
 
@@ -28,7 +29,10 @@ from pathlib import Path
 
 import pytest
 
-from mcpgram.web.front import ClientConnection, FrontServer
+from mcpgram.web.edge import EdgeLimits
+from mcpgram.web.front import FrontServer
+from mcpgram.web.protocol import EdgeProtocol
+from mcpgram.web.relay import WorkerRelay
 from mcpgram.web.upstream import WorkerLink
 
 KIB = 1024
@@ -143,34 +147,40 @@ async def _stand_in_worker(reader: asyncio.StreamReader, writer: asyncio.StreamW
 
 
 @pytest.mark.asyncio
-async def test_a_closed_client_connection_is_freed_without_the_collector(tmp_path: Path) -> None:
+async def test_a_closed_client_connection_is_freed_without_the_collector(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = str(tmp_path / "w0.sock")
     workers = await asyncio.start_unix_server(_stand_in_worker, path)
     link = WorkerLink(path)
-    server = FrontServer([link], max_body_bytes=1 << 20, auth_failures_per_minute=100)
-    alive: weakref.WeakSet[ClientConnection] = weakref.WeakSet()
+    relay = WorkerRelay([link], max_body_bytes=1 << 20, auth_failures_per_minute=100)
+    server = FrontServer(relay, limits=EdgeLimits())
+    alive: weakref.WeakSet[EdgeProtocol] = weakref.WeakSet()
+    made = EdgeProtocol.connection_made
+    seen: list[EdgeProtocol] = []
 
-    def factory() -> ClientConnection:
-        connection = server()
+    def tracked(connection: EdgeProtocol, transport: asyncio.Transport) -> None:
         alive.add(connection)
-        return connection
+        seen.append(weakref.proxy(connection))
+        made(connection, transport)
 
-    listener = await asyncio.get_running_loop().create_server(factory, "127.0.0.1", 0)
-    port = listener.sockets[0].getsockname()[1]
+    monkeypatch.setattr(EdgeProtocol, "connection_made", tracked)
+    port = await server.start()
+    connections = server.server.server_state.connections
     gc.collect()
     gc.disable()
     try:
         await _load(port, 300, requests=3)
         for _ in range(50):  # the front sees each close a moment after the client's
-            if not server.connections:
+            if not connections:
                 break
             await asyncio.sleep(0.02)
-        assert not server.connections
+        assert not connections
+        assert len(seen) == 300
         assert len(alive) == 0, f"{len(alive)} of 300 closed connections still held"
     finally:
         gc.enable()
-        listener.close()
-        await listener.wait_closed()
+        await server.stop()
         link.close()
         workers.close()
         await workers.wait_closed()

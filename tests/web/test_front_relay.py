@@ -1,7 +1,7 @@
 """The multi-worker front against stand-in workers on real Unix sockets: caps, timeouts, hop-by-hop.
 
 The stand-in workers speak plain HTTP/1.1 the way a worker (or a hung or misbehaving one) would;
-the front is the real :class:`FrontServer` on a real TCP socket.
+the front is the real :class:`FrontServer` (uvicorn + the ASGI relay) on a real TCP socket.
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from mcpgram.web import frontconn
+from mcpgram.web import protocol
 from mcpgram.web.edge import EdgeLimits
 from mcpgram.web.front import FrontServer
+from mcpgram.web.relay import WorkerRelay
 from mcpgram.web.security import SECURITY_HEADERS
 from mcpgram.web.upstream import WorkerLink
 
@@ -42,7 +43,9 @@ class Stage:
         self.left = asyncio.Event()
 
 
-async def _stage(tmp_path: Path, answer: bytes | None, **options: Any) -> AsyncIterator[Stage]:
+async def _stage(
+    tmp_path: Path, answer: bytes | None, limits: EdgeLimits | None = None, **options: Any
+) -> AsyncIterator[Stage]:
     stage = Stage()
 
     async def worker(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -63,15 +66,13 @@ async def _stage(tmp_path: Path, answer: bytes | None, **options: Any) -> AsyncI
     path = str(tmp_path / "w0.sock")
     workers = await asyncio.start_unix_server(worker, path)
     link = WorkerLink(path)
-    server = FrontServer([link], max_body_bytes=1 << 20, auth_failures_per_minute=100, **options)
-    listener = await asyncio.get_running_loop().create_server(server, "127.0.0.1", 0)
-    stage.port = listener.sockets[0].getsockname()[1]
+    relay = WorkerRelay([link], max_body_bytes=1 << 20, auth_failures_per_minute=100, **options)
+    server = FrontServer(relay, limits=limits or EdgeLimits())
+    stage.port = await server.start()
     try:
         yield stage
     finally:
-        listener.close()
-        server.close_connections()
-        await listener.wait_closed()
+        await server.stop()
         link.close()
         workers.close()
         await workers.wait_closed()
@@ -182,7 +183,7 @@ async def test_connections_over_the_cap_are_refused_with_503(chatty: Stage) -> N
 async def test_a_flood_over_the_cap_is_closed_unanswered(
     chatty: Stage, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(frontconn, "MAX_REFUSED", 1)
+    monkeypatch.setattr(protocol, "MAX_REFUSED", 1)
 
     def flood() -> tuple[bytes, bytes]:
         held = [socket.create_connection(("127.0.0.1", chatty.port), timeout=10) for _ in range(3)]

@@ -3,8 +3,9 @@ body and idle keep-alive connections, the connection cap, and header/target size
 server makes itself is JSON with the security headers.
 
 Each test runs against both public listeners, with the same settings: ``single`` is ``serve_http`` (one
-process), ``front`` is the multi-worker front as ``serve_workers`` builds it (``build_front``) in front of
-a real worker (``serve_http`` on a Unix socket, as a worker process runs it)."""
+process), ``front`` is the multi-worker front as ``serve_workers`` builds it (``build_front`` served by
+``front_server``: uvicorn + the ASGI relay) in front of a real worker (``serve_http`` on a Unix socket,
+as a worker process runs it)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from mcpgram.app import build_gateway, serve_http
 from mcpgram.settings import Settings
 from mcpgram.web.security import SECURITY_HEADERS
 from mcpgram.web.upstream import WorkerLink
-from mcpgram.workers import build_front
+from mcpgram.workers import build_front, front_server
 
 from .conftest import serving
 
@@ -68,16 +69,14 @@ async def running(tmp_path: Path, mode: str, **overrides: Any) -> AsyncIterator[
     bound: asyncio.Future[int] = asyncio.get_running_loop().create_future()
     worker = asyncio.create_task(serve_http(gateway, ready=bound.set_result, worker_socket=socket_path))
     link = WorkerLink(socket_path)
-    front = build_front(settings, [link])
+    front = front_server(settings, build_front(settings, [link]))
     try:
         await asyncio.wait_for(bound, 10)
-        listener = await asyncio.get_running_loop().create_server(front, "127.0.0.1", 0)
+        port = await front.start()
         try:
-            yield listener.sockets[0].getsockname()[1]
+            yield port
         finally:
-            listener.close()
-            front.close_connections()
-            await listener.wait_closed()
+            await front.stop()
     finally:
         link.close()
         worker.cancel()

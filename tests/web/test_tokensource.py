@@ -23,9 +23,11 @@ from starlette.responses import PlainTextResponse
 from starlette.types import Receive, Scope, Send
 
 from mcpgram import auth
+from mcpgram.web.edge import EdgeLimits
 from mcpgram.web.front import FrontServer
 from mcpgram.web.frontwire import origin_form, route_key, worker_index
 from mcpgram.web.protocol import TargetKeepingProtocol
+from mcpgram.web.relay import WorkerRelay
 from mcpgram.web.upstream import WorkerLink
 from mcpgram.web.urlauth import UrlAuthMiddleware
 
@@ -70,14 +72,13 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
     while not all(server.started for server in servers):  # noqa: ASYNC110 (uvicorn has no event)
         await asyncio.sleep(0.01)
     links = [WorkerLink(str(tmp_path / f"w{index}.sock")) for index in range(WORKERS)]
-    front = FrontServer(links, max_body_bytes=1 << 20, auth_failures_per_minute=10_000)
-    listener = await asyncio.get_running_loop().create_server(front, "127.0.0.1", 0)
+    relay = WorkerRelay(links, max_body_bytes=1 << 20, auth_failures_per_minute=10_000)
+    front = FrontServer(relay, limits=EdgeLimits())
+    port = await front.start()
     try:
-        yield Stack(listener.sockets[0].getsockname()[1], seen)
+        yield Stack(port, seen)
     finally:
-        listener.close()
-        front.close_connections()
-        await listener.wait_closed()
+        await front.stop()
         for link in links:
             link.close()
         for server in servers:

@@ -27,6 +27,7 @@ __all__ = [
     "Refusal",
     "error_response",
     "headers_too_large",
+    "refusal_parts",
     "target_too_long",
     "timed_out",
     "too_many_headers",
@@ -116,17 +117,25 @@ def error_response(
     The one builder of refusals written as raw bytes: the front's own and the single-process
     server's (``web/protocol.py``, which passes uvicorn's default headers as ``extra``).
     """
-    body = json.dumps({"error": code, "message": message}).encode()
     reason = _REASONS.get(status) or http.HTTPStatus(status).phrase
-    headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in extra]
-    headers += [("content-type", "application/json"), ("content-length", str(len(body)))]
+    headers, body = refusal_parts(code, message, hsts=hsts, retry_after=retry_after, close=close)
+    lines = [b"HTTP/1.1 %d %s\r\n" % (status, reason.encode())]
+    lines += [b"%s: %s\r\n" % item for item in [*extra, *headers]]
+    return b"".join(lines) + b"\r\n" + body
+
+
+def refusal_parts(
+    code: str, message: str, *, hsts: bool, retry_after: float | None = None, close: bool = False
+) -> tuple[list[tuple[bytes, bytes]], bytes]:
+    """The headers and JSON body of a refusal, for a server that frames the answer itself (ASGI)."""
+    body = json.dumps({"error": code, "message": message}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
     if retry_after is not None:
-        headers.append(("retry-after", str(max(1, math.ceil(retry_after)))))
+        headers.append((b"retry-after", b"%d" % max(1, math.ceil(retry_after))))
     if close:
-        headers.append(("connection", "close"))
-    headers += security_headers(hsts=hsts)
-    head = f"HTTP/1.1 {status} {reason}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers)
-    return head.encode() + b"\r\n" + body
+        headers.append((b"connection", b"close"))
+    headers += [(name.encode(), value.encode()) for name, value in security_headers(hsts=hsts)]
+    return headers, body
 
 
 _REASONS = {

@@ -1,8 +1,8 @@
-"""What the multi-worker front (``web/front.py``) reads from a request and writes to a worker: pure.
+"""What the multi-worker front (``web/relay.py``) reads from a request and writes to a worker: pure.
 
-:func:`route_key` and :func:`worker_index` pick the worker; :class:`FrontRequest` is a parsed
-request and its re-framed form for the worker; :func:`error_response` is a refusal the front sends
-itself, shaped like the workers' own (JSON body, security headers).
+:func:`route_key` and :func:`worker_index` pick the worker; :class:`FrontRequest` is a request and
+its re-framed form for the worker; :func:`relayed_headers` is a worker's answer head as the client
+gets it.
 
 Must not: do I/O, log, or keep a token (only its hash picks the worker).
 """
@@ -25,7 +25,7 @@ __all__ = [
     "Refusal",
     "error_response",
     "origin_form",
-    "relayed_head",
+    "relayed_headers",
     "route_key",
     "worker_index",
 ]
@@ -36,11 +36,12 @@ PEER_HEADER = FRONT_PEER_HEADER
 #: Hop-by-hop headers (RFC 9110 7.6.1): about one connection, never forwarded; ``proxy-*`` too, and
 #: whatever a ``Connection`` header names. A request is re-framed (``Content-Length``; its trailer
 #: fields are not kept), so its ``Transfer-Encoding``, ``Trailer`` and ``Expect`` go too; an answer
-#: is relayed in its own framing, so it keeps ``Content-Length``, ``Transfer-Encoding`` and
-#: ``Trailer`` (which announces trailer fields its chunked body still carries).
+#: keeps ``Content-Length`` and ``Transfer-Encoding`` (uvicorn frames its body the same way again),
+#: but not ``Trailer`` (its trailer fields are not relayed).
 HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"te", b"upgrade", b"proxy-connection"})
 _DROPPED = HOP_BY_HOP | {b"content-length", b"transfer-encoding", b"trailer", b"expect", PEER_HEADER}
 _FRAMING = frozenset({b"content-length", b"transfer-encoding", b"trailer"})
+_ANSWER_DROPPED = HOP_BY_HOP | {b"trailer"}
 
 
 def _named_by_connection(headers: Sequence[tuple[bytes, bytes]]) -> set[bytes]:
@@ -62,12 +63,13 @@ def _kept(headers: Sequence[tuple[bytes, bytes]], dropped: frozenset[bytes]) -> 
     ]
 
 
-def relayed_head(status_line: bytes, headers: Sequence[tuple[bytes, bytes]], *, close: bool) -> bytes:
-    """A worker's answer head as the client gets it: hop-by-hop headers dropped, ``close`` said."""
-    lines = [status_line, *(b"%s: %s" % item for item in _kept(headers, HOP_BY_HOP))]
-    if close:
-        lines.append(b"connection: close")
-    return b"\r\n".join(lines) + b"\r\n\r\n"
+def relayed_headers(headers: Sequence[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """A worker's answer headers as the client gets them: hop-by-hop ones dropped, framing kept.
+
+    The front's server frames the body again (``Content-Length``, or chunked when the worker
+    chunked it); trailer fields are not relayed, so ``Trailer`` goes too.
+    """
+    return _kept(headers, _ANSWER_DROPPED)
 
 
 def route_key(target: bytes, headers: Sequence[tuple[bytes, bytes]]) -> str | None:

@@ -14,7 +14,8 @@ looked at):
 - a time limit for the request head (from the connection's start, or from the first byte of a later
   request) and one for the request body: a trickling client gets ``408`` and the connection closes;
   a connection that sent nothing is closed silently;
-- a cap on open connections: past it a new connection gets ``503`` (``Retry-After: 1``) at once;
+- a cap on open connections: past it a new connection gets ``503`` (``Retry-After: 1``) at once,
+  and past :data:`MAX_REFUSED` more (a flood) it is closed unanswered;
 - limits on the request target (``414``), the number of header fields and their total size (``431``),
   checked while the head is read, so an oversized head is never buffered whole;
 - every refusal the server makes itself (these, and a malformed request's ``400``) is a JSON body
@@ -54,6 +55,8 @@ _log = logging.getLogger("mcpgram.web.edge")
 
 #: How long a refused connection keeps reading (and dropping) the client's bytes before it closes.
 LINGER_SECONDS = 2.0
+#: Connections over ``max_connections`` answered 503 (and lingering); past that, closed unanswered.
+MAX_REFUSED = 64
 #: Refused connections are logged at most this often (seconds): a flood must not flood the log.
 CAP_WARNING_INTERVAL = 60.0
 
@@ -107,6 +110,9 @@ class EdgeProtocol(TargetKeepingProtocol):
         super().connection_made(transport)
         if len(self.connections) > self.limits.max_connections:
             _warn_over_cap(self.limits.max_connections)
+            if len(self.connections) > self.limits.max_connections + MAX_REFUSED:
+                transport.abort()  # a flood: no answer, no descriptor held while lingering
+                return
             self._refuse(TOO_MANY_CONNECTIONS)
             return
         self._arm(self.limits.header_timeout, self._head_timed_out)

@@ -3,10 +3,11 @@
 A :class:`WorkerLink` keeps idle keep-alive connections to one worker and hands one out per
 request: a connection carries one request at a time (no pipelining), so the end of each answer is
 known from the worker's own framing (``Content-Length`` or chunked), parsed with ``httptools``.
-The answer's head goes to the caller's ``sink`` without its hop-by-hop headers (``frontwire.
-relayed_head``); its body exactly as the worker wrote it, as it arrives, so event streams flow
-through unbuffered. An answer that has not begun within ``head_seconds`` is abandoned
-(``Exchange.timed_out``): the connection is dropped, so the worker sees the client leave.
+:meth:`UpstreamConnection.exchange` sends a request and returns the answer's head (status and
+headers) once it arrives; :meth:`UpstreamConnection.body` then yields the body as it arrives,
+de-chunked (the front's server frames it again), so event streams flow through unbuffered. An
+answer that has not begun within ``head_seconds`` is abandoned (``Exchange.timed_out``): the
+connection is dropped, so the worker sees the client leave.
 
 This module must not look at tokens or bodies, nor log anything.
 """
@@ -14,55 +15,43 @@ This module must not look at tokens or bodies, nor log anything.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections import deque
+from collections.abc import AsyncIterator
 
 import httptools
 
-from .frontwire import HOP_BY_HOP, relayed_head
-
 __all__ = ["Exchange", "UpstreamConnection", "WorkerLink"]
 
-_SCREENED = HOP_BY_HOP  # an answer with none of these (nor proxy-*) passes unchanged
 #: Idle connections kept per worker; more are opened under load and closed when returned.
 MAX_IDLE_PER_WORKER = 64
+#: Body chunks buffered from a worker before the front stops reading from it (a slow client).
+MAX_BUFFERED_CHUNKS = 16
 
 
 class Exchange:
-    """How one request's answer went: the status (``None`` if none came) and whether it completed."""
+    """How one request's answer went: its head (``None`` if none came) and whether it completed."""
 
-    __slots__ = ("body", "complete", "keep_alive", "status", "timed_out")
+    __slots__ = ("complete", "headers", "keep_alive", "status", "timed_out")
 
     def __init__(self) -> None:
         self.status: int | None = None
+        self.headers: list[tuple[bytes, bytes]] = []
         self.complete = False
         self.keep_alive = False
         #: No answer began within the exchange's ``head_seconds``; nothing was relayed.
         self.timed_out = False
-        #: The answer's body, only when the exchange was made without a sink (``capture``).
-        self.body = bytearray()
-
-    @classmethod
-    def answered(cls, status: int, *, keep_alive: bool) -> Exchange:
-        """An exchange the front completed itself, with ``status``."""
-        exchange = cls()
-        exchange.status, exchange.complete, exchange.keep_alive = status, True, keep_alive
-        return exchange
 
 
 class UpstreamConnection(asyncio.Protocol):
-    """One keep-alive connection to a worker; :meth:`exchange` sends a request and relays its answer."""
+    """One keep-alive connection to a worker: :meth:`exchange`, then :meth:`body`."""
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
         self._parser: httptools.HttpResponseParser | None = None
-        self._sink: Callable[[bytes], object] | None = None
-        self._done: asyncio.Future[None] | None = None
         self._exchange = Exchange()
-        self._head_only = False
-        self._head: bytearray | None = None  # the answer's head, until it is complete
-        self._headers: list[tuple[bytes, bytes]] = []
-        self._close_client = False
-        self._timer: asyncio.TimerHandle | None = None
+        self._chunks: deque[bytes] = deque()
+        self._wake: asyncio.Future[None] | None = None
+        self._paused = False
         self.closed = False
 
     # -- asyncio.Protocol ----------------------------------------------------------------------
@@ -75,10 +64,6 @@ class UpstreamConnection(asyncio.Protocol):
         if self._parser is None:  # bytes nobody asked for: the worker broke the protocol
             self.abort()
             return
-        if self._head is not None:
-            self._head += data  # relayed, rewritten, by on_headers_complete
-        elif self._sink is not None:
-            self._sink(data)
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserError:
@@ -86,102 +71,87 @@ class UpstreamConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        if self._head_only and self._exchange.status is not None:
-            self._exchange.complete = True  # a HEAD answer ends with the connection we asked to close
-        self._finish()
+        self._notify()
 
     # -- httptools callbacks -------------------------------------------------------------------
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._headers.append((name, value))
+        self._exchange.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
-        assert self._parser is not None and self._head is not None
-        if self._timer is not None:
-            self._timer.cancel()
+        assert self._parser is not None
         self._exchange.status = self._parser.get_status_code()
         self._exchange.keep_alive = self._parser.should_keep_alive()
-        head, self._head = self._head, None
-        end = head.find(b"\r\n\r\n")
-        if end < 0:  # a head without CRLF line ends: not one our workers write
-            raise httptools.HttpParserError("head")
-        if self._sink is None:
-            return
-        close = self._close_client or not self._exchange.keep_alive
-        if not close and not any(
-            name.lower() in _SCREENED or name[:6].lower() == b"proxy-" for name, _ in self._headers
-        ):
-            self._sink(bytes(head))  # nothing hop-by-hop in it (the usual answer): relayed as is
-            return
-        status_line = bytes(head[: head.find(b"\r\n")])
-        self._sink(relayed_head(status_line, self._headers, close=close) + head[end + 4 :])
+        self._notify()
 
     def on_body(self, body: bytes) -> None:
-        if self._sink is None:
-            self._exchange.body += body
+        self._chunks.append(body)
+        if len(self._chunks) >= MAX_BUFFERED_CHUNKS and self.transport is not None:
+            self._paused = True
+            self.transport.pause_reading()
+        self._notify()
 
     def on_message_complete(self) -> None:
         self._exchange.complete = True
-        self._finish()
+        self._notify()
 
     # -- use -----------------------------------------------------------------------------------
 
-    def _finish(self) -> None:
-        if self._done is not None and not self._done.done():
-            self._done.set_result(None)
+    def _notify(self) -> None:
+        if self._wake is not None and not self._wake.done():
+            self._wake.set_result(None)
+
+    async def _wait(self) -> None:
+        self._wake = asyncio.get_running_loop().create_future()
+        try:
+            await self._wake
+        finally:
+            self._wake = None
 
     def abort(self) -> None:
         """Drop the connection now (the client went away, or the worker misbehaved)."""
         self.closed = True
         if self.transport is not None:
             self.transport.abort()
-        self._finish()
+        self._notify()
 
-    def _head_expired(self) -> None:
-        if self._head is not None:
-            self._exchange.timed_out = True
-            self.abort()
-
-    async def exchange(
-        self,
-        request: bytes,
-        sink: Callable[[bytes], object] | None,
-        *,
-        head_only: bool = False,
-        close_client: bool = False,
-        head_seconds: float | None = None,
-    ) -> Exchange:
-        """Send ``request`` and relay the answer to ``sink`` (or keep its body, if ``sink`` is None).
-
-        ``head_only`` marks a HEAD request, sent with ``Connection: close``: its answer declares a
-        body it does not send, so it ends when the worker closes the connection. ``close_client``
-        adds ``Connection: close`` to the relayed head (the front closes the client's connection
-        after it); so does a worker's own close. ``head_seconds`` bounds the wait for the head.
-        """
-        assert self.transport is not None and self._done is None
+    async def exchange(self, request: bytes, *, head_seconds: float | None = None) -> Exchange:
+        """Send ``request``; return once the answer's head is in (or the connection ended)."""
+        assert self.transport is not None
         self._exchange = exchange = Exchange()
+        self._chunks.clear()
         self._parser = httptools.HttpResponseParser(self)
-        self._sink = sink
-        self._head_only = head_only
-        self._head = bytearray()
-        self._headers = []
-        self._close_client = close_client
-        loop = asyncio.get_running_loop()
-        self._done = loop.create_future()
-        if head_seconds is not None:
-            self._timer = loop.call_later(head_seconds, self._head_expired)
         self.transport.write(request)
         try:
-            await self._done
-        finally:
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
-            self._done = None
-            self._parser = None
-            self._sink = None
-            self._head = None
+            async with asyncio.timeout(head_seconds):
+                while exchange.status is None and not self.closed:
+                    await self._wait()
+        except TimeoutError:
+            exchange.timed_out = True
+            self.abort()
         return exchange
+
+    async def body(self) -> AsyncIterator[bytes]:
+        """The answer's body, chunk by chunk as it arrives, until complete (or the connection ends)."""
+        chunks = self._chunks
+        while True:
+            while chunks:
+                yield chunks.popleft()
+            if self._paused and self.transport is not None:
+                self._paused = False
+                self.transport.resume_reading()
+            if self._exchange.complete or self.closed:
+                return
+            await self._wait()
+
+    async def read_body(self) -> bytes:
+        """The whole answer body (a small one: ``/health``)."""
+        return b"".join([chunk async for chunk in self.body()])
+
+    def settle(self) -> None:
+        """Between exchanges: bytes from the worker now are a broken protocol (dropped with it)."""
+        self._parser = None
+        self._chunks.clear()
 
     @property
     def reusable(self) -> bool:
@@ -215,6 +185,7 @@ class WorkerLink:
     def release(self, connection: UpstreamConnection) -> None:
         """Return a connection after its exchange: kept if it can carry another request."""
         if connection.reusable and len(self._idle) < self.max_idle:
+            connection.settle()
             self._idle.append(connection)
         elif not connection.closed:
             connection.abort()
