@@ -43,8 +43,8 @@ from .sending import (
     MAY_HAVE_SENT,
     Outgoing,
     ParseMode,
-    SendRefused,
     Sent,
+    caption_too_long,
     known_chat_id,
     parse_schedule,
     prepare_text,
@@ -227,11 +227,7 @@ async def _send_album(
     except errors.RandomIdDuplicateError:
         return Sent(chat=chat, scheduled=schedule is not None, id_unknown=True)
     except errors.MediaCaptionTooLongError:
-        raise SendRefused(
-            "CAPTION_TOO_LONG",
-            "the caption is too long for a file",
-            hint="captions hold 1024 characters (4096 with Premium); send the text as its own message",
-        ) from None
+        raise caption_too_long() from None
     except (errors.ServerError, OSError) as exc:
         interrupted = "the send was interrupted; the album may have been sent"
         raise TelegramError(interrupted, hint=MAY_HAVE_SENT) from exc

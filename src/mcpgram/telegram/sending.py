@@ -40,6 +40,7 @@ __all__ = [
     "ParseMode",
     "SendRefused",
     "Sent",
+    "caption_too_long",
     "edit_message",
     "forward_messages",
     "known_chat_id",
@@ -173,6 +174,15 @@ def known_chat_id(entity: Any) -> int | None:
     return int(utils.get_peer_id(entity))
 
 
+def caption_too_long() -> SendRefused:
+    """Telegram refused a file's caption as too long (sent alone or in an album)."""
+    return SendRefused(
+        "CAPTION_TOO_LONG",
+        "the caption is too long for a file",
+        hint="captions hold 1024 characters (4096 with Premium); send the text as its own message",
+    )
+
+
 async def send_message(
     client: TelegramClient,
     ref: str | int,
@@ -239,11 +249,7 @@ async def send_prepared(
         # Our own re-send after a lost answer: the first one went through.
         return await _recover(client, entity, outgoing.text, scheduled=schedule is not None, since=started)
     except errors.MediaCaptionTooLongError:
-        raise SendRefused(
-            "CAPTION_TOO_LONG",
-            "the caption is too long for a file",
-            hint="captions hold 1024 characters (4096 with Premium); send the text as its own message",
-        ) from None
+        raise caption_too_long() from None
     except (errors.ServerError, OSError) as exc:
         raise TelegramError(
             "the send was interrupted; the message may have been sent", hint=MAY_HAVE_SENT
