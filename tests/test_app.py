@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import weakref
 from pathlib import Path
+from typing import Any
 
 from fastmcp import Client
 
@@ -46,6 +49,26 @@ async def test_serving_gc_raises_thresholds_and_restores_them() -> None:
     async with serving_gc():
         assert gc.get_threshold() == SERVING_GC_THRESHOLDS
     assert gc.get_threshold() == before
+
+
+async def test_serving_gc_frees_old_cycles_with_a_periodic_full_collection() -> None:
+    """Cycles that reached the oldest generation are freed within one period, thresholds notwithstanding."""
+
+    class Node:
+        partner: Any = None
+
+    gc.collect()
+    async with serving_gc(every=0.2):
+        first, second = Node(), Node()
+        first.partner, second.partner = second, first
+        gc.collect(1)
+        gc.collect(1)  # both now in the oldest generation, where only a full collection looks
+        gone = weakref.ref(first)
+        del first, second
+        await asyncio.sleep(0.05)
+        assert gone() is not None  # nothing has collected them yet
+        await asyncio.sleep(0.5)
+        assert gone() is None
 
 
 def _keys(tenant: str) -> TenantKeys:

@@ -53,6 +53,11 @@ T = TypeVar("T")
 #: every connected tenant's objects: bench/tenants.py measured 3 ms of GC per tool call at 1000
 #: tenants, a third of the gateway's CPU. With these thresholds: 0.1 ms.
 SERVING_GC_THRESHOLDS = (50_000, 20, 10)
+#: With those thresholds (and CPython's rule that a full collection waits until a quarter of the
+#: long-lived objects are new), cycles that outlive a request reach the oldest generation and wait
+#: there: bench/soak.py saw each worker grow +0.52 MiB/min at 300 tenants, 60 calls/s, and
+#: +0.09 MiB/min with a full collection every minute (each 100-130 ms there, 0.2% of a core).
+FULL_COLLECTION_SECONDS = 60.0
 
 INSTRUCTIONS = (
     "mcpgram reads and writes in the user's Telegram account. Use find_chats to turn names into chat "
@@ -279,13 +284,23 @@ def http_app(gateway: Gateway, *, behind_front: bool = False) -> Any:
 
 
 @asynccontextmanager
-async def serving_gc() -> AsyncIterator[None]:
-    """Run the block with :data:`SERVING_GC_THRESHOLDS`; the previous thresholds come back after it."""
+async def serving_gc(every: float = FULL_COLLECTION_SECONDS) -> AsyncIterator[None]:
+    """Run the block with :data:`SERVING_GC_THRESHOLDS` and a full collection ``every`` seconds;
+    the previous thresholds come back after it."""
     previous = gc.get_threshold()
     gc.set_threshold(*SERVING_GC_THRESHOLDS)
+
+    async def collect_periodically() -> None:
+        while True:
+            await asyncio.sleep(every)
+            gc.collect()
+
+    collector = asyncio.ensure_future(collect_periodically())
     try:
         yield
     finally:
+        collector.cancel()
+        await asyncio.gather(collector, return_exceptions=True)
         gc.set_threshold(*previous)
 
 
