@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import tracemalloc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -122,7 +123,24 @@ async def gateway_url(
         await asyncio.gather(task, return_exceptions=True)
 
 
+@pytest.fixture
+def quiet_logs() -> Iterator[None]:
+    """Logs at WARNING, as a server runs by default, whatever an earlier test configured: pytest keeps
+    every record a test emits in memory (for its report), which would count as retention here (another
+    test's ``configure_logging("DEBUG")`` made that 16 KB a request). Log contents are tested elsewhere."""
+    loggers = [logging.getLogger(), logging.getLogger("mcpgram")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
 @pytest.mark.timeout(300)  # ~25 s of CPU; a busy machine stretches it
+@pytest.mark.usefixtures("quiet_logs")
 async def test_requests_sessions_and_connections_leave_nothing_behind(
     gateway_url: tuple[str, list[str]], people: People
 ) -> None:
