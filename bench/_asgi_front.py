@@ -107,10 +107,13 @@ class AsgiRelay:
         if locked and not (key is not None and auth.is_well_formed(key)):
             await _refuse(send, 429, *LOCKED_OUT, retry_after=wait)
             return
-        client = self.clients[worker_index(key, len(self.clients))]
-        status = await self._relay(client, scope, receive, send, locked)
+        status = await self._forward(worker_index(key, len(self.clients)), scope, receive, send, locked)
         if status == 401 or (locked and status == 429):
             self.failures.record(address)
+
+    async def _forward(self, index: int, scope: Scope, receive: Any, send: Any, locked: bool) -> int:
+        """Relay one request to worker ``index``; returns the status the worker answered."""
+        return await self._relay(self.clients[index], scope, receive, send, locked)
 
     async def _relay(
         self, client: httpx.AsyncClient, scope: Scope, receive: Any, send: Any, locked: bool
@@ -241,22 +244,7 @@ class LeanRelay(AsgiRelay):
         self.paths = list(socket_paths)
         self.idle: list[list[_WorkerAnswer]] = [[] for _ in socket_paths]
 
-    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return
-        headers: list[tuple[bytes, bytes]] = scope["headers"]
-        address = client_address(scope, self.trusted_proxies)
-        wait = self.failures.retry_after(address)
-        key = presented_token(scope["path"], headers)
-        locked = wait > 0
-        if locked and not (key is not None and auth.is_well_formed(key)):
-            await _refuse(send, 429, *LOCKED_OUT, retry_after=wait)
-            return
-        status = await self._relay_lean(worker_index(key, len(self.paths)), scope, receive, send, locked)
-        if status == 401 or (locked and status == 429):
-            self.failures.record(address)
-
-    async def _relay_lean(self, index: int, scope: Scope, receive: Any, send: Any, locked: bool) -> int:
+    async def _forward(self, index: int, scope: Scope, receive: Any, send: Any, locked: bool) -> int:
         (client_ip, client_port), (server_ip, server_port) = scope["client"], scope["server"]
         peer = f"{scope['scheme']} {client_ip} {client_port} {server_ip} {server_port}"
         body = b"".join([chunk async for chunk in _body(receive)])
