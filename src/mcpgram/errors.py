@@ -131,6 +131,19 @@ class NotVoice(TelegramError):
 class RPCFailed(TelegramError):
     code = "TELEGRAM_ERROR"
 
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        rpc_code: int | None = None,
+        rpc_name: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        #: Telegram's own numeric code and error name, kept for raw MTProto calls (``telegram/rawcall.py``).
+        self.rpc_code = rpc_code
+        self.rpc_name = rpc_name
+
 
 class FetchError(MCPGramError):
     code = "FETCH"

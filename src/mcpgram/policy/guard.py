@@ -13,8 +13,10 @@ change it (:class:`~mcpgram.errors.PolicyRefused`):
    so such a call is refused, saying so, and nothing is done.
 
 Lists (dialogs, global search) are filtered, not refused: :func:`readable` keeps the chats the read
-scope admits. File downloads and the raw MTProto bridge, when they come, call the same functions
-with their own verbs (``download``, ``raw_read``, ``raw_write``). This module holds no state.
+scope admits. The raw MTProto bridge calls the same functions with ``raw_read`` or ``raw_write``
+(:func:`raw_call`); before its verb, the method meets the denylist (``rawmethods.py``: lifted only
+by the operator, per tenant) and, under a scope narrower than ``*``, must be bound to the chats it
+names. This module holds no state.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import TYPE_CHECKING
 from .. import telegram
 from ..errors import PolicyRefused
 from .model import CHANGED_BY, Policy, Verb
+from .rawmethods import denied_reason, is_peer_bound, never_reason, verb_of
 
 if TYPE_CHECKING:  # the Telethon client type, for annotations only
     from ..telegram import Client
@@ -47,6 +50,16 @@ class Action:
     #: The recipient is only known once the call acts (a phone number that is not a contact): allowed
     #: only with a write scope of ``*`` and ``sends: anyone``.
     unresolved_recipient: bool = False
+    #: A raw MTProto call's TL method name (``policy/rawmethods.py``): the denylist applies.
+    raw_method: str | None = None
+
+
+def raw_call(method: str, chats: tuple[ChatRef, ...]) -> Action:
+    """A raw MTProto call of ``method`` naming ``chats``: read scope for reads, write scope for writes."""
+    verb = verb_of(method)
+    if verb == "raw_read":
+        return Action((verb,), read=chats, raw_method=method)
+    return Action((verb,), write=chats, sends=True, raw_method=method)
 
 
 def reads(*chats: ChatRef) -> Action:
@@ -85,8 +98,39 @@ def _needs_approval(verb: str) -> PolicyRefused:
     )
 
 
+def _check_raw(policy: Policy, method: str, action: Action) -> None:
+    never = never_reason(method)
+    if never is not None:
+        raise PolicyRefused(
+            f"{method} is never available through the raw MTProto bridge: {never} (rule raw.never)",
+            rule="raw.never",
+            hint="no policy can allow it",
+        )
+    reason = denied_reason(method)
+    if reason is not None and method not in policy.lifted:
+        raise PolicyRefused(
+            f"{method} is on the raw MTProto denylist: it {reason} (rule raw.denylist)",
+            rule="raw.denylist",
+            hint="only the operator can lift it, per tenant: `mcpgram policy set <tenant> --lift METHOD`",
+        )
+    if action.verbs == ("raw_read",):
+        scope, narrowed = "read", not policy.read.everything
+    else:
+        scope, narrowed = "write", not policy.write.everything or policy.sends == "known"
+    if narrowed and not (is_peer_bound(method) and (action.read or action.write)):
+        raise PolicyRefused(
+            f"{method} may reach chats its parameters do not name, and this tenant's {scope} scope is not"
+            f" '*' (rule {scope}); under a narrower scope only methods bound to the chats they name run",
+            rule=scope,
+            hint=CHANGED_BY,
+        )
+
+
 def check_verbs(policy: Policy, action: Action) -> None:
-    """Refuse a denied verb, or a recipient the scope cannot be checked for; no I/O (pure)."""
+    """Refuse a denied verb, a denylisted raw method, or a recipient the scope cannot be checked
+    for; no I/O (pure)."""
+    if action.raw_method is not None:
+        _check_raw(policy, action.raw_method, action)
     for verb in action.verbs:
         if policy.rule(verb) == "deny":
             raise _deny(verb)
@@ -139,4 +183,13 @@ def refused_by_read(policy: Policy) -> bool:
     return policy.rule("read") == "deny"
 
 
-__all__ = ["Action", "check_verbs", "enforce", "is_listed", "readable", "reads", "refused_by_read"]
+__all__ = [
+    "Action",
+    "check_verbs",
+    "enforce",
+    "is_listed",
+    "raw_call",
+    "readable",
+    "reads",
+    "refused_by_read",
+]

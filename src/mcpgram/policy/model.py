@@ -50,6 +50,8 @@ CHANGED_BY = "only the operator of this mcpgram server can change this tenant's 
 _USERNAME = re.compile(r"^@([A-Za-z][A-Za-z0-9_]{3,31})$")
 _ID = re.compile(r"^-?\d{1,20}$")
 _FOLDER = re.compile(r"^folder:(.{1,64})$", re.S)
+#: A TL method name (``account.deleteAccount``), as the denylist names them.
+METHOD_NAME = re.compile(r"^[a-z][A-Za-z0-9]{0,31}\.[a-z][A-Za-z0-9]{0,63}$")
 MAX_ENTRIES = 1000
 
 
@@ -148,6 +150,9 @@ class Policy:
     profile: str = "custom"
     #: Whether the tenant itself tightened it since the operator last set it (shown to operators).
     tightened: bool = field(default=False, compare=False)
+    #: Raw MTProto methods of the denylist (``policy/rawmethods.py``) the operator lifted for this
+    #: tenant; nothing else can lift one.
+    lifted: frozenset[str] = frozenset()
 
     def rule(self, verb: Verb) -> Rule:
         return self.verbs.get(verb, "deny")
@@ -162,14 +167,15 @@ def _verbs(allowed: Iterable[Verb]) -> dict[Verb, Rule]:
 
 
 #: Named starting points. ``reader``: read only. ``inbox``: read, reply where this account has
-#: written before, react, mark read, download. ``all``: every verb, every chat.
+#: written before, react, mark read, download. ``all``: every verb but ``raw_write``, every chat:
+#: a raw write can do whatever the account can (the denylist aside), so the operator opts in.
 PROFILES: dict[ProfileName, Policy] = {
     # sends: known changes nothing without send; it keeps reader the tightest (inbox -> reader tightens).
     "reader": Policy(_verbs(["read", "download"]), sends="known", profile="reader"),
     "inbox": Policy(
         _verbs(["read", "send", "react", "mark_read", "download"]), sends="known", profile="inbox"
     ),
-    "all": Policy(_verbs(VERBS), profile="all"),
+    "all": Policy(_verbs(verb for verb in VERBS if verb != "raw_write"), profile="all"),
 }
 
 
@@ -204,7 +210,17 @@ def loosenings(current: Policy, proposed: Policy) -> list[str]:
         found.append("write")
     if current.sends == "known" and proposed.sends == "anyone":
         found.append("sends")
+    if not proposed.lifted <= current.lifted:
+        found.append("lifted")
     return found
+
+
+def parse_methods(items: Iterable[str]) -> frozenset[str]:
+    """TL method names (``account.deleteAccount``); ConfigError for anything else."""
+    names = [str(item).strip() for item in items]
+    if len(names) > MAX_ENTRIES or not all(METHOD_NAME.match(name) for name in names):
+        raise ConfigError("a method is a TL name such as account.deleteAccount")
+    return frozenset(names)
 
 
 def to_json(policy: Policy) -> str:
@@ -218,6 +234,8 @@ def to_json(policy: Policy) -> str:
         "sends": policy.sends,
         "tightened": policy.tightened,
     }
+    if policy.lifted:  # absent when empty: what older releases wrote and read
+        payload["lifted"] = sorted(policy.lifted)
     return json.dumps(payload, separators=(",", ":"))
 
 
@@ -241,6 +259,7 @@ def from_json(text: str) -> Policy:
             sends=sends,
             profile=str(raw.get("profile", "custom"))[:32],
             tightened=bool(raw.get("tightened", False)),
+            lifted=parse_methods(raw.get("lifted", [])),
         )
     except (ValueError, KeyError, TypeError, ConfigError):
         raise ConfigError(
@@ -257,4 +276,5 @@ def describe(policy: Policy) -> dict[str, Any]:
         "write": policy.write.entries(),
         "sends": policy.sends,
         "tightened_by_tenant": policy.tightened,
+        "lifted": sorted(policy.lifted),
     }

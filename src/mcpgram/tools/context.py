@@ -120,6 +120,20 @@ class ToolContext:
         emoji)``); the type checker checks the arguments against its signature.
         """
         try:
+            return await self.call(action, fn, *args, **kwargs)
+        except MCPGramError as exc:
+            raise refusal(exc) from None
+
+    async def call(
+        self,
+        action: Action,
+        fn: Callable[Concatenate[Client, P], Awaitable[T]],
+        /,
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """:meth:`run`, raising mcpgram errors as they are (the HTTP bridge shapes its own answer)."""
+        try:
             keys = await self.resolve_keys()
             with bind_tenant(keys.tenant_id):
                 policy = self.policy_of(keys.tenant_id)
@@ -136,9 +150,7 @@ class ToolContext:
                 finally:
                     _POLICY.reset(token)
         except LoginRequired as exc:
-            raise refusal(LoginRequired(exc.message, hint=self.login_hint)) from None
-        except MCPGramError as exc:
-            raise refusal(exc) from None
+            raise LoginRequired(exc.message, hint=self.login_hint) from None
 
     async def readable(self, client: Client, chat_ids: Iterable[int]) -> set[int]:
         """The chat ids the calling tenant's read scope admits; only valid inside :meth:`run`."""

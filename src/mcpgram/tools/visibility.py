@@ -34,9 +34,12 @@ TOOL_VERBS: dict[str, tuple[Verb, ...]] = {
     "mark_read": ("mark_read",),
     "react": ("react",),
     "pin_message": ("edit",),
+    "invoke_mtproto": ("raw_read", "raw_write"),
 }
 #: Tools whose recipient is known only once they act: listed only with write '*' and sends: anyone.
 UNRESOLVED_RECIPIENT = frozenset({"send_to_phone"})
+#: Tools doing one of their verbs per call (which, the call decides): listed when any can pass.
+ANY_VERB = frozenset({"invoke_mtproto"})
 
 
 def tool_listed(policy: Policy, name: str) -> bool:
@@ -44,6 +47,8 @@ def tool_listed(policy: Policy, name: str) -> bool:
     verbs = TOOL_VERBS.get(name)
     if verbs is None:
         return False
+    if name in ANY_VERB:
+        return any(is_listed(policy, (verb,)) for verb in verbs)
     return is_listed(policy, verbs, unresolved_recipient=name in UNRESOLVED_RECIPIENT)
 
 

@@ -1,0 +1,71 @@
+"""``invoke_mtproto``: one raw Telegram API method, under the tenant's policy (thin).
+
+:func:`invoke` is the whole path, shared with the HTTP bridge (``web/bridge.py``): parse the JSON
+into a TL request (``telegram/rawtl.py``: strict, capped, nothing sent yet), name what it does for
+the policy (``raw_read`` or ``raw_write`` by ``policy/rawmethods.py``'s table, the chats its peer
+fields name), then ``ToolContext.call``: the denylist and the verb before any connection, the chat
+scopes with the tenant's client, and only then the call (``telegram/rawcall.py``).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any
+
+from fastmcp import FastMCP
+from fastmcp.tools import ToolResult
+from mcp.types import ToolAnnotations
+from pydantic import Field
+
+from .. import telegram
+from ..errors import MCPGramError
+from ..policy.guard import raw_call
+from .context import ToolContext, add_tool, compact, refusal
+
+_log = logging.getLogger(__name__)
+
+#: A raw method can do anything the account can: not read-only, possibly destructive, not idempotent.
+RAW = ToolAnnotations(
+    read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=True
+)
+
+
+async def invoke(ctx: ToolContext, method: str, params: Any) -> dict[str, Any]:
+    """Run raw method ``method`` with JSON ``params`` for the calling tenant.
+
+    Returns:
+        ``{"method": canonical name, "result": JSON}``, plus ``"truncated": true`` if cut to size.
+
+    Raises:
+        MCPGramError: INVALID_ARGUMENT naming the field, NOT_ALLOWED naming the rule, Telegram's errors.
+    """
+    parsed = telegram.rawtl.parse_call(method, params)
+    answer: dict[str, Any] = await ctx.call(
+        raw_call(parsed.method, parsed.chats), telegram.rawcall.invoke, parsed
+    )
+    _log.info("raw.call", extra={"method": parsed.method})
+    return answer
+
+
+def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
+    async def invoke_mtproto(
+        method: Annotated[
+            str, Field(min_length=3, max_length=100, description="TL method name, e.g. messages.getHistory")
+        ],
+        params: Annotated[
+            dict[str, Any],
+            Field(
+                description='The method\'s parameters; nested objects as {"_": "typeName", ...}; peers may be'
+                " chat references (id, me, @username); bytes base64; dates ISO 8601"
+            ),
+        ],
+    ) -> ToolResult:
+        """Call one Telegram API method directly, for what no other tool does. Reads and writes follow
+        this tenant's policy; some methods (account deletion, sessions, 2FA, payments...) are refused."""
+        try:
+            answer = await invoke(ctx, method, params)
+        except MCPGramError as exc:
+            raise refusal(exc) from None
+        return compact(answer)
+
+    add_tool(mcp, invoke_mtproto, RAW)
