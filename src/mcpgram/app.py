@@ -11,6 +11,7 @@ Modes:
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import hashlib
 import hmac
@@ -218,6 +219,14 @@ def build_gateway(
         fetcher=fetcher,
     )
     register_tools(mcp, context)
+    if transport == "http":
+        from .tools.raw import invoke as raw_invoke
+        from .web.bridge import BRIDGE_PATHS, bridge_endpoint
+
+        # Inside FastMCP's app: the same bearer authentication, verifier and 401 as /v1/mcp.
+        bridge = bridge_endpoint(functools.partial(raw_invoke, context), requires_auth=verifier is not None)
+        for path in BRIDGE_PATHS:
+            mcp.custom_route(path, methods=["POST"])(bridge)
 
     def tenant_of() -> str | None:
         if owner is not None:

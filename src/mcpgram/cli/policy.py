@@ -21,7 +21,8 @@ from cyclopts import App, Parameter
 
 from ..errors import TenantError
 from ..policy.book import PolicyBook
-from ..policy.model import PROFILES, Policy, Scope, describe, parse_rules, profile
+from ..policy.model import PROFILES, Policy, Scope, describe, parse_methods, parse_rules, profile
+from ..policy.rawmethods import denied_reason
 from ..vault.vault import OWNER_TENANT_ID
 from .runtime import load_settings, open_vault, read_token, require, terminal
 
@@ -60,6 +61,17 @@ def _changed(  # noqa: PLR0917  # the command's flags, applied in one place
     return policy
 
 
+def _lifted(policy: Policy, lift: list[str] | None, unlift: list[str] | None) -> Policy:
+    """``policy`` with denylisted raw methods lifted or put back (``policy/rawmethods.py``)."""
+    lifting = parse_methods(lift or [])
+    for method in sorted(lifting):
+        require(
+            denied_reason(method) is not None,
+            f"{method} is not on the raw MTProto denylist (nothing to lift)",
+        )
+    return replace(policy, lifted=(policy.lifted | lifting) - parse_methods(unlift or []))
+
+
 def _print(tenant_id: str, policy: Policy, *, own: bool, json_output: bool) -> None:
     from ..tools.visibility import listed_tools  # imports FastMCP: only when printing
 
@@ -78,6 +90,8 @@ def _print(tenant_id: str, policy: Policy, *, own: bool, json_output: bool) -> N
     term.out(f"write    {' '.join(policy.write.entries()) or '(nothing)'}")
     term.out(f"sends    {policy.sends}")
     term.out(f"tools    {' '.join(shown['tools']) or '(none)'}")
+    if policy.lifted:
+        term.out(f"lifted   {' '.join(sorted(policy.lifted))}  (raw MTProto denylist)")
     if policy.tightened:
         term.out("note     tightened by the tenant since the operator set it")
 
@@ -117,6 +131,8 @@ def set_(  # one flag per part of a policy
     read: Entries = None,
     write: Entries = None,
     sends: Literal["anyone", "known"] | None = None,
+    lift: Entries = None,
+    unlift: Entries = None,
     data_dir: Path | None = None,
 ) -> int:
     """Set a tenant's policy (operator): a profile, then any changes; replaces what the tenant had.
@@ -130,6 +146,9 @@ def set_(  # one flag per part of a policy
         read: A chat the agent may read: '*', a chat id, @username or folder:<title or id> (repeat).
         write: A chat the agent may write in, same forms (repeat).
         sends: anyone, or known: only chats this account has written in before.
+        lift: A raw MTProto method of the denylist to allow for this tenant (repeat; e.g.
+            account.deleteAccount; see docs/security.md). It still needs verbs raw_write=allow.
+        unlift: A lifted method to put back on the denylist (repeat).
         data_dir: Where the vault lives.
     """
     term = terminal()
@@ -140,7 +159,7 @@ def set_(  # one flag per part of a policy
             raise TenantError(f"no tenant {tenant_id}")
         book = PolicyBook(vault, settings.default_policy)
         policy = _changed(book.get(tenant_id), profile_name, verb, read, write, sends)
-        book.set(tenant_id, policy)
+        book.set(tenant_id, _lifted(policy, lift, unlift))
         _print(tenant_id, book.get(tenant_id), own=True, json_output=False)
     term.say("Set. Running servers apply it from their next request.")
     return 0

@@ -61,7 +61,7 @@ def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
         ],
     ) -> ToolResult:
         """Call one Telegram API method directly, for what no other tool does. Reads and writes follow
-        this tenant's policy; some methods (account deletion, sessions, 2FA, payments...) are refused."""
+        your policy; some methods (account deletion, sessions, 2FA, payments...) are refused."""
         try:
             answer = await invoke(ctx, method, params)
         except MCPGramError as exc:
