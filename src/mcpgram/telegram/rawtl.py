@@ -153,6 +153,12 @@ def _abstract_ids(abstract: str) -> frozenset[int]:
     )
 
 
+def constructors_of(abstract: str) -> list[str]:
+    """The constructors (TL names) of abstract type ``abstract`` as field hints name it (``InputPeer``)."""
+    ids = _abstract_ids(abstract)
+    return [name for name, cls in _registry()[1].items() if cls.SUBCLASS_OF_ID in ids]  # type: ignore[attr-defined]
+
+
 def _kind(hint: Any) -> _Kind:
     origin = get_origin(hint)
     if origin in (Union, pytypes.UnionType):
@@ -187,7 +193,11 @@ def _fields(cls: Any) -> tuple[_Param, ...]:
     for name, p in inspect.signature(init).parameters.items():
         if name == "self" or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
             continue
-        found.append(_Param(name, _kind(p.annotation), p.default is not inspect.Parameter.empty))
+        # Optional: a flag field (default None), or one whose type admits None (a date sent as 0).
+        takes_none = type(None) in get_args(p.annotation)
+        found.append(
+            _Param(name, _kind(p.annotation), takes_none or p.default is not inspect.Parameter.empty)
+        )
     return tuple(found)
 
 
@@ -201,16 +211,24 @@ def type_names() -> list[str]:
     return sorted(_registry()[1])
 
 
-def _canonical(name: str) -> str:
+def _canonical(name: str, *, strip_request: bool = False) -> str:
     namespace, _, short = name.rpartition(".")
-    short = short.removesuffix("Request")
+    if strip_request:
+        short = short.removesuffix("Request")
     short = short[:1].lower() + short[1:]
     return f"{namespace}.{short}" if namespace else short
 
 
 def method_class(name: str) -> type:
     """The Telethon request class of a TL method name; INVALID_ARGUMENT if the schema has none."""
-    cls = _registry()[0].get(_canonical(name.strip())) if len(name) <= 100 else None
+    functions_by_name = _registry()[0]
+    name = name.strip()
+    # Telethon's class spelling ends in Request (GetHistoryRequest); a few TL names do too
+    # (bots.sendCustomRequest), so the schema's own name wins.
+    cls = functions_by_name.get(_canonical(name)) or functions_by_name.get(
+        _canonical(name, strip_request=True)
+    )
+    cls = cls if len(name) <= 100 else None
     if cls is None:
         raise InvalidArgument(
             f"no such method in Telegram's schema (layer {LAYER})",
@@ -366,7 +384,7 @@ def to_tl(type_or_method: str, data: dict[str, Any]) -> Any:
     """A TL object (or request) from JSON without peer references (tests and round trips)."""
     parser = _Parser()
     functions_by_name, types_by_name, _ = _registry()
-    cls = functions_by_name.get(_canonical(type_or_method)) or types_by_name.get(_canonical(type_or_method))
+    cls = functions_by_name.get(type_or_method) or types_by_name.get(_canonical(type_or_method))
     if cls is None:
         raise InvalidArgument(f"{type_or_method}: no such type or method")
     return cls(**parser.fields(cls, data, "params", 0))

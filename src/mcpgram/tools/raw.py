@@ -50,7 +50,8 @@ async def invoke(ctx: ToolContext, method: str, params: Any) -> dict[str, Any]:
 def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
     async def invoke_mtproto(
         method: Annotated[
-            str, Field(min_length=3, max_length=100, description="Telegram API method, e.g. messages.getHistory")
+            str,
+            Field(min_length=3, max_length=100, description="Telegram API method, e.g. messages.getHistory"),
         ],
         params: Annotated[
             dict[str, Any],
