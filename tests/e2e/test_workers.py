@@ -712,3 +712,25 @@ async def test_a_locked_out_address_still_serves_valid_tenants_through_the_front
         await server.stop()
         for link in links:
             link.close()
+
+
+async def test_the_raw_bridge_is_served_through_the_front(deployment: Deployment) -> None:
+    """POST /v1/mtproto/{method} goes to the tenant's worker by its token: each tenant's "me" is its
+    own account (they sit on different workers); no token or an unknown one gets the worker's 401."""
+    async with httpx.AsyncClient(base_url=deployment.base, timeout=30) as http:
+        names = []
+        for token in (deployment.alice, deployment.carol):
+            answer = await http.post(
+                "/v1/mtproto/users.getFullUser",
+                json={"id": "me"},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            assert answer.status_code == 200, answer.text
+            names.append(answer.json()["result"]["users"][0]["first_name"])
+        assert names == ["Alice", "Carol"]
+        missing = await http.post("/mtproto-api/users.getFullUser", json={"id": "me"})
+        assert missing.status_code == 401 and missing.headers["www-authenticate"] == 'Bearer realm="mcpgram"'
+        unknown = await http.post(
+            "/v1/mtproto/users.getFullUser", json={"id": "me"}, headers={"Authorization": f"Bearer {UNKNOWN}"}
+        )
+        assert unknown.status_code == 401 and unknown.json()["error"] == "NOT_AUTHENTICATED"
