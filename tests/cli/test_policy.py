@@ -15,7 +15,7 @@ def test_a_new_tenant_shows_the_default_and_set_makes_it_its_own(data_dir: Path)
     shown = run_cli("policy", "show", tenant_id, "--json", "--data-dir", str(data_dir))
     assert shown.code == 0, shown.err
     row = json.loads(shown.out)
-    assert row["source"] == "default" and row["profile"] == "all" and len(row["tools"]) == 13
+    assert row["source"] == "default" and row["profile"] == "all" and len(row["tools"]) == 14
     done = run_cli(
         "policy", "set", tenant_id, "--profile", "reader", "--read", "@alice_x", "--read", "folder:Work",
         "--data-dir", str(data_dir),
@@ -32,6 +32,26 @@ def test_set_without_a_profile_changes_only_what_the_flags_name(data_dir: Path) 
     run_cli("policy", "set", tenant_id, "--verb", "delete=approve", "--data-dir", str(data_dir))
     row = json.loads(run_cli("policy", "show", tenant_id, "--json", "--data-dir", str(data_dir)).out)
     assert row["profile"] == "inbox" and row["verbs"]["delete"] == "approve" and row["sends"] == "known"
+
+
+def test_the_operator_lifts_and_puts_back_denylisted_raw_methods(data_dir: Path) -> None:
+    """--lift adds a denylisted method to the tenant's policy (shown), --unlift removes it; a method
+    that is not on the denylist, or not a method name, is a usage error and changes nothing."""
+    tenant_id, _ = create(data_dir)
+    done = run_cli(
+        "policy", "set", tenant_id, "--lift", "account.deleteAccount", "--lift", "payments.sendStarsForm",
+        "--data-dir", str(data_dir),
+    )  # fmt: skip
+    assert done.code == 0, done.err
+    assert "lifted   account.deleteAccount payments.sendStarsForm" in done.out
+    row = json.loads(run_cli("policy", "show", tenant_id, "--json", "--data-dir", str(data_dir)).out)
+    assert row["lifted"] == ["account.deleteAccount", "payments.sendStarsForm"]
+    for bad in ("messages.getHistory", "account.delete Account"):
+        refused = run_cli("policy", "set", tenant_id, "--lift", bad, "--data-dir", str(data_dir))
+        assert refused.code == 2 and "Traceback" not in refused.err, refused.err
+    run_cli("policy", "set", tenant_id, "--unlift", "account.deleteAccount", "--data-dir", str(data_dir))
+    row = json.loads(run_cli("policy", "show", tenant_id, "--json", "--data-dir", str(data_dir)).out)
+    assert row["lifted"] == ["payments.sendStarsForm"]
 
 
 def test_the_default_profile_comes_from_the_setting(data_dir: Path, monkeypatch: object) -> None:
