@@ -103,7 +103,7 @@ def test_results_use_tl_names_base64_and_iso_dates() -> None:
     when=st.integers(min_value=0, max_value=2**31 - 1),
     silent=st.booleans(),
 )
-def test_generated_values_round_trip(  # noqa: PLR0913  # one argument per generated field
+def test_generated_values_round_trip(  # noqa: PLR0917  # one argument per generated field
     text: str, msg_id: int, random_id: int, data: bytes, when: int, silent: bool
 ) -> None:
     """Any text, 32- and 64-bit numbers, bytes, dates and flags survive the trip."""
