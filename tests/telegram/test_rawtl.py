@@ -216,6 +216,13 @@ def test_a_large_result_is_cut_and_says_so() -> None:
     assert not truncated and len(data) == 50
 
 
+def test_numbers_json_cannot_carry_become_null() -> None:
+    """A NaN or infinite double (a geo point) is null in the answer, so it stays valid JSON."""
+    data, _ = from_tl(types.GeoPoint(long=float("nan"), lat=float("inf"), access_hash=1))
+    assert data == {"_": "geoPoint", "long": None, "lat": None, "access_hash": 1}
+    json.dumps(data, allow_nan=False)
+
+
 def test_dates_take_iso_or_unix_seconds() -> None:
     """`2026-12-07T10:00:00Z`, the same without a zone (UTC) and its unix seconds are one date."""
     base = {"peer": "me", "offset_id": 0, "add_offset": 0, "limit": 1, "max_id": 0, "min_id": 0, "hash": 0}

@@ -29,6 +29,7 @@ import binascii
 import functools
 import inspect
 import json
+import math
 import types as pytypes
 import zlib
 from collections.abc import Iterator
@@ -437,6 +438,9 @@ def _json(value: Any, budget: _Budget) -> Any:
     if isinstance(value, str):
         budget.spend(len(value) + 2)
         return value
+    if isinstance(value, float) and not math.isfinite(value):
+        budget.spend(8)
+        return None  # JSON has no NaN or infinity
     if isinstance(value, (bool, int, float)) or value is None:
         budget.spend(8)
         return value
