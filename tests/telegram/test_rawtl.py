@@ -14,7 +14,8 @@ from telethon.tl import functions, types
 
 from mcpgram.errors import InvalidArgument
 from mcpgram.telegram import rawtl
-from mcpgram.telegram.rawtl import MAX_DEPTH, PeerRef, from_tl, parse_call, to_tl
+from mcpgram.telegram.rawresult import from_tl
+from mcpgram.telegram.rawtl import MAX_DEPTH, PeerRef, parse_call, to_tl
 
 WHEN = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
 HISTORY = {"peer": "me", "offset_id": 0, "add_offset": 0, "limit": 1, "max_id": 0, "min_id": 0, "hash": 0}

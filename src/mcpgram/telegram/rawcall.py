@@ -22,7 +22,8 @@ from telethon.tl.tlobject import TLObject
 from ..errors import FloodWait, InvalidArgument, LoginRequired, RPCFailed
 from .chats import resolve_chat
 from .errors import map_telethon_error, rpc_error_name
-from .rawtl import PeerRef, RawCall, fields_of, from_tl
+from .rawresult import from_tl
+from .rawtl import PeerRef, RawCall, fields_of
 
 __all__ = ["invoke"]
 

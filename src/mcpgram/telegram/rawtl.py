@@ -17,9 +17,7 @@ A method is named as in Telegram's schema (``messages.getHistory``; ``messages.G
 
 Every refusal is ``INVALID_ARGUMENT`` naming the field (``params.reply_to.reply_to_msg_id``). Inputs
 are capped in size (:data:`MAX_PARAMS_BYTES`), depth (:data:`MAX_DEPTH`) and values
-(:data:`MAX_VALUES`). Results come back the same way: ``_`` type names in TL spelling, bytes base64,
-dates ISO 8601 UTC, empty optional fields left out, at most :data:`MAX_RESULT_BYTES` of values (then
-lists are cut short and bytes dropped, and the caller says ``truncated``).
+(:data:`MAX_VALUES`). Results go back to JSON in ``rawresult.py``.
 """
 
 from __future__ import annotations
@@ -29,10 +27,8 @@ import binascii
 import functools
 import inspect
 import json
-import math
 import types as pytypes
 import zlib
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ForwardRef, Union, get_args, get_origin
@@ -49,13 +45,12 @@ __all__ = [
     "LAYER",
     "MAX_DEPTH",
     "MAX_PARAMS_BYTES",
-    "MAX_RESULT_BYTES",
     "MAX_VALUES",
     "PeerRef",
     "RawCall",
-    "from_tl",
     "method_names",
     "parse_call",
+    "tl_name_of",
     "to_tl",
     "type_names",
 ]
@@ -63,7 +58,6 @@ __all__ = [
 MAX_PARAMS_BYTES = 256 * 1024
 MAX_DEPTH = 12
 MAX_VALUES = 10_000
-MAX_RESULT_BYTES = 1024 * 1024
 _LONG = 2**63
 #: Peer fields that take a chat reference, and what the reference becomes.
 PEER_KINDS = ("InputPeer", "InputUser", "InputChannel")
@@ -200,6 +194,11 @@ def _fields(cls: Any) -> tuple[_Param, ...]:
             _Param(name, _kind(p.annotation), takes_none or p.default is not inspect.Parameter.empty)
         )
     return tuple(found)
+
+
+def tl_name_of(cls: type) -> str:
+    """The TL name of a Telethon class (``messages.messages``), or its class name if not in the schema."""
+    return _registry()[2].get(cls, cls.__name__)
 
 
 def method_names() -> list[str]:
@@ -389,60 +388,3 @@ def to_tl(type_or_method: str, data: dict[str, Any]) -> Any:
     if cls is None:
         raise InvalidArgument(f"{type_or_method}: no such type or method")
     return cls(**parser.fields(cls, data, "params", 0))
-
-
-class _Budget:
-    def __init__(self, limit: int) -> None:
-        self.left = limit
-        self.truncated = False
-
-    def spend(self, amount: int) -> bool:
-        if self.left < amount:
-            self.truncated = True
-            return False
-        self.left -= amount
-        return True
-
-
-def from_tl(value: Any, *, limit: int = MAX_RESULT_BYTES) -> tuple[Any, bool]:
-    """A Telegram result as JSON-ready data, and whether it was cut to fit ``limit`` bytes."""
-    budget = _Budget(limit)
-    return _json(value, budget), budget.truncated
-
-
-def _items(obj: Any) -> Iterator[tuple[str, Any]]:
-    for p in fields_of(type(obj)):
-        yield p.name, getattr(obj, p.name, None)
-
-
-def _json(value: Any, budget: _Budget) -> Any:
-    if isinstance(value, TLObject):
-        budget.spend(8)
-        out: dict[str, Any] = {"_": _registry()[2].get(type(value), type(value).__name__)}
-        for name, item in _items(value):
-            if item is not None and budget.left > 0:
-                out[name] = _json(item, budget)
-        return out
-    if isinstance(value, list):
-        result = []
-        for item in value:
-            if not budget.spend(2):
-                break
-            result.append(_json(item, budget))
-        return result
-    if isinstance(value, bytes):
-        return base64.b64encode(value).decode() if budget.spend(len(value) * 4 // 3 + 2) else None
-    if isinstance(value, datetime):
-        budget.spend(27)
-        return value.astimezone(UTC).isoformat()
-    if isinstance(value, str):
-        budget.spend(len(value) + 2)
-        return value
-    if isinstance(value, float) and not math.isfinite(value):
-        budget.spend(8)
-        return None  # JSON has no NaN or infinity
-    if isinstance(value, (bool, int, float)) or value is None:
-        budget.spend(8)
-        return value
-    budget.spend(8)
-    return str(type(value).__name__)
