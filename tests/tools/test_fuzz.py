@@ -149,15 +149,20 @@ async def _serve(data_dir: Path) -> AsyncIterator[dict[str, Any]]:
             # app.build_gateway's derivation, so the fuzz can sign cursors with hostile payloads;
             # test_tools_are_discovered_and_harvest_real_data proves it still matches.
             key = hmac.new(server_secret_bytes(config), b"mcpgram/cursor/v1", hashlib.sha256).digest()
+            found = await harvest(
+                tools,
+                payload_or_none,
+                seeds=demo.phones.values(),
+                pairs=[(str(marked_id(peer)), msg_id) for peer, msg_id in demo.messages.values()],
+            )
+            # No tool answers a Telegram method name: one known raw read seeds invoke_mtproto.
+            raw = {"method": "users.getFullUser", "params": {"id": "me"}}
+            if await payload_or_none("invoke_mtproto", raw) is not None:
+                found.working["invoke_mtproto"].append(raw)
             yield {
                 "client": client,
                 "tools": tools,
-                "harvest": await harvest(
-                    tools,
-                    payload_or_none,
-                    seeds=demo.phones.values(),
-                    pairs=[(str(marked_id(peer)), msg_id) for peer, msg_id in demo.messages.values()],
-                ),
+                "harvest": found,
                 "mint": CursorMint(key, gateway.owner.tenant_id),
                 "secrets": (
                     *(str(data_dir), str(data_dir.parent), SANDBOX_API_HASH, SERVER_SECRET, key.hex()),
