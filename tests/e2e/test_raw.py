@@ -242,3 +242,17 @@ async def test_the_tool_is_listed_only_where_raw_verbs_can_pass(server: Running)
     assert message == "Unknown tool: 'invoke_mtproto'"
     refused = await post(server, "/v1/mtproto", "users.getFullUser", {"id": "me"}, server.alice)
     assert refused.status_code == 403 and "verbs.raw_read" in refused.json()["message"]
+
+
+async def test_a_raw_verb_set_to_approve_is_refused_until_approvals_exist(
+    server: Running, sandbox: SandboxServer
+) -> None:
+    """raw_read=approve keeps the tool listed, but a call is refused saying approvals are not built,
+    and nothing is sent."""
+    await policy_set(server, server.alice, "--verb", "raw_read=approve")
+    sandbox.rpc_counts.clear()
+    message = await tool_refusal(server, server.alice, "users.getFullUser", {"id": "me"})
+    assert "NOT_ALLOWED" in message and "approval" in message
+    refused = await post(server, "/v1/mtproto", "users.getFullUser", {"id": "me"}, server.alice)
+    assert refused.status_code == 403 and "verbs.raw_read" in refused.json()["message"]
+    assert sandbox.rpc_counts["users.getFullUser"] == 0
