@@ -223,10 +223,16 @@ def parse_methods(items: Iterable[str]) -> frozenset[str]:
     return frozenset(names)
 
 
+#: The stored form's version. 2: written since the raw MTProto bridge exists (``lifted`` may appear).
+#: A version-1 policy was stored before it did, so its ``raw_write`` was never a choice for the bridge
+#: (``--profile all`` wrote ``allow``): it reads as ``deny`` (``--verb raw_write=allow`` restores it).
+STORED_VERSION = 2
+
+
 def to_json(policy: Policy) -> str:
     """The stored form: compact JSON, every verb written out (an unknown verb later reads as deny)."""
     payload = {
-        "v": 1,
+        "v": STORED_VERSION,
         "profile": policy.profile,
         "verbs": {verb: policy.rule(verb) for verb in VERBS},
         "read": policy.read.entries(),
@@ -243,12 +249,15 @@ def from_json(text: str) -> Policy:
     """A stored policy; anything malformed is ConfigError (the caller fails closed, never open)."""
     try:
         raw: Any = json.loads(text)
-        if not isinstance(raw, dict) or raw.get("v") != 1:
+        version = raw.get("v") if isinstance(raw, dict) else None
+        if version not in (1, STORED_VERSION) or isinstance(version, bool):
             raise ValueError
         verbs = raw["verbs"]
         if not isinstance(verbs, dict):
             raise ValueError
         rules = parse_rules(f"{verb}={rule}" for verb, rule in verbs.items())
+        if version == 1:
+            rules["raw_write"] = "deny"
         sends = raw.get("sends", "anyone")
         if sends not in get_args(Sends):
             raise ValueError
@@ -259,7 +268,7 @@ def from_json(text: str) -> Policy:
             sends=sends,
             profile=str(raw.get("profile", "custom"))[:32],
             tightened=bool(raw.get("tightened", False)),
-            lifted=parse_methods(raw.get("lifted", [])),
+            lifted=parse_methods(raw.get("lifted", []) if version == STORED_VERSION else []),
         )
     except (ValueError, KeyError, TypeError, ConfigError):
         raise ConfigError(
