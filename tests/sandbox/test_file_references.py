@@ -83,9 +83,7 @@ async def test_channel_messages_carry_the_fresh_reference(
     world.expire_file_references(post.document.id)
     with pytest.raises(errors.FileReferenceExpiredError):
         await get_file(bob, post.document)
-    answer = await bob(
-        functions.channels.GetMessagesRequest(as_bob, [types.InputMessageID(post.id)])  # type: ignore[arg-type]
-    )
+    answer = await bob(functions.channels.GetMessagesRequest(as_bob, [types.InputMessageID(post.id)]))
     document = answer.messages[0].media.document
     assert document.file_reference != post.document.file_reference
     assert (
