@@ -14,6 +14,7 @@ from PIL import Image, ImageDraw
 from telethon import types, utils
 
 from mcpgram.sandbox import SandboxServer
+from mcpgram.sandbox.render_media import served_bytes
 
 from .conftest import ClientFactory
 from .test_files import make_pair, named
@@ -74,6 +75,7 @@ async def test_each_photo_size_downloads_and_decodes(
     assert len({len(d) for d in downloaded.values()}) == len(downloaded)  # each its own bytes
     # With no choice, Telethon takes the largest: the progressive one, whole.
     assert await pair.bob.download_media(message, bytes) == downloaded["w"]
+    assert served_bytes(sandbox.world.files[message.photo.id]) == downloaded["w"]
     original_colour = mean_colour(decode(original))
     for data in downloaded.values():
         assert all(abs(a - b) < 12 for a, b in zip(mean_colour(decode(data)), original_colour, strict=True))

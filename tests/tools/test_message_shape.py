@@ -11,7 +11,7 @@ import pytest
 from telethon.tl import types
 
 from mcpgram.sandbox.messaging import Changes, post
-from mcpgram.sandbox.render_media import size_set
+from mcpgram.sandbox.render_media import served_bytes
 from mcpgram.sandbox.world import Content, PeerKey
 
 from .conftest import Demo
@@ -90,9 +90,7 @@ async def test_media_summary_names_kind_size_and_duration(shared: Demo) -> None:
         page = await shared.call("get_messages", chat=str(marked(peer)), ids=[msg_id])
         media = page["messages"][0]["media"]
         stored = world.files[shared.demo.message(label).content.media_id or 0]
-        sizes = size_set(stored) if kind == "photo" else None
-        served = len(sizes.sizes[-1].data) if sizes is not None else len(stored.data)
-        assert media["kind"] == kind and media["size"] == served
+        assert media["kind"] == kind and media["size"] == len(served_bytes(stored))
         assert media.get("name") == stored.name
         durations = [round(a.duration) for a in stored.attributes if hasattr(a, "duration")]
         assert media.get("duration") == (durations[0] if durations else None)

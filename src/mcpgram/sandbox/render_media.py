@@ -123,3 +123,12 @@ def location_bytes(stored: StoredFile, thumb_size: str) -> bytes:
     if size is None:
         raise RpcError(400, "LOCATION_INVALID")
     return size.data
+
+
+def served_bytes(stored: StoredFile) -> bytes:
+    """What a plain download of the file gets: a photo's largest size (as sent, if undecodable), a
+    document's own bytes. Tests compare downloads with it instead of ``stored.data``."""
+    if stored.kind == "document":
+        return stored.data
+    sizes = size_set(stored)
+    return sizes.sizes[-1].data if sizes is not None else stored.data
