@@ -150,3 +150,15 @@ async def test_document_thumbnails(make_client: ClientFactory, sandbox: SandboxS
 
     plain = await alice.send_file("me", named(os.urandom(2000), "blob.bin"), force_document=True)
     assert not plain.document.thumbs
+
+
+async def test_a_photo_too_large_to_decode_is_served_as_sent(make_client: ClientFactory) -> None:
+    """95 megapixels (past the sandbox's 40 and Pillow's bomb warning) are not decoded: one x size with
+    the header's dimensions, downloading the bytes as sent."""
+    alice = await make_client(phone="9996630004", first_name="Alice")
+    out = io.BytesIO()
+    Image.new("1", (10_000, 9_500)).save(out, "PNG")
+    sent = await alice.send_file("me", named(out.getvalue(), "huge.png"))
+    (size,) = sent.photo.sizes
+    assert (size.type, size.w, size.h, size.size) == ("x", 10_000, 9_500, len(out.getvalue()))
+    assert await alice.download_media(sent, bytes) == out.getvalue()
