@@ -11,7 +11,7 @@ import io
 import os
 
 from PIL import Image, ImageDraw
-from telethon import types, utils
+from telethon import functions, types, utils
 
 from mcpgram.sandbox import SandboxServer
 from mcpgram.sandbox.render_media import served_bytes
@@ -154,11 +154,15 @@ async def test_document_thumbnails(make_client: ClientFactory, sandbox: SandboxS
 
 async def test_a_photo_too_large_to_decode_is_served_as_sent(make_client: ClientFactory) -> None:
     """95 megapixels (past the sandbox's 40 and Pillow's bomb warning) are not decoded: one x size with
-    the header's dimensions, downloading the bytes as sent."""
+    the header's dimensions, downloading the bytes as sent. (Uploaded raw: Telethon's send_file would
+    shrink it to 2560 px first.)"""
     alice = await make_client(phone="9996630004", first_name="Alice")
     out = io.BytesIO()
     Image.new("1", (10_000, 9_500)).save(out, "PNG")
-    sent = await alice.send_file("me", named(out.getvalue(), "huge.png"))
-    (size,) = sent.photo.sizes
+    uploaded = await alice.upload_file(out.getvalue(), file_name="huge.png")
+    media = await alice(
+        functions.messages.UploadMediaRequest(types.InputPeerSelf(), types.InputMediaUploadedPhoto(uploaded))
+    )
+    (size,) = media.photo.sizes
     assert (size.type, size.w, size.h, size.size) == ("x", 10_000, 9_500, len(out.getvalue()))
-    assert await alice.download_media(sent, bytes) == out.getvalue()
+    assert await alice.download_media(media.photo, bytes) == out.getvalue()
