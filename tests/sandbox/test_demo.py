@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import re
 import time
 from collections.abc import AsyncIterator
 
 import pytest
+from PIL import Image
 from telethon import TelegramClient, errors, functions, types
 
 from mcpgram.sandbox import SandboxServer
@@ -123,12 +125,16 @@ async def test_channel_post_comments(dana: TelegramClient, demo: tuple[SandboxSe
 async def test_photo_and_document_download(
     dana: TelegramClient, demo: tuple[SandboxServer, DemoWorld]
 ) -> None:
-    """The demo's photo and CSV download byte for byte, and the voice note carries its audio attributes."""
+    """The demo's photo downloads as Telegram serves it (a JPEG of the picture's size), the CSV byte for
+    byte, and the voice note carries its audio attributes."""
     _, built = demo
     peer, msg_id = built.messages["alex_sunset"]
     alex = await dana.get_entity(peer_tl(peer))
     photo = await dana.get_messages(alex, ids=msg_id)
-    assert await dana.download_media(photo, file=bytes) == picture("sunset")
+    with Image.open(io.BytesIO(await dana.download_media(photo, file=bytes))) as image:
+        assert (image.format, image.size) == ("JPEG", (320, 200))
+    with Image.open(io.BytesIO(picture("sunset"))) as original:
+        assert image.size == original.size
     peer, msg_id = built.messages["budget_csv"]
     csv = await dana.get_messages(await dana.get_entity(peer_tl(peer)), ids=msg_id)
     assert csv.file.name == "conference_budget.csv"

@@ -11,6 +11,7 @@ import zlib
 from dataclasses import dataclass
 
 import pytest
+from PIL import Image
 from telethon import TelegramClient, errors, events, functions, types
 from telethon.tl.custom import Message
 
@@ -91,7 +92,8 @@ async def test_big_file_round_trip(make_client: ClientFactory, sandbox: SandboxS
 
 
 async def test_photo_keeps_image_dimensions(make_client: ClientFactory, sandbox: SandboxServer) -> None:
-    """PNG and JPEG photos arrive with their real width and height, and download unchanged."""
+    """PNG and JPEG photos arrive with their real width and height; a decodable one downloads re-encoded
+    as a JPEG of that size (as Telegram serves photos), one Pillow cannot decode as it was sent."""
     pair = await make_pair(make_client, sandbox, "3")
     png = make_png(37, 21)
     sent = await pair.alice.send_file(pair.bob_peer, named(png, "dot.png"), caption="a dot")
@@ -101,10 +103,14 @@ async def test_photo_keeps_image_dimensions(make_client: ClientFactory, sandbox:
     assert (size.w, size.h) == (37, 21)
     assert message.message == "a dot"
     assert message.photo.id == sent.photo.id
-    assert await pair.bob.download_media(message, bytes) == png
-    await pair.alice.send_file(pair.bob_peer, named(make_jpeg_header(640, 480), "pic.jpg"))
+    downloaded = await pair.bob.download_media(message, bytes)
+    with Image.open(io.BytesIO(downloaded)) as image:
+        assert (image.format, image.size) == ("JPEG", (37, 21))
+    header_only = make_jpeg_header(640, 480)
+    await pair.alice.send_file(pair.bob_peer, named(header_only, "pic.jpg"))
     (jpeg,) = await pair.received()
     assert (jpeg.photo.sizes[-1].w, jpeg.photo.sizes[-1].h) == (640, 480)
+    assert await pair.bob.download_media(jpeg, bytes) == header_only
 
 
 async def test_voice_note_and_round_video_round_trip(

@@ -3,6 +3,7 @@
 Everything that depends on *who is looking* is decided here: access hashes, ``self``/``contact``
 flags, phone visibility, ``out`` and membership flags. Input peers are checked the way Telegram
 checks them: an access hash minted for another account is ``PEER_ID_INVALID`` / ``CHANNEL_INVALID``.
+Photos and documents are rendered by ``render_media.py``.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from typing import Any
 
 from telethon.tl import types
 
+from .render_media import media_tl
 from .router import RpcError
-from .world import Channel, Chat, Message, PeerKey, StoredFile, User, World, user_peer
+from .world import Channel, Chat, Message, PeerKey, User, World, user_peer
 
 # -- peers ---------------------------------------------------------------------------------------
 
@@ -214,60 +216,7 @@ def message_peers(message: Message) -> list[PeerKey]:
     return peers
 
 
-# -- media and messages --------------------------------------------------------------------------
-
-
-def photo_tl(stored: StoredFile) -> Any:
-    width, height = stored.width or 800, stored.height or 600
-    return types.Photo(
-        id=stored.id,
-        access_hash=stored.access_hash,
-        file_reference=stored.file_reference,
-        date=stored.date,
-        sizes=[types.PhotoSize(type="x", w=width, h=height, size=len(stored.data))],
-        dc_id=2,
-    )
-
-
-def document_tl(stored: StoredFile) -> Any:
-    attributes = list(stored.attributes)
-    if stored.name and not any(isinstance(a, types.DocumentAttributeFilename) for a in attributes):
-        attributes.append(types.DocumentAttributeFilename(stored.name))
-    return types.Document(
-        id=stored.id,
-        access_hash=stored.access_hash,
-        file_reference=stored.file_reference,
-        date=stored.date,
-        mime_type=stored.mime_type,
-        size=len(stored.data),
-        dc_id=2,
-        attributes=attributes,
-    )
-
-
-def document_flags(stored: StoredFile) -> dict[str, bool]:
-    """The ``voice`` / ``round`` / ``video`` flags Telegram sets on ``messageMediaDocument``."""
-    flags: dict[str, bool] = {}
-    for attr in stored.attributes:
-        if isinstance(attr, types.DocumentAttributeAudio) and attr.voice:
-            flags["voice"] = True
-        if isinstance(attr, types.DocumentAttributeVideo):
-            flags["round" if attr.round_message else "video"] = True
-    return flags
-
-
-def stored_media_tl(stored: StoredFile) -> Any:
-    """A stored photo or document as ``MessageMedia``."""
-    if stored.kind == "photo":
-        return types.MessageMediaPhoto(photo=photo_tl(stored))
-    return types.MessageMediaDocument(document=document_tl(stored), **document_flags(stored))
-
-
-def media_tl(world: World, message: Message) -> Any:
-    content = message.content
-    if content.media_id is None:
-        return None
-    return stored_media_tl(world.files[content.media_id])
+# -- messages ------------------------------------------------------------------------------------
 
 
 def reactions_tl(viewer: int, reactions: dict[str, list[int]]) -> Any:

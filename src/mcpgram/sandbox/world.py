@@ -250,7 +250,10 @@ class StoredFile:
     attributes: list[Any] = field(default_factory=list)  # TL DocumentAttribute*
     width: int = 0
     height: int = 0
-    file_reference: bytes = b"\x01sandbox"
+    #: The thumbnail a client uploaded with a document (a video's first frame, say), as sent.
+    thumb: bytes | None = None
+    #: Derived data made on first use (``render_media``: the photo sizes), never part of equality.
+    cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
 
 @dataclass
@@ -306,6 +309,10 @@ class World:
         #: Pending uploads by ``(user id, file_id)`` (``files.PendingUpload``), least recently saved first.
         self.uploads: dict[tuple[int, int], Any] = {}
         self.upload_cap = 256 * 1024 * 1024  # pending upload bytes one user may hold
+        #: Seconds a file reference stays current (None: until :meth:`expire_file_references`).
+        self.file_reference_ttl: int | None = None
+        self._reference_epochs: dict[int, int] = {}  # file id -> times its reference was expired
+        self._reference_epoch = 0  # times every reference was expired
         self.read: dict[tuple[int, PeerKey], ReadState] = {}
         self.filters: dict[int, list[DialogFilter]] = {}
         self.codes: dict[str, PendingCode] = {}  # by phone_code_hash
@@ -469,3 +476,22 @@ class World:
         self._next_file += 1
         self.files[stored.id] = stored
         return stored
+
+    def file_reference(self, stored: StoredFile) -> bytes:
+        """The reference that names ``stored`` now; an older one is ``FILE_REFERENCE_EXPIRED``.
+
+        It changes when :meth:`expire_file_references` is called, and every ``file_reference_ttl``
+        seconds of the world's clock; it is the same for every viewer, so a message fetched again
+        carries the current one.
+        """
+        period = self.now() // self.file_reference_ttl if self.file_reference_ttl else 0
+        epoch = f"{stored.id}:{self._reference_epoch}:{self._reference_epochs.get(stored.id, 0)}:{period}"
+        mac = hmac.new(self.secret, f"file-reference:{epoch}".encode(), hashlib.sha256).digest()
+        return b"\x02" + mac[:19]
+
+    def expire_file_references(self, file_id: int | None = None) -> None:
+        """Make the current reference of one stored file (or of every file) stale, as Telegram may."""
+        if file_id is None:
+            self._reference_epoch += 1
+        else:
+            self._reference_epochs[file_id] = self._reference_epochs.get(file_id, 0) + 1

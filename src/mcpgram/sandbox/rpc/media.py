@@ -16,10 +16,12 @@ from telethon.tl import functions, types
 from .. import scheduled
 from ..files import image_size, take_upload
 from ..messaging import Changes, post, publish
-from ..render import resolve_input_peer, stored_media_tl
+from ..render import resolve_input_peer
+from ..render_media import stored_media_tl
 from ..router import Ctx, Router, RpcError
 from ..world import Content, Message, PeerKey, StoredFile, World
 from .messages import check_random_id, reply_header
+from .upload import check_reference
 
 router = Router()
 
@@ -32,10 +34,7 @@ def _find(world: World, kind: str, input_ref: Any) -> StoredFile:
     stored = world.files.get(getattr(input_ref, "id", 0))
     if stored is None or stored.kind != kind or stored.access_hash != input_ref.access_hash:
         raise RpcError(400, "MEDIA_EMPTY")
-    if not input_ref.file_reference:
-        raise RpcError(400, "FILE_REFERENCE_EMPTY")
-    if input_ref.file_reference != stored.file_reference:
-        raise RpcError(400, "FILE_REFERENCE_EXPIRED")
+    check_reference(world, stored, input_ref.file_reference)
     return stored
 
 
@@ -47,8 +46,7 @@ def _store_photo(world: World, user_id: int, media: Any) -> StoredFile:
 
 def _store_document(world: World, user_id: int, media: Any) -> StoredFile:
     data, upload_name = take_upload(world, user_id, media.file)
-    if media.thumb is not None:
-        take_upload(world, user_id, media.thumb)  # accepted and dropped: no thumbnails are kept
+    thumb = take_upload(world, user_id, media.thumb)[0] if media.thumb is not None else None
     attributes = list(media.attributes or [])
     name = next((a.file_name for a in attributes if isinstance(a, types.DocumentAttributeFilename)), None)
     mime_type = media.mime_type or "application/octet-stream"
@@ -61,6 +59,7 @@ def _store_document(world: World, user_id: int, media: Any) -> StoredFile:
         mime_type=mime_type,
         name=None if name else (upload_name or None),
         attributes=attributes,
+        thumb=thumb,
     )
 
 
@@ -91,7 +90,7 @@ def _peek_random_id(ctx: Ctx, random_id: int) -> None:
 @router.method(functions.messages.UploadMediaRequest)
 def upload_media(ctx: Ctx, req: Any) -> Any:
     resolve_input_peer(ctx.world, ctx.user_id, req.peer)
-    return stored_media_tl(stored_media(ctx.world, ctx.user_id, req.media))
+    return stored_media_tl(ctx.world, stored_media(ctx.world, ctx.user_id, req.media))
 
 
 def _post_media(

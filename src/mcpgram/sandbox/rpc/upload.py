@@ -3,7 +3,8 @@
 ``upload.getFile`` enforces Telegram's offset / limit rules (https://core.telegram.org/api/files):
 without ``precise`` both are multiples of 4 KiB and the limit divides 1 MiB; with it they are
 multiples of 1 KiB and the limit is at most 1 MiB; either way one answer stays inside one 1 MiB
-block. Photo and document access hashes are global (not per viewer), as in Telegram.
+block (``OFFSET_INVALID`` / ``LIMIT_INVALID``). Photo and document access hashes are global (not
+per viewer), as in Telegram; the file reference must be the file's current one.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from typing import Any
 from telethon.tl import functions, types
 
 from ..files import save_part, storage_type
-from ..render import photo_tl, resolve_input_peer
+from ..render import resolve_input_peer
+from ..render_media import location_bytes
 from ..router import Ctx, Router, RpcError
-from ..world import StoredFile
+from ..world import StoredFile, World
 
 router = Router()
 
@@ -44,10 +46,11 @@ def check_range(offset: int, limit: int, *, precise: bool) -> None:
         raise RpcError(400, "LIMIT_INVALID")
 
 
-def check_reference(stored: StoredFile, file_reference: bytes) -> None:
+def check_reference(world: World, stored: StoredFile, file_reference: bytes) -> None:
+    """A reference must be the file's current one (``World.file_reference``)."""
     if not file_reference:
         raise RpcError(400, "FILE_REFERENCE_EMPTY")
-    if file_reference != stored.file_reference:
+    if file_reference != world.file_reference(stored):
         raise RpcError(400, "FILE_REFERENCE_EXPIRED")
 
 
@@ -58,24 +61,16 @@ def _stored(ctx: Ctx, kind: str, file_id: int, access_hash: int) -> StoredFile:
     return stored
 
 
-def _photo_sizes(stored: StoredFile) -> set[str]:
-    return {size.type for size in photo_tl(stored).sizes if hasattr(size, "type")}
+def _locate(ctx: Ctx, location: Any) -> tuple[bytes, int]:
+    """The bytes an ``InputFileLocation`` names and the file's date, checked as Telegram checks it.
 
-
-def _locate(ctx: Ctx, location: Any) -> StoredFile:
-    """The stored file an ``InputFileLocation`` names, checked as Telegram checks it."""
-    if isinstance(location, types.InputDocumentFileLocation):
-        stored = _stored(ctx, "document", location.id, location.access_hash)
-        check_reference(stored, location.file_reference)
-        if location.thumb_size:
-            raise RpcError(400, "LOCATION_INVALID")  # the sandbox keeps no document thumbnails
-        return stored
-    if isinstance(location, types.InputPhotoFileLocation):
-        stored = _stored(ctx, "photo", location.id, location.access_hash)
-        check_reference(stored, location.file_reference)
-        if location.thumb_size not in _photo_sizes(stored):
-            raise RpcError(400, "LOCATION_INVALID")
-        return stored
+    A profile photo (``InputPeerPhotoFileLocation``) is served as it was stored, big or small.
+    """
+    if isinstance(location, types.InputDocumentFileLocation | types.InputPhotoFileLocation):
+        kind = "document" if isinstance(location, types.InputDocumentFileLocation) else "photo"
+        stored = _stored(ctx, kind, location.id, location.access_hash)
+        check_reference(ctx.world, stored, location.file_reference)
+        return location_bytes(stored, location.thumb_size), stored.date
     if isinstance(location, types.InputPeerPhotoFileLocation):
         world = ctx.world
         peer = resolve_input_peer(world, ctx.user_id, location.peer)
@@ -84,14 +79,15 @@ def _locate(ctx: Ctx, location: Any) -> StoredFile:
         photo = world.files.get(location.photo_id)
         if photo is None or current != location.photo_id:
             raise RpcError(400, "FILE_ID_INVALID")
-        return photo
+        return photo.data, photo.date
     raise RpcError(400, "LOCATION_INVALID")
 
 
 @router.method(functions.upload.GetFileRequest)
 def get_file(ctx: Ctx, req: Any) -> Any:
     check_range(req.offset, req.limit, precise=bool(req.precise))
-    stored = _locate(ctx, req.location)
-    chunk = stored.data[req.offset : req.offset + req.limit]
-    whole = req.offset == 0 and len(stored.data) <= req.limit
-    return types.upload.File(type=storage_type(chunk, whole=whole), mtime=stored.date, bytes=chunk)
+    data, mtime = _locate(ctx, req.location)
+    # One slice of at most 1 MiB is copied (TL serialises bytes only); the stored file never is.
+    chunk = bytes(memoryview(data)[req.offset : req.offset + req.limit])
+    whole = req.offset == 0 and len(data) <= req.limit
+    return types.upload.File(type=storage_type(chunk, whole=whole), mtime=mtime, bytes=chunk)

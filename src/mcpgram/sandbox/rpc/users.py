@@ -6,7 +6,8 @@ from typing import Any
 
 from telethon.tl import functions, types
 
-from ..render import photo_tl, resolve_input_user, user_tl
+from ..render import resolve_input_user, user_tl
+from ..render_media import photo_tl
 from ..router import Ctx, Router, RpcError
 from ..world import World
 
@@ -46,7 +47,7 @@ def get_full_user(ctx: Ctx, req: Any) -> Any:
         blocked=user.id in world.users[viewer].blocked,
         phone_calls_available=not user.bot,
         video_calls_available=not user.bot,
-        profile_photo=photo_tl(stored) if stored is not None and stored.kind == "photo" else None,
+        profile_photo=photo_tl(world, stored) if stored is not None and stored.kind == "photo" else None,
         bot_info=bot_info,
     )
     return types.users.UserFull(full_user=full, chats=[], users=[user_tl(world, viewer, user)])
