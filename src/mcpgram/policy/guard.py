@@ -20,7 +20,8 @@ with their own verbs (``download``, ``raw_read``, ``raw_write``). This module ho
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import telegram
@@ -47,6 +48,9 @@ class Action:
     #: The recipient is only known once the call acts (a phone number that is not a contact): allowed
     #: only with a write scope of ``*`` and ``sends: anyone``.
     unresolved_recipient: bool = False
+    #: What a write carries (text, file bytes or a temporary file of ours, media handles), for the
+    #: audit journal's keyed digest only: never shown, logged or compared.
+    content: tuple[str | bytes | Path, ...] = field(default=(), repr=False, compare=False)
 
 
 def reads(*chats: ChatRef) -> Action:
