@@ -14,7 +14,6 @@ from mcpgram.audit.entry import (
     JournalKeys,
     encode_entry,
     parse_entry,
-    part_digest,
     timestamp,
 )
 
@@ -23,9 +22,9 @@ KEYS = JournalKeys.derive(SECRET)
 #: A journal written by this release must verify after any refactor: these bytes are the format.
 LINE_1 = (
     b'{"v":1,"seq":1,"time":"2025-06-15T15:06:40.500Z","tenant":"tnt_0123456789abcdef","kind":"write",'
-    b'"tool":"send_message","chat":-1001234567890,"outcome":"ok","content":"b4f695f0645c462828f017e7cf4ce88d",'
+    b'"tool":"send_message","chat":-1001234567890,"outcome":"ok","content":"af83a6a0ed54d8e6dbc39f7413fe5686",'
     b'"prev":"0000000000000000000000000000000000000000000000000000000000000000",'
-    b'"mac":"e4899486d12d0fff4366e77877b7a140ac05a6784fa90bfe394b36ed0b918c7a"}\n'
+    b'"mac":"90438c65996e77655e4c6ff9a6d932c0faf227ffec93a9dd6b1fb919d2dfb01a"}\n'
 )
 
 
@@ -56,13 +55,14 @@ def test_keys_and_digests_match_the_known_answers() -> None:
     assert KEYS.chain.hex() == "4c8c1aaa43c7d535e3c78620d802e4b19ad907492118d4cd1e5882b31dcec278"
     assert KEYS.content.hex() == "448cc2a40a762d9a7e27832ea034b108fca74bd8c4b5f8f897fb4677444c1194"
     assert KEYS.chain == hmac.new(SECRET, b"mcpgram/audit/chain/v1", hashlib.sha256).digest()
-    assert KEYS.content_digest([part_digest("hello")]) == "b4f695f0645c462828f017e7cf4ce88d"
-    expected = hmac.new(KEYS.content, hashlib.sha256(b"thello").digest(), hashlib.sha256).hexdigest()[:32]
-    assert KEYS.content_digest([part_digest("hello")]) == expected
-    parts = [part_digest("caption"), part_digest(b"\x89PNG"), part_digest("handle")]
-    assert KEYS.content_digest(parts) == "ba287a724465d495aa1d0b127f89908b"
-    # Text and the same bytes as a file are different content.
-    assert part_digest("abc") != part_digest(b"abc")
+    assert KEYS.content_digest(["hello"]) == "af83a6a0ed54d8e6dbc39f7413fe5686"
+    framed = b"t" + (5).to_bytes(8, "big") + b"hello"
+    expected = hmac.new(KEYS.content, framed, hashlib.sha256).hexdigest()[:32]
+    assert KEYS.content_digest(["hello"]) == expected
+    assert KEYS.content_digest(["caption", b"\x89PNG", "handle"]) == "a15bec0db8d9f841360fca8071d635c9"
+    # Text and the same bytes as a file are different content; parts cannot run into each other.
+    assert KEYS.content_digest(["abc"]) != KEYS.content_digest([b"abc"])
+    assert KEYS.content_digest(["ab", "c"]) != KEYS.content_digest(["a", "bc"])
     assert "***" in repr(KEYS) and KEYS.chain.hex() not in repr(KEYS)
 
 
@@ -76,7 +76,7 @@ def test_an_entry_encodes_to_the_pinned_line() -> None:
         tool="send_message",
         chat=-1001234567890,
         outcome="ok",
-        content=KEYS.content_digest([part_digest("hello")]),
+        content=KEYS.content_digest(["hello"]),
         prev=GENESIS,
     )
     assert line == LINE_1

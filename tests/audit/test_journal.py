@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mcpgram.audit.entry import GENESIS, JournalKeys, parse_entry, part_digest
+from mcpgram.audit.entry import GENESIS, JournalKeys, parse_entry
 from mcpgram.audit.journal import AuditJournal, Head
 from mcpgram.audit.reading import Filter, journal_files, newest, verify
 
@@ -49,7 +49,7 @@ def test_entries_are_appended_in_a_private_file_and_chain(tmp_path: Path) -> Non
     entries = [parse_entry(line) for line in lines(directory / "audit.jsonl")]
     assert entries[0].prev == GENESIS and entries[1].prev == entries[0].mac == heads[0].mac
     assert entries[2].time == "2025-06-15T15:06:40.000Z" and entries[2].kind == "raw"
-    assert entries[2].content == KEYS.content_digest([part_digest(b"payload 2")])
+    assert entries[2].content == KEYS.content_digest([b"payload 2"])
     verdict = verify(directory, KEYS)
     assert verdict.problem is None and verdict.entries == 3 and verdict.head == heads[-1]
 
@@ -67,7 +67,7 @@ def test_record_keeps_ids_and_identifiers_only(tmp_path: Path) -> None:
     assert [e.chat for e in found] == [-1001234567890, None, None, 5, 7]
     assert found[3].tool == "secret_text_in_a_name" and found[3].outcome == "ok:_with_text"
     assert found[4].kind == "approval"
-    assert found[4].content == KEYS.content_digest([part_digest("hello"), part_digest(b"\x00")])
+    assert found[4].content == KEYS.content_digest(["hello", b"\x00"])
     raw = (tmp_path / "audit" / "audit.jsonl").read_bytes()
     assert b"15551234567" not in raw and b"alice" not in raw and b"hello" not in raw
 
@@ -83,7 +83,7 @@ def test_rotation_carries_the_chain_across_files(tmp_path: Path) -> None:
         last, first = parse_entry(lines(older)[-1]), parse_entry(lines(newer)[0])
         assert first.prev == last.mac and first.seq == last.seq + 1
         assert older.name == f"audit.{last.seq:012d}.jsonl"
-        assert older.stat().st_size <= 4096
+        assert older.stat().st_size <= 4096 and stat.S_IMODE(older.stat().st_mode) == 0o400
     verdict = verify(directory, KEYS)
     assert verdict.problem is None and verdict.entries == 60 and len(verdict.files) == len(files)
 
@@ -142,6 +142,26 @@ def test_writers_sharing_the_files_keep_one_chain(tmp_path: Path) -> None:
     assert verdict.problem is None and verdict.entries == 40
 
 
+def test_a_journal_file_moved_away_by_hand_is_noticed(tmp_path: Path) -> None:
+    """Renamed or deleted under a running writer, the file is replaced and the chain carries on from
+    what is left; a deleted file is entries cut from the end, which only an anchor shows."""
+    directory = tmp_path / "audit"
+    book = journal(directory)
+    fill(book, 2)
+    (directory / "audit.jsonl").rename(directory / "audit.000000000002.jsonl")  # as a rotation would
+    book._path_checked_at = -10.0  # the path is looked at once a second: now
+    anchor = fill(book, 2)[-1]
+    assert anchor.seq == 4 and verify(directory, KEYS, anchor=anchor).problem is None
+    (directory / "audit.jsonl").unlink()  # gone: seen at once (no links left)
+    assert [h.seq for h in fill(book, 1)] == [3]
+    book.close()
+    assert [p.name for p in journal_files(directory)] == ["audit.000000000002.jsonl", "audit.jsonl"]
+    assert verify(directory, KEYS).problem is None
+    problem = verify(directory, KEYS, anchor=anchor).problem
+    assert problem is not None and "entry seq 4 is not the anchored one" not in str(problem)
+    assert "ends at seq 3, before the anchor's seq 4" in str(problem)
+
+
 def test_a_cut_last_line_is_reported_and_the_next_entry_chains_past_it(tmp_path: Path) -> None:
     directory = tmp_path / "audit"
     book = journal(directory)
@@ -170,6 +190,16 @@ def test_a_failed_write_is_logged_and_never_raised(tmp_path: Path, caplog: pytes
     book.close()
     assert [r.getMessage() for r in caplog.records] == ["audit.write_failed"]
     assert "the text" not in caplog.text
+
+
+def test_a_file_is_digested_as_its_bytes(tmp_path: Path) -> None:
+    """A temporary file of ours (a fetched URL) digests as the same bytes sent inline would."""
+    book = journal(tmp_path / "audit")
+    path = tmp_path / "fetched.bin"
+    path.write_bytes(b"\x89PNG" * 300_000)
+    assert book.digest(["caption", path]) == book.digest(["caption", b"\x89PNG" * 300_000])
+    assert book.digest(["caption", path]) != book.digest(["caption", b"\x89PNG"])
+    assert book.digest([]) is None
 
 
 @pytest.mark.parametrize("policy", ["always", "interval", "never"])

@@ -1,10 +1,10 @@
 """The journal's files: append one entry under an OS lock, rotate by size, carry the chain across.
 
 ``data_dir/audit/`` (0700) holds ``audit.jsonl``, the file appended to; ``audit.<seq>.jsonl``, the
-rotated files, each named by the 12-digit seq of its last entry; and ``audit.lock``. Files are 0600.
+rotated files, each named by the 12-digit seq of its last entry (0400); and ``audit.lock`` (0600).
 
 Every process serving the data dir (``serve --workers N``) appends to the same chain: an append
-takes ``flock`` on ``audit.lock``, looks at ``audit.jsonl`` (one ``stat``), and if another process
+takes ``flock`` on ``audit.lock``, looks at ``audit.jsonl`` (one ``fstat``), and if another process
 wrote or rotated since this one last did, reads the last entry back (one ``pread`` of the tail) to
 chain to it. Then it writes one line with ``O_APPEND`` and releases the lock, so the chain stays one
 line after another whatever the number of writers. Past ``max_bytes`` the file is renamed to its
@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import errno
 import fcntl
-import hashlib
 import logging
 import os
 import re
@@ -39,9 +38,19 @@ from pathlib import Path
 from typing import Literal
 
 from ..datadir import ensure_data_dir
-from .entry import GENESIS, JournalKeys, Kind, clean_name, encode_entry, parse_entry, part_digest, timestamp
+from .entry import (
+    GENESIS,
+    JournalKeys,
+    Kind,
+    clean_name,
+    content_hex,
+    encode_entry,
+    parse_entry,
+    part_frame,
+    timestamp,
+)
 
-__all__ = ["ACTIVE_FILE", "AuditJournal", "FsyncPolicy", "Head", "file_part_digest", "last_line"]
+__all__ = ["ACTIVE_FILE", "AuditJournal", "FsyncPolicy", "Head", "last_line"]
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +61,9 @@ ROTATED = re.compile(r"^audit\.(\d{12})\.jsonl$")
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
 FSYNC_INTERVAL_SECONDS = 1.0
 _TAIL_BYTES = 4096
+_ACTIVE_MODE = 0o600
+_ROTATED_MODE = 0o400
+_PATH_CHECK_SECONDS = 1.0
 #: A chat id as the tools read one (``telegram/refs.py``); a phone number needs a ``+`` or spaces.
 _CHAT_ID = re.compile(r"-?\d{1,20}", re.ASCII)
 _OPEN_FLAGS = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -66,15 +78,6 @@ class Head:
 
     def __str__(self) -> str:
         return f"{self.seq}:{self.mac}"
-
-
-def file_part_digest(path: Path) -> bytes:
-    """:func:`~mcpgram.audit.entry.part_digest` of a file's bytes, read in pieces."""
-    digest = hashlib.sha256(b"b")
-    with path.open("rb") as file:
-        while chunk := file.read(1 << 20):
-            digest.update(chunk)
-    return digest.digest()
 
 
 def last_line(fd: int, size: int) -> tuple[bytes | None, bool]:
@@ -126,7 +129,7 @@ class AuditJournal:
         self._thread_lock = threading.Lock()  # flock does not exclude threads sharing one descriptor
         self._lock_fd = -1
         self._fd = -1
-        self._ino = -1
+        self._path_checked_at = 0.0
         #: The active file's size after our last write, with the seq and mac written then; a size
         #: that differs means another process appended or rotated, and the tail is read again.
         self._end = -1
@@ -157,7 +160,7 @@ class AuditJournal:
             content: The bytes the call carried (serialised request, text...): only their keyed
                 digest is kept.
         """
-        digest = None if content is None else self.keys.content_digest([part_digest(content)])
+        digest = None if content is None else self.keys.content_digest([content])
         return self.append(
             tenant=tenant_id,
             kind=kind,
@@ -196,9 +199,20 @@ class AuditJournal:
         """
         if not parts:
             return None
-        return self.keys.content_digest(
-            file_part_digest(part) if isinstance(part, Path) else part_digest(part) for part in parts
-        )
+        if not any(isinstance(part, Path) for part in parts):
+            return self.keys.content_digest(parts)  # type: ignore[arg-type]  # no Path among them
+        mac = self.keys.content_mac()
+        for part in parts:
+            if isinstance(part, Path):
+                with part.open("rb") as file:
+                    mac.update(part_frame(b"", os.fstat(file.fileno()).st_size))
+                    while chunk := file.read(1 << 20):
+                        mac.update(chunk)
+            else:
+                data = part.encode("utf-8", "surrogatepass") if isinstance(part, str) else part
+                mac.update(part_frame(part, len(data)))
+                mac.update(data)
+        return content_hex(mac)
 
     def append(  # one argument per field
         self, *, tenant: str, kind: Kind, tool: str, chat: int | None, outcome: str, content: str | None
@@ -262,20 +276,31 @@ class AuditJournal:
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
     def _current_size(self) -> int:
-        """The active file's size, (re)opening it if it is not the file our descriptor holds."""
-        try:
-            info = os.stat(self._path, follow_symlinks=False)
-        except FileNotFoundError:
-            info = None
-        if self._fd >= 0 and info is not None and info.st_ino == self._ino:
-            return info.st_size
+        """The active file's size, (re)opening it if it is not the file our descriptor holds.
+
+        ``fstat`` on our descriptor says whether another process rotated it (a rotated file is
+        made read-only first, :meth:`_rotate`) or someone deleted it; the path itself is looked
+        up at most once a second, in case the file was moved by hand: a path lookup costs 10-20
+        times an ``fstat`` in a busy server (bench/audit.py).
+        """
         if self._fd >= 0:
+            info = os.fstat(self._fd)
+            now = time.monotonic()
+            same = stat.S_IMODE(info.st_mode) == _ACTIVE_MODE and info.st_nlink > 0
+            if same and now - self._path_checked_at >= _PATH_CHECK_SECONDS:
+                self._path_checked_at = now
+                try:
+                    same = os.stat(self._path, follow_symlinks=False).st_ino == info.st_ino
+                except FileNotFoundError:
+                    same = False
+            if same:
+                return info.st_size
             os.close(self._fd)
             self._fd = -1
         self._fd = _open_private(self._path)
-        opened = os.fstat(self._fd)
-        self._ino, self._end = opened.st_ino, -1
-        return opened.st_size
+        self._path_checked_at = time.monotonic()
+        self._end = -1
+        return os.fstat(self._fd).st_size
 
     def _load_tail(self, size: int) -> int:
         """Chain to the newest entry on disk (ours or another process's); returns the size after."""
@@ -324,6 +349,8 @@ class AuditJournal:
         except FileExistsError:
             log.error("audit.rotation_skipped", extra={"reason": "the rotated file name exists"})
             return False
+        # Read-only from now on: the sign, for every process holding it open, to open the new one.
+        os.fchmod(self._fd, _ROTATED_MODE)
         os.unlink(self._path)
         os.close(self._fd)
         self._fd = -1
@@ -360,8 +387,8 @@ def _open_private(path: Path) -> int:
     if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid():
         os.close(fd)
         raise OSError(errno.EPERM, "not a journal file of ours")
-    if info.st_mode & 0o077:
-        os.fchmod(fd, 0o600)
+    if stat.S_IMODE(info.st_mode) != _ACTIVE_MODE:
+        os.fchmod(fd, _ACTIVE_MODE)
     return fd
 
 

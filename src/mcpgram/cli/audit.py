@@ -22,7 +22,7 @@ from typing import Annotated, Literal
 
 from cyclopts import Parameter
 
-from ..audit.entry import JournalKeys, part_digest, timestamp
+from ..audit.entry import JournalKeys, timestamp
 from ..audit.journal import Head
 from ..audit.reading import Filter, newest
 from ..audit.reading import verify as verify_chain
@@ -109,7 +109,7 @@ def audit(  # one flag per filter and mode
         return 0
     digest = ""
     if content_stdin:
-        digest = keys.content_digest([part_digest(term.stdin.read())])
+        digest = keys.content_digest([term.stdin.read()])
     where = Filter(
         tenant=tenant,
         tool=tool,
