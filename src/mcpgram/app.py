@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from fastmcp import FastMCP
 
 from . import __version__
+from .audit.entry import JournalKeys
+from .audit.journal import AuditJournal
 from .auth import token_digest, token_secret_bytes
 from .datadir import ensure_data_dir, owner_key_bytes, server_secret_bytes
 from .errors import ConfigError, NotAuthenticated
@@ -128,6 +130,8 @@ class Gateway:
     verifier: MCPGramTokenVerifier | None
     #: Set in stdio and no-auth mode: every request is the owner's.
     owner: TenantKeys | None
+    #: The audit journal (None with ``audit_journal`` off); the raw bridge and approvals record here.
+    journal: AuditJournal | None = None
 
     async def __aenter__(self) -> Gateway:
         await self.pool.start()
@@ -140,6 +144,8 @@ class Gateway:
         """Flush every session to the vault, disconnect, close the database."""
         await self.pool.close()
         self.store.close()
+        if self.journal is not None:
+            self.journal.close()
 
 
 def build_gateway(
@@ -203,6 +209,14 @@ def build_gateway(
         "mcpgram", instructions=INSTRUCTIONS, version=__version__, auth=verifier, mask_error_details=True
     )
     cursor_key = hmac.new(secret, b"mcpgram/cursor/v1", hashlib.sha256).digest()
+    journal = None
+    if settings.audit_journal:
+        journal = AuditJournal(
+            settings.data_dir / "audit",
+            JournalKeys.derive(secret),
+            max_bytes=settings.audit_max_bytes,
+            fsync=settings.audit_fsync,
+        )
     # Local files may be sent only by the one local user (stdio); never by an HTTP tenant.
     files = settings.files_config()
     try:
@@ -217,6 +231,7 @@ def build_gateway(
         policy_of=policies.get,
         files=files,
         fetcher=fetcher,
+        journal=journal,
     )
     register_tools(mcp, context)
     if transport == "http":
@@ -239,7 +254,14 @@ def build_gateway(
     mcp.add_middleware(AuditMiddleware(tenant_of))
     mcp.add_middleware(PolicyMiddleware(tenant_of, policies.get))
     return Gateway(
-        settings=settings, vault=vault, store=store, pool=pool, mcp=mcp, verifier=verifier, owner=owner
+        settings=settings,
+        vault=vault,
+        store=store,
+        pool=pool,
+        mcp=mcp,
+        verifier=verifier,
+        owner=owner,
+        journal=journal,
     )
 
 

@@ -253,6 +253,14 @@ class Settings(BaseSettings):
     default_policy: Literal["reader", "inbox", "all"] = Field(
         "all", description="Policy profile of every tenant the operator has not set one for."
     )
+    # The audit journal (audit/journal.py): data_dir/audit/, one keyed hash chain for all tenants.
+    audit_journal: bool = Field(True, description="Record writes, approvals and raw calls in the journal.")
+    audit_max_bytes: int = Field(
+        16_777_216, ge=4096, description="Size at which the audit journal starts a new file."
+    )
+    audit_fsync: Literal["always", "interval", "never"] = Field(
+        "interval", description="When journal entries are synced to disk: each, once a second, or never."
+    )
 
     _dc: DcAddress | None = PrivateAttr(None)
     _proxy: ProxyConfig | None = PrivateAttr(None)

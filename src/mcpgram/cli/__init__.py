@@ -67,6 +67,11 @@ app.command(
     help="Show and set what each tenant's agent may do: verbs, chat scopes, tool profiles.",
 )
 app.command(
+    "mcpgram.cli.audit:audit",
+    name="audit",
+    help="List the audit journal (writes, approvals, raw calls), --verify its chain, print its --head.",
+)
+app.command(
     "mcpgram.cli.clientconfig:config",
     name="config",
     help="Print a ready MCP client config, or --write it into the client's own file "

@@ -22,7 +22,8 @@ names. This module holds no state.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import telegram
@@ -52,14 +53,21 @@ class Action:
     unresolved_recipient: bool = False
     #: A raw MTProto call's TL method name (``policy/rawmethods.py``): the denylist applies.
     raw_method: str | None = None
+    #: What a write carries (text, file bytes or a temporary file of ours, media handles), for the
+    #: audit journal's keyed digest only: never shown, logged or compared.
+    content: tuple[str | bytes | Path, ...] = field(default=(), repr=False, compare=False)
 
 
-def raw_call(method: str, chats: tuple[ChatRef, ...]) -> Action:
-    """A raw MTProto call of ``method`` naming ``chats``: read scope for reads, write scope for writes."""
+def raw_call(method: str, chats: tuple[ChatRef, ...], params: bytes = b"") -> Action:
+    """A raw MTProto call of ``method`` naming ``chats``: read scope for reads, write scope for writes.
+
+    ``params`` (the call's JSON) is digested into its audit journal entry, never stored.
+    """
     verb = verb_of(method)
+    content = (params,) if params else ()
     if verb == "raw_read":
-        return Action((verb,), read=chats, raw_method=method)
-    return Action((verb,), write=chats, sends=True, raw_method=method)
+        return Action((verb,), read=chats, raw_method=method, content=content)
+    return Action((verb,), write=chats, sends=True, raw_method=method, content=content)
 
 
 def reads(*chats: ChatRef) -> Action:

@@ -75,7 +75,11 @@ def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
         """Set or remove your reaction on a message; returns its reactions after."""
 
         after = await ctx.run(
-            Action(("react",), write=(chat,)), telegram.actions.react, chat, message_id, emoji
+            Action(("react",), write=(chat,), content=(emoji,)),
+            telegram.actions.react,
+            chat,
+            message_id,
+            emoji,
         )
         result: dict[str, Any] = {}
         if after.known:

@@ -5,7 +5,8 @@
 ``INTERNAL`` for anything unexpected, which FastMCP masks as "Error calling tool") and ``ms``.
 Never the arguments or the result: they hold message text, names and phone numbers. The tenant
 is labelled by ``log.tenant_label`` (through ``log.bind_tenant``), as the access line of the same
-request is.
+request is. The tool's name is also set in :data:`CURRENT_TOOL` for the call, which names it in the
+audit journal's entry (``tools/context.py``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import logging
 import re
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 from fastmcp.exceptions import NotFoundError, ToolError, ValidationError
@@ -23,6 +25,9 @@ from fastmcp.tools import ToolResult
 from ..log import bind_tenant
 
 log = logging.getLogger(__name__)
+
+#: The tool being called, for the audit journal (empty outside a tools/call).
+CURRENT_TOOL: ContextVar[str] = ContextVar("mcpgram_tool", default="")
 
 _CODE = re.compile(r"^([A-Z][A-Z0-9_]{1,40}): ")
 
@@ -52,6 +57,7 @@ class AuditMiddleware(Middleware):
     async def on_call_tool(self, context: MiddlewareContext[Any], call_next: Any) -> ToolResult:
         started = time.perf_counter()
         outcome = "ok"
+        named = CURRENT_TOOL.set(context.message.name)
         try:
             result: ToolResult = await call_next(context)
             return result
@@ -59,6 +65,7 @@ class AuditMiddleware(Middleware):
             outcome = outcome_of(exc)
             raise
         finally:
+            CURRENT_TOOL.reset(named)
             # The check log.info would make first, made before looking up the tenant: at the
             # default level (WARNING) a call costs no tenant lookup and no record.
             if log.isEnabledFor(logging.INFO):

@@ -5,7 +5,9 @@
 against the tenant's policy (denied verbs before any connection, chat scopes with the client:
 ``policy/guard.py``), borrows that tenant's client from the pool, runs one ``telegram`` function
 inside the pool's timeout and error translation, and turns mcpgram errors into ``ToolError`` text an
-agent can act on: a stable code, a one-line message and a hint.
+agent can act on: a stable code, a one-line message and a hint. A write (``send``, ``edit``,
+``delete``, ``forward``, ``react``, ``mark_read``, ``upload``) is recorded in the audit journal once
+its outcome is known, refusals included (``journaling.py``).
 
 Results are one compact JSON text block (no structured duplicate: context is the scarce resource).
 A result that carries text written by Telegram users (messages, names, titles, bios) starts with
@@ -15,6 +17,8 @@ message are escaped and it cannot close the JSON, forge a field or pose as the t
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import inspect
 import json
 import logging
@@ -31,6 +35,7 @@ from mcp.types import TextContent, ToolAnnotations
 from mcp.types import Tool as MCPTool
 from pydantic import ValidationError as PydanticValidationError
 
+from ..audit.journal import AuditJournal
 from ..configs import FilesConfig
 from ..errors import FloodWait, LoginRequired, MCPGramError
 from ..log import bind_tenant, current_tenant
@@ -39,6 +44,7 @@ from ..policy.guard import Action
 from ..policy.model import Policy
 from ..vault.vault import TenantKeys
 from .arguments import invalid_arguments
+from .journaling import JournalNote, journal_digest, journaled, written_chat
 
 if TYPE_CHECKING:  # for annotations only: the tools layer never loads Telethon (tests/test_architecture.py)
     from ..fetch.fetcher import Fetcher
@@ -104,6 +110,8 @@ class ToolContext:
     files: FilesConfig = field(default_factory=FilesConfig)
     #: The URL fetcher; None builds the default one from :attr:`files` on first use (tests inject one).
     fetcher: Fetcher | None = None
+    #: The audit journal every write is recorded in (``audit/``); None: the journal is off.
+    journal: AuditJournal | None = None
 
     async def run(
         self,
@@ -114,7 +122,7 @@ class ToolContext:
         **kwargs: P.kwargs,
     ) -> T:
         """Run ``fn(telethon_client, *args, **kwargs)`` for the calling tenant if its policy allows
-        ``action``, mapping errors for the agent.
+        ``action``, mapping errors for the agent; a write is recorded in the audit journal.
 
         ``fn`` is a ``telegram`` function (``await ctx.run(act, telegram.actions.react, chat, id,
         emoji)``); the type checker checks the arguments against its signature.
@@ -132,9 +140,36 @@ class ToolContext:
         *args: P.args,
         **kwargs: P.kwargs,
     ) -> T:
-        """:meth:`run`, raising mcpgram errors as they are (the HTTP bridge shapes its own answer)."""
+        """:meth:`run`, raising mcpgram errors as they are (the HTTP bridge shapes its own answer).
+
+        Writes and raw MTProto calls are journaled here, so the tool and the bridge record alike.
+        """
+        if self.journal is None or not journaled(action):
+            return await self._call(action, None, fn, *args, **kwargs)
+        note = JournalNote(action, await journal_digest(self.journal, action))
+        try:
+            result = await self._call(action, note, fn, *args, **kwargs)
+            note.outcome = "ok"
+            return result
+        except asyncio.CancelledError:
+            note.outcome = "CANCELLED"
+            raise
+        finally:
+            note.write(self.journal)
+
+    async def _call(
+        self,
+        action: Action,
+        note: JournalNote | None,
+        fn: Callable[Concatenate[Client, P], Awaitable[T]],
+        /,
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
         try:
             keys = await self.resolve_keys()
+            if note is not None:
+                note.tenant = keys.tenant_id
             with bind_tenant(keys.tenant_id):
                 policy = self.policy_of(keys.tenant_id)
                 guard.check_verbs(policy, action)  # a denied verb never reaches Telegram
@@ -144,13 +179,31 @@ class ToolContext:
 
                         async def checked(client: Client) -> T:
                             await guard.enforce(client, policy, action)
-                            return await fn(client, *args, **kwargs)
+                            result = await fn(client, *args, **kwargs)
+                            if note is not None:
+                                note.chat = await written_chat(client, action, result)
+                            return result
 
                         return await tenant_client.run(checked)
                 finally:
                     _POLICY.reset(token)
         except LoginRequired as exc:
+            if note is not None:
+                note.outcome = exc.code
             raise LoginRequired(exc.message, hint=self.login_hint) from None
+        except MCPGramError as exc:
+            if note is not None:
+                note.outcome = exc.code
+            raise
+
+    async def refuse(self, action: Action, exc: MCPGramError) -> ToolError:
+        """The refusal of a write a tool turned down itself before :meth:`run`, journaled like one."""
+        if self.journal is not None and journaled(action):
+            note = JournalNote(action, await journal_digest(self.journal, action), outcome=exc.code)
+            with contextlib.suppress(MCPGramError):
+                note.tenant = (await self.resolve_keys()).tenant_id
+            note.write(self.journal)
+        return refusal(exc)
 
     async def readable(self, client: Client, chat_ids: Iterable[int]) -> set[int]:
         """The chat ids the calling tenant's read scope admits; only valid inside :meth:`run`."""

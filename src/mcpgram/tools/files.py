@@ -21,6 +21,7 @@ import functools
 import re
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import unquote, urlsplit
 
@@ -190,6 +191,20 @@ async def collect(ctx: ToolContext, items: Sequence[FileItem]) -> tuple[list[Fil
             name = items[index].name or _url_name(got.final_url)
             inputs[index] = FileBytes(got.path, name, got.content_type)
     return inputs, fetched
+
+
+def content_parts(inputs: Sequence[FileInput | str]) -> list[str | bytes | Path]:
+    """What the audit journal digests of the files: bytes (or our temporary file) and handles.
+
+    A local path (stdio) is left out: it is read only through ``telegram.local_files``' checks.
+    """
+    parts: list[str | bytes | Path] = []
+    for item in inputs:
+        if isinstance(item, FileBytes):
+            parts.append(item.data)
+        elif isinstance(item, str):
+            parts.append(item)
+    return parts
 
 
 def _url_name(url: str) -> str:

@@ -9,6 +9,7 @@ scopes with the tenant's client, and only then the call (``telegram/rawcall.py``
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Annotated, Any
 
@@ -41,10 +42,15 @@ async def invoke(ctx: ToolContext, method: str, params: Any) -> dict[str, Any]:
     """
     parsed = telegram.rawtl.parse_call(method, params)
     answer: dict[str, Any] = await ctx.call(
-        raw_call(parsed.method, parsed.chats), telegram.rawcall.invoke, parsed
+        raw_call(parsed.method, parsed.chats, _canonical(params)), telegram.rawcall.invoke, parsed
     )
     _log.info("raw.call", extra={"method": parsed.method})
     return answer
+
+
+def _canonical(params: Any) -> bytes:
+    """The call's parameters as canonical JSON bytes, for the audit journal's keyed digest."""
+    return json.dumps(params, sort_keys=True, separators=(",", ":"), default=str).encode()
 
 
 def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:

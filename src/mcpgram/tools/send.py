@@ -12,6 +12,7 @@ send carries one ``random_id``, so a connection lost mid-send can never make a s
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Any, Literal
 
 from fastmcp import FastMCP
@@ -24,7 +25,7 @@ from ..policy import guard
 from ..policy.guard import Action
 from ..telegram.shapes import pruned
 from . import files
-from .context import DESTRUCTIVE, WRITE, ToolContext, add_tool, compact, refusal
+from .context import DESTRUCTIVE, WRITE, ToolContext, add_tool, compact
 from .files import FileArg, FileItem
 from .params import MAX_INT32, ChatRef, MessageIdItem
 
@@ -68,7 +69,7 @@ def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
                 chat, text, files, parse_mode=parse_mode, reply_to=reply_to, topic=topic, silent=silent,
                 schedule=schedule,
             )  # fmt: skip
-        act = Action(("send",), write=(chat,), sends=True)
+        act = Action(("send",), write=(chat,), sends=True, content=(text,))
         sent = await ctx.run(
             act,
             telegram.sending.send_message,
@@ -84,12 +85,13 @@ def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
 
     async def _send_files(chat: str, text: str, items: list[FileItem], **options: Any) -> ToolResult:
         # Files are also an upload: both verbs must allow it, checked before anything is fetched or read.
-        act = Action(("send", "upload"), write=(chat,), sends=True)
+        act = Action(("send", "upload"), write=(chat,), sends=True, content=(text,))
         try:
             guard.check_verbs(await ctx.policy(), act)
             inputs, fetched = await files.collect(ctx, items)
         except MCPGramError as exc:
-            raise refusal(exc) from None
+            raise await ctx.refuse(act, exc) from None
+        act = replace(act, content=(text, *files.content_parts(inputs)))
         try:
             progress = files.progress_reporter()
             sent = await ctx.run(
@@ -107,7 +109,7 @@ def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
     ) -> ToolResult:
         """Replace the text of one of your own messages (changed=false if it already read so)."""
 
-        act = Action(("edit",), write=(chat,))
+        act = Action(("edit",), write=(chat,), content=(text,))
         edited = await ctx.run(
             act, telegram.sending.edit_message, chat, message_id, text, parse_mode=parse_mode
         )
@@ -150,7 +152,7 @@ def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
         """Message a phone number that is not a contact (added for the send, then removed)."""
 
         done = await ctx.run(
-            Action(("send",), sends=True, unresolved_recipient=True),
+            Action(("send",), sends=True, unresolved_recipient=True, content=(text,)),
             telegram.phone.send_to_phone,
             phone,
             text,
