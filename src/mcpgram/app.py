@@ -216,6 +216,7 @@ def build_gateway(
         policy_of=policies.get,
         files=files,
         fetcher=fetcher,
+        downloads=settings.download_config(),
     )
     register_tools(mcp, context)
 
