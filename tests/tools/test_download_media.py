@@ -215,8 +215,12 @@ async def test_saved_files_are_identical_safely_named_and_never_overwritten(
     saving: Demo, tmp_path: Path
 ) -> None:
     """A 20 MB file is saved byte for byte with progress reported; a name with a path in it lands in
-    the root as its base name; saving again adds a suffix; no temporary file is left."""
+    the root as its base name; an existing file or a symlink of that name is never written through
+    (a suffix is added); no temporary file is left."""
     root = tmp_path / "downloads"
+    outside = tmp_path / "outside.txt"
+    outside.write_bytes(b"keep")
+    (root / "evil..txt").symlink_to(outside)
     body = os.urandom(20 * 1024 * 1024 + 77)
     handle = await sent_handle(saving, body, "../../../etc/evil..txt")
     seen: list[tuple[float, float | None]] = []
@@ -229,13 +233,37 @@ async def test_saved_files_are_identical_safely_named_and_never_overwritten(
     )
     meta = json.loads(result.content[0].text)  # type: ignore[union-attr]
     saved = Path(meta["saved"])
-    assert saved.parent == root.resolve() and saved.name == "evil..txt"
+    assert saved.parent == root.resolve() and saved.name == "evil. (1).txt"
     assert saved.read_bytes() == body and meta["bytes"] == len(body)  # noqa: ASYNC240
     assert seen and seen[-1] == (len(body), len(body))
+    assert [p for p, _ in seen] == sorted(p for p, _ in seen)
     again, _ = await download(saving, handle=handle, save=True)
-    assert Path(again["saved"]).name == "evil. (1).txt"
-    assert sorted(p.name for p in root.iterdir()) == sorted([saved.name, Path(again["saved"]).name])
+    assert Path(again["saved"]).name == "evil. (2).txt"
+    assert sorted(p.name for p in root.iterdir()) == ["evil. (1).txt", "evil. (2).txt", "evil..txt"]
     assert Path(again["saved"]).read_bytes() == body  # noqa: ASYNC240
+    assert outside.read_bytes() == b"keep"
+
+
+async def test_an_inline_download_over_1_mb_reports_progress(capped_big: Demo) -> None:
+    """A 1.5 MB file embedded inline sends progress to a client that sent a token."""
+    body = os.urandom(1_500_000)
+    handle = await sent_handle(capped_big, body, "mid.bin")
+    seen: list[tuple[float, float | None]] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        seen.append((progress, total))
+
+    result = await capped_big.client.call_tool(
+        "download_media", {"handle": handle}, progress_handler=on_progress
+    )
+    assert isinstance(result.content[1], EmbeddedResource)
+    assert seen and seen[-1] == (len(body), len(body))
+
+
+@pytest.fixture
+async def capped_big(tmp_path: Path) -> AsyncIterator[Demo]:
+    async for demo in serve_demo(tmp_path / "data", settings={"download_embed_max_bytes": 2_000_000}):
+        yield demo
 
 
 async def test_over_http_saving_is_refused_and_large_files_are_links(tmp_path: Path) -> None:

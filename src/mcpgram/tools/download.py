@@ -208,7 +208,14 @@ async def _save(ctx: ToolContext, ref: MediaRef, size: Size) -> dict[str, Any]:
 async def download_result(ctx: ToolContext, handle: str, size: Size) -> ToolResult:
     """What ``download_media`` answers without ``save``."""
     ref = await media_ref(ctx, handle)
-    info, data = await ctx.run(_download(ref), telegram.media.media_bytes, ref, size, _limit_for(ctx))
+    info, data = await ctx.run(
+        _download(ref),
+        telegram.media.media_bytes,
+        ref,
+        size,
+        _limit_for(ctx),
+        progress=files.progress_reporter(),
+    )
     block: ContentBlock
     if data is None:
         meta, block = _meta(info), await _link(ctx, ref, handle, size, info)
@@ -243,7 +250,14 @@ async def read_resource(ctx: ToolContext, handle: str, size_text: str) -> Resour
     cap = ctx.downloads.download_resource_max_bytes
     try:
         ref = await media_ref(ctx, handle)
-        info, data = await ctx.run(_download(ref), telegram.media.media_bytes, ref, size, lambda _: cap)
+        info, data = await ctx.run(
+            _download(ref),
+            telegram.media.media_bytes,
+            ref,
+            size,
+            lambda _: cap,
+            progress=files.progress_reporter(),
+        )
     except ToolError as exc:
         raise ResourceError(str(exc)) from None
     if data is None:
