@@ -232,6 +232,7 @@ def build_gateway(
         files=files,
         fetcher=fetcher,
         journal=journal,
+        downloads=settings.download_config(),
     )
     register_tools(mcp, context)
     if transport == "http":

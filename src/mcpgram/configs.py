@@ -1,9 +1,9 @@
 """Frozen configs handed to the rest of mcpgram, and the parsers for the values they hold.
 
 :class:`DcAddress`, :class:`ProxyConfig`, :class:`TelegramConfig`, :class:`PoolLimits`,
-:class:`HttpConfig` and :class:`FilesConfig` are small frozen dataclasses whose reprs mask secrets
-(httpx ``_config.py`` style); ``parse_dc``, ``parse_proxy`` and ``load_rsa_public_key``
-turn setting strings into them.
+:class:`HttpConfig`, :class:`FilesConfig` and :class:`DownloadConfig` are small frozen dataclasses
+whose reprs mask secrets (httpx ``_config.py`` style); ``parse_dc``, ``parse_proxy`` and
+``load_rsa_public_key`` turn setting strings into them.
 :mod:`mcpgram.settings` builds them; nothing here reads the environment. A leaf module: it imports
 nothing from mcpgram except :mod:`mcpgram.errors`, and no Telethon (the RSA key leaves as the PKCS#1
 PEM text Telethon's ``add_key`` accepts).
@@ -327,6 +327,19 @@ class FilesConfig(_MaskedRepr):
     #: Directories local files (stdio only) may come from, symlinks resolved; none by default.
     local_file_roots: tuple[Path, ...] = ()
     max_inline_bytes: int = 10 * 1024 * 1024
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class DownloadConfig(_MaskedRepr):
+    """Media an agent downloads (``download_media``): inline budgets, and the stdio downloads root."""
+
+    download_image_max_edge: int = 1568
+    download_image_max_bytes: int = 800_000
+    download_audio_max_bytes: int = 2 * 1024 * 1024
+    download_embed_max_bytes: int = 1024 * 1024
+    download_resource_max_bytes: int = 10 * 1024 * 1024
+    #: Where ``save`` writes (stdio only); None refuses saving, with a hint naming the setting.
+    downloads_root: Path | None = None
 
 
 @dataclasses.dataclass(frozen=True, repr=False)

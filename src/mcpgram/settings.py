@@ -42,6 +42,7 @@ from mcpgram.configs import (
     ENV_PREFIX,
     MIN_SECRET_CHARS,
     DcAddress,
+    DownloadConfig,
     FilesConfig,
     HttpConfig,
     LogLevel,
@@ -62,6 +63,7 @@ __all__ = [
     "SAVED_TELEGRAM_FILE",
     "SAVED_TELEGRAM_GROUPS",
     "DcAddress",
+    "DownloadConfig",
     "FilesConfig",
     "HttpConfig",
     "PoolLimits",
@@ -247,6 +249,15 @@ class Settings(BaseSettings):
     max_inline_bytes: int = Field(
         10 * 1024 * 1024, ge=1, description="Decoded bytes of base64 files one send takes."
     )
+    # download_media (tools/download.py): what comes back inline, and where stdio saves.
+    download_image_max_edge: int = Field(
+        1568, ge=64, le=8192, description="Long edge (px) of returned images."
+    )
+    download_image_max_bytes: int = Field(800_000, ge=10_000, description="Bytes of one returned image.")
+    download_audio_max_bytes: int = Field(2_097_152, ge=0, description="Largest audio returned inline.")
+    download_embed_max_bytes: int = Field(1_048_576, ge=0, description="Largest file embedded; else a link.")
+    download_resource_max_bytes: int = Field(10_485_760, ge=0, description="Largest mcpgram://media/ read.")
+    downloads_root: Path | None = Field(None, description="Where download_media saves (stdio only).")
     log_level: LogLevel = Field("INFO", description="Log level for mcpgram's loggers.")
     log_json: bool = Field(False, description="Log one JSON object per line instead of text.")
     # The names of policy/model.py's PROFILES (a leaf cannot import them; tests/policy checks they agree).
@@ -381,6 +392,13 @@ class Settings(BaseSettings):
             roots.append(path)
         return tuple(roots)
 
+    @field_validator("downloads_root")
+    @classmethod
+    def _absolute_root(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.expanduser().is_absolute():
+            raise ValueError("must be an absolute directory path")
+        return value.expanduser() if value is not None else None
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_level(cls, value: object) -> object:
@@ -462,6 +480,10 @@ class Settings(BaseSettings):
         """What sending files may take: the settings of the same names."""
         names = {field.name for field in dataclasses.fields(FilesConfig)}
         return FilesConfig(**{name: getattr(self, name) for name in names})
+
+    def download_config(self) -> DownloadConfig:
+        """What download_media returns inline and where it saves: the settings of the same names."""
+        return DownloadConfig(**{f.name: getattr(self, f.name) for f in dataclasses.fields(DownloadConfig)})
 
     def http_config(self) -> HttpConfig:
         """The HTTP listener's config: the settings of the same names."""

@@ -21,7 +21,14 @@ from .conftest import People, Running
 # The CLI configures logging; clean_env restores it after each test (and keeps outside settings out).
 pytestmark = pytest.mark.usefixtures(clean_env.__name__)
 
-READER_TOOLS = {"find_chats", "get_chat", "get_messages", "search_messages", "transcribe_voice"}
+READER_TOOLS = {
+    "find_chats",
+    "get_chat",
+    "get_messages",
+    "search_messages",
+    "transcribe_voice",
+    "download_media",
+}
 
 
 async def tools(server: Running, token: str) -> set[str]:

@@ -23,6 +23,8 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 CHAT_TEMPLATE = "telegram://chats/{chat}"
 MESSAGES_TEMPLATE = "telegram://chats/{chat}/messages{?limit}"
+#: download_media's links (tools/download.py; tested in test_download_media.py): bytes, not JSON.
+MEDIA_TEMPLATE = "mcpgram://media/{handle}{?size}"
 #: A clean refusal: our CODE: text, or FastMCP's own "not found" for a URI no template matches.
 CLEAN = re.compile(r"^(?:[A-Z_]+: |Resource not found: |Unknown resource: )")
 
@@ -63,12 +65,14 @@ async def refusal(served: Demo, uri: str) -> str:
 
 
 async def test_both_templates_are_listed_as_json(shared: Demo) -> None:
-    """resources/templates/list names both URI templates (and the audit journal's, tools/auditlog.py),
-    with a description and the JSON mime type."""
+    """resources/templates/list names both chat URI templates, the audit journal's (tools/auditlog.py)
+    and the media template, with a description and a mime type (JSON, except the media template,
+    whose contents carry each file's own type)."""
     templates = {t.uri_template: t for t in await shared.client.list_resource_templates()}
-    assert set(templates) == {CHAT_TEMPLATE, MESSAGES_TEMPLATE, "mcpgram://audit{?limit}"}
-    for template in templates.values():
-        assert template.mime_type == "application/json" and template.description
+    assert set(templates) == {CHAT_TEMPLATE, MESSAGES_TEMPLATE, MEDIA_TEMPLATE, "mcpgram://audit{?limit}"}
+    for uri, template in templates.items():
+        expected = "application/octet-stream" if uri == MEDIA_TEMPLATE else "application/json"
+        assert template.mime_type == expected and template.description
 
 
 async def test_chat_resource_is_the_get_chat_payload(shared: Demo) -> None:
