@@ -34,6 +34,7 @@ from .fetch.policy import HostRules
 from .mcpserver import MCPGramServer
 from .policy.book import PolicyBook
 from .settings import Settings, TelegramConfig
+from .signing import Keyring
 from .telegram.pool import ClientPool
 from .tools import ToolContext, register_tools
 from .tools.audit import AuditMiddleware
@@ -127,6 +128,8 @@ class Gateway:
     verifier: MCPGramTokenVerifier | None
     #: Set in stdio and no-auth mode: every request is the owner's.
     owner: TenantKeys | None
+    #: The signed-download endpoint (HTTP only; ``web/attachments.py``).
+    attachments: Any = None
 
     async def __aenter__(self) -> Gateway:
         await self.pool.start()
@@ -178,6 +181,7 @@ def build_gateway(
         verifier = MCPGramTokenVerifier(vault, runner=run_inline)
 
     unlocked = UnlockedKeys(secret)
+    keyring = Keyring.from_secrets(settings.attachment_secrets(), server_secret=secret)
 
     async def resolve_keys() -> TenantKeys:
         if owner is not None:
@@ -229,8 +233,26 @@ def build_gateway(
 
     mcp.add_middleware(AuditMiddleware(tenant_of))
     mcp.add_middleware(PolicyMiddleware(tenant_of, policies.get))
+    attachments = None
+    if transport == "http":
+        from .web.attachments import AttachmentEndpoint
+
+        attachments = AttachmentEndpoint(
+            keyring=keyring,
+            vault=vault,
+            pool=pool,
+            policy_of=policies.get,
+            max_bytes=settings.attachment_max_bytes,
+        )
     return Gateway(
-        settings=settings, vault=vault, store=store, pool=pool, mcp=mcp, verifier=verifier, owner=owner
+        settings=settings,
+        vault=vault,
+        store=store,
+        pool=pool,
+        mcp=mcp,
+        verifier=verifier,
+        owner=owner,
+        attachments=attachments,
     )
 
 
@@ -280,6 +302,7 @@ def http_app(gateway: Gateway, *, behind_front: bool = False) -> Any:
         pool_stats=gateway.pool.stats,
         verifier=gateway.verifier,
         behind_front=behind_front,
+        attachments=gateway.attachments,
     )
 
 

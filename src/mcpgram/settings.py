@@ -247,6 +247,16 @@ class Settings(BaseSettings):
     max_inline_bytes: int = Field(
         10 * 1024 * 1024, ge=1, description="Decoded bytes of base64 files one send takes."
     )
+    # Signed attachment URLs (signing.py, web/attachments.py).
+    attachment_ttl_seconds: int = Field(
+        900, ge=30, le=86400, description="Seconds a signed attachment URL stays valid."
+    )
+    attachment_keys: SecretStr | None = Field(
+        None, description="Attachment key secrets 'id:secret,...' (current first); else from server_secret."
+    )
+    attachment_max_bytes: int = Field(
+        2 * 1024**3, ge=1, description="Largest file served through an attachment URL, in bytes."
+    )
     log_level: LogLevel = Field("INFO", description="Log level for mcpgram's loggers.")
     log_json: bool = Field(False, description="Log one JSON object per line instead of text.")
     # The names of policy/model.py's PROFILES (a leaf cannot import them; tests/policy checks they agree).
@@ -311,6 +321,19 @@ class Settings(BaseSettings):
         if value is not None and len(value.get_secret_value()) < MIN_SECRET_CHARS:
             raise ValueError(f"must be at least {MIN_SECRET_CHARS} characters")
         return value
+
+    @field_validator("attachment_keys")
+    @classmethod
+    def _check_attachment_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            parse_attachment_keys(value.get_secret_value())
+        return value
+
+    def attachment_secrets(self) -> list[tuple[int, bytes]]:
+        """``attachment_keys`` as ``(key id, secret)`` pairs, current first; empty when unset."""
+        if self.attachment_keys is None:
+            return []
+        return parse_attachment_keys(self.attachment_keys.get_secret_value())
 
     @field_validator("host")
     @classmethod
@@ -460,6 +483,21 @@ class Settings(BaseSettings):
         names = {field.name for field in dataclasses.fields(HttpConfig)} - {"public_url"}
         public_url = str(self.public_url) if self.public_url is not None else None
         return HttpConfig(public_url=public_url, **{name: getattr(self, name) for name in names})
+
+
+def parse_attachment_keys(text: str) -> list[tuple[int, bytes]]:
+    """``"2:secret,1:older"`` -> ``[(2, b"secret"), (1, b"older")]``; ValueError without the secrets."""
+    pairs: list[tuple[int, bytes]] = []
+    for entry in text.replace(" ", "").split(","):
+        key_id, sep, secret = entry.partition(":")
+        if not sep or not key_id.isascii() or not key_id.isdigit() or not 1 <= int(key_id) <= 255:
+            raise ValueError("entries must be 'id:secret' with an id from 1 to 255, comma-separated")
+        if len(secret) < MIN_SECRET_CHARS:
+            raise ValueError(f"each secret must be at least {MIN_SECRET_CHARS} characters")
+        if any(int(key_id) == known for known, _ in pairs):
+            raise ValueError("key ids must be distinct")
+        pairs.append((int(key_id), secret.encode()))
+    return pairs
 
 
 def _config_error(exc: ValidationError) -> ConfigError:
