@@ -20,6 +20,7 @@ that is safe to show to a client (no secrets, paths, phone numbers or message te
     │   │   └── PremiumRequired    only with Telegram Premium
     │   ├── ChatNotFound       the chat does not resolve
     │   ├── MessageNotFound    no such message in that chat
+    │   │   └── MediaNotFound  the message holds no such photo or document (any more)
     │   ├── FolderNotFound     no chat folder by that name or id
     │   ├── ReactionInvalid    the chat does not take that reaction
     │   ├── NotVoice           not a voice or round video message
@@ -114,6 +115,10 @@ class ChatNotFound(TelegramError):
 
 class MessageNotFound(TelegramError):
     code = "MESSAGE_NOT_FOUND"
+
+
+class MediaNotFound(MessageNotFound):
+    code = "MEDIA_NOT_FOUND"
 
 
 class FolderNotFound(TelegramError):
