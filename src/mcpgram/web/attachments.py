@@ -23,6 +23,7 @@ Must not: log the capability (the access log shows ``/v1/attachments/[redacted]`
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -33,8 +34,10 @@ from starlette.types import Receive, Scope, Send
 from .. import telegram
 from ..errors import (
     FloodWait,
+    InvalidArgument,
     LoginRequired,
     MCPGramError,
+    MediaNotFound,
     MessageNotFound,
     NotAuthenticated,
     PolicyRefused,
@@ -45,11 +48,10 @@ from ..errors import (
 )
 from ..log import bind_tenant, tenant_label
 from ..policy import guard
-from ..policy.model import Policy
+from ..policy.model import Policy, Verb
 from ..signing import Capability, Keyring, open_capability
 from ..vault.vault import TenantKeys, Vault
 from .byteranges import UNSATISFIABLE, ByteRange, content_disposition, media_type, parse_range
-from .edge import refusal_parts
 from .security import ACCESS_RECORD_KEY, ATTACHMENTS_PREFIX, AccessRecord
 
 if TYPE_CHECKING:
@@ -60,7 +62,7 @@ __all__ = ["ATTACHMENTS_PREFIX", "AttachmentEndpoint", "Refused"]
 log = logging.getLogger(__name__)
 
 #: Verbs a download needs in the tenant's policy (and the chat must be in its read scope).
-VERBS = ("read", "download")
+VERBS: tuple[Verb, ...] = ("read", "download")
 
 
 class Refused(Exception):
@@ -79,8 +81,10 @@ def _refusal(exc: MCPGramError) -> Refused:
     """Our errors as answers; nothing internal in the message."""
     if isinstance(exc, TicketExpired):
         return Refused(410, "ATTACHMENT_EXPIRED", "This download link has expired; ask for a new one.")
-    if isinstance(exc, TicketInvalid | NotAuthenticated | VaultError | MessageNotFound):
+    if isinstance(exc, TicketInvalid | NotAuthenticated | VaultError | MessageNotFound | MediaNotFound):
         return _not_found()
+    if isinstance(exc, InvalidArgument):  # a size choice the media lacks (SIZE_UNAVAILABLE)
+        return Refused(404, exc.code, "This file is not available in that size.")
     if isinstance(exc, PolicyRefused):
         return Refused(403, "NOT_ALLOWED", "The account's policy does not allow this download.")
     if isinstance(exc, LoginRequired):
@@ -163,7 +167,7 @@ class AttachmentEndpoint:
 
                 async def checked_info(client: Any) -> Any:
                     await guard.enforce(client, policy, action)
-                    return await telegram.media.media_info(client, ref, cap.size)
+                    return await telegram.media.media_info(client, ref, cap.size)  # type: ignore[arg-type]
 
                 info = await tenant_client.run(checked_info)
                 size = int(info.size)
@@ -211,7 +215,7 @@ async def _pieces(
 
     async def start(client: Any) -> None:
         nonlocal chunks
-        chunks = telegram.media.media_chunks(client, ref, size, offset, length).__aiter__()
+        chunks = telegram.media.media_chunks(client, ref, size, offset, length).__aiter__()  # type: ignore[arg-type]
 
     await tenant_client.run(start)
     assert chunks is not None
@@ -256,8 +260,11 @@ def _file_headers(info: Any) -> list[tuple[bytes, bytes]]:
 async def _refuse(
     send: Send, refused: Refused, *, allow: bool = False, extra: list[tuple[bytes, bytes]] | None = None
 ) -> None:
-    # HSTS, when served over HTTPS, is added by the security headers middleware like everywhere.
-    headers, body = refusal_parts(refused.code, refused.message, hsts=False, retry_after=refused.retry_after)
+    # The edge's JSON refusal; its security headers come from the middleware, as on every answer.
+    body = json.dumps({"error": refused.code, "message": refused.message}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+    if refused.retry_after is not None:
+        headers.append((b"retry-after", b"%d" % refused.retry_after))
     if allow:
         headers.append((b"allow", b"GET, HEAD"))
     headers += extra or []

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..errors import NotAuthenticated
 from ..signing import Capability, Keyring, mint
 from ..vault.vault import TenantKeys, Vault
 from .frontwire import route_hash
@@ -57,8 +58,6 @@ class AttachmentLinks:
         if token is not None:
             record = self.vault.authenticate(token)
             if record.tenant_id != keys.tenant_id:
-                from ..errors import NotAuthenticated
-
                 raise NotAuthenticated("the token does not belong to this tenant")
             version, route = record.key_version, route_hash(token)
         else:
