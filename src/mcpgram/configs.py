@@ -235,6 +235,21 @@ def _parse_mtproto_secret(secret: str) -> tuple[bytes, bool, str | None]:
     raise ValueError("proxy secret must be 16 bytes, dd + 16 bytes, or ee + 16 bytes + domain")
 
 
+def parse_attachment_keys(text: str) -> list[tuple[int, bytes]]:
+    """``"2:secret,1:older"`` -> ``[(2, b"secret"), (1, b"older")]``; ValueError without the secrets."""
+    pairs: list[tuple[int, bytes]] = []
+    for entry in text.split(","):
+        key_id, sep, secret = entry.strip().partition(":")
+        if not sep or not key_id.isascii() or not key_id.isdigit() or not 1 <= int(key_id) <= 255:
+            raise ValueError("entries must be 'id:secret' with an id from 1 to 255, comma-separated")
+        if len(secret) < MIN_SECRET_CHARS:
+            raise ValueError(f"each secret must be at least {MIN_SECRET_CHARS} characters")
+        if any(int(key_id) == known for known, _ in pairs):
+            raise ValueError("key ids must be distinct")
+        pairs.append((int(key_id), secret.encode()))
+    return pairs
+
+
 def read_private_file(path: Path, limit: int) -> bytes:
     """Read at most ``limit`` bytes of ``path``, a regular file of ours that only we may access.
 

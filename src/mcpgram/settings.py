@@ -51,6 +51,7 @@ from mcpgram.configs import (
     is_loopback_host,
     is_valid_host,
     load_rsa_public_key,
+    parse_attachment_keys,
     parse_dc,
     parse_proxy,
     read_private_file,
@@ -483,21 +484,6 @@ class Settings(BaseSettings):
         names = {field.name for field in dataclasses.fields(HttpConfig)} - {"public_url"}
         public_url = str(self.public_url) if self.public_url is not None else None
         return HttpConfig(public_url=public_url, **{name: getattr(self, name) for name in names})
-
-
-def parse_attachment_keys(text: str) -> list[tuple[int, bytes]]:
-    """``"2:secret,1:older"`` -> ``[(2, b"secret"), (1, b"older")]``; ValueError without the secrets."""
-    pairs: list[tuple[int, bytes]] = []
-    for entry in text.replace(" ", "").split(","):
-        key_id, sep, secret = entry.partition(":")
-        if not sep or not key_id.isascii() or not key_id.isdigit() or not 1 <= int(key_id) <= 255:
-            raise ValueError("entries must be 'id:secret' with an id from 1 to 255, comma-separated")
-        if len(secret) < MIN_SECRET_CHARS:
-            raise ValueError(f"each secret must be at least {MIN_SECRET_CHARS} characters")
-        if any(int(key_id) == known for known, _ in pairs):
-            raise ValueError("key ids must be distinct")
-        pairs.append((int(key_id), secret.encode()))
-    return pairs
 
 
 def _config_error(exc: ValidationError) -> ConfigError:
