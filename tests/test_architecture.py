@@ -28,10 +28,11 @@ LEAF_DEFAULT_MAY_IMPORT = ("mcpgram.errors",)
 # ``workers`` (starts N app processes: the composition root's peer) and ``testing`` (wires settings,
 # vault and telegram to a sandbox for tests and the demo); ``policy`` (per-tenant policy: its model is
 # plain data telegram/scope.py reads, its guard calls telegram, its book reads the vault; nothing in
-# that layer imports the guard or the book back). ``sandbox`` stands apart (see below).
+# that layer imports the guard or the book back); ``imaging`` (pure image re-encoding for download_media,
+# Pillow's one home). ``sandbox`` stands apart (see below).
 LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"mcpgram", "errors", "settings", "configs", "log", "types"}),
-    frozenset({"telegram", "fetch", "signing", "auth", "vault", "datadir", "policy"}),
+    frozenset({"telegram", "fetch", "signing", "auth", "vault", "datadir", "policy", "imaging"}),
     frozenset({"tools", "web", "mcpserver"}),
     frozenset({"app", "workers", "testing"}),
     frozenset({"cli", "__main__"}),

@@ -28,6 +28,7 @@ from fastmcp import FastMCP
 
 from . import __version__
 from .auth import token_digest, token_secret_bytes
+from .configs import parse_attachment_keys
 from .datadir import ensure_data_dir, owner_key_bytes, server_secret_bytes
 from .errors import ConfigError, NotAuthenticated
 from .fetch.policy import HostRules
@@ -44,6 +45,8 @@ from .vault.vault import TenantKeys, Vault
 
 if TYPE_CHECKING:
     from .fetch.fetcher import Fetcher
+    from .web.attachments import AttachmentEndpoint
+    from .web.links import AttachmentLinks
     from .web.verifier import MCPGramTokenVerifier
 
 Transport = Literal["stdio", "http"]
@@ -181,7 +184,9 @@ def build_gateway(
         verifier = MCPGramTokenVerifier(vault, runner=run_inline)
 
     unlocked = UnlockedKeys(secret)
-    keyring = Keyring.from_secrets(settings.attachment_secrets(), server_secret=secret)
+    links, attachments = (
+        _attachments(settings, secret, vault, pool, policies) if transport == "http" else (None, None)
+    )
 
     async def resolve_keys() -> TenantKeys:
         if owner is not None:
@@ -220,6 +225,8 @@ def build_gateway(
         policy_of=policies.get,
         files=files,
         fetcher=fetcher,
+        downloads=settings.download_config(),
+        attachment_urls=links.for_request if links is not None else None,
     )
     register_tools(mcp, context)
 
@@ -233,17 +240,6 @@ def build_gateway(
 
     mcp.add_middleware(AuditMiddleware(tenant_of))
     mcp.add_middleware(PolicyMiddleware(tenant_of, policies.get))
-    attachments = None
-    if transport == "http":
-        from .web.attachments import AttachmentEndpoint
-
-        attachments = AttachmentEndpoint(
-            keyring=keyring,
-            vault=vault,
-            pool=pool,
-            policy_of=policies.get,
-            max_bytes=settings.attachment_max_bytes,
-        )
     return Gateway(
         settings=settings,
         vault=vault,
@@ -254,6 +250,29 @@ def build_gateway(
         owner=owner,
         attachments=attachments,
     )
+
+
+def _attachments(
+    settings: Settings, secret: bytes, vault: Vault, pool: ClientPool, policies: PolicyBook
+) -> tuple[AttachmentLinks, AttachmentEndpoint]:
+    """Signed attachment links (HTTP only): what mints them and the route that serves them."""
+    from .web.attachments import AttachmentEndpoint
+    from .web.links import AttachmentLinks
+
+    given = settings.attachment_keys
+    keyring = Keyring.from_secrets(
+        parse_attachment_keys(given.get_secret_value()) if given is not None else [], server_secret=secret
+    )
+    public_url = str(settings.public_url) if settings.public_url is not None else None
+    links = AttachmentLinks(keyring, vault, settings.attachment_ttl_seconds, public_url)
+    endpoint = AttachmentEndpoint(
+        keyring=keyring,
+        vault=vault,
+        pool=pool,
+        policy_of=policies.get,
+        max_bytes=settings.attachment_max_bytes,
+    )
+    return links, endpoint
 
 
 async def serve_stdio(

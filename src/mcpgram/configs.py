@@ -1,9 +1,9 @@
 """Frozen configs handed to the rest of mcpgram, and the parsers for the values they hold.
 
 :class:`DcAddress`, :class:`ProxyConfig`, :class:`TelegramConfig`, :class:`PoolLimits`,
-:class:`HttpConfig` and :class:`FilesConfig` are small frozen dataclasses whose reprs mask secrets
-(httpx ``_config.py`` style); ``parse_dc``, ``parse_proxy`` and ``load_rsa_public_key``
-turn setting strings into them.
+:class:`HttpConfig`, :class:`FilesConfig` and :class:`DownloadConfig` are small frozen dataclasses
+whose reprs mask secrets (httpx ``_config.py`` style); ``parse_dc``, ``parse_proxy`` and
+``load_rsa_public_key`` turn setting strings into them.
 :mod:`mcpgram.settings` builds them; nothing here reads the environment. A leaf module: it imports
 nothing from mcpgram except :mod:`mcpgram.errors`, and no Telethon (the RSA key leaves as the PKCS#1
 PEM text Telethon's ``add_key`` accepts).
@@ -20,11 +20,12 @@ import re
 import stat
 from collections.abc import Mapping
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from pydantic import AfterValidator, SecretStr
 
 ENV_PREFIX = "MCPGRAM_"
 DEFAULT_ENV_FILE = ".env"
@@ -235,6 +236,17 @@ def _parse_mtproto_secret(secret: str) -> tuple[bytes, bool, str | None]:
     raise ValueError("proxy secret must be 16 bytes, dd + 16 bytes, or ee + 16 bytes + domain")
 
 
+def check_attachment_keys(value: SecretStr | None) -> SecretStr | None:
+    """The ``attachment_keys`` setting, if :func:`parse_attachment_keys` reads it (else ValueError)."""
+    if value is not None:
+        parse_attachment_keys(value.get_secret_value())
+    return value
+
+
+#: The ``attachment_keys`` setting: checked by :func:`check_attachment_keys` when settings load.
+AttachmentKeys = Annotated[SecretStr | None, AfterValidator(check_attachment_keys)]
+
+
 def parse_attachment_keys(text: str) -> list[tuple[int, bytes]]:
     """``"2:secret,1:older"`` -> ``[(2, b"secret"), (1, b"older")]``; ValueError without the secrets."""
     pairs: list[tuple[int, bytes]] = []
@@ -342,6 +354,19 @@ class FilesConfig(_MaskedRepr):
     #: Directories local files (stdio only) may come from, symlinks resolved; none by default.
     local_file_roots: tuple[Path, ...] = ()
     max_inline_bytes: int = 10 * 1024 * 1024
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class DownloadConfig(_MaskedRepr):
+    """Media an agent downloads (``download_media``): inline budgets, and the stdio downloads root."""
+
+    download_image_max_edge: int = 1568
+    download_image_max_bytes: int = 800_000
+    download_audio_max_bytes: int = 2 * 1024 * 1024
+    download_embed_max_bytes: int = 1024 * 1024
+    download_resource_max_bytes: int = 10 * 1024 * 1024
+    #: Where ``save`` writes (stdio only); None refuses saving, with a hint naming the setting.
+    downloads_root: Path | None = None
 
 
 @dataclasses.dataclass(frozen=True, repr=False)

@@ -41,7 +41,9 @@ from mcpgram.configs import (
     DEFAULT_ENV_FILE,
     ENV_PREFIX,
     MIN_SECRET_CHARS,
+    AttachmentKeys,
     DcAddress,
+    DownloadConfig,
     FilesConfig,
     HttpConfig,
     LogLevel,
@@ -51,7 +53,6 @@ from mcpgram.configs import (
     is_loopback_host,
     is_valid_host,
     load_rsa_public_key,
-    parse_attachment_keys,
     parse_dc,
     parse_proxy,
     read_private_file,
@@ -63,6 +64,7 @@ __all__ = [
     "SAVED_TELEGRAM_FILE",
     "SAVED_TELEGRAM_GROUPS",
     "DcAddress",
+    "DownloadConfig",
     "FilesConfig",
     "HttpConfig",
     "PoolLimits",
@@ -248,16 +250,18 @@ class Settings(BaseSettings):
     max_inline_bytes: int = Field(
         10 * 1024 * 1024, ge=1, description="Decoded bytes of base64 files one send takes."
     )
-    # Signed attachment URLs (signing.py, web/attachments.py).
-    attachment_ttl_seconds: int = Field(
-        900, ge=30, le=86400, description="Seconds a signed attachment URL stays valid."
+    attachment_ttl_seconds: int = Field(900, ge=30, le=86400, description="Seconds an attachment link works.")
+    attachment_keys: AttachmentKeys = Field(None, description="Link keys 'id:secret,...', current first.")
+    attachment_max_bytes: int = Field(2 * 1024**3, ge=1, description="Largest file a link serves, in bytes.")
+    # download_media (tools/download.py): what comes back inline, and where stdio saves.
+    download_image_max_edge: int = Field(
+        1568, ge=64, le=8192, description="Long edge (px) of returned images."
     )
-    attachment_keys: SecretStr | None = Field(
-        None, description="Attachment key secrets 'id:secret,...' (current first); else from server_secret."
-    )
-    attachment_max_bytes: int = Field(
-        2 * 1024**3, ge=1, description="Largest file served through an attachment URL, in bytes."
-    )
+    download_image_max_bytes: int = Field(800_000, ge=10_000, description="Bytes of one returned image.")
+    download_audio_max_bytes: int = Field(2_097_152, ge=0, description="Largest audio returned inline.")
+    download_embed_max_bytes: int = Field(1_048_576, ge=0, description="Largest file embedded; else a link.")
+    download_resource_max_bytes: int = Field(10_485_760, ge=0, description="Largest mcpgram://media/ read.")
+    downloads_root: Path | None = Field(None, description="Where download_media saves (stdio only).")
     log_level: LogLevel = Field("INFO", description="Log level for mcpgram's loggers.")
     log_json: bool = Field(False, description="Log one JSON object per line instead of text.")
     # The names of policy/model.py's PROFILES (a leaf cannot import them; tests/policy checks they agree).
@@ -323,19 +327,6 @@ class Settings(BaseSettings):
             raise ValueError(f"must be at least {MIN_SECRET_CHARS} characters")
         return value
 
-    @field_validator("attachment_keys")
-    @classmethod
-    def _check_attachment_keys(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None:
-            parse_attachment_keys(value.get_secret_value())
-        return value
-
-    def attachment_secrets(self) -> list[tuple[int, bytes]]:
-        """``attachment_keys`` as ``(key id, secret)`` pairs, current first; empty when unset."""
-        if self.attachment_keys is None:
-            return []
-        return parse_attachment_keys(self.attachment_keys.get_secret_value())
-
     @field_validator("host")
     @classmethod
     def _check_host(cls, value: str) -> str:
@@ -396,6 +387,13 @@ class Settings(BaseSettings):
                 raise ValueError("entries must be absolute directory paths, separated by ':'")
             roots.append(path)
         return tuple(roots)
+
+    @field_validator("downloads_root")
+    @classmethod
+    def _absolute_root(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.expanduser().is_absolute():
+            raise ValueError("must be an absolute directory path")
+        return value.expanduser() if value is not None else None
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -478,6 +476,10 @@ class Settings(BaseSettings):
         """What sending files may take: the settings of the same names."""
         names = {field.name for field in dataclasses.fields(FilesConfig)}
         return FilesConfig(**{name: getattr(self, name) for name in names})
+
+    def download_config(self) -> DownloadConfig:
+        """What download_media returns inline and where it saves: the settings of the same names."""
+        return DownloadConfig(**{f.name: getattr(self, f.name) for f in dataclasses.fields(DownloadConfig)})
 
     def http_config(self) -> HttpConfig:
         """The HTTP listener's config: the settings of the same names."""

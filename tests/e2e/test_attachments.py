@@ -293,3 +293,25 @@ async def test_a_file_over_the_cap_is_refused(setup: Setup) -> None:
     assert response.status_code == 403
     assert response.json()["error"] == "ATTACHMENT_TOO_LARGE"
     assert getfile_calls(setup.sandbox) == before
+
+
+async def test_download_media_over_http_links_a_working_signed_url(setup: Setup) -> None:
+    """A file too big to embed comes back from the tool as a signed link that serves its bytes."""
+    from fastmcp import Client
+    from fastmcp.client.transports import StreamableHttpTransport
+
+    async with running(setup) as (base, _), httpx.AsyncClient() as http:
+        transport = StreamableHttpTransport(
+            f"{base}/v1/mcp", headers={"Authorization": f"Bearer {setup.alice}"}
+        )
+        async with Client(transport) as client:
+            listed = await client.call_tool("get_messages", {"chat": setup.people.bob, "limit": 5})
+            messages = json.loads(listed.content[0].text)["messages"]
+            handle = next(m["media"]["handle"] for m in messages if m["id"] == setup.ref[1])
+            result = await client.call_tool("download_media", {"handle": handle})
+        links = [block for block in result.content if block.type == "resource_link"]
+        assert len(links) == 1
+        url = str(links[0].uri)
+        assert url.startswith(f"{base}/v1/attachments/")
+        response = await http.get(url)
+    assert response.status_code == 200 and response.content == DATA

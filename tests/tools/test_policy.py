@@ -273,6 +273,7 @@ async def test_tools_list_is_the_profiles(demo: Demo, name: str) -> None:
             "get_messages",
             "search_messages",
             "transcribe_voice",
+            "download_media",
         }
     if name == "all":
         assert set(listed) == set(TOOL_VERBS)

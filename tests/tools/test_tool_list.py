@@ -33,6 +33,7 @@ SELF_EXPLANATORY = {"limit", "cursor"}
 KINDS = {
     "transcribe_voice": "read",  # asks Telegram to transcribe; changes nothing anyone else sees
     "send_to_phone": "write",  # its temporary contact is removed again, nothing existing is lost
+    "download_media": "read",  # reads Telegram; save (stdio) only adds a new file, never overwrites one
 }
 READ_PREFIXES = ("find_", "get_", "search_", "list_")
 DESTRUCTIVE_PREFIXES = ("delete_", "edit_")

@@ -301,19 +301,25 @@ async def media_chunks(
 
 
 async def media_bytes(
-    client: TelegramClient, ref: Ref, size: SizeChoice, limit_for: Callable[[MediaInfo], int]
+    client: TelegramClient,
+    ref: Ref,
+    size: SizeChoice,
+    limit_for: Callable[[MediaInfo], int],
+    *,
+    progress: Progress | None = None,
 ) -> tuple[MediaInfo, bytes | None]:
     """The media's info and all its bytes, or None for the bytes when it is over ``limit_for(info)``.
 
     One message read for both, so the caller decides from the info (a cap per kind) without asking
     Telegram twice.
     """
-    media = _as_ref(ref)
-    located = await _locate(client, media, size)
-    if located.info.size > limit_for(located.info):
-        return located.info, None
-    pieces = [piece async for piece in _stream(client, media, size, located, offset=0, end=located.info.size)]
-    return located.info, b"".join(pieces)
+    pieces: list[bytes] = []
+
+    async def keep(piece: bytes) -> None:
+        pieces.append(piece)
+
+    info = await _download(client, _as_ref(ref), size, keep, progress=progress, limit_for=limit_for)
+    return info, b"".join(pieces) if info.size <= limit_for(info) else None
 
 
 async def save_media(
@@ -325,10 +331,23 @@ async def save_media(
     progress: Progress | None = None,
 ) -> MediaInfo:
     """Stream the whole media into ``write`` (awaited per piece), reporting ``progress(done, total)``."""
-    media = _as_ref(ref)
-    located = await _locate(client, media, size)
+    return await _download(client, _as_ref(ref), size, write, progress=progress, limit_for=None)
+
+
+async def _download(
+    client: TelegramClient,
+    ref: MediaRef,
+    size: SizeChoice,
+    write: Callable[[bytes], Awaitable[None]],
+    *,
+    progress: Progress | None,
+    limit_for: Callable[[MediaInfo], int] | None,
+) -> MediaInfo:
+    located = await _locate(client, ref, size)
     done, total = 0, located.info.size
-    async for piece in _stream(client, media, size, located, offset=0, end=total):
+    if limit_for is not None and total > limit_for(located.info):
+        return located.info
+    async for piece in _stream(client, ref, size, located, offset=0, end=total):
         await write(piece)
         done += len(piece)
         if progress is not None:

@@ -31,7 +31,7 @@ from mcp.types import TextContent, ToolAnnotations
 from mcp.types import Tool as MCPTool
 from pydantic import ValidationError as PydanticValidationError
 
-from ..configs import FilesConfig
+from ..configs import DownloadConfig, FilesConfig
 from ..errors import FloodWait, LoginRequired, MCPGramError
 from ..log import bind_tenant, current_tenant
 from ..policy import guard
@@ -104,6 +104,11 @@ class ToolContext:
     files: FilesConfig = field(default_factory=FilesConfig)
     #: The URL fetcher; None builds the default one from :attr:`files` on first use (tests inject one).
     fetcher: Fetcher | None = None
+    #: What ``download_media`` returns inline and where it saves (stdio); ``tools/download.py``.
+    downloads: DownloadConfig = field(default_factory=DownloadConfig)
+    #: Makes a download URL for ``(tenant keys, (chat, message, media), size)`` over HTTP, or None;
+    #: the signed-URL feature sets it. None here: no URLs (``download_media`` links a resource).
+    attachment_urls: Callable[[TenantKeys, tuple[int, int, int], str], str | None] | None = None
 
     async def run(
         self,
@@ -151,6 +156,16 @@ class ToolContext:
         except MCPGramError as exc:
             raise refusal(exc) from None
         return self.policy_of(keys.tenant_id)
+
+    async def attachment_url(self, ref: tuple[int, int, int], size: str) -> str | None:
+        """A download URL for the calling tenant's media ``ref`` (HTTP only), or None."""
+        if self.attachment_urls is None or self.local_files:
+            return None
+        try:
+            keys = await self.resolve_keys()
+        except MCPGramError as exc:
+            raise refusal(exc) from None
+        return self.attachment_urls(keys, ref, size)
 
     @property
     def login_hint(self) -> str:

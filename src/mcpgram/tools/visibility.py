@@ -26,6 +26,7 @@ TOOL_VERBS: dict[str, tuple[Verb, ...]] = {
     "get_messages": ("read",),
     "search_messages": ("read",),
     "transcribe_voice": ("read",),
+    "download_media": ("download",),
     "send_message": ("send",),
     "edit_message": ("edit",),
     "forward_messages": ("forward",),

@@ -15,6 +15,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from fastmcp.server.dependencies import get_access_token, get_http_request
+
 from ..errors import NotAuthenticated
 from ..signing import Capability, Keyring, mint
 from ..vault.vault import TenantKeys, Vault
@@ -77,3 +79,21 @@ class AttachmentLinks:
         )
         base = (self.public_url or origin or "").rstrip("/")
         return f"{base}{ATTACHMENTS_PREFIX}/{mint(self.keyring, cap)}"
+
+    def for_request(self, keys: TenantKeys, ref: tuple[int, int, int], size: str) -> str | None:
+        """``ToolContext.attachment_urls``: the link for the MCP request being served over HTTP.
+
+        The token and the origin come from that request (its ``Host`` already passed the host
+        guard); None outside an HTTP request, or when its token stopped being valid meanwhile.
+        """
+        try:
+            request = get_http_request()
+        except RuntimeError:
+            return None
+        access = get_access_token()
+        host = request.headers.get("host")
+        origin = f"{request.url.scheme}://{host}" if host else None
+        try:
+            return self.url(keys, access.token if access else None, ref, size, origin=origin)
+        except NotAuthenticated:
+            return None

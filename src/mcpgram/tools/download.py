@@ -1,0 +1,297 @@
+"""``download_media`` and the ``mcpgram://media/{handle}`` resource: media out of Telegram, for an agent.
+
+The tool takes a ``media.handle`` (``tools/handles.py``: bound to the calling tenant, so another
+tenant's handle is ``MEDIA_HANDLE_INVALID`` before Telegram is asked) and a size choice, and answers
+with one compact JSON block (name, mime, bytes, pixels) plus, by what the media is:
+
+- an image (a photo, an image file, any thumbnail): MCP image content, re-encoded by
+  :mod:`mcpgram.imaging` within ``download_image_max_edge`` / ``download_image_max_bytes``, so no
+  EXIF, GPS or other metadata reaches the model and the size is bounded;
+- a voice note or audio up to ``download_audio_max_bytes``: MCP audio content;
+- any other file up to ``download_embed_max_bytes``: an embedded resource (blob);
+- anything larger: over HTTP a download URL when the server makes them
+  (:meth:`ToolContext.attachment_url`), else a resource link to ``mcpgram://media/{handle}``, which
+  ``resources/read`` serves up to ``download_resource_max_bytes``;
+- with ``save`` (stdio only): the file streamed into ``downloads_root`` under a safe name that never
+  overwrites (`` (1)``, `` (2)``... added), and its path.
+
+Every read is the ``download`` verb in the chat's read scope (``policy/guard.py``). Transfers from
+1 MB on report progress to clients that sent a progress token. Must not: write outside the
+downloads root, overwrite a file, or keep media in memory beyond the caps.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+import anyio.to_thread
+from fastmcp import FastMCP
+from fastmcp.exceptions import ResourceError, ToolError
+from fastmcp.resources import ResourceContent, ResourceResult
+from fastmcp.tools import ToolResult
+from mcp.types import (
+    AudioContent,
+    BlobResourceContents,
+    EmbeddedResource,
+    ImageContent,
+    ResourceLink,
+    TextContent,
+)
+from pydantic import Field
+
+from .. import telegram
+from ..errors import InvalidArgument, MCPGramError, NotAllowed, TooLarge
+from ..policy.guard import Action
+from ..telegram.filekinds import MediaRef, safe_name
+from . import files
+from .context import READ, ToolContext, add_tool, compact_json, refusal
+from .handles import HANDLE_CHARS, decode_handle, handle_key
+from .resources import refusal as resource_refusal
+
+if TYPE_CHECKING:
+    from mcp.types import ContentBlock
+
+    from ..telegram.media import MediaInfo
+
+#: The largest original an image is downloaded for re-encoding (a bigger one comes as a link).
+IMAGE_SOURCE_MAX_BYTES = 20 * 1024 * 1024
+#: Names tried in the downloads root before giving up: ``name``, ``name (1)``, ... ``name (99)``.
+MAX_NAME_TRIES = 100
+URI_PREFIX = "mcpgram://media/"
+_NOT_IMAGES = frozenset({"image/svg+xml"})
+
+Size = Literal["full", "medium", "thumb"]
+SizeArg = Annotated[Size, Field(description="full; medium (photos, ~800 px); thumb")]
+
+
+def is_image(info: MediaInfo) -> bool:
+    return info.mime.startswith("image/") and info.mime not in _NOT_IMAGES
+
+
+def is_audio(info: MediaInfo) -> bool:
+    return info.kind in ("voice", "audio")
+
+
+def media_uri(handle: str, size: str) -> str:
+    return URI_PREFIX + handle + ("" if size == "full" else f"?size={size}")
+
+
+async def media_ref(ctx: ToolContext, handle: str) -> MediaRef:
+    """The calling tenant's media ref of ``handle`` (``MEDIA_HANDLE_INVALID`` as a refusal)."""
+    try:
+        keys = await ctx.resolve_keys()
+        return MediaRef(*decode_handle(handle_key(ctx.cursor_key), keys.tenant_id, handle))
+    except MCPGramError as exc:
+        raise refusal(exc) from None
+
+
+def _download(ref: MediaRef) -> Action:
+    return Action(("download",), read=(ref.chat,))
+
+
+def _meta(info: MediaInfo, **extra: Any) -> dict[str, Any]:
+    shown = {"name": info.name, "mime": info.mime, "bytes": info.size, "width": info.width}
+    shown |= {"height": info.height, "duration": info.duration, **extra}
+    return {key: value for key, value in shown.items() if value is not None}
+
+
+async def _image(ctx: ToolContext, info: MediaInfo, data: bytes) -> tuple[dict[str, Any], ContentBlock]:
+    from .. import imaging  # noqa: PLC0415 - Pillow loads with the first image, not at start-up
+
+    budget = imaging.ImageBudget(
+        ctx.downloads.download_image_max_edge, ctx.downloads.download_image_max_bytes
+    )
+    try:
+        shown = await anyio.to_thread.run_sync(imaging.render, data, budget)
+    except MCPGramError as exc:
+        raise refusal(exc) from None
+    meta = _meta(info, mime=shown.mime, bytes=len(shown.data), width=shown.width, height=shown.height)
+    meta["original_bytes"] = info.size
+    encoded = base64.b64encode(shown.data).decode()
+    return meta, ImageContent(type="image", data=encoded, mime_type=shown.mime)
+
+
+async def _link(ctx: ToolContext, ref: MediaRef, handle: str, size: str, info: MediaInfo) -> ResourceLink:
+    url = await ctx.attachment_url((ref.chat, ref.message, ref.media), size)
+    return ResourceLink(
+        type="resource_link",
+        uri=url or media_uri(handle, size),
+        name=info.name,
+        mime_type=info.mime,
+        size=info.size,
+    )
+
+
+def _limit_for(ctx: ToolContext) -> Any:
+    caps = ctx.downloads
+
+    def limit(info: MediaInfo) -> int:
+        if is_image(info):
+            return IMAGE_SOURCE_MAX_BYTES
+        return caps.download_audio_max_bytes if is_audio(info) else caps.download_embed_max_bytes
+
+    return limit
+
+
+def _claim(root: Path, name: str) -> Path:
+    """Create ``root/name`` (or ``name (n)``) exclusively; the path made. Never overwrites."""
+    stem, dot, ext = name.rpartition(".")
+    stem, ext = (stem, dot + ext) if stem else (name, "")
+    for index in range(MAX_NAME_TRIES):
+        candidate = root / (name if index == 0 else f"{stem} ({index}){ext}")
+        try:
+            fd = os.open(
+                candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600
+            )
+        except FileExistsError:
+            continue
+        os.close(fd)
+        return candidate
+    raise InvalidArgument("too many files of that name in the downloads root", code="FILE_EXISTS")
+
+
+def _downloads_root(ctx: ToolContext) -> Path:
+    if not ctx.local_files:
+        raise NotAllowed(
+            "files can be saved only by a local (stdio) server",
+            hint="over HTTP leave save off: a link comes back",
+        )
+    root = ctx.downloads.downloads_root
+    if root is None:
+        raise InvalidArgument(
+            "no downloads root is configured",
+            code="NO_DOWNLOADS_ROOT",
+            hint="set MCPGRAM_DOWNLOADS_ROOT to an absolute directory and restart the server",
+        )
+    resolved = Path(os.path.realpath(root))
+    if not resolved.is_dir():
+        raise InvalidArgument("the downloads root is not a directory", code="NO_DOWNLOADS_ROOT")
+    return resolved
+
+
+async def _save(ctx: ToolContext, ref: MediaRef, size: Size) -> dict[str, Any]:
+    """Stream the media into a hidden temporary file in the root, then link it under its own name."""
+    try:
+        root = _downloads_root(ctx)
+    except MCPGramError as exc:
+        raise refusal(exc) from None
+    try:
+        fd, temporary = tempfile.mkstemp(dir=root, prefix=".mcpgram-", suffix=".part")
+    except OSError:
+        unwritable = InvalidArgument("the downloads root cannot be written to", code="NO_DOWNLOADS_ROOT")
+        raise refusal(unwritable) from None
+    try:
+        with os.fdopen(fd, "wb") as out:
+
+            async def write(piece: bytes) -> None:
+                await anyio.to_thread.run_sync(out.write, piece)
+
+            act = _download(ref)
+            info = await ctx.run(
+                act, telegram.media.save_media, ref, size, write, progress=files.progress_reporter()
+            )
+        final = _claim(root, safe_name(info.name, fallback="download"))
+        os.replace(temporary, final)  # onto the empty file just claimed: nothing else is overwritten
+    except MCPGramError as exc:
+        raise refusal(exc) from None
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+    return _meta(info, saved=str(final))
+
+
+async def download_result(ctx: ToolContext, handle: str, size: Size) -> ToolResult:
+    """What ``download_media`` answers without ``save``."""
+    ref = await media_ref(ctx, handle)
+    info, data = await ctx.run(
+        _download(ref),
+        telegram.media.media_bytes,
+        ref,
+        size,
+        _limit_for(ctx),
+        progress=files.progress_reporter(),
+    )
+    block: ContentBlock
+    if data is None:
+        meta, block = _meta(info), await _link(ctx, ref, handle, size, info)
+    elif is_image(info):
+        meta, block = await _image(ctx, info, data)
+    elif is_audio(info):
+        meta = _meta(info)
+        block = AudioContent(type="audio", data=base64.b64encode(data).decode(), mime_type=info.mime)
+    else:
+        meta = _meta(info)
+        blob = BlobResourceContents(
+            uri=media_uri(handle, size), mime_type=info.mime, blob=base64.b64encode(data).decode()
+        )
+        block = EmbeddedResource(type="resource", resource=blob)
+    return ToolResult(content=[_text(meta), block])
+
+
+def _text(meta: dict[str, Any]) -> TextContent:
+    return TextContent(type="text", text=compact_json(meta))
+
+
+async def read_resource(ctx: ToolContext, handle: str, size_text: str) -> ResourceResult:
+    """``mcpgram://media/{handle}``: the bytes, up to ``download_resource_max_bytes``."""
+    sizes: dict[str, Size] = {"full": "full", "medium": "medium", "thumb": "thumb"}
+    size = sizes.get(size_text)
+    if size is None:
+        raise resource_refusal(InvalidArgument("size is one of full, medium, thumb"))
+    if len(handle) != HANDLE_CHARS:
+        raise resource_refusal(
+            InvalidArgument("the media handle is not valid for this account", code="MEDIA_HANDLE_INVALID")
+        )
+    cap = ctx.downloads.download_resource_max_bytes
+    try:
+        ref = await media_ref(ctx, handle)
+        info, data = await ctx.run(
+            _download(ref),
+            telegram.media.media_bytes,
+            ref,
+            size,
+            lambda _: cap,
+            progress=files.progress_reporter(),
+        )
+    except ToolError as exc:
+        raise ResourceError(str(exc)) from None
+    if data is None:
+        hint = "save it with download_media (stdio) or use its download URL (HTTP)"
+        raise resource_refusal(TooLarge(f"the file is over {cap} bytes, the limit for resources", hint=hint))
+    return ResourceResult([ResourceContent(data, mime_type=info.mime)])
+
+
+def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
+    async def download_media(
+        handle: Annotated[
+            str,
+            Field(
+                min_length=HANDLE_CHARS, max_length=HANDLE_CHARS, description="media.handle from get_messages"
+            ),
+        ],
+        size: SizeArg = "full",
+        save: Annotated[
+            bool, Field(description="stdio: save to the downloads root, return the path")
+        ] = False,
+    ) -> ToolResult:
+        """A message's photo or file: images (downscaled) and audio inline, files embedded or linked."""
+        if save:
+            ref = await media_ref(ctx, handle)
+            return ToolResult(content=[_text(await _save(ctx, ref, size))])
+        return await download_result(ctx, handle, size)
+
+    add_tool(mcp, download_media, READ)
+
+    @mcp.resource(
+        URI_PREFIX + "{handle}{?size}",
+        name="media",
+        mime_type="application/octet-stream",
+        description="A photo or file by media handle (download_media's links): its bytes.",
+    )
+    async def media_resource(handle: str, size: str = "full") -> ResourceResult:
+        return await read_resource(ctx, handle, size)
