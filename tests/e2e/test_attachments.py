@@ -315,3 +315,12 @@ async def test_download_media_over_http_links_a_working_signed_url(setup: Setup)
         assert url.startswith(f"{base}/v1/attachments/")
         response = await http.get(url)
     assert response.status_code == 200 and response.content == DATA
+
+
+async def test_refused_links_count_toward_the_address_lockout(setup: Setup) -> None:
+    async with running(setup, auth_failures_per_minute=3) as (base, gateway), httpx.AsyncClient() as http:
+        good = link_for(gateway, setup, base)
+        answers = [(await http.get(f"{base}/v1/attachments/forged{i}")).status_code for i in range(4)]
+        locked = await http.get(good)
+    assert answers == [404, 404, 404, 429]
+    assert locked.status_code == 429  # a locked address gets nothing, links included

@@ -42,7 +42,7 @@ from .. import auth
 from .edge import Refusal, refusal_parts
 from .frontwire import FrontRequest, origin_form, relayed_headers, request_worker, route_key
 from .hostguard import REQUEST_TARGET_KEY
-from .ratelimit import LOCKED_OUT, IPNetwork, SlidingWindow, client_address
+from .ratelimit import LOCKED_OUT, IPNetwork, SlidingWindow, client_address, is_auth_failure
 from .security import redact_path, security_headers
 from .upstream import UpstreamConnection, WorkerLink
 
@@ -140,7 +140,7 @@ class WorkerRelay:
         else:
             link = self.links[request_worker(target, headers, len(self.links))]
             status = await self._relay(link, request, peer, receive, send)
-        failed = status == 401 or (locked and status == 429)
+        failed = is_auth_failure(scope["path"], status) or (locked and status == 429)
         if failed and self.failures.record(address) == self.failures.limit and not locked:
             _log.warning("ratelimit.address_locked", extra={"client": address})
         return status if status in (502, 503, 504) else None
