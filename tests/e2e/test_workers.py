@@ -387,6 +387,25 @@ async def test_failed_authentications_lock_out_an_address_across_workers(deploym
             link.close()
 
 
+async def test_refused_attachment_links_lock_out_an_address_at_the_front(deployment: Deployment) -> None:
+    """The workers' 404s for forged links add up at the front, as 401s do."""
+    links = [WorkerLink(path) for path in deployment.sockets]
+    server = FrontServer(
+        WorkerRelay(links, max_body_bytes=1 << 20, auth_failures_per_minute=3), limits=EdgeLimits()
+    )
+    base = f"http://127.0.0.1:{await server.start()}"
+    try:
+        async with httpx.AsyncClient(base_url=base) as http:
+            statuses = [(await http.get(f"/v1/attachments/forged{i}")).status_code for i in range(3)]
+            locked = await http.get("/v1/attachments/forged")
+        assert statuses == [404, 404, 404]
+        assert locked.status_code == 429
+    finally:
+        await server.stop()
+        for link in links:
+            link.close()
+
+
 async def test_the_front_terminates_tls_and_every_answer_carries_hsts(
     deployment: Deployment, tmp_path: Path
 ) -> None:
