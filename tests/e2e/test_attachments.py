@@ -324,3 +324,33 @@ async def test_refused_links_count_toward_the_address_lockout(setup: Setup) -> N
         locked = await http.get(good)
     assert answers == [404, 404, 404, 429]
     assert locked.status_code == 429  # a locked address gets nothing, links included
+
+
+async def test_a_client_that_leaves_stops_the_telegram_reads(setup: Setup) -> None:
+    """Once the client is gone, no more windows are read from Telegram for nobody."""
+    world = setup.sandbox.world
+    big = world.add_file("document", os.urandom(24 * 1024 * 1024), mime_type="application/zip")
+    sent = post(
+        world,
+        Changes(),
+        sender_id=setup.people.alice,
+        peer=user_peer(setup.people.bob),
+        content=Content(media_id=big.id),
+    )
+    async with running(setup) as (base, gateway):
+        keys = gateway.vault.unlock_with_token(setup.alice)
+        url = links(gateway).url(keys, setup.alice, (setup.people.bob, sent.id, big.id), "full", origin=base)
+        before = getfile_calls(setup.sandbox)
+        port = int(base.rsplit(":", 1)[1])
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        path = url.removeprefix(base)
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
+        await reader.readuntil(b"\r\n\r\n")
+        await reader.read(1024)
+        writer.close()
+        await writer.wait_closed()
+        await asyncio.sleep(1.0)
+        read = getfile_calls(setup.sandbox) - before
+        await asyncio.sleep(0.5)
+        assert getfile_calls(setup.sandbox) - before == read  # stopped, not still going
+    assert read < 48  # 24 MiB is 48 windows of 512 KiB: far from all of them were read

@@ -23,10 +23,11 @@ Must not: log the capability (the access log shows ``/v1/attachments/[redacted]`
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 from starlette.types import Receive, Scope, Send
@@ -144,7 +145,7 @@ class AttachmentEndpoint:
         if isinstance(record, AccessRecord):
             record.tenant = tenant_label(cap.tenant_id)
         with bind_tenant(cap.tenant_id):
-            await self._serve(cap, scope, send, head=method == "HEAD")
+            await self._serve(cap, scope, receive, send, head=method == "HEAD")
 
     async def _admit(self, text: str) -> Capability:
         """The capability, if every check that needs no Telegram passes."""
@@ -156,7 +157,9 @@ class AttachmentEndpoint:
         guard.check_verbs(self.policy_of(cap.tenant_id), guard.Action(VERBS, read=(cap.chat,)))
         return cap
 
-    async def _serve(self, cap: Capability, scope: Scope, send: Send, *, head: bool) -> None:
+    async def _serve(
+        self, cap: Capability, scope: Scope, receive: Receive, send: Send, *, head: bool
+    ) -> None:
         keys = TenantKeys(cap.tenant_id, cap.data_key)
         ref = (cap.chat, cap.message, cap.media)
         policy = self.policy_of(cap.tenant_id)
@@ -193,8 +196,14 @@ class AttachmentEndpoint:
                 )
                 started = True
                 if not head and length:
-                    async for chunk in _pieces(tenant_client, ref, cap.size, offset, length):
-                        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                    async with (
+                        _watch_disconnect(receive) as gone,
+                        contextlib.aclosing(_pieces(tenant_client, ref, cap.size, offset, length)) as pieces,
+                    ):
+                        async for chunk in pieces:
+                            if gone.is_set():  # the client left: stop reading Telegram for nobody
+                                return
+                            await send({"type": "http.response.body", "body": chunk, "more_body": True})
                 await send({"type": "http.response.body", "body": b""})
         except Refused as refused:
             if not started:
@@ -202,14 +211,31 @@ class AttachmentEndpoint:
         except MCPGramError as exc:
             if not started:
                 await _refuse(send, _refusal(exc))
-            else:  # the head is out: all we can do is cut the body short, which the client sees
+            else:  # the head is out: the body stops short of Content-Length, which the client sees
                 log.info("attachment.cut_short", extra={"error": exc.code})
-                raise
+
+
+@contextlib.asynccontextmanager
+async def _watch_disconnect(receive: Receive) -> AsyncIterator[asyncio.Event]:
+    """An event set once the client disconnects (a GET has no body left to read)."""
+    gone = asyncio.Event()
+
+    async def watch() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        gone.set()
+
+    watcher = asyncio.ensure_future(watch())
+    try:
+        yield gone
+    finally:
+        watcher.cancel()
+        await asyncio.gather(watcher, return_exceptions=True)
 
 
 async def _pieces(
     tenant_client: Any, ref: tuple[int, int, int], size: str, offset: int, length: int
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     """``length`` bytes from ``offset``, each Telegram piece fetched in its own pool call."""
     chunks: AsyncIterator[bytes] | None = None
 
