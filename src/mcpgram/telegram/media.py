@@ -328,10 +328,19 @@ async def save_media(
     size: SizeChoice,
     write: Callable[[bytes], Awaitable[None]],
     *,
+    offset: int = 0,
+    limit: int | None = None,
     progress: Progress | None = None,
 ) -> MediaInfo:
-    """Stream the whole media into ``write`` (awaited per piece), reporting ``progress(done, total)``."""
-    return await _download(client, _as_ref(ref), size, write, progress=progress, limit_for=None)
+    """Stream bytes ``[offset, offset + limit)`` (all by default) into ``write``, awaited per piece,
+    reporting ``progress(end of the bytes written, file size)``.
+
+    A caller saving a large file calls this once per window, so each call stays inside one
+    Telegram call deadline.
+    """
+    return await _download(
+        client, _as_ref(ref), size, write, progress=progress, limit_for=None, offset=offset, limit=limit
+    )
 
 
 async def _download(
@@ -342,12 +351,17 @@ async def _download(
     *,
     progress: Progress | None,
     limit_for: Callable[[MediaInfo], int] | None,
+    offset: int = 0,
+    limit: int | None = None,
 ) -> MediaInfo:
     located = await _locate(client, ref, size)
-    done, total = 0, located.info.size
+    total = located.info.size
     if limit_for is not None and total > limit_for(located.info):
         return located.info
-    async for piece in _stream(client, ref, size, located, offset=0, end=total):
+    done = offset
+    async for piece in _stream(
+        client, ref, size, located, offset=offset, end=_bounds(located.info, offset, limit)
+    ):
         await write(piece)
         done += len(piece)
         if progress is not None:

@@ -26,6 +26,8 @@ import base64
 import contextlib
 import os
 import tempfile
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -56,10 +58,15 @@ from .resources import refusal as resource_refusal
 if TYPE_CHECKING:
     from mcp.types import ContentBlock
 
+    from ..imaging import ImageBudget, Rendered
     from ..telegram.media import MediaInfo
 
 #: The largest original an image is downloaded for re-encoding (a bigger one comes as a link).
 IMAGE_SOURCE_MAX_BYTES = 20 * 1024 * 1024
+#: Bytes saved per Telegram call (each call has its own deadline, ``telegram_timeout``).
+SAVE_WINDOW = 16 * 1024 * 1024
+#: Images decoded at once, process-wide: a 64-megapixel decode holds ~200 MB; more calls wait.
+_RENDERING = threading.BoundedSemaphore(2)
 #: Names tried in the downloads root before giving up: ``name``, ``name (1)``, ... ``name (99)``.
 MAX_NAME_TRIES = 100
 URI_PREFIX = "mcpgram://media/"
@@ -100,6 +107,13 @@ def _meta(info: MediaInfo, **extra: Any) -> dict[str, Any]:
     return {key: value for key, value in shown.items() if value is not None}
 
 
+def _render(data: bytes, budget: ImageBudget) -> Rendered:
+    from .. import imaging  # noqa: PLC0415 - Pillow loads with the first image, not at start-up
+
+    with _RENDERING:
+        return imaging.render(data, budget)
+
+
 async def _image(ctx: ToolContext, info: MediaInfo, data: bytes) -> tuple[dict[str, Any], ContentBlock]:
     from .. import imaging  # noqa: PLC0415 - Pillow loads with the first image, not at start-up
 
@@ -107,7 +121,7 @@ async def _image(ctx: ToolContext, info: MediaInfo, data: bytes) -> tuple[dict[s
         ctx.downloads.download_image_max_edge, ctx.downloads.download_image_max_bytes
     )
     try:
-        shown = await anyio.to_thread.run_sync(imaging.render, data, budget)
+        shown = await anyio.to_thread.run_sync(_render, data, budget)
     except MCPGramError as exc:
         raise refusal(exc) from None
     meta = _meta(info, mime=shown.mime, bytes=len(shown.data), width=shown.width, height=shown.height)
@@ -127,7 +141,7 @@ async def _link(ctx: ToolContext, ref: MediaRef, handle: str, size: str, info: M
     )
 
 
-def _limit_for(ctx: ToolContext) -> Any:
+def _limit_for(ctx: ToolContext) -> Callable[[MediaInfo], int]:
     caps = ctx.downloads
 
     def limit(info: MediaInfo) -> int:
@@ -175,7 +189,11 @@ def _downloads_root(ctx: ToolContext) -> Path:
 
 
 async def _save(ctx: ToolContext, ref: MediaRef, size: Size) -> dict[str, Any]:
-    """Stream the media into a hidden temporary file in the root, then link it under its own name."""
+    """Stream the media into a hidden temporary file in the root, then move it under its own name.
+
+    One Telegram call per :data:`SAVE_WINDOW` bytes, so a large file is not held to one call's
+    deadline (``telegram_timeout``) as a whole.
+    """
     try:
         root = _downloads_root(ctx)
     except MCPGramError as exc:
@@ -183,18 +201,25 @@ async def _save(ctx: ToolContext, ref: MediaRef, size: Size) -> dict[str, Any]:
     try:
         fd, temporary = tempfile.mkstemp(dir=root, prefix=".mcpgram-", suffix=".part")
     except OSError:
-        unwritable = InvalidArgument("the downloads root cannot be written to", code="NO_DOWNLOADS_ROOT")
-        raise refusal(unwritable) from None
+        raise refusal(_save_failed("the downloads root cannot be written to")) from None
     try:
         with os.fdopen(fd, "wb") as out:
 
             async def write(piece: bytes) -> None:
-                await anyio.to_thread.run_sync(out.write, piece)
+                try:
+                    await anyio.to_thread.run_sync(out.write, piece)
+                except OSError:  # here, not in ctx.run: it would read as Telegram being unreachable
+                    raise _save_failed("the file could not be written (is the disk full?)") from None
 
-            act = _download(ref)
-            info = await ctx.run(
-                act, telegram.media.save_media, ref, size, write, progress=files.progress_reporter()
-            )
+            act, report, offset = _download(ref), files.progress_reporter(), 0
+            while True:
+                info = await ctx.run(
+                    act, telegram.media.save_media, ref, size, write,
+                    offset=offset, limit=SAVE_WINDOW, progress=report,
+                )  # fmt: skip
+                offset += SAVE_WINDOW
+                if offset >= info.size:
+                    break
         final = _claim(root, safe_name(info.name, fallback="download"))
         os.replace(temporary, final)  # onto the empty file just claimed: nothing else is overwritten
     except MCPGramError as exc:
@@ -203,6 +228,12 @@ async def _save(ctx: ToolContext, ref: MediaRef, size: Size) -> dict[str, Any]:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
     return _meta(info, saved=str(final))
+
+
+def _save_failed(message: str) -> InvalidArgument:
+    return InvalidArgument(
+        message, code="SAVE_FAILED", hint="check the downloads root (MCPGRAM_DOWNLOADS_ROOT)"
+    )
 
 
 async def download_result(ctx: ToolContext, handle: str, size: Size) -> ToolResult:
@@ -243,10 +274,6 @@ async def read_resource(ctx: ToolContext, handle: str, size_text: str) -> Resour
     size = sizes.get(size_text)
     if size is None:
         raise resource_refusal(InvalidArgument("size is one of full, medium, thumb"))
-    if len(handle) != HANDLE_CHARS:
-        raise resource_refusal(
-            InvalidArgument("the media handle is not valid for this account", code="MEDIA_HANDLE_INVALID")
-        )
     cap = ctx.downloads.download_resource_max_bytes
     try:
         ref = await media_ref(ctx, handle)
