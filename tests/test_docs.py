@@ -96,6 +96,8 @@ TOOLS_DOC = CONFIGURATION.parent / "tools.md"
 _NOT_TOOL_CODES = {
     "INTERNAL", "TENANT", "VAULT", "DECRYPT_FAILED", "CONFIG",
     "FETCH",  # the base class of BLOCKED_URL and FETCH_FAILED: never raised itself
+    # Signed attachment links: refused by the HTTP route (docs/security.md), never by a tool.
+    "TICKET", "TICKET_INVALID", "TICKET_EXPIRED",
 }  # fmt: skip
 
 

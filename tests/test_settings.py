@@ -449,3 +449,23 @@ def test_cors_origins_parse_from_a_comma_separated_list(raw: str, expected: tupl
 def test_cors_origins_refuse_what_is_not_an_origin(bad: str) -> None:
     with pytest.raises(ConfigError, match="cors_origins"):
         Settings.load(env_file=None, cors_origins=bad)
+
+
+def test_attachment_keys_parse_current_first_and_never_echo_a_secret() -> None:
+    """``id:secret`` pairs, current first; a bad entry names the setting, never the secret given."""
+    one, two = "a" * 32, "b" * 40
+    from mcpgram.configs import parse_attachment_keys
+
+    settings = Settings.load(env_file=None, attachment_keys=f"2:{two}, 1:{one}")
+    assert settings.attachment_keys is not None
+    assert parse_attachment_keys(settings.attachment_keys.get_secret_value()) == [
+        (2, two.encode()),
+        (1, one.encode()),
+    ]
+    assert one not in repr(settings)
+    assert Settings.load(env_file=None).attachment_keys is None
+    for bad in (f"0:{one}", f"256:{one}", f"x:{one}", one, "1:short-secret-value", f"1:{one},1:{two}"):
+        with pytest.raises(ConfigError) as caught:
+            Settings.load(env_file=None, attachment_keys=bad)
+        assert "attachment_keys" in str(caught.value)
+        assert "short-secret-value" not in str(caught.value) and one not in str(caught.value)

@@ -31,12 +31,14 @@ from . import __version__
 from .audit.entry import JournalKeys
 from .audit.journal import AuditJournal
 from .auth import token_digest, token_secret_bytes
+from .configs import parse_attachment_keys
 from .datadir import ensure_data_dir, owner_key_bytes, server_secret_bytes
 from .errors import ConfigError, NotAuthenticated
 from .fetch.policy import HostRules
 from .mcpserver import MCPGramServer
 from .policy.book import PolicyBook
 from .settings import Settings, TelegramConfig
+from .signing import Keyring
 from .telegram.pool import ClientPool
 from .tools import ToolContext, register_tools
 from .tools.audit import AuditMiddleware
@@ -46,6 +48,8 @@ from .vault.vault import TenantKeys, Vault
 
 if TYPE_CHECKING:
     from .fetch.fetcher import Fetcher
+    from .web.attachments import AttachmentEndpoint
+    from .web.links import AttachmentLinks
     from .web.verifier import MCPGramTokenVerifier
 
 Transport = Literal["stdio", "http"]
@@ -132,6 +136,8 @@ class Gateway:
     owner: TenantKeys | None
     #: The audit journal (None with ``audit_journal`` off); the raw bridge and approvals record here.
     journal: AuditJournal | None = None
+    #: The signed-download endpoint (HTTP only; ``web/attachments.py``).
+    attachments: Any = None
 
     async def __aenter__(self) -> Gateway:
         await self.pool.start()
@@ -185,6 +191,9 @@ def build_gateway(
         verifier = MCPGramTokenVerifier(vault, runner=run_inline)
 
     unlocked = UnlockedKeys(secret)
+    links, attachments = (
+        _attachments(settings, secret, vault, pool, policies) if transport == "http" else (None, None)
+    )
 
     async def resolve_keys() -> TenantKeys:
         if owner is not None:
@@ -233,6 +242,7 @@ def build_gateway(
         fetcher=fetcher,
         journal=journal,
         downloads=settings.download_config(),
+        attachment_urls=links.for_request if links is not None else None,
     )
     register_tools(mcp, context)
     if transport == "http":
@@ -263,7 +273,31 @@ def build_gateway(
         verifier=verifier,
         owner=owner,
         journal=journal,
+        attachments=attachments,
     )
+
+
+def _attachments(
+    settings: Settings, secret: bytes, vault: Vault, pool: ClientPool, policies: PolicyBook
+) -> tuple[AttachmentLinks, AttachmentEndpoint]:
+    """Signed attachment links (HTTP only): what mints them and the route that serves them."""
+    from .web.attachments import AttachmentEndpoint
+    from .web.links import AttachmentLinks
+
+    given = settings.attachment_keys
+    keyring = Keyring.from_secrets(
+        parse_attachment_keys(given.get_secret_value()) if given is not None else [], server_secret=secret
+    )
+    public_url = str(settings.public_url) if settings.public_url is not None else None
+    links = AttachmentLinks(keyring, vault, settings.attachment_ttl_seconds, public_url)
+    endpoint = AttachmentEndpoint(
+        keyring=keyring,
+        vault=vault,
+        pool=pool,
+        policy_of=policies.get,
+        max_bytes=settings.attachment_max_bytes,
+    )
+    return links, endpoint
 
 
 async def serve_stdio(
@@ -312,6 +346,7 @@ def http_app(gateway: Gateway, *, behind_front: bool = False) -> Any:
         pool_stats=gateway.pool.stats,
         verifier=gateway.verifier,
         behind_front=behind_front,
+        attachments=gateway.attachments,
     )
 
 

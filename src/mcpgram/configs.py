@@ -20,11 +20,12 @@ import re
 import stat
 from collections.abc import Mapping
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from pydantic import AfterValidator, SecretStr
 
 ENV_PREFIX = "MCPGRAM_"
 DEFAULT_ENV_FILE = ".env"
@@ -233,6 +234,32 @@ def _parse_mtproto_secret(secret: str) -> tuple[bytes, bool, str | None]:
             raise ValueError("proxy secret: the fake-TLS (ee) domain is not a valid hostname")
         return raw[1:17], False, domain
     raise ValueError("proxy secret must be 16 bytes, dd + 16 bytes, or ee + 16 bytes + domain")
+
+
+def check_attachment_keys(value: SecretStr | None) -> SecretStr | None:
+    """The ``attachment_keys`` setting, if :func:`parse_attachment_keys` reads it (else ValueError)."""
+    if value is not None:
+        parse_attachment_keys(value.get_secret_value())
+    return value
+
+
+#: The ``attachment_keys`` setting: checked by :func:`check_attachment_keys` when settings load.
+AttachmentKeys = Annotated[SecretStr | None, AfterValidator(check_attachment_keys)]
+
+
+def parse_attachment_keys(text: str) -> list[tuple[int, bytes]]:
+    """``"2:secret,1:older"`` -> ``[(2, b"secret"), (1, b"older")]``; ValueError without the secrets."""
+    pairs: list[tuple[int, bytes]] = []
+    for entry in text.split(","):
+        key_id, sep, secret = entry.strip().partition(":")
+        if not sep or not key_id.isascii() or not key_id.isdigit() or not 1 <= int(key_id) <= 255:
+            raise ValueError("entries must be 'id:secret' with an id from 1 to 255, comma-separated")
+        if len(secret) < MIN_SECRET_CHARS:
+            raise ValueError(f"each secret must be at least {MIN_SECRET_CHARS} characters")
+        if any(int(key_id) == known for known, _ in pairs):
+            raise ValueError("key ids must be distinct")
+        pairs.append((int(key_id), secret.encode()))
+    return pairs
 
 
 def read_private_file(path: Path, limit: int) -> bytes:

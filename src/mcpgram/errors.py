@@ -30,10 +30,10 @@ that is safe to show to a client (no secrets, paths, phone numbers or message te
     │   └── FetchFailed        unreachable, timed out, refused or an HTTP error: check the URL, retry later
     ├── VaultError             stored secrets
     │   └── DecryptFailed      wrong key, tampered or swapped data
+    ├── TicketError            a signed download link (``signing.py``)
+    │   ├── TicketInvalid      malformed, altered, unknown key, or no longer honoured: get a new link
+    │   └── TicketExpired      authentic but past its expiry: get a new link
     └── ConfigError            settings that cannot work
-
-Errors for signed download tickets come with the code that raises them (the files issue), not
-before: a class nothing raises is a promise the code does not keep.
 """
 
 from __future__ import annotations
@@ -168,6 +168,18 @@ class VaultError(MCPGramError):
 
 class DecryptFailed(VaultError):
     code = "DECRYPT_FAILED"
+
+
+class TicketError(MCPGramError):
+    code = "TICKET"
+
+
+class TicketInvalid(TicketError):
+    code = "TICKET_INVALID"
+
+
+class TicketExpired(TicketError):
+    code = "TICKET_EXPIRED"
 
 
 class ConfigError(MCPGramError):

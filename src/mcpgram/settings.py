@@ -41,6 +41,7 @@ from mcpgram.configs import (
     DEFAULT_ENV_FILE,
     ENV_PREFIX,
     MIN_SECRET_CHARS,
+    AttachmentKeys,
     DcAddress,
     DownloadConfig,
     FilesConfig,
@@ -249,6 +250,9 @@ class Settings(BaseSettings):
     max_inline_bytes: int = Field(
         10 * 1024 * 1024, ge=1, description="Decoded bytes of base64 files one send takes."
     )
+    attachment_ttl_seconds: int = Field(900, ge=30, le=86400, description="Seconds an attachment link works.")
+    attachment_keys: AttachmentKeys = Field(None, description="Link keys 'id:secret,...', current first.")
+    attachment_max_bytes: int = Field(2 * 1024**3, ge=1, description="Largest file a link serves, in bytes.")
     # download_media (tools/download.py): what comes back inline, and where stdio saves.
     download_image_max_edge: int = Field(
         1568, ge=64, le=8192, description="Long edge (px) of returned images."

@@ -61,6 +61,7 @@ class Deployment:
     sockets: list[str]
     data_dir: Path
     settings: Any
+    sandbox: SandboxServer
 
 
 async def _login(sandbox: SandboxServer, settings: Any, vault: Vault, phone: str, token: str) -> None:
@@ -102,7 +103,9 @@ async def deployment(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[
         task = asyncio.create_task(serve_workers(settings, ready=bound.set_result))
         port = await asyncio.wait_for(bound, 90)
         sockets = [path for _, path in sorted(worker_processes().values())]
-        yield Deployment(f"http://127.0.0.1:{port}", port, alice, carol, people, sockets, data, settings)
+        yield Deployment(
+            f"http://127.0.0.1:{port}", port, alice, carol, people, sockets, data, settings, sandbox
+        )
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
 
@@ -208,6 +211,49 @@ async def test_the_operator_sees_every_workers_pool_summed(deployment: Deploymen
     body = detailed.json()
     assert body["workers"] == 2
     assert body["pool"]["active"] == 2  # one client per tenant, in two processes
+
+
+async def test_an_attachment_link_is_served_by_its_tenants_worker(deployment: Deployment) -> None:
+    """A link minted for Carol goes to Carol's worker: bytes arrive, and no second client is made."""
+    from mcpgram.datadir import server_secret_bytes
+    from mcpgram.sandbox.messaging import Changes, post
+    from mcpgram.sandbox.world import Content, user_peer
+    from mcpgram.signing import Keyring
+    from mcpgram.web.links import AttachmentLinks
+
+    world = deployment.sandbox.world
+    data = os.urandom(300_000)
+    stored = world.add_file("document", data, mime_type="application/zip")
+    people = deployment.people
+    sent = post(
+        world,
+        Changes(),
+        sender_id=people.carol,
+        peer=user_peer(people.bob),
+        content=Content(media_id=stored.id),
+    )
+    secret = server_secret_bytes(deployment.settings)
+    store = SQLiteVault(deployment.data_dir / "vault.db")
+    try:
+        vault = Vault(store, server_secret=secret)
+        keyring = Keyring.from_secrets([], server_secret=secret)
+        links = AttachmentLinks(keyring=keyring, vault=vault, ttl=60)
+        keys = vault.unlock_with_token(deployment.carol)
+        url = links.url(
+            keys, deployment.carol, (people.bob, sent.id, stored.id), "full", origin=deployment.base
+        )
+    finally:
+        store.close()
+    await chat_ids(deployment.base, deployment.carol)  # Carol's client now lives in her worker
+    operator = {"Authorization": f"Bearer {OPERATOR}"}
+    async with httpx.AsyncClient(base_url=deployment.base) as http:
+        created = (await http.get("/health", headers=operator)).json()["pool"]["created"]
+        whole = await http.get(url)
+        part = await http.get(url, headers={"Range": "bytes=-1000"})
+        after = (await http.get("/health", headers=operator)).json()["pool"]["created"]
+    assert whole.status_code == 200 and whole.content == data
+    assert part.status_code == 206 and part.content == data[-1000:]
+    assert after == created  # served by the worker that already held Carol's client
 
 
 def _raw(port: int, data: bytes, *, read_until_close: bool = True, timeout: float = 10) -> bytes:
@@ -335,6 +381,25 @@ async def test_failed_authentications_lock_out_an_address_across_workers(deploym
         assert locked.status_code == 429
         assert locked.json()["error"] == "TOO_MANY_FAILED_AUTHENTICATIONS"
         assert int(locked.headers["retry-after"]) >= 1
+    finally:
+        await server.stop()
+        for link in links:
+            link.close()
+
+
+async def test_refused_attachment_links_lock_out_an_address_at_the_front(deployment: Deployment) -> None:
+    """The workers' 404s for forged links add up at the front, as 401s do."""
+    links = [WorkerLink(path) for path in deployment.sockets]
+    server = FrontServer(
+        WorkerRelay(links, max_body_bytes=1 << 20, auth_failures_per_minute=3), limits=EdgeLimits()
+    )
+    base = f"http://127.0.0.1:{await server.start()}"
+    try:
+        async with httpx.AsyncClient(base_url=base) as http:
+            statuses = [(await http.get(f"/v1/attachments/forged{i}")).status_code for i in range(3)]
+            locked = await http.get("/v1/attachments/forged")
+        assert statuses == [404, 404, 404]
+        assert locked.status_code == 429
     finally:
         await server.stop()
         for link in links:

@@ -256,6 +256,8 @@ async def test_configured_cors_origin_is_answered(edge: EdgeFactory, vault: Vaul
         ("/v1/url_auth/SE/CRET", "/v1/url_auth/[redacted]"),
         ("/v1/url_auth", "/v1/url_auth/[redacted]"),
         ("/anywhere/mcpg_SECRET/x", "/anywhere/[redacted]/x"),
+        ("/v1/attachments/CAPABILITY", "/v1/attachments/[redacted]"),
+        ("/v1/attachments/CAP/ABILITY/x", "/v1/attachments/[redacted]"),
         ("/" + "a" * 500, "/" + "a" * 199 + "..."),
     ],
 )

@@ -14,6 +14,8 @@ Outermost first::
     UrlAuthMiddleware          query tokens -> 400; /v1/url_auth/{token}/mcp -> /v1/mcp + header
     BodyLimitMiddleware        413 before the body is read past the limit
     router: /health            (behind FastMCP's Host/Origin guard too)
+            /v1/attachments/*  signed download links (``web/attachments.py``): the capability in
+                               the path is the credential, no bearer token
             everything else -> FastMCP's app: Host/Origin guard (421/403, laxer than ours, kept
                                as a second line) -> bearer auth
                                -> TenantTagMiddleware -> TenantThrottleMiddleware (429 per tenant)
@@ -47,13 +49,15 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Mount, Route, request_response
+from starlette.routing import BaseRoute, Mount, Route, request_response
+from starlette.types import ASGIApp
 
 from ..errors import ConfigError
 from .health import PoolStatsSource, health_endpoint
 from .hostguard import HostGuardMiddleware
 from .ratelimit import Clock, EdgeLimiter, RateLimitMiddleware, TenantThrottleMiddleware
 from .security import (
+    ATTACHMENTS_PREFIX,
     AccessLogMiddleware,
     BodyLimitMiddleware,
     FrontPeerMiddleware,
@@ -200,6 +204,7 @@ def build_http_app(
     mcp_path: str = MCP_PATH,
     clock: Clock = time.monotonic,
     behind_front: bool = False,
+    attachments: ASGIApp | None = None,
 ) -> Starlette:
     """The ASGI app to serve: FastMCP at ``mcp_path`` behind the edge middleware, plus ``/health``.
 
@@ -218,6 +223,8 @@ def build_http_app(
         clock: The rate limits' clock (seconds); tests pass a fake one.
         behind_front: A worker behind the multi-worker front (``web/front.py``), on a socket only
             the front reaches: the client address comes from the front's header.
+        attachments: The signed-download endpoint (``web/attachments.py``), served at
+            ``/v1/attachments/<capability>``; None serves none.
 
     Raises:
         ConfigError: ``no_auth`` on a non-loopback host, HTTP without a verifier, or a trusted
@@ -285,9 +292,13 @@ def build_http_app(
             500, "INTERNAL", "Internal server error.", headers=dict(security_headers(hsts=hsts))
         )
 
+    routes: list[BaseRoute] = [Route("/health", health, methods=["GET"])]
+    if attachments is not None:
+        routes.append(Mount(ATTACHMENTS_PREFIX, app=attachments))
+    # Every 401 from FastMCP's bearer authentication in mcpgram's shape, with its hint.
+    routes.append(Mount("/", app=UnauthorizedMiddleware(inner)))
     return Starlette(
-        # Every 401 from FastMCP's bearer authentication in mcpgram's shape, with its hint.
-        routes=[Route("/health", health, methods=["GET"]), Mount("/", app=UnauthorizedMiddleware(inner))],
+        routes=routes,
         middleware=middleware,
         exception_handlers={Exception: internal_error},
         lifespan=inner.lifespan,

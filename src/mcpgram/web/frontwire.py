@@ -13,9 +13,10 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..signing import peek_route
 from .edge import Refusal, error_response
 from .hostguard import parse_authority, target_authority
-from .security import FRONT_PEER_HEADER
+from .security import ATTACHMENTS_PREFIX, FRONT_PEER_HEADER
 from .tokensource import presented_token, scope_path
 
 __all__ = [
@@ -26,6 +27,8 @@ __all__ = [
     "error_response",
     "origin_form",
     "relayed_headers",
+    "request_worker",
+    "route_hash",
     "route_key",
     "worker_index",
 ]
@@ -77,11 +80,27 @@ def route_key(target: bytes, headers: Sequence[tuple[bytes, bytes]]) -> str | No
     return presented_token(scope_path(target), headers)
 
 
+def route_hash(key: str) -> int:
+    """The 64-bit hash of a token that picks its worker; attachment links carry it (``signing.py``)."""
+    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big")
+
+
 def worker_index(key: str | None, workers: int) -> int:
     """The worker that serves ``key``: the same one for the same token, for the process's lifetime."""
     if key is None or workers == 1:
         return 0
-    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big") % workers
+    return route_hash(key) % workers
+
+
+def request_worker(target: bytes, headers: Sequence[tuple[bytes, bytes]], workers: int) -> int:
+    """The worker for an origin-form request: by its token, or for an attachment link
+    (``/v1/attachments/<capability>``) by the route hash of the token it was minted under, which
+    the capability carries in clear (authenticated, so a changed one fails at the worker)."""
+    path = scope_path(target)
+    if workers > 1 and path is not None and path.startswith(ATTACHMENTS_PREFIX + "/"):
+        route = peek_route(path[len(ATTACHMENTS_PREFIX) + 1 :])
+        return 0 if route is None else route % workers
+    return worker_index(route_key(target, headers), workers)
 
 
 def origin_form(target: bytes, headers: Sequence[tuple[bytes, bytes]], scheme: str) -> bytes | Refusal:

@@ -4,7 +4,8 @@ One :class:`EdgeLimiter` holds the state; two middlewares enforce it:
 
 - :class:`RateLimitMiddleware` sits outside FastMCP's authentication. Every 401 (a malformed
   url_auth token, a token the verifier refused, a wrong operator token on ``/health``) counts as a
-  failure for the client address. Once ``auth_failures_per_minute`` failures fall within the last
+  failure for the client address (and so does a refused attachment link, a 404 under
+  ``/v1/attachments/``). Once ``auth_failures_per_minute`` failures fall within the last
   60 s the address is locked out until the oldest of them leaves the window: a request from it
   without a token, or with one that is not well-formed, gets 429 before any lookup; a well-formed
   token is still verified, and served if valid, so one guesser behind a NAT cannot lock out every
@@ -43,7 +44,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import auth
 from ..log import tenant_label
-from .security import FRONT_LOCKED_KEY, URL_AUTH_PREFIX, authenticated_tenant, json_error
+from .security import ATTACHMENTS_PREFIX, FRONT_LOCKED_KEY, URL_AUTH_PREFIX, authenticated_tenant, json_error
 from .tokensource import presented_token
 from .urlauth import MCP_PATH
 
@@ -267,6 +268,12 @@ def carries_well_formed_token(path: str, headers: Iterable[tuple[bytes, bytes]])
     return token is not None and auth.is_well_formed(token)
 
 
+def is_auth_failure(path: str, status: int) -> bool:
+    """Whether an answer counts against the client address: a 401, or a refused attachment link
+    (404 on ``/v1/attachments/...``: the link is that request's credential)."""
+    return status == 401 or (status == 404 and path.startswith(ATTACHMENTS_PREFIX + "/"))
+
+
 class RateLimitMiddleware:
     """Locks out addresses with too many failed authentications and caps requests in flight.
 
@@ -320,7 +327,7 @@ class RateLimitMiddleware:
             nonlocal refused
             if refused:
                 return  # the rest of a 401 replaced by the 429 below
-            if message["type"] == "http.response.start" and message["status"] == 401:
+            if message["type"] == "http.response.start" and is_auth_failure(scope["path"], message["status"]):
                 failures = limiter.auth_failures.record(address)
                 if failures == limiter.auth_failures.limit and not locked:
                     _log.warning("ratelimit.address_locked", extra={"client": address})

@@ -5,12 +5,13 @@ uvicorn parses the client's HTTP and holds each connection to the edge limits
 does; ``web/front.py`` serves this app with it). :class:`WorkerRelay` then sends each request to
 worker ``hash(token) % N`` (``frontwire.worker_index``; the token read by the code the worker
 authenticates with, ``web/tokensource.py``), per request, since a proxy may mix tenants on one
-connection. No token: worker 0 (which answers 401). The request is re-framed for the worker
-(``frontwire.FrontRequest.encode``: ``Content-Length``, no ``Expect`` or hop-by-hop headers, the
-client's address in :data:`~mcpgram.web.frontwire.PEER_HEADER`) over the worker's Unix socket
-(``web/upstream.py``); the worker's edge does the rest (Host/Origin, auth, headers, access log)
-and its answer comes back with only its hop-by-hop headers dropped, the body as it arrives. The
-relay itself:
+connection. No token: worker 0 (which answers 401). An attachment link (``/v1/attachments/...``)
+goes by the route hash it carries in clear (``frontwire.request_worker``). The request is
+re-framed for the worker (``frontwire.FrontRequest.encode``: ``Content-Length``, no ``Expect`` or
+hop-by-hop headers, the client's address in :data:`~mcpgram.web.frontwire.PEER_HEADER`) over
+the worker's Unix socket (``web/upstream.py``); the worker's edge does the rest (Host/Origin,
+auth, headers, access log) and its answer comes back with only its hop-by-hop headers dropped, the
+body as it arrives. The relay itself:
 
 - refuses bodies over ``max_body_bytes`` (413, before reading a declared one), upgrades (400), and
   an absolute-form target (``http://host/path``) whose authority is not the ``Host`` (400; else
@@ -39,9 +40,9 @@ from typing import Any
 
 from .. import auth
 from .edge import Refusal, refusal_parts
-from .frontwire import FrontRequest, origin_form, relayed_headers, route_key, worker_index
+from .frontwire import FrontRequest, origin_form, relayed_headers, request_worker, route_key
 from .hostguard import REQUEST_TARGET_KEY
-from .ratelimit import LOCKED_OUT, IPNetwork, SlidingWindow, client_address
+from .ratelimit import LOCKED_OUT, IPNetwork, SlidingWindow, client_address, is_auth_failure
 from .security import redact_path, security_headers
 from .upstream import UpstreamConnection, WorkerLink
 
@@ -137,9 +138,9 @@ class WorkerRelay:
         if target.partition(b"?")[0] == b"/health" and any(name == b"authorization" for name, _ in headers):
             status = await self._health(request, peer, receive, send)
         else:
-            link = self.links[worker_index(key, len(self.links))]
+            link = self.links[request_worker(target, headers, len(self.links))]
             status = await self._relay(link, request, peer, receive, send)
-        failed = status == 401 or (locked and status == 429)
+        failed = is_auth_failure(scope["path"], status) or (locked and status == 429)
         if failed and self.failures.record(address) == self.failures.limit and not locked:
             _log.warning("ratelimit.address_locked", extra={"client": address})
         return status if status in (502, 503, 504) else None

@@ -44,6 +44,8 @@ HSTS_HEADER = ("Strict-Transport-Security", "max-age=31536000")
 ACCESS_RECORD_KEY = "mcpgram.access"
 
 URL_AUTH_PREFIX = "/v1/url_auth"
+#: Signed attachment URLs: the segment after it is a capability, never logged.
+ATTACHMENTS_PREFIX = "/v1/attachments"
 _TOKEN_LIKE = re.compile(rf"{auth.PREFIX}[A-Za-z0-9_-]*", re.IGNORECASE)
 _MAX_LOGGED_PATH = 200
 
@@ -79,8 +81,11 @@ def redact_path(path: str) -> str:
     """The request path as the access log may show it: no url_auth token, nothing token-like.
 
     ``/v1/url_auth/<anything>/mcp/x`` becomes ``/v1/url_auth/[redacted]/mcp/x``; any other
-    ``mcpg_...`` run becomes ``[redacted]``; long paths are cut short.
+    ``mcpg_...`` run becomes ``[redacted]``; ``/v1/attachments/<capability>`` becomes
+    ``/v1/attachments/[redacted]``; long paths are cut short.
     """
+    if path.startswith(ATTACHMENTS_PREFIX + "/"):
+        return ATTACHMENTS_PREFIX + "/[redacted]"
     if path == URL_AUTH_PREFIX or path.startswith(URL_AUTH_PREFIX + "/"):
         # Same split as the url_auth rewrite: the first segment is the token, whatever it holds.
         _, _, tail = path[len(URL_AUTH_PREFIX) + 1 :].partition("/")
