@@ -31,7 +31,7 @@ LEAF_DEFAULT_MAY_IMPORT = ("mcpgram.errors",)
 # that layer imports the guard or the book back). ``sandbox`` stands apart (see below).
 LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"mcpgram", "errors", "settings", "configs", "log", "types"}),
-    frozenset({"telegram", "fetch", "signing", "auth", "vault", "datadir", "policy"}),
+    frozenset({"telegram", "fetch", "signing", "auth", "vault", "datadir", "policy", "limits"}),
     frozenset({"tools", "web", "mcpserver"}),
     frozenset({"app", "workers", "testing"}),
     frozenset({"cli", "__main__"}),

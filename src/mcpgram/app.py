@@ -31,12 +31,15 @@ from .auth import token_digest, token_secret_bytes
 from .datadir import ensure_data_dir, owner_key_bytes, server_secret_bytes
 from .errors import ConfigError, NotAuthenticated
 from .fetch.policy import HostRules
+from .limits.pacing import CallLimiter, WritePacer
+from .limits.store import MemoryRateStore
 from .mcpserver import MCPGramServer
 from .policy.book import PolicyBook
 from .settings import Settings, TelegramConfig
 from .telegram.pool import ClientPool
 from .tools import ToolContext, register_tools
 from .tools.audit import AuditMiddleware
+from .tools.limits import CallLimitMiddleware
 from .tools.visibility import PolicyMiddleware
 from .vault.sqlite import SQLiteVault
 from .vault.vault import TenantKeys, Vault
@@ -208,6 +211,8 @@ def build_gateway(
         HostRules(allow=files.fetch_allow_hosts, deny=files.fetch_deny_hosts)
     except ValueError:
         raise ConfigError("invalid setting fetch_allow_hosts or fetch_deny_hosts: not host names") from None
+    limits = settings.rate_limits()
+    rates = MemoryRateStore()
     context = ToolContext(
         pool=pool,
         resolve_keys=resolve_keys,
@@ -216,6 +221,7 @@ def build_gateway(
         policy_of=policies.get,
         files=files,
         fetcher=fetcher,
+        pacer=WritePacer(rates, limits) if limits.pacing else None,
     )
     register_tools(mcp, context)
 
@@ -228,6 +234,8 @@ def build_gateway(
         return access.client_id if access is not None else None
 
     mcp.add_middleware(AuditMiddleware(tenant_of))
+    if limits.call_rate > 0:  # inside the audit line, outside the policy filter
+        mcp.add_middleware(CallLimitMiddleware(tenant_of, CallLimiter(rates, limits)))
     mcp.add_middleware(PolicyMiddleware(tenant_of, policies.get))
     return Gateway(
         settings=settings, vault=vault, store=store, pool=pool, mcp=mcp, verifier=verifier, owner=owner

@@ -75,7 +75,11 @@ async def serve_demo(
     demo = build_demo_world(now=DEMO_NOW)
     async with SandboxServer(demo.world) as sandbox:
         no_auth = True if transport == "http" else None
-        loaded = Settings.load(env_file=None, data_dir=data_dir, no_auth=no_auth, **(settings or {}))
+        # Tests call and write far faster than any agent: no call limit or pacing unless a test sets one.
+        unlimited = {"call_rate": 0, "pacing": False}
+        loaded = Settings.load(
+            env_file=None, data_dir=data_dir, no_auth=no_auth, **{**unlimited, **(settings or {})}
+        )
         telegram = sandbox_telegram_config(sandbox)
         gateway = build_gateway(
             loaded, transport=transport, telegram=telegram, fetcher=fetcher or Fetcher(resolver=no_dns)

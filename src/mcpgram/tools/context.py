@@ -4,8 +4,9 @@
 (bearer token over HTTP, the owner over stdio), checks the call's :class:`~mcpgram.policy.guard.Action`
 against the tenant's policy (denied verbs before any connection, chat scopes with the client:
 ``policy/guard.py``), borrows that tenant's client from the pool, runs one ``telegram`` function
-inside the pool's timeout and error translation, and turns mcpgram errors into ``ToolError`` text an
-agent can act on: a stable code, a one-line message and a hint.
+inside the pool's timeout and error translation (a write first waits its turn: ``limits/pacing.py``),
+and turns mcpgram errors into ``ToolError`` text an agent can act on: a stable code, a one-line
+message and a hint.
 
 Results are one compact JSON text block (no structured duplicate: context is the scarce resource).
 A result that carries text written by Telegram users (messages, names, titles, bios) starts with
@@ -15,6 +16,7 @@ message are escaped and it cannot close the JSON, forge a field or pose as the t
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import logging
@@ -32,7 +34,7 @@ from mcp.types import Tool as MCPTool
 from pydantic import ValidationError as PydanticValidationError
 
 from ..configs import FilesConfig
-from ..errors import FloodWait, LoginRequired, MCPGramError
+from ..errors import FloodWait, LoginRequired, MCPGramError, RateLimited
 from ..log import bind_tenant, current_tenant
 from ..policy import guard
 from ..policy.guard import Action
@@ -42,6 +44,7 @@ from .arguments import invalid_arguments
 
 if TYPE_CHECKING:  # for annotations only: the tools layer never loads Telethon (tests/test_architecture.py)
     from ..fetch.fetcher import Fetcher
+    from ..limits.pacing import WritePacer
     from ..telegram import Client
     from ..telegram.pool import TenantClient
 
@@ -104,6 +107,8 @@ class ToolContext:
     files: FilesConfig = field(default_factory=FilesConfig)
     #: The URL fetcher; None builds the default one from :attr:`files` on first use (tests inject one).
     fetcher: Fetcher | None = None
+    #: Paces the tenant's writes (``limits/pacing.py``); None: writes are not paced.
+    pacer: WritePacer | None = None
 
     async def run(
         self,
@@ -124,15 +129,24 @@ class ToolContext:
             with bind_tenant(keys.tenant_id):
                 policy = self.policy_of(keys.tenant_id)
                 guard.check_verbs(policy, action)  # a denied verb never reaches Telegram
+                pacer = self.pacer if self.pacer is not None and self.pacer.paces(action) else None
                 token = _POLICY.set(policy)
                 try:
                     async with self.pool.client(keys) as tenant_client:
 
                         async def checked(client: Client) -> T:
                             await guard.enforce(client, policy, action)
-                            return await fn(client, *args, **kwargs)
+                            if pacer is None:
+                                return await fn(client, *args, **kwargs)
+                            call = functools.partial(fn, client, *args, **kwargs)
+                            return await pacer.run(client, keys.tenant_id, policy, action, call)
 
-                        return await tenant_client.run(checked)
+                        try:
+                            return await tenant_client.run(checked)
+                        except FloodWait as exc:
+                            if pacer is not None:  # hold this tenant's writes until Telegram's time
+                                pacer.hold(keys.tenant_id, exc.retry_after)
+                            raise
                 finally:
                     _POLICY.reset(token)
         except LoginRequired as exc:
@@ -163,9 +177,9 @@ class ToolContext:
 
 
 def error_text(exc: MCPGramError) -> str:
-    """``CODE: message. hint`` (plus ``retry_after`` for flood waits), one line, nothing internal."""
+    """``CODE: message. hint`` (plus ``retry_after`` for rate limits), one line, nothing internal."""
     parts = [f"{exc.code}: {exc.message}"]
-    if isinstance(exc, FloodWait):
+    if isinstance(exc, RateLimited):
         parts.append(f"retry_after={exc.retry_after}")
     if exc.hint:
         parts.append(f"hint: {exc.hint}")
