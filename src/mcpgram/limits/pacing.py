@@ -52,7 +52,7 @@ WRITE_VERBS: frozenset[Verb] = frozenset(
 )
 #: Chats per tenant remembered as written in (the least recently used are forgotten first).
 DEFAULT_KNOWN_CHATS = 20_000
-#: A hold's bucket: one token, refilled at once; :meth:`RateStore.hold` empties it until a time.
+#: A hold's gate (taken at cost 0): open unless :meth:`RateStore.hold` closed it until a time.
 _HOLD = Limit(rate=1000.0, burst=1.0)
 _RETRY_HINT = "wait retry_after seconds, then make the same call again"
 
@@ -138,7 +138,7 @@ class WritePacer:
         Raises:
             RateLimited: the wait would exceed ``pace_max_wait``; nothing was taken or done.
         """
-        head = [Bucket("hold|" + tenant, _HOLD), Bucket("write|" + tenant, self._write)]
+        head = [Bucket("hold|" + tenant, _HOLD, cost=0), Bucket("write|" + tenant, self._write)]
         kinds = ["hold", "write"]
         # The tenant-wide buckets first, taking nothing: a held or saturated tenant is refused before
         # any chat is resolved (no Telegram request at all).

@@ -51,7 +51,10 @@ class Limit:
 
 @dataclass(frozen=True)
 class Bucket:
-    """One bucket a take draws from: its key, the tokens it costs, the limit it is held to."""
+    """One bucket a take draws from: its key, the tokens it costs, the limit it is held to.
+
+    A bucket of cost 0 is a gate: a take only checks it, and it is closed only by a hold.
+    """
 
     key: str
     limit: Limit
@@ -125,7 +128,7 @@ class MemoryRateStore:
             return wait, worst
         for bucket in buckets:
             limit = bucket.limit
-            if limit.rate <= 0:
+            if limit.rate <= 0 or bucket.cost == 0:  # cost 0: a gate only :meth:`hold` closes
                 continue
             key = bucket.key
             tat = tats.pop(key, now)
