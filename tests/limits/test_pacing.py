@@ -6,6 +6,7 @@ resolved chat are tested through the real path in ``tests/tools/test_limits.py``
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -113,3 +114,12 @@ def test_only_write_verbs_are_paced() -> None:
     assert not WritePacer.paces(reads("me")) and not WritePacer.paces(Action(("download",)))
     for verb in ("send", "edit", "delete", "forward", "react", "mark_read"):
         assert WritePacer.paces(Action((verb,)))  # type: ignore[arg-type]
+
+
+def test_the_rate_limits_defaults_are_the_settings() -> None:
+    """RateLimits (what the limiter and pacer are handed) defaults to what Settings does."""
+    from mcpgram.settings import Settings
+
+    for item in dataclasses.fields(RateLimits):
+        expected = Settings.model_fields[item.name].get_default(call_default_factory=False)
+        assert item.default == expected, item.name

@@ -24,6 +24,7 @@ and its retry after that time goes through. This module holds counters only, no 
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import time
 from collections import OrderedDict
@@ -41,6 +42,8 @@ if TYPE_CHECKING:
     from ..telegram import Client
 
 __all__ = ["WRITE_VERBS", "CallLimiter", "WritePacer"]
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Clock = Callable[[], float]
@@ -175,6 +178,8 @@ class WritePacer:
 
     def hold(self, tenant: str, seconds: float) -> None:
         """Telegram answered FLOOD_WAIT to a write of ``tenant``: no writes for ``seconds``, then slowly."""
+        # The tenant is on the line through log.bind_tenant (ToolContext.run); never the chat or text.
+        log.warning("pacing.flood_wait", extra={"seconds": seconds})
         now = self._clock()
         until = now + seconds
         self._store.hold(Bucket("hold|" + tenant, _HOLD), until, now)
