@@ -229,25 +229,17 @@ class Settings(BaseSettings):
     )
     pool_idle_seconds: float = Field(600.0, gt=0, description="Idle seconds before a client is closed.")
     flood_sleep_threshold: int = Field(5, ge=0, description="FLOOD_WAITs up to this many seconds sleep.")
-    # Rate limits and write pacing per tenant (configs.RateLimits; docs/security.md says why these).
-    call_rate: float = Field(
-        10.0, ge=0, description="Tool calls, resource reads and prompt gets per tenant a second (0: off)."
-    )
-    call_burst: int = Field(30, ge=1, description="Calls a tenant may make at once before call_rate applies.")
+    # Per-tenant call limit and write pacing (configs.RateLimits; docs/security.md says why these).
+    call_rate: float = Field(10.0, ge=0, description="Calls per tenant a second, sustained (0: off).")
+    call_burst: int = Field(30, ge=1, description="Calls a tenant may make at once before call_rate.")
     pacing: bool = Field(True, description="Pace each tenant's Telegram writes like a person's.")
-    pace_write_seconds: float = Field(2.0, ge=0, description="Seconds between a tenant's writes (0: off).")
-    pace_write_burst: int = Field(10, ge=1, description="Writes at once before pace_write_seconds applies.")
-    pace_chat_seconds: float = Field(3.0, ge=0, description="Seconds between writes to one chat (0: off).")
+    pace_write_seconds: float = Field(2.0, ge=0, description="Seconds between a tenant's writes.")
+    pace_write_burst: int = Field(10, ge=1, description="Writes at once before pace_write_seconds.")
+    pace_chat_seconds: float = Field(3.0, ge=0, description="Seconds between writes to one chat.")
     pace_chat_burst: int = Field(3, ge=1, description="Writes to one chat at once before pace_chat_seconds.")
-    pace_new_recipient_seconds: float = Field(
-        120.0, ge=0, description="Seconds between first messages to chats never written in (0: off)."
-    )
-    pace_new_recipient_burst: int = Field(
-        3, ge=1, description="First messages at once before pace_new_recipient_seconds applies."
-    )
-    pace_max_wait: float = Field(
-        5.0, ge=0, le=60, description="Longest a paced write waits; a longer wait answers RATE_LIMITED."
-    )
+    pace_new_recipient_seconds: float = Field(120.0, ge=0, description="Seconds between first messages.")
+    pace_new_recipient_burst: int = Field(3, ge=1, description="First messages at once, then the pace.")
+    pace_max_wait: float = Field(5.0, ge=0, le=60, description="Most a paced write waits; then RATE_LIMITED.")
     fetch_max_bytes: int = Field(
         50 * 1024 * 1024, ge=1, description="Largest file taken from a URL or a local path, in bytes."
     )
