@@ -7,6 +7,7 @@ Real MCP clients with bearer tokens -> a running HTTP gateway -> Telethon -> san
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,8 @@ async def test_one_tenants_write_pace_does_not_slow_another(strict: Running, peo
     async with strict.client(strict.alice) as client:
         await client.call_tool("send_message", {"chat": str(people.bob), "text": "one"})
     text = await refused(strict, strict.alice, "send_message", chat=str(people.bob), text="two")
-    assert text.startswith("RATE_LIMITED: ") and "retry_after=30" in text
+    found = re.search(r"retry_after=(\d+)", text)
+    assert text.startswith("RATE_LIMITED: ") and found and 25 <= int(found[1]) <= 30
     async with strict.client(strict.carol) as client:
         await client.call_tool("send_message", {"chat": str(people.bob), "text": "carol's turn"})
 
@@ -65,7 +67,8 @@ async def test_one_tenants_call_limit_does_not_limit_another(strict: Running, pe
             await client.call_tool("get_chat", {"chat": str(people.bob)})
         with pytest.raises(ToolError) as caught:
             await client.call_tool("get_chat", {"chat": str(people.bob)})
-    assert str(caught.value).startswith("RATE_LIMITED: ") and "retry_after=5" in str(caught.value)
+    found = re.search(r"retry_after=(\d+)", str(caught.value))
+    assert str(caught.value).startswith("RATE_LIMITED: ") and found and 1 <= int(found[1]) <= 5
     async with strict.client(strict.carol) as client:
         for _ in range(3):
             await client.call_tool("get_chat", {"chat": str(people.bob)})
