@@ -355,6 +355,7 @@ def gateway_env(settings: Settings, tenants: int, workers: int) -> dict[str, str
         MCPGRAM_TELEGRAM_TIMEOUT="60",
         # Throughput is measured, not the rate limiter's refusals (it still runs on every request).
         MCPGRAM_REQUESTS_PER_MINUTE="1000000",
+        MCPGRAM_CALL_RATE="1000000",
         MCPGRAM_MAX_CONCURRENT_REQUESTS="1024",
         MCPGRAM_OPERATOR_TOKEN=secrets.token_urlsafe(32),
         MCPGRAM_LOG_LEVEL="WARNING",

@@ -469,7 +469,15 @@ async def start(work: Path, stack: list[Callable[[], Awaitable[Any]]]) -> tuple[
     # The HTTP gateway: one tenant, by bearer token.
     # The per-tenant rate limit still runs on every request; its refusals are not what is measured.
     http_settings = Settings.load(
-        env_file=None, data_dir=work / "http", transport="http", port=0, requests_per_minute=1_000_000
+        env_file=None,
+        data_dir=work / "http",
+        transport="http",
+        port=0,
+        requests_per_minute=1_000_000,
+        # Writes are timed back to back here: no pacing (a paced write would time its wait, not the
+        # gateway); the limits' own CPU cost is bench/limits.py's.
+        call_rate=0,
+        pacing=False,
     )
     http_gateway = build_gateway(http_settings, transport="http", telegram=telegram)
     before = key_ids(sandbox, user)
@@ -497,7 +505,9 @@ async def start(work: Path, stack: list[Callable[[], Awaitable[Any]]]) -> tuple[
 
     # The in-memory gateway: stdio mode, the owner.
     memory_gateway: Gateway = build_gateway(
-        Settings.load(env_file=None, data_dir=work / "stdio"), transport="stdio", telegram=telegram
+        Settings.load(env_file=None, data_dir=work / "stdio", call_rate=0, pacing=False),
+        transport="stdio",
+        telegram=telegram,
     )
     assert memory_gateway.owner is not None
     before = key_ids(sandbox, user)

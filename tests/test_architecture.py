@@ -14,10 +14,20 @@ PACKAGE = SRC / "mcpgram"
 # Only the Telegram adapter and the test sandbox speak MTProto through Telethon.
 TELETHON_ALLOWED = ("mcpgram.telegram", "mcpgram.sandbox")
 # Leaf modules that everything may import, so they must import nothing from mcpgram.
-LEAF_MODULES = ("mcpgram.errors", "mcpgram.configs", "mcpgram.settings", "mcpgram.log", "mcpgram.types")
+LEAF_MODULES = (
+    "mcpgram.errors",
+    "mcpgram.configs",
+    "mcpgram.settings",
+    "mcpgram.settings_groups",
+    "mcpgram.log",
+    "mcpgram.types",
+)
 # What leaves may import: errors (settings raises ConfigError), and settings builds the frozen
 # configs of configs.py. errors.py itself imports nothing.
-LEAF_MAY_IMPORT: dict[str, tuple[str, ...]] = {"mcpgram.settings": ("mcpgram.errors", "mcpgram.configs")}
+LEAF_MAY_IMPORT: dict[str, tuple[str, ...]] = {
+    "mcpgram.settings": ("mcpgram.errors", "mcpgram.configs", "mcpgram.settings_groups"),
+    "mcpgram.settings_groups": ("mcpgram.configs",),
+}
 LEAF_DEFAULT_MAY_IMPORT = ("mcpgram.errors",)
 # STYLE.md section 1, bottom up: cli -> app -> {tools, web} -> {telegram, fetch, signing, auth, vault}
 # -> {errors, settings, log, types}. A module imports only from its own layer or the ones below; within
@@ -32,8 +42,10 @@ LEAF_DEFAULT_MAY_IMPORT = ("mcpgram.errors",)
 # files in the data dir; tools, app and cli record and read through it); ``imaging`` (pure image
 # re-encoding for download_media, Pillow's one home). ``sandbox`` stands apart (see below).
 LAYERS: tuple[frozenset[str], ...] = (
-    frozenset({"mcpgram", "errors", "settings", "configs", "log", "types"}),
-    frozenset({"telegram", "fetch", "signing", "auth", "vault", "datadir", "policy", "audit", "imaging"}),
+    frozenset({"mcpgram", "errors", "settings", "settings_groups", "configs", "log", "types"}),
+    frozenset(
+        {"telegram", "fetch", "signing", "auth", "vault", "datadir", "policy", "audit", "imaging", "limits"}
+    ),
     frozenset({"tools", "web", "mcpserver"}),
     frozenset({"app", "workers", "testing"}),
     frozenset({"cli", "__main__"}),

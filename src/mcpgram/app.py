@@ -31,10 +31,12 @@ from . import __version__
 from .audit.entry import JournalKeys
 from .audit.journal import AuditJournal
 from .auth import token_digest, token_secret_bytes
-from .configs import parse_attachment_keys
+from .configs import FilesConfig, parse_attachment_keys
 from .datadir import ensure_data_dir, owner_key_bytes, server_secret_bytes
 from .errors import ConfigError, NotAuthenticated
 from .fetch.policy import HostRules
+from .limits.pacing import CallLimiter, WritePacer
+from .limits.store import MemoryRateStore
 from .mcpserver import MCPGramServer
 from .policy.book import PolicyBook
 from .settings import Settings, TelegramConfig
@@ -42,6 +44,7 @@ from .signing import Keyring
 from .telegram.pool import ClientPool
 from .tools import ToolContext, register_tools
 from .tools.audit import AuditMiddleware
+from .tools.limits import CallLimitMiddleware
 from .tools.visibility import PolicyMiddleware
 from .vault.sqlite import SQLiteVault
 from .vault.vault import TenantKeys, Vault
@@ -218,20 +221,10 @@ def build_gateway(
         "mcpgram", instructions=INSTRUCTIONS, version=__version__, auth=verifier, mask_error_details=True
     )
     cursor_key = hmac.new(secret, b"mcpgram/cursor/v1", hashlib.sha256).digest()
-    journal = None
-    if settings.audit_journal:
-        journal = AuditJournal(
-            settings.data_dir / "audit",
-            JournalKeys.derive(secret),
-            max_bytes=settings.audit_max_bytes,
-            fsync=settings.audit_fsync,
-        )
-    # Local files may be sent only by the one local user (stdio); never by an HTTP tenant.
-    files = settings.files_config()
-    try:
-        HostRules(allow=files.fetch_allow_hosts, deny=files.fetch_deny_hosts)
-    except ValueError:
-        raise ConfigError("invalid setting fetch_allow_hosts or fetch_deny_hosts: not host names") from None
+    journal = _journal(settings, secret)
+    files = _files_config(settings)
+    limits = settings.rate_limits()
+    rates = MemoryRateStore()
     context = ToolContext(
         pool=pool,
         resolve_keys=resolve_keys,
@@ -243,16 +236,11 @@ def build_gateway(
         journal=journal,
         downloads=settings.download_config(),
         attachment_urls=links.for_request if links is not None else None,
+        pacer=WritePacer(rates, limits) if limits.pacing else None,
     )
     register_tools(mcp, context)
     if transport == "http":
-        from .tools.raw import invoke as raw_invoke
-        from .web.bridge import BRIDGE_PATHS, bridge_endpoint
-
-        # Inside FastMCP's app: the same bearer authentication, verifier and 401 as /v1/mcp.
-        bridge = bridge_endpoint(functools.partial(raw_invoke, context), requires_auth=verifier is not None)
-        for path in BRIDGE_PATHS:
-            mcp.custom_route(path, methods=["POST"])(bridge)
+        _add_bridge(mcp, context, requires_auth=verifier is not None)
 
     def tenant_of() -> str | None:
         if owner is not None:
@@ -263,6 +251,8 @@ def build_gateway(
         return access.client_id if access is not None else None
 
     mcp.add_middleware(AuditMiddleware(tenant_of))
+    if limits.call_rate > 0:  # inside the audit line, outside the policy filter
+        mcp.add_middleware(CallLimitMiddleware(tenant_of, CallLimiter(rates, limits)))
     mcp.add_middleware(PolicyMiddleware(tenant_of, policies.get))
     return Gateway(
         settings=settings,
@@ -275,6 +265,39 @@ def build_gateway(
         journal=journal,
         attachments=attachments,
     )
+
+
+def _journal(settings: Settings, secret: bytes) -> AuditJournal | None:
+    """The audit journal in the data dir, or None with ``audit_journal`` off."""
+    if not settings.audit_journal:
+        return None
+    return AuditJournal(
+        settings.data_dir / "audit",
+        JournalKeys.derive(secret),
+        max_bytes=settings.audit_max_bytes,
+        fsync=settings.audit_fsync,
+    )
+
+
+def _files_config(settings: Settings) -> FilesConfig:
+    """What sends may take; host rules checked at start (local files: stdio only, see ToolContext)."""
+    files = settings.files_config()
+    try:
+        HostRules(allow=files.fetch_allow_hosts, deny=files.fetch_deny_hosts)
+    except ValueError:
+        raise ConfigError("invalid setting fetch_allow_hosts or fetch_deny_hosts: not host names") from None
+    return files
+
+
+def _add_bridge(mcp: FastMCP[Any], context: ToolContext, *, requires_auth: bool) -> None:
+    """The raw MTProto HTTP bridge, inside FastMCP's app: the same bearer authentication, verifier
+    and 401 as /v1/mcp."""
+    from .tools.raw import invoke as raw_invoke
+    from .web.bridge import BRIDGE_PATHS, bridge_endpoint
+
+    bridge = bridge_endpoint(functools.partial(raw_invoke, context), requires_auth=requires_auth)
+    for path in BRIDGE_PATHS:
+        mcp.custom_route(path, methods=["POST"])(bridge)
 
 
 def _attachments(

@@ -340,6 +340,25 @@ class PoolLimits(_MaskedRepr):
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
+class RateLimits(_MaskedRepr):
+    """Per-tenant limits: calls (tools, resources, prompts) and Telegram writes (``limits/pacing.py``).
+
+    Write limits are ``*_seconds`` between writes after a burst of ``*_burst``; 0 seconds: no limit.
+    """
+
+    call_rate: float = 10.0
+    call_burst: int = 30
+    pacing: bool = True
+    pace_write_seconds: float = 2.0
+    pace_write_burst: int = 10
+    pace_chat_seconds: float = 3.0
+    pace_chat_burst: int = 3
+    pace_new_recipient_seconds: float = 120.0
+    pace_new_recipient_burst: int = 3
+    pace_max_wait: float = 5.0
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
 class FilesConfig(_MaskedRepr):
     """Files an agent sends: URL fetching (sizes, timeouts, hosts), local roots, inline base64 bytes."""
 

@@ -10,12 +10,14 @@ that is safe to show to a client (no secrets, paths, phone numbers or message te
     │   │                      (``code`` may be more precise: MESSAGE_TOO_LONG, FILE_NOT_FOUND...)
     │   ├── InvalidCursor      a cursor this server did not mint for this tenant and query
     │   └── TooLarge           a file over the size limit (a local file, or a URL's body)
+    ├── RateLimited            slow down: retry after ``retry_after`` seconds (code RATE_LIMITED);
+    │                          this gateway's limits and pacing, and Telegram's FLOOD_WAIT below
     ├── TenantError            who is asking, and may they?
     │   ├── NotAuthenticated   missing, malformed, unknown or revoked token
     │   ├── LoginRequired      the tenant's Telegram authorization is gone; log in again
     │   └── PolicyRefused      the tenant's policy refuses it (code NOT_ALLOWED; names the rule)
     ├── TelegramError          Telegram refused or failed
-    │   ├── FloodWait          slow down: retry after ``retry_after`` seconds
+    │   ├── FloodWait          Telegram's FLOOD_WAIT_X; also a RateLimited (RATE_LIMITED, retry_after=X)
     │   ├── NotAllowed         the account may not do that here
     │   │   └── PremiumRequired    only with Telegram Premium
     │   ├── ChatNotFound       the chat does not resolve
@@ -67,6 +69,16 @@ class TooLarge(InvalidArgument):
     code = "TOO_LARGE"
 
 
+class RateLimited(MCPGramError):
+    """Too many calls or writes for now; ``retry_after`` is whole seconds, at least 1."""
+
+    code = "RATE_LIMITED"
+
+    def __init__(self, message: str, *, retry_after: int, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.retry_after = max(int(retry_after), 1)
+
+
 class TenantError(MCPGramError):
     code = "TENANT"
 
@@ -93,12 +105,14 @@ class TelegramError(MCPGramError):
     code = "TELEGRAM"
 
 
-class FloodWait(TelegramError):
-    code = "FLOOD_WAIT"
+class FloodWait(RateLimited, TelegramError):
+    """Telegram answered FLOOD_WAIT_X: the same code and ``retry_after`` as this gateway's own limits."""
+
+    code = "RATE_LIMITED"
 
     def __init__(self, retry_after: int, *, hint: str | None = None) -> None:
-        super().__init__(f"Telegram asks to wait {retry_after} s before retrying", hint=hint)
-        self.retry_after = retry_after
+        message = f"Telegram asks to wait {retry_after} s before retrying (FLOOD_WAIT)"
+        super().__init__(message, retry_after=retry_after, hint=hint)
 
 
 class NotAllowed(TelegramError):

@@ -41,7 +41,6 @@ from mcpgram.configs import (
     DEFAULT_ENV_FILE,
     ENV_PREFIX,
     MIN_SECRET_CHARS,
-    AttachmentKeys,
     DcAddress,
     DownloadConfig,
     FilesConfig,
@@ -49,6 +48,7 @@ from mcpgram.configs import (
     LogLevel,
     PoolLimits,
     ProxyConfig,
+    RateLimits,
     TelegramConfig,
     is_loopback_host,
     is_valid_host,
@@ -58,6 +58,7 @@ from mcpgram.configs import (
     read_private_file,
 )
 from mcpgram.errors import ConfigError
+from mcpgram.settings_groups import FileSettings, GuardSettings
 
 #: Re-exported: these configs are what Settings hands out.
 __all__ = [
@@ -69,6 +70,7 @@ __all__ = [
     "HttpConfig",
     "PoolLimits",
     "ProxyConfig",
+    "RateLimits",
     "Settings",
     "TelegramConfig",
     "default_data_dir",
@@ -152,7 +154,7 @@ def _setting_error(setting: str, reason: str) -> PydanticCustomError:
     return PydanticCustomError("mcpgram_setting", "{reason}", {"setting": setting, "reason": reason})
 
 
-class Settings(BaseSettings):
+class Settings(FileSettings, GuardSettings):
     """mcpgram's settings, from ``MCPGRAM_<NAME>`` variables, ``.env`` and CLI overrides.
 
     Build it with :meth:`load`, once, in the CLI; pass the frozen configs down. Example::
@@ -230,52 +232,8 @@ class Settings(BaseSettings):
     )
     pool_idle_seconds: float = Field(600.0, gt=0, description="Idle seconds before a client is closed.")
     flood_sleep_threshold: int = Field(5, ge=0, description="FLOOD_WAITs up to this many seconds sleep.")
-    fetch_max_bytes: int = Field(
-        50 * 1024 * 1024, ge=1, description="Largest file taken from a URL or a local path, in bytes."
-    )
-    fetch_max_files: int = Field(10, ge=1, le=10, description="Files one send takes (an album holds 10).")
-    fetch_connect_timeout: float = Field(10.0, gt=0, description="Seconds to connect to a URL's host.")
-    fetch_read_timeout: float = Field(30.0, gt=0, description="Seconds a URL's server may stay silent.")
-    fetch_total_timeout: float = Field(120.0, gt=0, description="Seconds for one URL's whole download.")
-    fetch_allow_http: bool = Field(False, description="Also fetch plain http:// URLs.")
-    fetch_allow_hosts: Annotated[tuple[str, ...], NoDecode] = Field(
-        (), description="Only these URL hosts (name or *.domain), if any are set."
-    )
-    fetch_deny_hosts: Annotated[tuple[str, ...], NoDecode] = Field(
-        (), description="URL hosts never fetched (name or *.domain)."
-    )
-    local_file_roots: Annotated[tuple[Path, ...], NoDecode] = Field(
-        (), description="Directories local files may be sent from (stdio only)."
-    )
-    max_inline_bytes: int = Field(
-        10 * 1024 * 1024, ge=1, description="Decoded bytes of base64 files one send takes."
-    )
-    attachment_ttl_seconds: int = Field(900, ge=30, le=86400, description="Seconds an attachment link works.")
-    attachment_keys: AttachmentKeys = Field(None, description="Link keys 'id:secret,...', current first.")
-    attachment_max_bytes: int = Field(2 * 1024**3, ge=1, description="Largest file a link serves, in bytes.")
-    # download_media (tools/download.py): what comes back inline, and where stdio saves.
-    download_image_max_edge: int = Field(
-        1568, ge=64, le=8192, description="Long edge (px) of returned images."
-    )
-    download_image_max_bytes: int = Field(800_000, ge=10_000, description="Bytes of one returned image.")
-    download_audio_max_bytes: int = Field(2_097_152, ge=0, description="Largest audio returned inline.")
-    download_embed_max_bytes: int = Field(1_048_576, ge=0, description="Largest file embedded; else a link.")
-    download_resource_max_bytes: int = Field(10_485_760, ge=0, description="Largest mcpgram://media/ read.")
-    downloads_root: Path | None = Field(None, description="Where download_media saves (stdio only).")
     log_level: LogLevel = Field("INFO", description="Log level for mcpgram's loggers.")
     log_json: bool = Field(False, description="Log one JSON object per line instead of text.")
-    # The names of policy/model.py's PROFILES (a leaf cannot import them; tests/policy checks they agree).
-    default_policy: Literal["reader", "inbox", "all"] = Field(
-        "all", description="Policy profile of every tenant the operator has not set one for."
-    )
-    # The audit journal (audit/journal.py): data_dir/audit/, one keyed hash chain for all tenants.
-    audit_journal: bool = Field(True, description="Record writes, approvals and raw calls in the journal.")
-    audit_max_bytes: int = Field(
-        16_777_216, ge=4096, description="Size at which the audit journal starts a new file."
-    )
-    audit_fsync: Literal["always", "interval", "never"] = Field(
-        "interval", description="When journal entries are synced to disk: each, once a second, or never."
-    )
 
     _dc: DcAddress | None = PrivateAttr(None)
     _proxy: ProxyConfig | None = PrivateAttr(None)
@@ -375,34 +333,6 @@ class Settings(BaseSettings):
             origins.append(f"{parts.scheme}://{parts.netloc.lower()}")
         return tuple(origins)
 
-    @field_validator("fetch_allow_hosts", "fetch_deny_hosts", mode="before")
-    @classmethod
-    def _split_hosts(cls, value: object) -> tuple[str, ...]:
-        entries: Any = value.replace(",", " ").split() if isinstance(value, str) else value
-        return tuple(str(entry).strip().lower() for entry in entries)
-
-    @field_validator("local_file_roots", mode="before")
-    @classmethod
-    def _check_roots(cls, value: object) -> tuple[Path, ...]:
-        entries: Any = value.split(os.pathsep) if isinstance(value, str) else value
-        roots = []
-        for entry in entries:
-            text = str(entry).strip()
-            if not text:
-                continue
-            path = Path(text).expanduser()
-            if not path.is_absolute():
-                raise ValueError("entries must be absolute directory paths, separated by ':'")
-            roots.append(path)
-        return tuple(roots)
-
-    @field_validator("downloads_root")
-    @classmethod
-    def _absolute_root(cls, value: Path | None) -> Path | None:
-        if value is not None and not value.expanduser().is_absolute():
-            raise ValueError("must be an absolute directory path")
-        return value.expanduser() if value is not None else None
-
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_level(cls, value: object) -> object:
@@ -479,15 +409,6 @@ class Settings(BaseSettings):
     def pool_limits(self) -> PoolLimits:
         """The client pool's limits."""
         return PoolLimits(max_clients=self.pool_max_clients, idle_seconds=self.pool_idle_seconds)
-
-    def files_config(self) -> FilesConfig:
-        """What sending files may take: the settings of the same names."""
-        names = {field.name for field in dataclasses.fields(FilesConfig)}
-        return FilesConfig(**{name: getattr(self, name) for name in names})
-
-    def download_config(self) -> DownloadConfig:
-        """What download_media returns inline and where it saves: the settings of the same names."""
-        return DownloadConfig(**{f.name: getattr(self, f.name) for f in dataclasses.fields(DownloadConfig)})
 
     def http_config(self) -> HttpConfig:
         """The HTTP listener's config: the settings of the same names."""

@@ -150,3 +150,21 @@ def test_profiles_benchmark_reports_tools_list_bytes_per_profile() -> None:
     assert len(rows["reader"]["tools"]) < len(rows["inbox"]["tools"]) < len(rows["all"]["tools"])
     assert 0 < rows["reader"]["result_bytes"] < rows["inbox"]["result_bytes"] < rows["all"]["result_bytes"]
     assert rows["all"]["share_of_all"] == 1.0
+
+
+def test_limits_benchmark_reports_its_costs_per_call() -> None:
+    """bench/limits.py reports the bucket, pacing and middleware costs per call, each positive and
+    below a millisecond, and a whole call's CPU with and without the limiter."""
+    proc = _start("limits.py", "--tenants", "50")
+    try:
+        result = _result(proc)
+    finally:
+        _stop(proc)
+    measured = result["measured"]
+    assert result["benchmark"] == "limits" and result["quick"] is True
+    for key in ("store_take_us", "pacer_decision_us", "middleware_added_us"):
+        assert 0 < measured[key] < 1000, key
+    calls = measured["mcp_call_us"]
+    assert (
+        calls["without_limiter"] > 0 and calls["with_limiter"] > 0 and measured["ratio_with_to_without"] > 0
+    )

@@ -132,7 +132,8 @@ async def test_flood_wait_is_reported_without_a_traceback(data_dir: Path, sandbo
     result = await arun_cli("login", "--data-dir", str(data_dir), answers=[PHONE])
     assert result.code == 1
     assert result.err.endswith(
-        "mcpgram: Telegram asks to wait 120 s before retrying\n  hint: wait, then retry the same call\n"
+        "mcpgram: Telegram asks to wait 120 s before retrying (FLOOD_WAIT)\n"
+        "  hint: wait, then retry the same call\n"
     )
 
 

@@ -12,6 +12,7 @@ from mcpgram.errors import (
     LoginRequired,
     MCPGramError,
     NotAllowed,
+    RateLimited,
     RPCFailed,
     TelegramError,
 )
@@ -69,10 +70,11 @@ def test_every_telethon_error_maps_to_its_mcpgram_error(
 
 @pytest.mark.parametrize("cls", [tg.FloodWaitError, tg.FloodPremiumWaitError, tg.SlowModeWaitError])
 def test_flood_waits_carry_their_seconds(cls: type[tg.FloodError]) -> None:
-    """Flood and slow-mode waits become FloodWait with Telegram's seconds as retry_after."""
+    """Flood and slow-mode waits become FloodWait with Telegram's seconds as retry_after, answered
+    as RATE_LIMITED like the gateway's own limits (and still a TelegramError)."""
     mapped = map_telethon_error(cls(request=None, capture=37))
-    assert isinstance(mapped, FloodWait)
-    assert mapped.retry_after == 37
+    assert isinstance(mapped, FloodWait) and isinstance(mapped, RateLimited | TelegramError)
+    assert mapped.retry_after == 37 and mapped.code == "RATE_LIMITED"
 
 
 def test_network_failures_say_telegram_is_unreachable() -> None:

@@ -69,19 +69,24 @@ async def serve_demo(
     settings: dict[str, Any] | None = None,
     fetcher: Fetcher | None = None,
     roots: list[str] | None = None,
+    telegram: dict[str, Any] | None = None,
 ) -> AsyncIterator[Demo]:
     """The demo world behind a gateway for ``transport`` (HTTP: no-auth), with ``settings`` overrides,
-    a URL ``fetcher`` and the MCP ``roots`` its client declares, if given."""
+    a URL ``fetcher``, the MCP ``roots`` its client declares and ``telegram`` config changes, if given."""
     demo = build_demo_world(now=DEMO_NOW)
     async with SandboxServer(demo.world) as sandbox:
         no_auth = True if transport == "http" else None
-        loaded = Settings.load(env_file=None, data_dir=data_dir, no_auth=no_auth, **(settings or {}))
-        telegram = sandbox_telegram_config(sandbox)
+        # Tests call and write far faster than any agent: no call limit or pacing unless a test sets one.
+        unlimited = {"call_rate": 0, "pacing": False}
+        loaded = Settings.load(
+            env_file=None, data_dir=data_dir, no_auth=no_auth, **{**unlimited, **(settings or {})}
+        )
+        config = sandbox_telegram_config(sandbox, **(telegram or {}))
         gateway = build_gateway(
-            loaded, transport=transport, telegram=telegram, fetcher=fetcher or Fetcher(resolver=no_dns)
+            loaded, transport=transport, telegram=config, fetcher=fetcher or Fetcher(resolver=no_dns)
         )
         assert gateway.owner is not None
-        await login_tenant(telegram, gateway.vault, gateway.owner, phone=demo.phone, code=demo.login_code)
+        await login_tenant(config, gateway.vault, gateway.owner, phone=demo.phone, code=demo.login_code)
         # Roots need a back-channel, which 2026-07-28 clients do not have: a legacy-era client.
         client_mode: Any = "legacy" if roots else "auto"
         async with gateway, Client(gateway.mcp, roots=roots, mode=client_mode) as client:

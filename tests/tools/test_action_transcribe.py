@@ -86,11 +86,11 @@ async def test_transcription_refusals_have_clear_codes(served: Demo) -> None:
 
 
 async def test_transcription_long_flood_wait_is_reported(served: Demo) -> None:
-    """A long FLOOD_WAIT is FLOOD_WAIT with retry_after."""
+    """A long FLOOD_WAIT is RATE_LIMITED with retry_after."""
     chat, msg_id = ref(served, "maria_voice")
     served.sandbox.faults.flood_wait(functions.messages.TranscribeAudioRequest, 3600)
     text = await refusal(served, "transcribe_voice", chat=chat, message_id=msg_id)
-    assert text.startswith("FLOOD_WAIT:") and "retry_after=3600" in text
+    assert text.startswith("RATE_LIMITED:") and "retry_after=3600" in text
 
 
 @pytest.mark.parametrize(

@@ -168,11 +168,11 @@ async def test_delete_makes_two_calls_and_one_when_nothing_is_there(served: Demo
 
 
 async def test_long_flood_wait_is_reported_and_nothing_is_deleted(served: Demo) -> None:
-    """A long FLOOD_WAIT on the delete is FLOOD_WAIT with retry_after, and the message stays."""
+    """A long FLOOD_WAIT on the delete is RATE_LIMITED with retry_after, and the message stays."""
     chat, msg_id = ref(served, "alex_plan")
     served.sandbox.faults.flood_wait(functions.messages.DeleteMessagesRequest, 3600)
     text = await refusal(served, "delete_messages", chat=chat, message_ids=[msg_id], for_everyone=True)
-    assert text.startswith("FLOOD_WAIT:") and "retry_after=3600" in text
+    assert text.startswith("RATE_LIMITED:") and "retry_after=3600" in text
     assert my_copy(served, user_chat(served, "alex"), msg_id) is not None
 
 

@@ -127,7 +127,10 @@ async def _serve(data_dir: Path) -> AsyncIterator[dict[str, Any]]:
     # week, and the still-serving checks re-run a harvested call).
     demo.world.users[demo.user_id].premium = True
     async with SandboxServer(demo.world) as sandbox:
-        config = Settings.load(env_file=None, data_dir=data_dir, server_secret=SERVER_SECRET)
+        # The fuzz calls and writes far faster than an agent: no call limit or write pacing.
+        config = Settings.load(
+            env_file=None, data_dir=data_dir, server_secret=SERVER_SECRET, call_rate=0, pacing=False
+        )
         telegram = sandbox_telegram_config(sandbox)
         # URLs in file arguments are refused at the lookup: the fuzz never reaches the network.
         gateway = build_gateway(

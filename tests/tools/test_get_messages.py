@@ -279,7 +279,7 @@ async def test_date_ties_page_without_gaps(served: Demo) -> None:
 
 @FRESH
 async def test_flood_waits_are_absorbed_or_reported(served: Demo) -> None:
-    """A short FLOOD_WAIT is slept through; a long one is FLOOD_WAIT with retry_after."""
+    """A short FLOOD_WAIT is slept through; a long one is RATE_LIMITED with retry_after."""
     chat = ref(served, "news_chat")
     await served.call("get_messages", chat=chat, limit=1)
     served.sandbox.faults.flood_wait(functions.messages.GetHistoryRequest, 1)
@@ -288,4 +288,4 @@ async def test_flood_waits_are_absorbed_or_reported(served: Demo) -> None:
     served.sandbox.faults.flood_wait(functions.messages.SearchRequest, 120)
     with pytest.raises(ToolError) as refused:
         await served.call("get_messages", chat=chat, search="x")
-    assert "FLOOD_WAIT" in str(refused.value) and "retry_after=120" in str(refused.value)
+    assert str(refused.value).startswith("RATE_LIMITED: ") and "retry_after=120" in str(refused.value)

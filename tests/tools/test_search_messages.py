@@ -172,8 +172,8 @@ async def test_hostile_inputs_are_refused_with_stable_codes(shared: Demo) -> Non
 
 @FRESH
 async def test_long_flood_wait_is_reported(served: Demo) -> None:
-    """A FLOOD_WAIT longer than the sleep threshold comes back as FLOOD_WAIT with retry_after."""
+    """A FLOOD_WAIT longer than the sleep threshold comes back as RATE_LIMITED with retry_after."""
     served.sandbox.faults.flood_wait(functions.messages.SearchGlobalRequest, 300)
     with pytest.raises(ToolError) as refused:
         await served.call("search_messages", query="the")
-    assert "FLOOD_WAIT" in str(refused.value) and "retry_after=300" in str(refused.value)
+    assert str(refused.value).startswith("RATE_LIMITED: ") and "retry_after=300" in str(refused.value)

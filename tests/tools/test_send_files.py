@@ -372,7 +372,7 @@ async def test_fetched_files_are_removed_when_telegram_refuses_the_send(
     before = message_count(files_demo)
     with pytest.raises(ToolError) as caught:
         await files_demo.call("send_message", chat="me", text="", files=[{"url": server.url("/a.pdf")}])
-    assert code_of(caught) == "FLOOD_WAIT" and len(server.seen) == 1
+    assert code_of(caught) == "RATE_LIMITED" and len(server.seen) == 1
     assert not os.listdir(fetch_dir) and message_count(files_demo) == before
 
 

@@ -181,12 +181,12 @@ async def test_short_flood_wait_is_absorbed_and_sends_once(served: Demo) -> None
 
 
 async def test_long_flood_wait_is_reported_and_sends_nothing(served: Demo) -> None:
-    """A long FLOOD_WAIT comes back as FLOOD_WAIT with retry_after; nothing was sent."""
+    """A long FLOOD_WAIT comes back as RATE_LIMITED with retry_after; nothing was sent."""
     before = _count(served)
     served.sandbox.faults.flood_wait(functions.messages.SendMessageRequest, 60)
     with pytest.raises(ToolError) as caught:
         await served.call("send_message", chat="me", text="blocked")
-    assert str(caught.value).startswith("FLOOD_WAIT: ") and "retry_after=60" in str(caught.value)
+    assert str(caught.value).startswith("RATE_LIMITED: ") and "retry_after=60" in str(caught.value)
     assert _count(served) == before
 
 

@@ -84,7 +84,7 @@ async def test_failed_send_to_an_existing_contact_keeps_the_contact(served: Demo
     served.sandbox.faults.flood_wait(functions.messages.SendMessageRequest, 60)
     with pytest.raises(ToolError) as caught:
         await served.call("send_to_phone", phone=served.demo.phones["alex"], text="x")
-    assert str(caught.value).startswith("FLOOD_WAIT: ")
+    assert str(caught.value).startswith("RATE_LIMITED: ")
     assert _contacts(served) == before
 
 

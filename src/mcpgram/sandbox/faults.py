@@ -16,6 +16,7 @@ from typing import Any
 
 from telethon.tl import types
 
+from .flood import FloodControl
 from .router import Ctx, RpcError
 
 
@@ -98,6 +99,17 @@ class Faults:
     _offsets: list[_OffsetRule] = field(default_factory=list)
     #: Delays keyed by (method name or None, user id or None).
     _latency: dict[tuple[str | None, int | None], float] = field(default_factory=dict)
+    #: Telegram-like flood control of writes (``flood.py``); None: off.
+    _flood_control: FloodControl | None = None
+
+    def flood_control(self, max_writes: int, window: float, seconds: int, **options: Any) -> FloodControl:
+        """Turn on flood control of writes: over ``max_writes`` in ``window`` s, ``FLOOD_WAIT_<seconds>``.
+
+        ``options`` are :class:`~mcpgram.sandbox.flood.FloodControl`'s (``per_chat``, ``user_id``,
+        ``clock``); returns it (its ``tripped`` counts the FLOOD_WAITs). :meth:`clear` turns it off.
+        """
+        self._flood_control = FloodControl(max_writes, window, seconds, **options)
+        return self._flood_control
 
     def flood_wait(
         self, request_type: type | str | None, seconds: int, *, calls: int = 1, user_id: int | None = None
@@ -164,6 +176,7 @@ class Faults:
         self._losses.clear()
         self._offsets.clear()
         self._latency.clear()
+        self._flood_control = None
 
     def delay_for(self, request: Any, user_id: int | None = None) -> float:
         """The added delay for this call: the sum of every matching latency rule."""
@@ -178,6 +191,8 @@ class Faults:
 
     def check(self, ctx: Ctx, request: Any) -> None:
         """Raise the injected error for this call, if any rule matches (or lose its answer, see above)."""
+        if self._flood_control is not None:
+            self._flood_control.check(ctx.auth.user_id, request)
         if not self._floods and not self._errors and not self._losses and not self._offsets:
             return
         name = type(request).__name__

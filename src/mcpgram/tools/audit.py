@@ -1,7 +1,7 @@
 """An audit line for every tool call: which tenant called which tool, how it ended, how long it took.
 
 ``tool.call`` with ``tool``, ``outcome`` (``ok``, or the stable error code an agent saw:
-``CHAT_NOT_FOUND``, ``FLOOD_WAIT``...; ``INVALID_ARGUMENT`` for input the schema refused, too;
+``CHAT_NOT_FOUND``, ``RATE_LIMITED``...; ``INVALID_ARGUMENT`` for input the schema refused, too;
 ``INTERNAL`` for anything unexpected, which FastMCP masks as "Error calling tool") and ``ms``.
 Never the arguments or the result: they hold message text, names and phone numbers. The tenant
 is labelled by ``log.tenant_label`` (through ``log.bind_tenant``), as the access line of the same

@@ -4,10 +4,11 @@
 (bearer token over HTTP, the owner over stdio), checks the call's :class:`~mcpgram.policy.guard.Action`
 against the tenant's policy (denied verbs before any connection, chat scopes with the client:
 ``policy/guard.py``), borrows that tenant's client from the pool, runs one ``telegram`` function
-inside the pool's timeout and error translation, and turns mcpgram errors into ``ToolError`` text an
-agent can act on: a stable code, a one-line message and a hint. A write (``send``, ``edit``,
-``delete``, ``forward``, ``react``, ``mark_read``, ``upload``) is recorded in the audit journal once
-its outcome is known, refusals included (``journaling.py``).
+inside the pool's timeout and error translation (a write first waits its turn: ``limits/pacing.py``),
+and turns mcpgram errors into ``ToolError`` text an agent can act on: a stable code, a one-line
+message and a hint. A write (``send``, ``edit``, ``delete``, ``forward``, ``react``, ``mark_read``,
+``upload``) and a raw MTProto call are recorded in the audit journal once the outcome is known,
+refusals included (``journaling.py``).
 
 Results are one compact JSON text block (no structured duplicate: context is the scarce resource).
 A result that carries text written by Telegram users (messages, names, titles, bios) starts with
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import inspect
 import json
 import logging
@@ -37,7 +39,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from ..audit.journal import AuditJournal
 from ..configs import DownloadConfig, FilesConfig
-from ..errors import FloodWait, LoginRequired, MCPGramError
+from ..errors import FloodWait, LoginRequired, MCPGramError, RateLimited
 from ..log import bind_tenant, current_tenant
 from ..policy import guard
 from ..policy.guard import Action
@@ -48,6 +50,7 @@ from .journaling import JournalNote, journal_digest, journaled, written_chat
 
 if TYPE_CHECKING:  # for annotations only: the tools layer never loads Telethon (tests/test_architecture.py)
     from ..fetch.fetcher import Fetcher
+    from ..limits.pacing import WritePacer
     from ..telegram import Client
     from ..telegram.pool import TenantClient
 
@@ -117,6 +120,8 @@ class ToolContext:
     #: Makes a download URL for ``(tenant keys, (chat, message, media), size)`` over HTTP, or None;
     #: the signed-URL feature sets it. None here: no URLs (``download_media`` links a resource).
     attachment_urls: Callable[[TenantKeys, tuple[int, int, int], str], str | None] | None = None
+    #: Paces the tenant's writes (``limits/pacing.py``); None: writes are not paced.
+    pacer: WritePacer | None = None
 
     async def run(
         self,
@@ -178,18 +183,28 @@ class ToolContext:
             with bind_tenant(keys.tenant_id):
                 policy = self.policy_of(keys.tenant_id)
                 guard.check_verbs(policy, action)  # a denied verb never reaches Telegram
+                pacer = self.pacer if self.pacer is not None and self.pacer.paces(action) else None
                 token = _POLICY.set(policy)
                 try:
                     async with self.pool.client(keys) as tenant_client:
 
                         async def checked(client: Client) -> T:
                             await guard.enforce(client, policy, action)
-                            result = await fn(client, *args, **kwargs)
+                            if pacer is None:
+                                result = await fn(client, *args, **kwargs)
+                            else:
+                                call = functools.partial(fn, client, *args, **kwargs)
+                                result = await pacer.run(client, keys.tenant_id, policy, action, call)
                             if note is not None:
                                 note.chat = await written_chat(client, action, result)
                             return result
 
-                        return await tenant_client.run(checked)
+                        try:
+                            return await tenant_client.run(checked)
+                        except FloodWait as exc:
+                            if pacer is not None:  # hold this tenant's writes until Telegram's time
+                                pacer.hold(keys.tenant_id, exc.retry_after)
+                            raise
                 finally:
                     _POLICY.reset(token)
         except LoginRequired as exc:
@@ -243,9 +258,9 @@ class ToolContext:
 
 
 def error_text(exc: MCPGramError) -> str:
-    """``CODE: message. hint`` (plus ``retry_after`` for flood waits), one line, nothing internal."""
+    """``CODE: message. hint`` (plus ``retry_after`` for rate limits), one line, nothing internal."""
     parts = [f"{exc.code}: {exc.message}"]
-    if isinstance(exc, FloodWait):
+    if isinstance(exc, RateLimited):
         parts.append(f"retry_after={exc.retry_after}")
     if exc.hint:
         parts.append(f"hint: {exc.hint}")

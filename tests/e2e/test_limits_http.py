@@ -1,0 +1,74 @@
+"""Per-tenant limits over HTTP: one tenant over its call limit or write pace does not slow another.
+
+Real MCP clients with bearer tokens -> a running HTTP gateway -> Telethon -> sandbox, two tenants
+(Alice and Carol) in one process sharing one rate store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastmcp.exceptions import ToolError
+
+from mcpgram.app import build_gateway, serve_http
+from mcpgram.sandbox import SandboxServer
+
+from .conftest import ALICE, CAROL, People, Running, login_token, settings_for
+
+
+@pytest.fixture
+async def strict(
+    sandbox: SandboxServer, people: People, tmp_path: Path, vault_for: Any
+) -> AsyncIterator[Running]:
+    """Alice and Carol behind a gateway with a tight call limit and write pace."""
+    settings = settings_for(
+        sandbox, tmp_path / "data", transport="http", port=0, call_rate=0.2, call_burst=3,
+        pace_write_seconds=30.0, pace_write_burst=1, pace_max_wait=0.5,
+    )  # fmt: skip
+    vault = vault_for(settings)
+    alice = await login_token(sandbox, settings, vault, ALICE, "alice")
+    carol = await login_token(sandbox, settings, vault, CAROL, "carol")
+    gateway = build_gateway(settings, transport="http")
+    bound: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    task = asyncio.create_task(serve_http(gateway, ready=bound.set_result))
+    port = await asyncio.wait_for(bound, 10)
+    yield Running(f"http://127.0.0.1:{port}", gateway, alice, carol)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+async def refused(server: Running, token: str, tool: str, **args: Any) -> str:
+    async with server.client(token) as client:
+        with pytest.raises(ToolError) as caught:
+            await client.call_tool(tool, args)
+    return str(caught.value)
+
+
+async def test_one_tenants_write_pace_does_not_slow_another(strict: Running, people: People) -> None:
+    """Alice's second send within her pace is RATE_LIMITED; Carol's send right after goes through."""
+    async with strict.client(strict.alice) as client:
+        await client.call_tool("send_message", {"chat": str(people.bob), "text": "one"})
+    text = await refused(strict, strict.alice, "send_message", chat=str(people.bob), text="two")
+    found = re.search(r"retry_after=(\d+)", text)
+    assert text.startswith("RATE_LIMITED: ") and found and 25 <= int(found[1]) <= 30
+    async with strict.client(strict.carol) as client:
+        await client.call_tool("send_message", {"chat": str(people.bob), "text": "carol's turn"})
+
+
+async def test_one_tenants_call_limit_does_not_limit_another(strict: Running, people: People) -> None:
+    """Alice's fourth call in a row is RATE_LIMITED with retry_after; Carol's three calls all work."""
+    async with strict.client(strict.alice) as client:
+        for _ in range(3):
+            await client.call_tool("get_chat", {"chat": str(people.bob)})
+        with pytest.raises(ToolError) as caught:
+            await client.call_tool("get_chat", {"chat": str(people.bob)})
+    found = re.search(r"retry_after=(\d+)", str(caught.value))
+    assert str(caught.value).startswith("RATE_LIMITED: ") and found and 1 <= int(found[1]) <= 5
+    async with strict.client(strict.carol) as client:
+        for _ in range(3):
+            await client.call_tool("get_chat", {"chat": str(people.bob)})
