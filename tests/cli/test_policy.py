@@ -15,7 +15,7 @@ def test_a_new_tenant_shows_the_default_and_set_makes_it_its_own(data_dir: Path)
     shown = run_cli("policy", "show", tenant_id, "--json", "--data-dir", str(data_dir))
     assert shown.code == 0, shown.err
     row = json.loads(shown.out)
-    assert row["source"] == "default" and row["profile"] == "all" and len(row["tools"]) == 14
+    assert row["source"] == "default" and row["profile"] == "all" and len(row["tools"]) == 15
     done = run_cli(
         "policy", "set", tenant_id, "--profile", "reader", "--read", "@alice_x", "--read", "folder:Work",
         "--data-dir", str(data_dir),
