@@ -29,10 +29,12 @@ LEAF_DEFAULT_MAY_IMPORT = ("mcpgram.errors",)
 # vault and telegram to a sandbox for tests and the demo); ``policy`` (per-tenant policy: its model is
 # plain data telegram/scope.py reads, its guard calls telegram, its book reads the vault; nothing in
 # that layer imports the guard or the book back); ``audit`` (the audit journal: pure entries and the
-# files in the data dir; tools, app and cli record and read through it). ``sandbox`` stands apart.
+# files in the data dir; tools, app and cli record and read through it); ``approvals`` (approvals:
+# pure binding and page text, the SQLite store; tools and web ask and answer through it). ``sandbox``
+# stands apart.
 LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"mcpgram", "errors", "settings", "configs", "log", "types"}),
-    frozenset({"telegram", "fetch", "signing", "auth", "vault", "datadir", "policy", "audit"}),
+    frozenset({"telegram", "fetch", "signing", "auth", "vault", "datadir", "policy", "audit", "approvals"}),
     frozenset({"tools", "web", "mcpserver"}),
     frozenset({"app", "workers", "testing"}),
     frozenset({"cli", "__main__"}),

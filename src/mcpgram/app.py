@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from fastmcp import FastMCP
 
 from . import __version__
+from .approvals.store import ApprovalStore
 from .audit.entry import JournalKeys
 from .audit.journal import AuditJournal
 from .auth import token_digest, token_secret_bytes
@@ -38,6 +39,7 @@ from .policy.book import PolicyBook
 from .settings import Settings, TelegramConfig
 from .telegram.pool import ClientPool
 from .tools import ToolContext, register_tools
+from .tools.approving import Approver, page_secret
 from .tools.audit import AuditMiddleware
 from .tools.visibility import PolicyMiddleware
 from .vault.sqlite import SQLiteVault
@@ -131,6 +133,8 @@ class Gateway:
     owner: TenantKeys | None
     #: The audit journal (None with ``audit_journal`` off); the raw bridge and approvals record here.
     journal: AuditJournal | None = None
+    #: Asks for approvals and keeps them (``tools/approving.py``); its store is the page's too.
+    approver: Approver | None = None
 
     async def __aenter__(self) -> Gateway:
         await self.pool.start()
@@ -143,6 +147,8 @@ class Gateway:
         """Flush every session to the vault, disconnect, close the database."""
         await self.pool.close()
         self.store.close()
+        if self.approver is not None:
+            self.approver.store.close()
         if self.journal is not None:
             self.journal.close()
 
@@ -222,6 +228,15 @@ def build_gateway(
         HostRules(allow=files.fetch_allow_hosts, deny=files.fetch_deny_hosts)
     except ValueError:
         raise ConfigError("invalid setting fetch_allow_hosts or fetch_deny_hosts: not host names") from None
+    approvals = ApprovalStore(settings.data_dir / "vault.db")
+    approver = Approver(
+        approvals,
+        page_secret=page_secret(secret),
+        ttl=settings.approval_ttl_seconds,
+        wait=settings.approval_wait_seconds,
+        public_url=str(settings.public_url) if settings.public_url is not None else None,
+        journal=journal,
+    )
     context = ToolContext(
         pool=pool,
         resolve_keys=resolve_keys,
@@ -231,6 +246,7 @@ def build_gateway(
         files=files,
         fetcher=fetcher,
         journal=journal,
+        approver=approver,
     )
     register_tools(mcp, context)
 
@@ -253,6 +269,7 @@ def build_gateway(
         verifier=verifier,
         owner=owner,
         journal=journal,
+        approver=approver,
     )
 
 
@@ -292,6 +309,7 @@ async def serve_stdio(
 def http_app(gateway: Gateway, *, behind_front: bool = False) -> Any:
     """The ASGI app: MCP at /v1/mcp behind the security edge, plus /health."""
     from .web.app import build_http_app
+    from .web.approve import approval_routes
 
     settings = gateway.settings
     return build_http_app(
@@ -302,6 +320,9 @@ def http_app(gateway: Gateway, *, behind_front: bool = False) -> Any:
         pool_stats=gateway.pool.stats,
         verifier=gateway.verifier,
         behind_front=behind_front,
+        extra_routes=approval_routes(approver.store, approver.page_secret, gateway.journal)
+        if (approver := gateway.approver) is not None
+        else (),
     )
 
 

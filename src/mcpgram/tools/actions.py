@@ -40,7 +40,12 @@ def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
     ) -> ToolResult:
         """Delete messages of one chat. Ids not in the chat are listed in not_found."""
 
-        act = Action(("delete",), write=(chat,))
+        ids = ", ".join(map(str, message_ids))
+        if scheduled:
+            act = Action(("delete",), write=(chat,), details=(f"cancel scheduled messages {ids}",))
+        else:
+            shown = f"delete messages {ids} " + ("for everyone" if for_everyone else "for me")
+            act = Action(("delete",), write=(chat,), revoke=for_everyone, details=(shown,))
         done = await (
             ctx.run(act, telegram.actions.delete_scheduled, chat, message_ids)
             if scheduled

@@ -31,18 +31,21 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol, TypeVar
 from fastmcp import FastMCP
 from fastmcp.exceptions import ToolError, ValidationError
 from fastmcp.tools import FunctionTool, ToolResult
+from fastmcp.tools.base import InputRequiredToolResult
 from mcp.types import TextContent, ToolAnnotations
 from mcp.types import Tool as MCPTool
 from pydantic import ValidationError as PydanticValidationError
 
+from ..approvals.core import looks_like_answer
 from ..audit.journal import AuditJournal
 from ..configs import FilesConfig
-from ..errors import FloodWait, LoginRequired, MCPGramError
+from ..errors import FloodWait, LoginRequired, MCPGramError, PolicyRefused
 from ..log import bind_tenant, current_tenant
 from ..policy import guard
-from ..policy.guard import Action
+from ..policy.guard import Action, ApprovalNeeded
 from ..policy.model import Policy
 from ..vault.vault import TenantKeys
+from .approving import Approver, Grant, InputRequested
 from .arguments import invalid_arguments
 from .journaling import JOURNALED_VERBS, JournalNote, journal_digest, written_chat
 
@@ -112,6 +115,8 @@ class ToolContext:
     fetcher: Fetcher | None = None
     #: The audit journal every write is recorded in (``audit/``); None: the journal is off.
     journal: AuditJournal | None = None
+    #: Asks a person to approve what the policy says needs it (``approving.py``); None: refused.
+    approver: Approver | None = None
 
     async def run(
         self,
@@ -156,17 +161,37 @@ class ToolContext:
             with bind_tenant(keys.tenant_id):
                 policy = self.policy_of(keys.tenant_id)
                 guard.check_verbs(policy, action)  # a denied verb never reaches Telegram
+                if looks_like_answer(action.content):  # only the person answers an approval
+                    raise PolicyRefused(
+                        "a message that reads like an answer to an approval (yes/no and a code) is"
+                        " only ever written by the person, never through mcpgram",
+                        rule="approvals",
+                        hint="the person answers approvals in Telegram themselves",
+                    )
                 token = _POLICY.set(policy)
                 try:
                     async with self.pool.client(keys) as tenant_client:
+                        grant: Grant | None = None
 
                         async def checked(client: Client) -> T:
-                            await guard.enforce(client, policy, action)
+                            needs = await guard.enforce(client, policy, action)
+                            if needs and grant is None:
+                                raise ApprovalNeeded(needs)
+                            if needs and grant is not None:
+                                grant.consume()  # once, just before the call acts
                             result = await fn(client, *args, **kwargs)
                             if note is not None:
                                 note.chat = await written_chat(client, action, result)
                             return result
 
+                        try:
+                            return await tenant_client.run(checked)
+                        except ApprovalNeeded as needed:  # ask a person (``approving.py``), then act
+                            if self.approver is None:
+                                raise guard.cannot_ask(needed.reasons) from None
+                            grant = await self.approver.obtain(
+                                tenant_client, keys.tenant_id, action, needed.reasons
+                            )
                         return await tenant_client.run(checked)
                 finally:
                     _POLICY.reset(token)
@@ -177,6 +202,8 @@ class ToolContext:
         except MCPGramError as exc:
             if note is not None:
                 note.outcome = exc.code
+            if isinstance(exc, InputRequested):
+                raise  # the tool's answer: an input-required result (LeanTool.run returns it)
             raise refusal(exc) from None
 
     async def refuse(self, action: Action, exc: MCPGramError) -> ToolError:
@@ -251,6 +278,8 @@ class LeanTool(FunctionTool):
         """Run the tool; arguments its schema refuses answer ``INVALID_ARGUMENT`` (see ``arguments.py``)."""
         try:
             return await super().run(arguments)
+        except InputRequested as asked:
+            return InputRequiredToolResult(asked.result)
         except ValidationError as exc:
             cause = exc.__cause__
             errors = cause.errors(include_url=False) if isinstance(cause, PydanticValidationError) else []
