@@ -15,15 +15,19 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
+import httpx2 as httpx
 import mcp_types
 import pytest
 from fastmcp import Client
 from fastmcp.client.elicitation import ElicitResult
 from fastmcp.client.transports import StreamableHttpTransport
+from mcp import MCPError
 
 from mcpgram.app import build_gateway, serve_http
+from mcpgram.approvals import page
 from mcpgram.approvals.core import id_hash
+from mcpgram.policy.book import PolicyBook
+from mcpgram.policy.model import PROFILES
 from mcpgram.sandbox import SandboxServer
 from mcpgram.sandbox.world import user_peer
 
@@ -90,7 +94,7 @@ async def test_approved_on_the_page_the_call_is_sent_exactly_once(
     urls: list[str] = []
     async with modern_client(server, server.alice, "approve", urls) as client:
         assert client.protocol_version == MODERN
-        result = await client.call_tool("send_message", {"chat": str(people.carol), "text": "hi Carol"})
+        result = await client.call_tool("send_message", {"chat": "@carol_e2e", "text": "hi Carol"})
     assert '"id"' in result.content[0].text  # type: ignore[union-attr]
     assert len(urls) == 1 and urls[0].startswith(f"{server.base}/approve/")
     assert sent(sandbox, people.alice, people.carol, "hi Carol") == 1
@@ -103,7 +107,7 @@ async def test_refused_on_the_page_nothing_is_sent(
     urls: list[str] = []
     async with modern_client(server, server.alice, "refuse", urls) as client:
         result = await client.call_tool(
-            "send_message", {"chat": str(people.carol), "text": "no"}, raise_on_error=False
+            "send_message", {"chat": "@carol_e2e", "text": "no"}, raise_on_error=False
         )
     assert result.is_error and result.content[0].text.startswith("APPROVAL_REFUSED: ")  # type: ignore[union-attr]
     assert sent(sandbox, people.alice, people.carol, "no") == 0
@@ -138,19 +142,30 @@ def text_of(result: Any) -> str:
 async def test_a_used_approval_is_not_replayed_and_a_changed_text_asks_again(
     server: Running, people: People, sandbox: SandboxServer
 ) -> None:
-    """The retry with the approval sends once; the same state again is APPROVAL_REFUSED (used); a
-    different text with an approved state gets a new approval request, and nothing is sent for it."""
-    args = {"chat": str(people.carol), "text": "once only"}
+    """The retry with the approval sends once; the same state again is APPROVAL_REFUSED (used). A
+    different text cannot ride on an approved state (refused before the tool runs: the state is bound
+    to the call's arguments) and, called afresh, gets its own approval request; nothing is sent for it."""
+    alice = server.gateway.vault.authenticate(server.alice).tenant_id
+    # send = approve: every send asks, so a replay after the first send still needs the approval.
+    PolicyBook(server.gateway.vault, "all").set(alice, PROFILES["all"].with_rules({"send": "approve"}))
+    args = {"chat": "@carol_e2e", "text": "once only"}
+    changed = {**args, "text": "once only, changed"}
     async with modern_client(server, server.alice, "approve", []) as client:
         first, url = await ask(client, args)
         assert (await press(url, "approve")).status_code == 200
-        changed = await retry(client, {**args, "text": "once only, changed"}, first.request_state)
-        assert isinstance(changed, mcp_types.InputRequiredResult)
-        assert changed.request_state != first.request_state
+        with pytest.raises(MCPError, match="Invalid or expired requestState"):
+            await retry(client, changed, first.request_state)
+        again, other_url = await ask(client, changed)
+        assert other_url != url and again.request_state != first.request_state
         assert '"id"' in text_of(await retry(client, args, first.request_state))
         replayed = await retry(client, args, first.request_state)
         assert replayed.is_error and text_of(replayed).startswith("APPROVAL_REFUSED: that approval was used")
-        assert (await press(url, "approve")).status_code == 409  # decided already
+        async with httpx.AsyncClient() as browser:
+            shown = await browser.get(url)
+            assert "This approval is used" in shown.text and "<form" not in shown.text
+            token = page.csrf_token(server.gateway.approver.page_secret, url.rsplit("/", 1)[1])  # type: ignore[union-attr]
+            again = await browser.post(url, data={"decision": "approve", "csrf": token})
+            assert again.status_code == 409  # decided already: nothing more to decide
     assert sent(sandbox, people.alice, people.carol, "once only") == 1
     assert sent(sandbox, people.alice, people.carol, "once only, changed") == 0
 
@@ -159,13 +174,15 @@ async def test_an_expired_approval_sends_nothing(
     server: Running, people: People, sandbox: SandboxServer
 ) -> None:
     """Expired before anyone answered: the page can no longer decide and the retry is APPROVAL_EXPIRED."""
-    args = {"chat": str(people.carol), "text": "expiring"}
+    args = {"chat": "@carol_e2e", "text": "expiring"}
     async with modern_client(server, server.alice, "approve", []) as client:
         first, url = await ask(client, args)
         approver = server.gateway.approver
         assert approver is not None
         approver.store.expire_now(id_hash(url.rsplit("/", 1)[1]))
-        assert (await press(url, "approve")).status_code == 409
+        async with httpx.AsyncClient() as browser:
+            shown = await browser.get(url)
+        assert "This approval is expired" in shown.text and "<form" not in shown.text
         expired = await retry(client, args, first.request_state)
         assert expired.is_error and text_of(expired).startswith("APPROVAL_EXPIRED: ")
     assert sent(sandbox, people.alice, people.carol, "expiring") == 0
@@ -177,9 +194,9 @@ async def test_the_page_refuses_forged_csrf_other_origins_and_other_tenants(
     """POST without or with a forged CSRF token: 403; from another origin: 403; Carol's approval id
     under Alice's tenant tag, or an unknown id: 404. Nothing was decided, nothing sent."""
     async with modern_client(server, server.alice, "approve", []) as alice:
-        _, alice_url = await ask(alice, {"chat": str(people.carol), "text": "page test"})
+        _, alice_url = await ask(alice, {"chat": "@carol_e2e", "text": "page test"})
     async with modern_client(server, server.carol, "approve", []) as carol:
-        _, carol_url = await ask(carol, {"chat": str(people.alice), "text": "page test"})
+        _, carol_url = await ask(carol, {"chat": "@alice_e2e", "text": "page test"})
     assert (await press(alice_url, "approve", csrf="")).status_code == 403
     assert (await press(alice_url, "approve", csrf="A" * 43)).status_code == 403
     async with httpx.AsyncClient() as browser:
@@ -208,7 +225,7 @@ async def test_the_page_escapes_the_message_and_sends_strict_headers(server: Run
     or run, not framable, not cached, not sniffed."""
     hostile = "<script>alert('x')</script><img src=x onerror=alert(1)>"
     async with modern_client(server, server.alice, "approve", []) as client:
-        _, url = await ask(client, {"chat": str(people.carol), "text": hostile})
+        _, url = await ask(client, {"chat": "@carol_e2e", "text": hostile})
     async with httpx.AsyncClient() as browser:
         page = await browser.get(url)
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
@@ -220,23 +237,31 @@ async def test_the_page_escapes_the_message_and_sends_strict_headers(server: Run
     assert page.headers["cache-control"].startswith("no-store")
 
 
-async def test_a_2025_client_is_asked_by_form_within_the_call(
+async def test_a_2025_client_over_http_is_asked_in_saved_messages(
     server: Running, people: People, sandbox: SandboxServer
 ) -> None:
-    """2025-11-25 over HTTP: a yes/no form inside the call; yes sends once."""
+    """2025-11-25 over HTTP: calls are answered as one JSON body, with no stream to elicit on, so the
+    person is asked in Saved Messages even though the client declares elicitation; nothing is sent."""
     asked: list[str] = []
 
     async def person(message: str, response_type: Any, params: Any, context: Any) -> Any:
-        assert isinstance(params, mcp_types.ElicitRequestFormParams)
         asked.append(message)
         return True
 
-    transport = StreamableHttpTransport(
-        f"{server.base}/v1/mcp", headers={"Authorization": f"Bearer {server.alice}"}
-    )
+    headers = {"Authorization": f"Bearer {server.alice}"}
+    transport = StreamableHttpTransport(f"{server.base}/v1/mcp", headers=headers)
     with offering("2025-11-25"):
         async with Client(transport, mode="legacy", elicitation_handler=person) as client:
             assert client.protocol_version == "2025-11-25"
-            await client.call_tool("send_message", {"chat": str(people.carol), "text": "by form"})
-    assert len(asked) == 1 and "by form" in asked[0]
-    assert sent(sandbox, people.alice, people.carol, "by form") == 1
+            result = await client.call_tool(
+                "send_message", {"chat": "@carol_e2e", "text": "by saved"}, raise_on_error=False
+            )
+    assert result.is_error and result.content[0].text.startswith("APPROVAL_PENDING: ")  # type: ignore[union-attr]
+    assert "Saved Messages" in result.content[0].text and not asked  # type: ignore[union-attr]
+    assert sent(sandbox, people.alice, people.carol, "by saved") == 0
+    box = sandbox.world.box(people.alice)
+    assert any(
+        "by saved" in (m.content.text or "")
+        for m in box.messages.values()
+        if m.peer == user_peer(people.alice)
+    )

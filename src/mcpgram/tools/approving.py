@@ -7,7 +7,9 @@ approval (``policy/guard.py``). The channel follows the client:
   input-required result with a URL-mode elicitation to the approval page (``web/approve.py``) and a
   request state naming the approval; the client's retry goes ahead only once the page was used to
   approve that very approval (form mode, a yes/no field, when it declares only that);
-- a client of an earlier revision that declares elicitation: a yes/no form, within the call;
+- a client of an earlier revision that declares elicitation: a yes/no form, within the call (over
+  stdio; over HTTP mcpgram answers each call as one JSON body, with no stream to ask on, so these
+  clients are asked in Saved Messages);
 - any other client (and stdio clients without elicitation): a request with a short code in the
   account's own Saved Messages; the call answers ``APPROVAL_PENDING`` until the person replies
   ``yes CODE`` or ``no CODE`` in Telegram, and the identical call, retried, goes ahead.
@@ -337,6 +339,10 @@ def _capabilities(context: Context | None) -> tuple[bool, bool, bool]:
         return modern, False, False
     url = elicitation.url is not None
     form = elicitation.form is not None or not url  # declared with neither: form (the spec's default)
+    if not modern and not session.can_send_request:
+        # A handshake-era call over HTTP is answered as one JSON body (``web/app.py``): no stream to
+        # send the client an elicitation request on. Saved Messages, then.
+        return modern, False, False
     return modern, form, url
 
 
