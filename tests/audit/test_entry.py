@@ -16,6 +16,7 @@ from mcpgram.audit.entry import (
     parse_entry,
     timestamp,
 )
+from mcpgram.audit.mac import KeyedHash
 
 SECRET = bytes(range(32))
 KEYS = JournalKeys.derive(SECRET)
@@ -141,3 +142,17 @@ def test_another_key_does_not_verify() -> None:
     assert "line 1: entry seq 1 does not match its mac" in _first_problem(
         chain(2), JournalKeys.derive(b"x" * 32)
     )
+
+
+@pytest.mark.parametrize("key_size", [0, 1, 32, 64, 65, 200])
+def test_the_keyed_hash_is_hmac_sha256(key_size: int) -> None:
+    """KeyedHash gives hmac's HMAC-SHA256 for keys shorter, equal to and longer than a block."""
+    key = bytes(range(256))[:key_size]
+    for message in (b"", b"x", b"y" * 63, b"z" * 64, b"w" * 1000):
+        expected = hmac.new(key, message, hashlib.sha256).hexdigest()
+        assert KeyedHash(key).hexdigest(message) == expected
+        stream = KeyedHash(key).stream()
+        stream.update(message[:7])
+        stream.update(message[7:])
+        assert stream.hexdigest() == expected
+    assert "***" in repr(KeyedHash(key))

@@ -162,3 +162,28 @@ def test_an_empty_journal_verifies_and_lists_nothing(data_dir: Path) -> None:
     assert audit(data_dir, "--verify")[0] == 0
     code, _, err = audit(data_dir)
     assert code == 0 and "no entries match" in err
+
+
+def test_verify_exits_1_in_a_real_process(data_dir: Path) -> None:
+    """The installed command, as an operator's cron job runs it: exit status and one stderr line."""
+    import os
+    import subprocess
+    import sys
+
+    directory = write_journal(data_dir, 4)
+    path = directory / "audit.jsonl"
+    path.write_bytes(path.read_bytes().replace(b'"chat":1001', b'"chat":1009'))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MCPGRAM_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "mcpgram", "audit", "--verify", "--data-dir", str(data_dir)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.strip() == (
+        "mcpgram: the audit journal is broken at audit.jsonl line 2: entry seq 2 does not match its mac"
+        " (the line was edited, or another key wrote it)"
+    )

@@ -27,9 +27,11 @@ import hmac
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
+
+from .mac import KeyedHash, KeyedStream
 
 __all__ = [
     "GENESIS",
@@ -68,6 +70,12 @@ class JournalKeys:
 
     chain: bytes
     content: bytes
+    _chain: KeyedHash = field(init=False, compare=False)
+    _content: KeyedHash = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_chain", KeyedHash(self.chain))
+        object.__setattr__(self, "_content", KeyedHash(self.content))
 
     @classmethod
     def derive(cls, server_secret: bytes) -> JournalKeys:
@@ -79,12 +87,15 @@ class JournalKeys:
     def __repr__(self) -> str:
         return "JournalKeys(***)"
 
+    def chain_mac(self, body: bytes) -> str:
+        """An entry's ``mac``: HMAC-SHA256 under the chain key of its line before ``,"mac":``."""
+        return self._chain.hexdigest(body)
+
     def content_digest(self, parts: Sequence[str | bytes]) -> str:
         """The ``content`` field for these parts (see :meth:`content_mac` for the framing)."""
-        if len(parts) == 1:  # the usual case, a text: one HMAC call (bench/audit.py)
+        if len(parts) == 1:  # the usual case, a text: one pass (bench/audit.py)
             data = _part_bytes(parts[0])
-            framed = part_frame(parts[0], len(data)) + data
-            return hmac.digest(self.content, framed, "sha256").hex()[:CONTENT_HEX]
+            return self._content.hexdigest(part_frame(parts[0], len(data)) + data)[:CONTENT_HEX]
         mac = self.content_mac()
         for part in parts:
             data = _part_bytes(part)
@@ -92,13 +103,13 @@ class JournalKeys:
             mac.update(data)
         return content_hex(mac)
 
-    def content_mac(self) -> hmac.HMAC:
+    def content_mac(self) -> KeyedStream:
         """An HMAC to feed framed parts into (a file from disk in pieces); :func:`content_hex` ends it.
 
         Each part is fed as a one-byte tag (``t`` text in UTF-8, ``b`` bytes), its length as 8 bytes
         big-endian, then its bytes, so parts cannot run into each other.
         """
-        return hmac.new(self.content, digestmod="sha256")
+        return self._content.stream()
 
 
 def _part_bytes(part: str | bytes) -> bytes:
@@ -110,7 +121,7 @@ def part_frame(part: str | bytes, size: int) -> bytes:
     return (b"t" if isinstance(part, str) else b"b") + size.to_bytes(8, "big")
 
 
-def content_hex(mac: hmac.HMAC) -> str:
+def content_hex(mac: KeyedStream) -> str:
     return mac.hexdigest()[:CONTENT_HEX]
 
 
@@ -172,7 +183,7 @@ def encode_entry(  # one argument per field of the line
         f'"outcome":{_quoted(outcome)},"content":{"null" if content is None else _quoted(content)},'
         f'"prev":{_quoted(prev)}'
     ).encode("ascii")
-    mac = hmac.digest(keys.chain, body, "sha256").hex()
+    mac = keys.chain_mac(body)
     return body + b',"mac":"' + mac.encode("ascii") + b'"}\n', mac
 
 
@@ -224,7 +235,7 @@ def mac_of(keys: JournalKeys, line: bytes) -> tuple[str, str] | None:
     if match is None:
         return None
     body = line[: match.start()]
-    return match.group(1).decode("ascii"), hmac.digest(keys.chain, body, "sha256").hex()
+    return match.group(1).decode("ascii"), keys.chain_mac(body)
 
 
 @dataclass(frozen=True)
