@@ -95,8 +95,6 @@ class PolicyRefused(TenantError):
 class ApprovalError(TenantError):
     """The call needs a person's approval and does not have it; nothing was sent or changed."""
 
-    code = "APPROVAL"
-
 
 class ApprovalPending(ApprovalError):
     code = "APPROVAL_PENDING"
