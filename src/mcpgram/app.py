@@ -228,7 +228,7 @@ def build_gateway(
         HostRules(allow=files.fetch_allow_hosts, deny=files.fetch_deny_hosts)
     except ValueError:
         raise ConfigError("invalid setting fetch_allow_hosts or fetch_deny_hosts: not host names") from None
-    approvals = ApprovalStore(settings.data_dir / "vault.db")
+    approvals = ApprovalStore(store.path)  # the vault's file: one database, one schema
     approver = Approver(
         approvals,
         page_secret=page_secret(secret),

@@ -134,8 +134,8 @@ class Approver:
     ) -> Ask:
         chat_id: int | None = None
         title = "a phone number that is not a contact"
-        if action.write:
-            ref = action.write[0]
+        if refs := action.write or action.read:
+            ref = refs[0]
             chat_id, title = await tenant_client.run(lambda c: telegram.approvals.describe_chat(c, ref))
         tool = CURRENT_TOOL.get() or "+".join(action.verbs)
         binding = await asyncio.to_thread(
