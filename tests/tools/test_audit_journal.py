@@ -152,6 +152,7 @@ async def test_refusals_of_writes_are_recorded(demo: Demo) -> None:
     assert_entry(scope, "send_message", MARIA, "NOT_ALLOWED")
     assert scope.content == journal(demo).digest([MARKERS[5]])
     assert_entry(upload, "send_message", None, "NOT_ALLOWED")
+    assert upload.content == journal(demo).digest(["x"])  # the caption: no file was read yet
 
 
 async def test_the_journal_holds_no_text_phone_or_reference(demo: Demo) -> None:

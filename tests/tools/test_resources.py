@@ -63,9 +63,10 @@ async def refusal(served: Demo, uri: str) -> str:
 
 
 async def test_both_templates_are_listed_as_json(shared: Demo) -> None:
-    """resources/templates/list names both URI templates, with a description and the JSON mime type."""
+    """resources/templates/list names both URI templates (and the audit journal's, tools/auditlog.py),
+    with a description and the JSON mime type."""
     templates = {t.uri_template: t for t in await shared.client.list_resource_templates()}
-    assert set(templates) == {CHAT_TEMPLATE, MESSAGES_TEMPLATE}
+    assert set(templates) == {CHAT_TEMPLATE, MESSAGES_TEMPLATE, "mcpgram://audit{?limit}"}
     for template in templates.values():
         assert template.mime_type == "application/json" and template.description
 

@@ -209,7 +209,7 @@ class ToolContext:
     async def refuse(self, action: Action, exc: MCPGramError) -> ToolError:
         """The refusal of a write a tool turned down itself before :meth:`run`, journaled like one."""
         if self.journal is not None and not JOURNALED_VERBS.isdisjoint(action.verbs):
-            note = JournalNote(action, None, outcome=exc.code)
+            note = JournalNote(action, await journal_digest(self.journal, action), outcome=exc.code)
             with contextlib.suppress(MCPGramError):
                 note.tenant = (await self.resolve_keys()).tenant_id
             note.write(self.journal)

@@ -98,7 +98,7 @@ def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
 
     async def _send_files(chat: str, text: str, items: list[FileItem], **options: Any) -> ToolResult:
         # Files are also an upload: both verbs must allow it, checked before anything is fetched or read.
-        act = Action(("send", "upload"), write=(chat,), sends=True)
+        act = Action(("send", "upload"), write=(chat,), sends=True, content=(text,))
         try:
             guard.check_verbs(await ctx.policy(), act)
             inputs, fetched = await files.collect(ctx, items)
