@@ -40,11 +40,24 @@ LEAF_DEFAULT_MAY_IMPORT = ("mcpgram.errors",)
 # plain data telegram/scope.py reads, its guard calls telegram, its book reads the vault; nothing in
 # that layer imports the guard or the book back); ``audit`` (the audit journal: pure entries and the
 # files in the data dir; tools, app and cli record and read through it); ``imaging`` (pure image
-# re-encoding for download_media, Pillow's one home). ``sandbox`` stands apart (see below).
+# re-encoding for download_media, Pillow's one home); ``approvals`` (pure binding and page text, the
+# SQLite store; tools and web ask and answer through it). ``sandbox`` stands apart (see below).
 LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"mcpgram", "errors", "settings", "settings_groups", "configs", "log", "types"}),
     frozenset(
-        {"telegram", "fetch", "signing", "auth", "vault", "datadir", "policy", "audit", "imaging", "limits"}
+        {
+            "telegram",
+            "fetch",
+            "signing",
+            "auth",
+            "vault",
+            "datadir",
+            "policy",
+            "audit",
+            "imaging",
+            "limits",
+            "approvals",
+        }
     ),
     frozenset({"tools", "web", "mcpserver"}),
     frozenset({"app", "workers", "testing"}),

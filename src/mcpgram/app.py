@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from fastmcp import FastMCP
 
 from . import __version__
+from .approvals.store import ApprovalStore
 from .audit.entry import JournalKeys
 from .audit.journal import AuditJournal
 from .auth import token_digest, token_secret_bytes
@@ -43,6 +44,7 @@ from .settings import Settings, TelegramConfig
 from .signing import Keyring
 from .telegram.pool import ClientPool
 from .tools import ToolContext, register_tools
+from .tools.approving import Approver, page_secret
 from .tools.audit import AuditMiddleware
 from .tools.limits import CallLimitMiddleware
 from .tools.visibility import PolicyMiddleware
@@ -141,6 +143,8 @@ class Gateway:
     journal: AuditJournal | None = None
     #: The signed-download endpoint (HTTP only; ``web/attachments.py``).
     attachments: Any = None
+    #: Asks for approvals and keeps them (``tools/approving.py``); its store is the page's too.
+    approver: Approver | None = None
 
     async def __aenter__(self) -> Gateway:
         await self.pool.start()
@@ -153,6 +157,8 @@ class Gateway:
         """Flush every session to the vault, disconnect, close the database."""
         await self.pool.close()
         self.store.close()
+        if self.approver is not None:
+            self.approver.store.close()
         if self.journal is not None:
             self.journal.close()
 
@@ -225,6 +231,7 @@ def build_gateway(
     files = _files_config(settings)
     limits = settings.rate_limits()
     rates = MemoryRateStore()
+    approver = _approver(settings, secret, store, journal)
     context = ToolContext(
         pool=pool,
         resolve_keys=resolve_keys,
@@ -237,6 +244,7 @@ def build_gateway(
         downloads=settings.download_config(),
         attachment_urls=links.for_request if links is not None else None,
         pacer=WritePacer(rates, limits) if limits.pacing else None,
+        approver=approver,
     )
     register_tools(mcp, context)
     if transport == "http":
@@ -264,6 +272,21 @@ def build_gateway(
         owner=owner,
         journal=journal,
         attachments=attachments,
+        approver=approver,
+    )
+
+
+def _approver(
+    settings: Settings, secret: bytes, store: SQLiteVault, journal: AuditJournal | None
+) -> Approver:
+    """Asks for approvals and keeps them, in the vault's own database file (one schema)."""
+    return Approver(
+        ApprovalStore(store.path),
+        page_secret=page_secret(secret),
+        ttl=settings.approval_ttl_seconds,
+        wait=settings.approval_wait_seconds,
+        public_url=str(settings.public_url) if settings.public_url is not None else None,
+        journal=journal,
     )
 
 
@@ -359,6 +382,7 @@ async def serve_stdio(
 def http_app(gateway: Gateway, *, behind_front: bool = False) -> Any:
     """The ASGI app: MCP at /v1/mcp behind the security edge, plus /health."""
     from .web.app import build_http_app
+    from .web.approve import approval_routes
 
     settings = gateway.settings
     return build_http_app(
@@ -370,6 +394,9 @@ def http_app(gateway: Gateway, *, behind_front: bool = False) -> Any:
         verifier=gateway.verifier,
         behind_front=behind_front,
         attachments=gateway.attachments,
+        extra_routes=approval_routes(approver.store, approver.page_secret, gateway.journal)
+        if (approver := gateway.approver) is not None
+        else (),
     )
 
 

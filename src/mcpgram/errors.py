@@ -15,7 +15,11 @@ that is safe to show to a client (no secrets, paths, phone numbers or message te
     ├── TenantError            who is asking, and may they?
     │   ├── NotAuthenticated   missing, malformed, unknown or revoked token
     │   ├── LoginRequired      the tenant's Telegram authorization is gone; log in again
-    │   └── PolicyRefused      the tenant's policy refuses it (code NOT_ALLOWED; names the rule)
+    │   ├── PolicyRefused      the tenant's policy refuses it (code NOT_ALLOWED; names the rule)
+    │   └── ApprovalError      a person's approval is needed (``approvals/``); nothing was done
+    │       ├── ApprovalPending    asked, not answered yet: retry the same call once they answer
+    │       ├── ApprovalRefused    the person said no (or the approval was used already)
+    │       └── ApprovalExpired    nobody answered in time: call again to ask again
     ├── TelegramError          Telegram refused or failed
     │   ├── FloodWait          Telegram's FLOOD_WAIT_X; also a RateLimited (RATE_LIMITED, retry_after=X)
     │   ├── NotAllowed         the account may not do that here
@@ -99,6 +103,22 @@ class PolicyRefused(TenantError):
     def __init__(self, message: str, *, rule: str, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
         self.rule = rule
+
+
+class ApprovalError(TenantError):
+    """The call needs a person's approval and does not have it; nothing was sent or changed."""
+
+
+class ApprovalPending(ApprovalError):
+    code = "APPROVAL_PENDING"
+
+
+class ApprovalRefused(ApprovalError):
+    code = "APPROVAL_REFUSED"
+
+
+class ApprovalExpired(ApprovalError):
+    code = "APPROVAL_EXPIRED"
 
 
 class TelegramError(MCPGramError):

@@ -119,6 +119,14 @@ class GuardSettings(BaseSettings):
         "interval", description="When journal entries are synced to disk: each, once a second, or never."
     )
 
+    # Approvals (approvals/, tools/approving.py): a person confirms one exact action.
+    approval_ttl_seconds: float = Field(
+        600, gt=0, le=86400, description="How long an approval can be answered and then used."
+    )
+    approval_wait_seconds: float = Field(
+        20, ge=0, le=120, description="How long a retried call waits for the approval page's answer."
+    )
+
     def rate_limits(self) -> RateLimits:
         """Call limits and write pacing: the settings of the same names."""
         names = {field.name for field in dataclasses.fields(RateLimits)}

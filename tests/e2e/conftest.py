@@ -34,6 +34,8 @@ from mcpgram.testing import SANDBOX_API_HASH, SANDBOX_API_ID, login_tenant, sand
 from mcpgram.vault.sqlite import SQLiteVault
 from mcpgram.vault.vault import TenantKeys, Vault
 
+from ..tools.conftest import allow_unasked
+
 ALICE, BOB, CAROL = "9996620001", "9996620002", "9996620003"
 
 
@@ -112,22 +114,36 @@ def vault_for() -> Iterator[object]:
         store.close()
 
 
-async def login_owner(sandbox: SandboxServer, settings: Settings, vault: Vault, phone: str) -> TenantKeys:
+async def login_owner(
+    sandbox: SandboxServer, settings: Settings, vault: Vault, phone: str, *, approvals: bool = False
+) -> TenantKeys:
     keys = vault.open_owner(owner_key_bytes(settings.data_dir))
     await login_tenant(
         sandbox_telegram_config(sandbox, settings), vault, keys, phone=phone, code=phone[5] * 5
     )
+    if not approvals:
+        allow_unasked(vault, keys.tenant_id, settings.default_policy)
     return keys
 
 
 async def login_token(
-    sandbox: SandboxServer, settings: Settings, vault: Vault, phone: str, label: str
+    sandbox: SandboxServer,
+    settings: Settings,
+    vault: Vault,
+    phone: str,
+    label: str,
+    *,
+    approvals: bool = False,
 ) -> str:
+    """A new tenant's token, logged in as ``phone``; without ``approvals`` its policy lets first
+    contacts and deletes for everyone through unasked (``tests/tools/conftest.allow_unasked``)."""
     _, token = vault.create_tenant(label)
     keys = vault.unlock_with_token(token)
     await login_tenant(
         sandbox_telegram_config(sandbox, settings), vault, keys, phone=phone, code=phone[5] * 5
     )
+    if not approvals:
+        allow_unasked(vault, keys.tenant_id, settings.default_policy)
     return token
 
 

@@ -244,15 +244,15 @@ async def test_the_tool_is_listed_only_where_raw_verbs_can_pass(server: Running)
     assert refused.status_code == 403 and "verbs.raw_read" in refused.json()["message"]
 
 
-async def test_a_raw_verb_set_to_approve_is_refused_until_approvals_exist(
+async def test_a_raw_verb_set_to_approve_waits_for_the_person(
     server: Running, sandbox: SandboxServer
 ) -> None:
-    """raw_read=approve keeps the tool listed, but a call is refused saying approvals are not built,
-    and nothing is sent."""
+    """raw_read=approve keeps the tool listed, but a call (tool or bridge) waits for the person's
+    approval (asked in Saved Messages: these clients declare no elicitation), and nothing is read."""
     await policy_set(server, server.alice, "--verb", "raw_read=approve")
     sandbox.rpc_counts.clear()
     message = await tool_refusal(server, server.alice, "users.getFullUser", {"id": "me"})
-    assert "NOT_ALLOWED" in message and "approval" in message
-    refused = await post(server, "/v1/mtproto", "users.getFullUser", {"id": "me"}, server.alice)
-    assert refused.status_code == 403 and "verbs.raw_read" in refused.json()["message"]
+    assert message.startswith("APPROVAL_PENDING") and "verbs.raw_read" in message
+    pending = await post(server, "/v1/mtproto", "users.getFullUser", {"id": "me"}, server.alice)
+    assert pending.status_code == 403 and pending.json()["error"] == "APPROVAL_PENDING", pending.text
     assert sandbox.rpc_counts["users.getFullUser"] == 0

@@ -28,8 +28,10 @@ INBOX_JSON = (
     '{"v":2,"profile":"inbox","verbs":{"read":"allow","send":"allow","edit":"deny","delete":"deny",'
     '"forward":"deny","react":"allow","mark_read":"allow","download":"allow","upload":"deny",'
     '"raw_read":"deny","raw_write":"deny"},"read":["*"],"write":["-1001234","@alice","folder:Work"],'
-    '"sends":"known","tightened":false}'
+    '"sends":"known","tightened":false,"first_contact":"approve","delete_everyone":"approve"}'
 )
+#: The same policy as stored before approvals existed (no first_contact, delete_everyone).
+INBOX_JSON_BEFORE_APPROVALS = INBOX_JSON.replace(',"first_contact":"approve","delete_everyone":"approve"', "")
 
 
 def test_the_stored_form_is_pinned_and_round_trips() -> None:
@@ -37,6 +39,24 @@ def test_the_stored_form_is_pinned_and_round_trips() -> None:
     policy = replace(PROFILES["inbox"], write=Scope.parse(["folder:Work", "@Alice", "-1001234"]))
     assert to_json(policy) == INBOX_JSON
     assert from_json(INBOX_JSON) == policy
+
+
+def test_a_policy_stored_before_approvals_loads_with_first_contact_and_delete_everyone_approve() -> None:
+    """The older stored form still loads, and gets the approvals' defaults."""
+    loaded = from_json(INBOX_JSON_BEFORE_APPROVALS)
+    assert loaded == from_json(INBOX_JSON)
+    assert (loaded.first_contact, loaded.delete_everyone) == ("approve", "approve")
+
+
+def test_first_contact_and_delete_everyone_round_trip_and_only_tighten() -> None:
+    """Their rules are stored; allowing more than the current rule is a loosening, less is not."""
+    base = PROFILES["all"]
+    allowing = base.with_situations({"first_contact": "allow"})
+    assert from_json(to_json(allowing)).first_contact == "allow"
+    assert loosenings(base, allowing) == ["first_contact"]
+    assert loosenings(base, base.with_situations({"delete_everyone": "deny"})) == []
+    with pytest.raises(ConfigError):
+        from_json(to_json(base).replace('"first_contact":"approve"', '"first_contact":"maybe"'))
 
 
 @pytest.mark.parametrize(

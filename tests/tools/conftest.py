@@ -20,10 +20,12 @@ from fastmcp import Client
 
 from mcpgram.app import Gateway, build_gateway
 from mcpgram.fetch.fetcher import Fetcher
+from mcpgram.policy.book import PolicyBook
 from mcpgram.sandbox import SandboxServer, World
 from mcpgram.sandbox.demo import DemoWorld, build_demo_world
 from mcpgram.settings import Settings
 from mcpgram.testing import login_tenant, sandbox_telegram_config
+from mcpgram.vault.vault import Vault
 
 #: A fixed clock: every run sees the same ids and dates.
 DEMO_NOW = 1_750_000_000
@@ -70,9 +72,12 @@ async def serve_demo(
     fetcher: Fetcher | None = None,
     roots: list[str] | None = None,
     telegram: dict[str, Any] | None = None,
+    approvals: bool = False,
 ) -> AsyncIterator[Demo]:
     """The demo world behind a gateway for ``transport`` (HTTP: no-auth), with ``settings`` overrides,
-    a URL ``fetcher``, the MCP ``roots`` its client declares and ``telegram`` config changes, if given."""
+    a URL ``fetcher``, the MCP ``roots`` its client declares and ``telegram`` config changes, if given.
+    Without ``approvals`` the owner's policy lets first contacts and deletes for everyone through
+    unasked (tests of other things); with it, the default policy applies (they ask a person)."""
     demo = build_demo_world(now=DEMO_NOW)
     async with SandboxServer(demo.world) as sandbox:
         no_auth = True if transport == "http" else None
@@ -87,10 +92,20 @@ async def serve_demo(
         )
         assert gateway.owner is not None
         await login_tenant(config, gateway.vault, gateway.owner, phone=demo.phone, code=demo.login_code)
+        if not approvals:
+            allow_unasked(gateway.vault, gateway.owner.tenant_id, loaded.default_policy)
         # Roots need a back-channel, which 2026-07-28 clients do not have: a legacy-era client.
         client_mode: Any = "legacy" if roots else "auto"
         async with gateway, Client(gateway.mcp, roots=roots, mode=client_mode) as client:
             yield Demo(demo=demo, sandbox=sandbox, gateway=gateway, client=client)
+
+
+def allow_unasked(vault: Vault, tenant_id: str, default: str = "all") -> None:
+    """Store ``default`` for the tenant with first_contact and delete_everyone set to allow."""
+    book = PolicyBook(vault, default)
+    book.set(
+        tenant_id, book.get(tenant_id).with_situations({"first_contact": "allow", "delete_everyone": "allow"})
+    )
 
 
 @pytest.fixture

@@ -54,7 +54,7 @@ from mcpgram.settings import Settings
 from mcpgram.testing import SANDBOX_API_HASH, login_tenant, sandbox_telegram_config
 from mcpgram.tools.cursors import decode_cursor
 
-from .conftest import no_dns
+from .conftest import allow_unasked, no_dns
 from .fuzzing import (
     HOSTILE_POSITIONS,
     HOSTILE_STRINGS,
@@ -138,6 +138,7 @@ async def _serve(data_dir: Path) -> AsyncIterator[dict[str, Any]]:
         )
         assert gateway.owner is not None
         await login_tenant(telegram, gateway.vault, gateway.owner, phone=demo.phone, code=demo.login_code)
+        allow_unasked(gateway.vault, gateway.owner.tenant_id)
         async with gateway, Client(gateway.mcp) as client:
 
             async def payload_or_none(name: str, args: dict[str, Any]) -> Any:

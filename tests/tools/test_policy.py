@@ -167,18 +167,31 @@ async def test_a_verb_allowed_out_of_scope_is_refused_by_resolved_id(demo: Demo,
     assert demo.demo.digest() == before
 
 
+def digest_but_saved_messages(demo: Demo) -> str:
+    """The world's digest without this account's Saved Messages (where approvals are asked)."""
+    box = demo.world.box(demo.me)
+    saved = {i: m for i, m in box.messages.items() if m.peer == user_peer(demo.me)}
+    for i in saved:
+        del box.messages[i]
+    try:
+        return demo.demo.digest()
+    finally:
+        box.messages.update(saved)
+
+
 @pytest.mark.parametrize("surface", sorted(CALLS))
-async def test_a_verb_set_to_approve_is_refused_until_approvals_exist(demo: Demo, surface: str) -> None:
-    """approve: listed, but answered NOT_ALLOWED saying a person's approval is needed and cannot be
-    asked for yet; nothing happens."""
+async def test_a_verb_set_to_approve_asks_a_person_and_does_nothing_meanwhile(
+    demo: Demo, surface: str
+) -> None:
+    """approve: listed, and answered APPROVAL_PENDING (this client declares no elicitation, so the
+    person is asked in Saved Messages); nothing happens anywhere else until they answer."""
     verb, call = CALLS[surface]
     await fresh_message(demo)
     set_policy(demo, scoped({verb: "approve"}))
-    before = demo.demo.digest()
+    before = digest_but_saved_messages(demo)
     message = await refusal(call(demo, ALEX, str(ALEX)))
-    assert_refused(message, f"verbs.{verb} = approve")
-    assert "cannot ask for approvals yet" in message and "nothing was done" in message
-    assert demo.demo.digest() == before
+    assert "APPROVAL_PENDING: " in message and "nothing was sent" in message, message
+    assert digest_but_saved_messages(demo) == before
 
 
 @pytest.mark.parametrize("surface", sorted(CALLS))
@@ -306,18 +319,25 @@ async def test_a_folder_in_a_scope_admits_its_chats_one_by_one(demo: Demo) -> No
     assert_refused(await refusal(demo.call("get_chat", chat=str(sam))), "read")
 
 
-async def test_the_default_policy_adds_no_telegram_request_and_known_adds_one_search(demo: Demo) -> None:
-    """With scopes of '*' nothing is resolved beyond what the tool does; sends: known costs one
-    messages.search (from_id = self, limit 1) per send."""
+async def test_the_default_policy_adds_one_search_per_send_and_unasked_first_contacts_none(
+    demo: Demo,
+) -> None:
+    """With scopes of '*' nothing is resolved beyond what the tool does, except whether a send is a
+    first contact (first_contact = approve, the default): one messages.search (from_id = self,
+    limit 1) per send, the same search sends: known makes; first_contact = allow makes none."""
 
     async def made(call: Awaitable[Any]) -> Counter[str]:
         before = Counter(demo.sandbox.rpc_counts)
         await call
         return Counter(demo.sandbox.rpc_counts) - before
 
-    set_policy(demo, PROFILES["all"])
+    unasked = PROFILES["all"].with_situations({"first_contact": "allow"})
+    set_policy(demo, unasked)
     await demo.call("send_message", chat=str(ALEX), text="warm")  # the entity cache, warmed
     plain = await made(demo.call("send_message", chat=str(ALEX), text="plain"))
-    set_policy(demo, replace(PROFILES["all"], sends="known"))
+    set_policy(demo, replace(unasked, sends="known"))
     known = await made(demo.call("send_message", chat=str(ALEX), text="known"))
     assert known - plain == Counter({"messages.search": 1}) and plain - known == Counter()
+    set_policy(demo, PROFILES["all"])
+    default = await made(demo.call("send_message", chat=str(ALEX), text="default"))
+    assert default == known

@@ -21,7 +21,17 @@ from cyclopts import App, Parameter
 
 from ..errors import TenantError
 from ..policy.book import PolicyBook
-from ..policy.model import PROFILES, Policy, Scope, describe, parse_methods, parse_rules, profile
+from ..policy.model import (
+    PROFILES,
+    SITUATIONS,
+    Policy,
+    Scope,
+    describe,
+    parse_methods,
+    parse_rules,
+    profile,
+    split_situations,
+)
 from ..policy.rawmethods import denied_reason
 from ..vault.vault import OWNER_TENANT_ID
 from .runtime import load_settings, open_vault, read_token, require, terminal
@@ -51,7 +61,8 @@ def _changed(  # noqa: PLR0917  # the command's flags, applied in one place
 ) -> Policy:
     policy = profile(profile_name) if profile_name else base
     if verb:
-        policy = policy.with_rules(parse_rules(verb))
+        verbs, situations = split_situations(verb)
+        policy = policy.with_rules(parse_rules(verbs)).with_situations(situations)
     if read is not None:
         policy = replace(policy, read=Scope.parse(read))
     if write is not None:
@@ -89,6 +100,8 @@ def _print(tenant_id: str, policy: Policy, *, own: bool, json_output: bool) -> N
     term.out(f"read     {' '.join(policy.read.entries()) or '(nothing)'}")
     term.out(f"write    {' '.join(policy.write.entries()) or '(nothing)'}")
     term.out(f"sends    {policy.sends}")
+    for name in SITUATIONS:
+        term.out(f"{name.replace('_', ' '):<16} {getattr(policy, name)}")
     term.out(f"tools    {' '.join(shown['tools']) or '(none)'}")
     if policy.lifted:
         term.out(f"lifted   {' '.join(sorted(policy.lifted))}  (raw MTProto denylist)")
@@ -142,7 +155,8 @@ def set_(  # one flag per part of a policy
     Args:
         tenant_id: tnt_... (see `mcpgram token list`), or owner (the stdio user).
         profile_name: Start from this profile: reader, inbox or all.
-        verb: VERB=RULE, rule allow, approve or deny (repeat: --verb send=deny --verb react=allow).
+        verb: VERB=RULE, rule allow, approve or deny (repeat: --verb send=deny --verb react=allow);
+            also first_contact=RULE and delete_everyone=RULE (default approve).
         read: A chat the agent may read: '*', a chat id, @username or folder:<title or id> (repeat).
         write: A chat the agent may write in, same forms (repeat).
         sends: anyone, or known: only chats this account has written in before.

@@ -9,8 +9,10 @@ change it (:class:`~mcpgram.errors.PolicyRefused`):
 2. :func:`enforce`, with the tenant's client: each chat is resolved to its id and checked against
    the read or write scope; a send or forward under ``sends: known`` needs an earlier message
    from this account in the target chat;
-3. a verb set to ``approve``: approvals (a person confirming this exact action) are not built yet,
-   so such a call is refused, saying so, and nothing is done.
+3. what needs a person's approval: a verb set to ``approve``, a first message to a chat this account
+   never wrote in (``first_contact``), deleting for everyone (``delete_everyone``). :func:`enforce`
+   returns these rules; the caller asks (``tools/approving.py``) and runs the call only once a
+   person approved this exact action.
 
 Lists (dialogs, global search) are filtered, not refused: :func:`readable` keeps the chats the read
 scope admits. The raw MTProto bridge calls the same functions with ``raw_read`` or ``raw_write``
@@ -56,6 +58,19 @@ class Action:
     #: What a write carries (text, file bytes or a temporary file of ours, media handles), for the
     #: audit journal's keyed digest only: never shown, logged or compared.
     content: tuple[str | bytes | Path, ...] = field(default=(), repr=False, compare=False)
+    #: Deletes sent messages: True for everyone (``delete_everyone`` applies), False only for this
+    #: account (except in channels and supergroups, which delete for everyone all the same).
+    revoke: bool | None = None
+    #: The call's other facts an approval is bound to and shows (message ids, reply target...).
+    details: tuple[object, ...] = field(default=(), repr=False, compare=False)
+
+
+class ApprovalNeeded(Exception):  # a signal to the caller, not an error
+    """Raised by the caller of :func:`enforce` when it returned rules: the call waits for a person."""
+
+    def __init__(self, reasons: tuple[str, ...]) -> None:
+        super().__init__(", ".join(reasons))
+        self.reasons = reasons
 
 
 def raw_call(method: str, chats: tuple[ChatRef, ...], params: bytes = b"") -> Action:
@@ -82,6 +97,14 @@ def _deny(verb: str) -> PolicyRefused:
     )
 
 
+def _deny_rule(name: str) -> PolicyRefused:
+    return PolicyRefused(
+        f"this tenant's policy does not allow {name.replace('_', ' ')} (rule {name} = deny)",
+        rule=name,
+        hint=CHANGED_BY,
+    )
+
+
 def _outside(scope: str) -> PolicyRefused:
     return PolicyRefused(
         f"that chat is outside this tenant's {scope} scope (rule {scope})", rule=scope, hint=CHANGED_BY
@@ -97,11 +120,12 @@ def _never_written() -> PolicyRefused:
     )
 
 
-def _needs_approval(verb: str) -> PolicyRefused:
+def cannot_ask(reasons: tuple[str, ...]) -> PolicyRefused:
+    """The refusal when a call needs approval and nothing can ask a person (no approvals wired)."""
     return PolicyRefused(
-        f"{verb} needs a person's approval under this tenant's policy (rule verbs.{verb} = approve), and"
-        " this server cannot ask for approvals yet; nothing was done",
-        rule=f"verbs.{verb}",
+        f"this needs a person's approval under this tenant's policy (rule {', '.join(reasons)} ="
+        " approve), and this server cannot ask for approvals here; nothing was done",
+        rule=reasons[0],
         hint=CHANGED_BY + "; it can set the rule to allow or deny",
     )
 
@@ -142,6 +166,8 @@ def check_verbs(policy: Policy, action: Action) -> None:
     for verb in action.verbs:
         if policy.rule(verb) == "deny":
             raise _deny(verb)
+    if action.revoke and policy.delete_everyone == "deny":
+        raise _deny_rule("delete_everyone")
     if action.unresolved_recipient:
         if not policy.write.everything:
             raise _outside("write")
@@ -158,8 +184,12 @@ def is_listed(policy: Policy, verbs: Iterable[Verb], *, unresolved_recipient: bo
     return True
 
 
-async def enforce(client: Client, policy: Policy, action: Action) -> None:
-    """Every check for ``action`` with the tenant's client, before the call acts (see the module doc)."""
+async def enforce(client: Client, policy: Policy, action: Action) -> tuple[str, ...]:
+    """Every check for ``action`` with the tenant's client, before the call acts (see the module doc).
+
+    Returns:
+        The rules that ask for a person's approval (empty: the call may go ahead).
+    """
     check_verbs(policy, action)
     scope = telegram.scope
     # A scope of '*' needs no resolving: the call resolves its chat itself (CHAT_NOT_FOUND as ever),
@@ -169,15 +199,34 @@ async def enforce(client: Client, policy: Policy, action: Action) -> None:
         if not await scope.admitted(client, policy.read, [chat_id]):
             raise _outside("read")
     known_only = action.sends and policy.sends == "known"
-    for ref in () if policy.write.everything and not known_only else action.write:
+    # Whether a send is a first contact costs one search; asked only when its answer matters.
+    first_contact = action.sends and policy.first_contact != "allow" and policy.rule("send") != "deny"
+    needs = [f"verbs.{verb}" for verb in action.verbs if policy.rule(verb) == "approve"]
+    for ref in () if policy.write.everything and not (known_only or first_contact) else action.write:
         chat_id, peer = await scope.resolve_target(client, ref)
-        if not await scope.admitted(client, policy.write, [chat_id]):
+        if not policy.write.everything and not await scope.admitted(client, policy.write, [chat_id]):
             raise _outside("write")
-        if known_only and not await scope.has_written_to(client, peer):
-            raise _never_written()
-    for verb in action.verbs:
-        if policy.rule(verb) == "approve":
-            raise _needs_approval(verb)
+        if (known_only or first_contact) and not await scope.has_written_to(client, peer):
+            if known_only:
+                raise _never_written()
+            if policy.first_contact == "deny":
+                raise _deny_rule("first_contact")
+            needs.append("first_contact")
+    if action.unresolved_recipient and first_contact:
+        # A phone number that is not a contact: never written to, as far as anyone can tell.
+        if policy.first_contact == "deny":
+            raise _deny_rule("first_contact")
+        needs.append("first_contact")
+    revoke = action.revoke
+    if revoke is False and policy.delete_everyone != "allow":
+        for ref in action.write:
+            chat_id, _ = await scope.resolve_target(client, ref)
+            revoke = revoke or str(chat_id).startswith("-100")  # a channel's marked id
+    if revoke and policy.delete_everyone == "deny":
+        raise _deny_rule("delete_everyone")
+    if revoke and policy.delete_everyone == "approve":
+        needs.append("delete_everyone")
+    return tuple(dict.fromkeys(needs))
 
 
 async def readable(client: Client, policy: Policy, chat_ids: Iterable[int]) -> set[int]:
@@ -193,6 +242,8 @@ def refused_by_read(policy: Policy) -> bool:
 
 __all__ = [
     "Action",
+    "ApprovalNeeded",
+    "cannot_ask",
     "check_verbs",
     "enforce",
     "is_listed",

@@ -3,8 +3,10 @@
 A policy says, per verb (``read``, ``send``, ``edit``, ...), ``allow``, ``approve`` or ``deny``; which
 chats may be read and which written (``*``, marked chat ids, ``@usernames``, ``folder:<title or id>``);
 and whether sends go to anyone or only to chats this account has written in before (``known``).
-Profiles are named starting points (``reader``, ``inbox``, ``all``); the tools a tenant sees follow
-from its verbs (``tools/visibility.py``).
+Two acts take a rule of their own on top of their verb's (:data:`SITUATIONS`): a first message to a
+chat never written in (``first_contact``) and deleting for everyone (``delete_everyone``), both
+``approve`` unless set otherwise. Profiles are named starting points (``reader``, ``inbox``,
+``all``); the tools a tenant sees follow from its verbs (``tools/visibility.py``).
 
 :func:`loosenings` compares two policies: what a tenant asks for may only take away, never add.
 Scopes are compared as written (``@alice`` is not ``123`` even when it is her id): a tenant cannot
@@ -42,6 +44,9 @@ ProfileName = Literal["reader", "inbox", "all"]
 VERBS: tuple[Verb, ...] = get_args(Verb)
 RULES: tuple[Rule, ...] = get_args(Rule)
 PROFILE_NAMES: tuple[ProfileName, ...] = get_args(ProfileName)
+Situation = Literal["first_contact", "delete_everyone"]
+#: Acts that take a rule of their own on top of their verb's (:class:`Policy` fields of these names).
+SITUATIONS: tuple[Situation, ...] = get_args(Situation)
 #: How much each rule lets through: a tenant may only move a verb down this order.
 _STRENGTH: dict[Rule, int] = {"deny": 0, "approve": 1, "allow": 2}
 #: Who can change a policy, as every refusal says it.
@@ -153,12 +158,23 @@ class Policy:
     #: Raw MTProto methods of the denylist (``policy/rawmethods.py``) the operator lifted for this
     #: tenant; nothing else can lift one.
     lifted: frozenset[str] = frozenset()
+    #: A first message to a chat this account has never written in, when ``send`` allows it:
+    #: ``approve`` (the default) asks a person, ``deny`` refuses, ``allow`` lets it through.
+    first_contact: Rule = "approve"
+    #: Deleting messages for everyone, when ``delete`` allows it (as ``first_contact``).
+    delete_everyone: Rule = "approve"
 
     def rule(self, verb: Verb) -> Rule:
         return self.verbs.get(verb, "deny")
 
     def with_rules(self, rules: Mapping[Verb, Rule]) -> Policy:
         return replace(self, verbs={**self.verbs, **rules})
+
+    def with_situations(self, rules: Mapping[Situation, Rule]) -> Policy:
+        first, everyone = rules.get("first_contact"), rules.get("delete_everyone")
+        return replace(
+            self, first_contact=first or self.first_contact, delete_everyone=everyone or self.delete_everyone
+        )
 
 
 def _verbs(allowed: Iterable[Verb]) -> dict[Verb, Rule]:
@@ -199,6 +215,22 @@ def parse_rules(items: Iterable[str]) -> dict[Verb, Rule]:
     return rules
 
 
+def split_situations(items: Iterable[str]) -> tuple[list[str], dict[Situation, Rule]]:
+    """``--verb`` entries split into verb rules and situation rules (``first_contact=allow``)."""
+    verbs: list[str] = []
+    rules: dict[Situation, Rule] = {}
+    for item in items:
+        name, _, rule = item.partition("=")
+        name, rule = name.strip(), rule.strip()
+        if name not in SITUATIONS:
+            verbs.append(item)
+            continue
+        if rule not in RULES:
+            raise ConfigError(f"a rule is one of {', '.join(RULES)}", hint="e.g. --verb first_contact=allow")
+        rules[name] = rule
+    return verbs, rules
+
+
 def loosenings(current: Policy, proposed: Policy) -> list[str]:
     """What ``proposed`` allows that ``current`` does not, as rule names; empty: it only tightens."""
     found = [
@@ -212,6 +244,9 @@ def loosenings(current: Policy, proposed: Policy) -> list[str]:
         found.append("sends")
     if not proposed.lifted <= current.lifted:
         found.append("lifted")
+    for name in SITUATIONS:
+        if _STRENGTH[getattr(proposed, name)] > _STRENGTH[getattr(current, name)]:
+            found.append(name)
     return found
 
 
@@ -231,7 +266,7 @@ STORED_VERSION = 2
 
 def to_json(policy: Policy) -> str:
     """The stored form: compact JSON, every verb written out (an unknown verb later reads as deny)."""
-    payload = {
+    payload: dict[str, Any] = {
         "v": STORED_VERSION,
         "profile": policy.profile,
         "verbs": {verb: policy.rule(verb) for verb in VERBS},
@@ -239,6 +274,7 @@ def to_json(policy: Policy) -> str:
         "write": policy.write.entries(),
         "sends": policy.sends,
         "tightened": policy.tightened,
+        **{name: getattr(policy, name) for name in SITUATIONS},
     }
     if policy.lifted:  # absent when empty: what older releases wrote and read
         payload["lifted"] = sorted(policy.lifted)
@@ -261,6 +297,10 @@ def from_json(text: str) -> Policy:
         sends = raw.get("sends", "anyone")
         if sends not in get_args(Sends):
             raise ValueError
+        # Absent in policies stored before approvals existed: those get the default, approve.
+        situations: dict[str, Any] = {name: raw.get(name, "approve") for name in SITUATIONS}
+        if any(rule not in RULES for rule in situations.values()):
+            raise ValueError
         return Policy(
             verbs=_verbs([]) | rules,
             read=Scope.parse(raw["read"]),
@@ -269,6 +309,7 @@ def from_json(text: str) -> Policy:
             profile=str(raw.get("profile", "custom"))[:32],
             tightened=bool(raw.get("tightened", False)),
             lifted=parse_methods(raw.get("lifted", []) if version == STORED_VERSION else []),
+            **situations,
         )
     except (ValueError, KeyError, TypeError, ConfigError):
         raise ConfigError(
@@ -284,6 +325,7 @@ def describe(policy: Policy) -> dict[str, Any]:
         "read": policy.read.entries(),
         "write": policy.write.entries(),
         "sends": policy.sends,
+        **{name: getattr(policy, name) for name in SITUATIONS},
         "tightened_by_tenant": policy.tightened,
         "lifted": sorted(policy.lifted),
     }

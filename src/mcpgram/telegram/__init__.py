@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from . import (  # noqa: F401
         account,
         actions,
+        approvals,
         chats,
         convert,
         filekinds,
@@ -47,6 +48,7 @@ _SUBMODULES = frozenset(
     {
         "account",
         "actions",
+        "approvals",
         "chats",
         "convert",
         "filekinds",

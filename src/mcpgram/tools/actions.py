@@ -40,7 +40,12 @@ def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
     ) -> ToolResult:
         """Delete messages of one chat. Ids not in the chat are listed in not_found."""
 
-        act = Action(("delete",), write=(chat,))
+        ids = ", ".join(map(str, message_ids))
+        if scheduled:
+            act = Action(("delete",), write=(chat,), details=(f"cancel scheduled messages {ids}",))
+        else:
+            shown = f"delete messages {ids} " + ("for everyone" if for_everyone else "for me")
+            act = Action(("delete",), write=(chat,), revoke=for_everyone, details=(shown,))
         done = await (
             ctx.run(act, telegram.actions.delete_scheduled, chat, message_ids)
             if scheduled
@@ -62,7 +67,8 @@ def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
     ) -> ToolResult:
         """Mark a chat's messages as read."""
 
-        await ctx.run(Action(("mark_read",), read=(chat,)), telegram.actions.mark_read, chat, up_to=up_to)
+        act = Action(("mark_read",), read=(chat,), details=(f"mark read up to {up_to or 'the newest'}",))
+        await ctx.run(act, telegram.actions.mark_read, chat, up_to=up_to)
         return compact({"read_up_to": up_to} if up_to else {"read": "all"}, third_party=False)
 
     async def react(
@@ -75,7 +81,7 @@ def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
         """Set or remove your reaction on a message; returns its reactions after."""
 
         after = await ctx.run(
-            Action(("react",), write=(chat,), content=(emoji,)),
+            Action(("react",), write=(chat,), content=(emoji,), details=(f"react to message {message_id}",)),
             telegram.actions.react,
             chat,
             message_id,
@@ -96,7 +102,10 @@ def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
     ) -> ToolResult:
         """Pin or unpin a message in a chat."""
 
-        act = Action(("edit",), write=(chat,))  # a pin changes the chat for everyone in it
+        shown = f"{'unpin' if unpin else 'pin'} message {message_id}" + (
+            " with a notification" if notify else ""
+        )
+        act = Action(("edit",), write=(chat,), details=(shown,))  # a pin changes the chat for everyone in it
         await ctx.run(act, telegram.actions.pin_message, chat, message_id, unpin=unpin, notify=notify)
         return compact({"message_id": message_id, "pinned": not unpin}, third_party=False)
 

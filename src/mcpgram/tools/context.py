@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import inspect
 import json
 import logging
@@ -33,18 +32,21 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol, TypeVar
 from fastmcp import FastMCP
 from fastmcp.exceptions import ToolError, ValidationError
 from fastmcp.tools import FunctionTool, ToolResult
+from fastmcp.tools.base import InputRequiredToolResult
 from mcp.types import TextContent, ToolAnnotations
 from mcp.types import Tool as MCPTool
 from pydantic import ValidationError as PydanticValidationError
 
+from ..approvals.core import looks_like_answer
 from ..audit.journal import AuditJournal
 from ..configs import DownloadConfig, FilesConfig
-from ..errors import FloodWait, LoginRequired, MCPGramError, RateLimited
+from ..errors import FloodWait, LoginRequired, MCPGramError, PolicyRefused, RateLimited
 from ..log import bind_tenant, current_tenant
 from ..policy import guard
-from ..policy.guard import Action
+from ..policy.guard import Action, ApprovalNeeded
 from ..policy.model import Policy
 from ..vault.vault import TenantKeys
+from .approving import Approver, Grant, InputRequested
 from .arguments import invalid_arguments
 from .journaling import JournalNote, journal_digest, journaled, written_chat
 
@@ -122,6 +124,8 @@ class ToolContext:
     attachment_urls: Callable[[TenantKeys, tuple[int, int, int], str], str | None] | None = None
     #: Paces the tenant's writes (``limits/pacing.py``); None: writes are not paced.
     pacer: WritePacer | None = None
+    #: Asks a person to approve what the policy says needs it (``approving.py``); None: refused.
+    approver: Approver | None = None
 
     async def run(
         self,
@@ -139,6 +143,8 @@ class ToolContext:
         """
         try:
             return await self.call(action, fn, *args, **kwargs)
+        except InputRequested:
+            raise  # the tool's answer: an input-required result (LeanTool.run returns it)
         except MCPGramError as exc:
             raise refusal(exc) from None
 
@@ -183,23 +189,46 @@ class ToolContext:
             with bind_tenant(keys.tenant_id):
                 policy = self.policy_of(keys.tenant_id)
                 guard.check_verbs(policy, action)  # a denied verb never reaches Telegram
+                if looks_like_answer(action.content):  # only the person answers an approval
+                    raise PolicyRefused(
+                        "a message that reads like an answer to an approval (yes/no and a code) is"
+                        " only ever written by the person, never through mcpgram",
+                        rule="approvals",
+                        hint="the person answers approvals in Telegram themselves",
+                    )
                 pacer = self.pacer if self.pacer is not None and self.pacer.paces(action) else None
                 token = _POLICY.set(policy)
                 try:
                     async with self.pool.client(keys) as tenant_client:
+                        grant: Grant | None = None
 
                         async def checked(client: Client) -> T:
-                            await guard.enforce(client, policy, action)
+                            needs = await guard.enforce(client, policy, action)
+                            if needs and grant is None:
+                                raise ApprovalNeeded(needs)
+
+                            async def act() -> T:
+                                if needs and grant is not None:
+                                    grant.consume()  # once, just before the call acts (after pacing)
+                                return await fn(client, *args, **kwargs)
+
                             if pacer is None:
-                                result = await fn(client, *args, **kwargs)
+                                result = await act()
                             else:
-                                call = functools.partial(fn, client, *args, **kwargs)
-                                result = await pacer.run(client, keys.tenant_id, policy, action, call)
+                                result = await pacer.run(client, keys.tenant_id, policy, action, act)
                             if note is not None:
                                 note.chat = await written_chat(client, action, result)
                             return result
 
                         try:
+                            try:
+                                return await tenant_client.run(checked)
+                            except ApprovalNeeded as needed:  # ask a person (``approving.py``), then act
+                                if self.approver is None:
+                                    raise guard.cannot_ask(needed.reasons) from None
+                                grant = await self.approver.obtain(
+                                    tenant_client, keys.tenant_id, action, needed.reasons
+                                )
                             return await tenant_client.run(checked)
                         except FloodWait as exc:
                             if pacer is not None:  # hold this tenant's writes until Telegram's time
@@ -298,6 +327,8 @@ class LeanTool(FunctionTool):
         """Run the tool; arguments its schema refuses answer ``INVALID_ARGUMENT`` (see ``arguments.py``)."""
         try:
             return await super().run(arguments)
+        except InputRequested as asked:
+            return InputRequiredToolResult(asked.result)
         except ValidationError as exc:
             cause = exc.__cause__
             errors = cause.errors(include_url=False) if isinstance(cause, PydanticValidationError) else []

@@ -43,6 +43,18 @@ ParseMode = Annotated[
 ]
 
 
+def _send_details(  # the send's options, as an approval binds and shows them
+    parse_mode: str, reply_to: int, topic: int, silent: bool, schedule: str
+) -> tuple[object, ...]:
+    return (
+        parse_mode,
+        reply_to and f"reply to {reply_to}",
+        topic and f"topic {topic}",
+        silent and "silent",
+        schedule and f"scheduled {schedule}",
+    )
+
+
 def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
     async def send_message(
         *,
@@ -69,7 +81,8 @@ def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
                 chat, text, files, parse_mode=parse_mode, reply_to=reply_to, topic=topic, silent=silent,
                 schedule=schedule,
             )  # fmt: skip
-        act = Action(("send",), write=(chat,), sends=True, content=(text,))
+        details = _send_details(parse_mode, reply_to, topic, silent, schedule)
+        act = Action(("send",), write=(chat,), sends=True, content=(text,), details=details)
         sent = await ctx.run(
             act,
             telegram.sending.send_message,
@@ -91,7 +104,8 @@ def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
             inputs, fetched = await files.collect(ctx, items)
         except MCPGramError as exc:
             raise await ctx.refuse(act, exc) from None
-        act = replace(act, content=(text, *files.content_parts(inputs)))
+        details = (*_send_details(**options), *(f"file {getattr(i, 'name', '') or i}" for i in inputs))
+        act = replace(act, content=(text, *files.content_parts(inputs)), details=details)
         try:
             progress = files.progress_reporter()
             sent = await ctx.run(
@@ -109,7 +123,9 @@ def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
     ) -> ToolResult:
         """Replace the text of one of your own messages (changed=false if it already read so)."""
 
-        act = Action(("edit",), write=(chat,), content=(text,))
+        act = Action(
+            ("edit",), write=(chat,), content=(text,), details=(f"edit message {message_id}", parse_mode)
+        )
         edited = await ctx.run(
             act, telegram.sending.edit_message, chat, message_id, text, parse_mode=parse_mode
         )
@@ -131,7 +147,8 @@ def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
         """Forward messages to another chat; returns the new ids in order."""
         ids = list(dict.fromkeys(message_ids))
 
-        act = Action(("forward",), read=(from_chat,), write=(to_chat,), sends=True)
+        shown = f"forward messages {', '.join(map(str, ids))} from chat {from_chat}"
+        act = Action(("forward",), read=(from_chat,), write=(to_chat,), sends=True, details=(shown, silent))
         forwarded = await ctx.run(
             act, telegram.sending.forward_messages, from_chat, ids, to_chat, silent=silent
         )
@@ -152,7 +169,13 @@ def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
         """Message a phone number that is not a contact (added for the send, then removed)."""
 
         done = await ctx.run(
-            Action(("send",), sends=True, unresolved_recipient=True, content=(text,)),
+            Action(
+                ("send",),
+                sends=True,
+                unresolved_recipient=True,
+                content=(text,),
+                details=(f"to phone {phone}", parse_mode, first_name, keep_contact),
+            ),
             telegram.phone.send_to_phone,
             phone,
             text,

@@ -45,6 +45,25 @@ MIGRATIONS: Migrations = (
     updated INTEGER NOT NULL
 )""",
     ),
+    # 3: approvals a person gives or refuses for one exact action (``approvals/store.py``). The id is
+    # stored only as its SHA-256 (the id is the approval page's capability); the preview is sealed
+    # under a key derived from the id, so a copied file shows neither.
+    (
+        """CREATE TABLE IF NOT EXISTS approvals (
+    id_hash BLOB PRIMARY KEY,
+    tenant_id TEXT NOT NULL REFERENCES tenants(tenant_id) ON DELETE CASCADE,
+    binding BLOB NOT NULL,
+    channel TEXT NOT NULL CHECK (channel IN ('page', 'elicit', 'saved')),
+    status TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'refused', 'used', 'expired')),
+    closed INTEGER NOT NULL DEFAULT 0,
+    code TEXT,
+    anchor INTEGER,
+    sealed BLOB,
+    created REAL NOT NULL,
+    expires REAL NOT NULL
+)""",
+        "CREATE INDEX IF NOT EXISTS approvals_by_binding ON approvals (tenant_id, binding, closed)",
+    ),
 )
 
 #: The version this code reads and writes.

@@ -205,6 +205,7 @@ def build_http_app(
     clock: Clock = time.monotonic,
     behind_front: bool = False,
     attachments: ASGIApp | None = None,
+    extra_routes: Sequence[BaseRoute] = (),
 ) -> Starlette:
     """The ASGI app to serve: FastMCP at ``mcp_path`` behind the edge middleware, plus ``/health``.
 
@@ -225,6 +226,7 @@ def build_http_app(
             the front reaches: the client address comes from the front's header.
         attachments: The signed-download endpoint (``web/attachments.py``), served at
             ``/v1/attachments/<capability>``; None serves none.
+        extra_routes: Routes served beside ``/health`` with the same edge (the approval page).
 
     Raises:
         ConfigError: ``no_auth`` on a non-loopback host, HTTP without a verifier, or a trusted
@@ -292,7 +294,7 @@ def build_http_app(
             500, "INTERNAL", "Internal server error.", headers=dict(security_headers(hsts=hsts))
         )
 
-    routes: list[BaseRoute] = [Route("/health", health, methods=["GET"])]
+    routes: list[BaseRoute] = [Route("/health", health, methods=["GET"]), *extra_routes]
     if attachments is not None:
         routes.append(Mount(ATTACHMENTS_PREFIX, app=attachments))
     # Every 401 from FastMCP's bearer authentication in mcpgram's shape, with its hint.

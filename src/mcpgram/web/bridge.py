@@ -10,7 +10,8 @@ missing, forged, revoked or rotated-away token gets the same 401 (mcpgram's body
 ``--workers`` the front routes it by its token like any request.
 
 Refusals are ``{"error": CODE, "message", "hint"}`` (plus ``telegram: {code, error}`` when Telegram
-refused), with a status by kind: 400 bad input, 403 the policy or Telegram does not allow it, 404
+refused), with a status by kind: 400 bad input, 403 the policy or Telegram does not allow it (or a
+person's approval is pending, refused or expired: ``APPROVAL_*``, nothing was done), 404
 no such chat, 409 the tenant must log in again, 413 body over :data:`MAX_BODY_BYTES`, 429 flood
 wait (``Retry-After``), 502 Telegram failed. Must not: log parameters or results.
 """
@@ -26,6 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ..errors import (
+    ApprovalError,
     ChatNotFound,
     FloodWait,
     InvalidArgument,
@@ -54,6 +56,7 @@ def _status(exc: MCPGramError) -> int:
         (InvalidArgument, 400),
         (PolicyRefused, 403),
         (NotAllowed, 403),
+        (ApprovalError, 403),
         (ChatNotFound, 404),
         (LoginRequired, 409),
         (FloodWait, 429),

@@ -1,0 +1,192 @@
+"""Approvals through Saved Messages and legacy elicitation: MCP client -> mcpgram -> Telethon -> sandbox.
+
+The person is played by a second Telethon client logged in as the same account (their phone app):
+it reads the request in Saved Messages and answers ``yes CODE`` / ``no CODE`` there. Sends are
+counted in the sandbox's own history of the target chat, so "sent exactly once" and "nothing sent"
+are what Telegram holds, not what a tool said.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastmcp import Client
+from fastmcp.client.elicitation import ElicitResult
+from fastmcp.exceptions import ToolError
+from telethon import TelegramClient
+
+from mcpgram.sandbox.world import user_peer
+
+from ..sandbox.conftest import login, new_client
+from .conftest import Demo, serve_demo
+
+#: Emma (@emma_editor): a chat the demo account has never written in (a first contact).
+EMMA = "@emma_editor"
+ALEX = 100000002
+CODE = re.compile(r"mcpgram approval ([A-Z]{3}\d{3})")
+
+
+@pytest.fixture
+async def demo(tmp_path: Path) -> AsyncIterator[Demo]:
+    """The demo world with the default policy: first contacts and deletes for everyone ask."""
+    async for served in serve_demo(tmp_path / "data", approvals=True, settings={"approval_ttl_seconds": 60}):
+        yield served
+
+
+@pytest.fixture
+async def person(demo: Demo) -> AsyncIterator[TelegramClient]:
+    """The account's owner on another device: a second Telethon client logged in as the same user."""
+    client = new_client(demo.sandbox)
+    await login(client, demo.sandbox, demo.demo.phone)
+    yield client
+    await client.disconnect()  # type: ignore[func-returns-value]
+
+
+def emma(demo: Demo) -> int:
+    peer = demo.world.resolve_username("emma_editor")
+    assert peer is not None
+    return peer.id
+
+
+def sent_to(demo: Demo, user_id: int, text: str) -> int:
+    """How many messages with ``text`` this account's history with ``user_id`` holds."""
+    box = demo.world.box(demo.me)
+    return sum(1 for i in box.history(user_peer(user_id)) if box.messages[i].content.text == text)
+
+
+async def pending(demo: Demo, tool: str, **args: Any) -> str:
+    with pytest.raises(ToolError) as caught:
+        await demo.call(tool, **args)
+    message = str(caught.value)
+    assert message.startswith("APPROVAL_PENDING: "), message
+    return message
+
+
+async def last_code(person: TelegramClient) -> str:
+    """The code of the newest approval request in Saved Messages, as the person reads it."""
+    for message in await person.get_messages("me", limit=10):
+        if match := CODE.search(message.message or ""):
+            return match.group(1)
+    raise AssertionError("no approval request in Saved Messages")
+
+
+async def test_a_first_contact_waits_for_yes_in_saved_messages_then_is_sent_exactly_once(
+    demo: Demo, person: TelegramClient
+) -> None:
+    """The first call asks in Saved Messages and sends nothing; the same call after "yes CODE" sends it
+    once; the approval is used up, so the call after that asks again and sends nothing more."""
+    text = "hello Emma, first time"
+    message = await pending(demo, "send_message", chat=EMMA, text=text)
+    assert "Saved Messages" in message and "same arguments" in message
+    request = (await person.get_messages("me", limit=1))[0].message
+    code = await last_code(person)
+    assert code in message and text in request and "first_contact" in request
+    assert sent_to(demo, emma(demo), text) == 0
+    again = await pending(demo, "send_message", chat=EMMA, text=text)  # not answered yet
+    assert "still waiting" in again and sent_to(demo, emma(demo), text) == 0
+    await person.send_message("me", f"yes {code}")
+    sent = await demo.call("send_message", chat=EMMA, text=text)
+    assert sent["id"] and sent_to(demo, emma(demo), text) == 1
+    # Emma has been written to now: the same text again is no first contact and goes straight out.
+    await demo.call("send_message", chat=EMMA, text=text)
+    assert sent_to(demo, emma(demo), text) == 2
+
+
+async def test_no_code_refuses_and_nothing_is_sent(demo: Demo, person: TelegramClient) -> None:
+    """ "no CODE": the retried call answers APPROVAL_REFUSED and Emma's chat stays empty; the next
+    identical call asks anew."""
+    text = "a message Emma must not get"
+    await pending(demo, "send_message", chat=EMMA, text=text)
+    first = await last_code(person)
+    await person.send_message("me", f"no {first}")
+    with pytest.raises(ToolError, match=r"^APPROVAL_REFUSED: the person refused"):
+        await demo.call("send_message", chat=EMMA, text=text)
+    assert sent_to(demo, emma(demo), text) == 0
+    await pending(demo, "send_message", chat=EMMA, text=text)
+    assert await last_code(person) != first and sent_to(demo, emma(demo), text) == 0
+
+
+async def test_a_changed_text_needs_its_own_approval(demo: Demo, person: TelegramClient) -> None:
+    """Approving one text does not approve another: the changed call asks again and sends nothing;
+    the approved text still goes out once."""
+    await pending(demo, "send_message", chat=EMMA, text="approved text")
+    code = await last_code(person)
+    await person.send_message("me", f"yes {code}")
+    await pending(demo, "send_message", chat=EMMA, text="approved text, then changed")
+    assert await last_code(person) != code
+    assert sent_to(demo, emma(demo), "approved text, then changed") == 0
+    await demo.call("send_message", chat=EMMA, text="approved text")
+    assert sent_to(demo, emma(demo), "approved text") == 1
+
+
+async def test_an_unanswered_approval_expires_and_nothing_is_sent(tmp_path: Path) -> None:
+    """Past its expiry an approval answers APPROVAL_EXPIRED, even approved after the fact; nothing is sent."""
+    async for demo in serve_demo(tmp_path / "data", approvals=True, settings={"approval_ttl_seconds": 0.5}):
+        person = new_client(demo.sandbox)
+        await login(person, demo.sandbox, demo.demo.phone)
+        try:
+            await pending(demo, "send_message", chat=EMMA, text="too late")
+            code = await last_code(person)
+            await asyncio.sleep(0.7)
+            await person.send_message("me", f"yes {code}")
+            with pytest.raises(ToolError, match=r"^APPROVAL_EXPIRED: "):
+                await demo.call("send_message", chat=EMMA, text="too late")
+            assert sent_to(demo, emma(demo), "too late") == 0
+        finally:
+            await person.disconnect()  # type: ignore[func-returns-value]
+
+
+async def test_delete_for_everyone_asks_and_delete_for_me_does_not(
+    demo: Demo, person: TelegramClient
+) -> None:
+    """Deleting for everyone waits for the person; deleting only for me goes ahead."""
+    box = demo.world.box(demo.me)
+    own = [i for i in box.history(user_peer(ALEX)) if box.messages[i].out][-2:]
+    await pending(demo, "delete_messages", chat=str(ALEX), message_ids=[own[0]], for_everyone=True)
+    assert own[0] in box.messages
+    await person.send_message("me", f"yes {await last_code(person)}")
+    done = await demo.call("delete_messages", chat=str(ALEX), message_ids=[own[0]], for_everyone=True)
+    assert done["deleted"] == 1 and own[0] not in box.messages
+    done = await demo.call("delete_messages", chat=str(ALEX), message_ids=[own[1]], for_everyone=False)
+    assert done["deleted"] == 1
+
+
+async def test_an_agent_cannot_write_the_answer_itself(demo: Demo, person: TelegramClient) -> None:
+    """A send or edit whose text reads like an approval's answer is refused, so the agent cannot say
+    yes for the person in Saved Messages; the approval stays pending."""
+    await pending(demo, "send_message", chat=EMMA, text="needs a person")
+    code = await last_code(person)
+    for text in (f"yes {code}", f"Yes {code[:3]}-{code[3:]}"):
+        with pytest.raises(ToolError, match=r"^NOT_ALLOWED: .*only ever written by the person"):
+            await demo.call("send_message", chat="me", text=text)
+    await pending(demo, "send_message", chat=EMMA, text="needs a person")
+    assert sent_to(demo, emma(demo), "needs a person") == 0
+
+
+async def legacy_call(demo: Demo, answer: Any, **args: Any) -> tuple[Any, list[str]]:
+    """``send_message`` from a 2025-era client whose elicitation handler answers ``answer``."""
+    asked: list[str] = []
+
+    async def handler(message: str, response_type: Any, params: Any, context: Any) -> Any:
+        asked.append(message)
+        return answer
+
+    async with Client(demo.gateway.mcp, mode="legacy", elicitation_handler=handler) as client:
+        return await client.call_tool("send_message", args, raise_on_error=False), asked
+
+
+async def test_a_legacy_client_with_elicitation_asks_within_the_call(demo: Demo) -> None:
+    """Form-mode elicitation: no, decline and cancel send nothing; yes sends once within the same call."""
+    for answer in (False, ElicitResult(action="decline"), ElicitResult(action="cancel")):
+        result, asked = await legacy_call(demo, answer, chat=EMMA, text="not this one")
+        assert result.is_error and result.content[0].text.startswith("APPROVAL_REFUSED: ")
+        assert len(asked) == 1
+    assert sent_to(demo, emma(demo), "not this one") == 0
+    result, asked = await legacy_call(demo, True, chat=EMMA, text="<b>asked inline</b>")
+    assert not result.is_error and sent_to(demo, emma(demo), "<b>asked inline</b>") == 1
+    assert len(asked) == 1 and "<b>asked inline</b>" in asked[0] and "first_contact" in asked[0]
