@@ -120,8 +120,12 @@ class SecurityHeadersMiddleware:
                 message.setdefault("headers", [])
                 headers = MutableHeaders(scope=message)
                 keep_no_transform = "no-transform" in headers.get("cache-control", "").lower()
+                # The /setup pages set their own (still strict) policy: their CSS and JS from 'self'.
+                page_csp = headers.get("content-security-policy", "")
                 for name, value in self.headers:
                     headers[name] = value
+                if page_csp.startswith("default-src 'none'"):
+                    headers["Content-Security-Policy"] = page_csp
                 if keep_no_transform:
                     headers["Cache-Control"] = "no-store, no-transform"
             await send(message)
