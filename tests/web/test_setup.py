@@ -6,6 +6,7 @@ in the vault under the new token's keys.
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 from collections.abc import AsyncIterator
@@ -16,6 +17,7 @@ import pytest
 
 from mcpgram.app import build_gateway, http_app
 from mcpgram.sandbox import SandboxServer, World
+from mcpgram.sandbox.phone import Endpoint, accept, login_token
 from mcpgram.sandbox.srp import make_password_record
 from mcpgram.testing import sandbox_telegram_config
 from mcpgram.web.setup import SetupStore
@@ -186,3 +188,52 @@ async def test_invites_are_single_use(site: httpx2.AsyncClient) -> None:
     await post(site, "phone", phone=PHONE, invite=code)
     assert "invitation code is not valid" in (await site.get("/setup")).text
     assert len(site.gateway.vault.list_tenants()) == 1  # type: ignore[attr-defined]
+
+
+QR_LINK_RE = re.compile(r'id="qr-link" href="(tg://login\?token=[^"]+)"')
+
+
+async def accept_qr(sandbox: SandboxServer, url: str, phone: str, password: str | None = None) -> None:
+    """Play the phone: the same code path as ``mcpgram sandbox accept-qr``."""
+    endpoint = Endpoint(sandbox.dc_id, sandbox.host, sandbox.port)
+    status = await accept(
+        endpoint,
+        sandbox.public_key_pem,
+        login_token(url),
+        phone=phone,
+        code=CODE,
+        password=password,
+        out=io.StringIO(),
+    )
+    assert status == 0
+
+
+async def test_qr_flow_moves_on_when_the_phone_accepts(
+    site: httpx2.AsyncClient, sandbox: SandboxServer
+) -> None:
+    assert (await post(site, "qr")).status_code == 303
+    page = await site.get("/setup")
+    assert "<svg" in page.text and 'data-poll="3000"' in page.text
+    match = QR_LINK_RE.search(page.text)
+    assert match is not None, page.text
+    url = match.group(1).replace("&amp;", "&")
+    await post(site, "qrpoll")
+    assert QR_LINK_RE.search((await site.get("/setup")).text).group(1) == match.group(1)  # type: ignore[union-attr]
+    await accept_qr(sandbox, url, PHONE)
+    await post(site, "qrpoll")
+    done = await site.get("/setup")
+    token = TOKEN_RE.search(done.text)
+    assert token is not None, done.text
+    assert site.gateway.vault.authenticate(token.group(1)).status == "active"  # type: ignore[attr-defined]
+
+
+async def test_qr_flow_asks_for_the_password_of_a_two_step_account(
+    site: httpx2.AsyncClient, sandbox: SandboxServer
+) -> None:
+    await post(site, "qr")
+    url = QR_LINK_RE.search((await site.get("/setup")).text).group(1)  # type: ignore[union-attr]
+    await accept_qr(sandbox, url, PW_PHONE, PASSWORD)
+    await post(site, "qrpoll")
+    assert "Two-step verification" in (await site.get("/setup")).text
+    await post(site, "password", password=PASSWORD)
+    assert TOKEN_RE.search((await site.get("/setup")).text)

@@ -47,6 +47,7 @@ WINDOW = 15 * 60.0
 LIMITS = {"code-phone": 5, "code-ip": 20, "password-phone": 5, "password-ip": 20, "send-ip": 10}
 SIGNUP_CLOSED = LoginProblem("SIGNUP_CLOSED", "Sign-up is closed on this server; ask its operator.")
 INVITE_INVALID = LoginProblem("INVITE_INVALID", "That invitation code is not valid (or was already used).")
+QR_MARGIN = 8.0
 UNAVAILABLE = LoginProblem(
     "TELEGRAM_UNAVAILABLE", "Telegram could not be reached or refused; try again later."
 )
@@ -173,6 +174,14 @@ class SetupService:
             log.info("setup.step_failed", extra={"error": type(exc).__name__})
             state = _problem_state(state, UNAVAILABLE)
         flow["state"] = dump_state(state)
+        if isinstance(state, QrPending):
+            # Every poll exports again (that is how an acceptance between two polls is learnt), but
+            # the page keeps showing one code until it is about to expire, so a phone can scan it.
+            shown = flow.get("qr")
+            if not shown or shown[1] - QR_MARGIN <= self.store.clock():
+                flow["qr"] = [state.url, state.expires]
+        else:
+            flow.pop("qr", None)
         return state
 
 

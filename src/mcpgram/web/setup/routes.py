@@ -13,13 +13,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import segno
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.templating import Jinja2Templates
 
-from ...telegram.login import Restart, SubmitCode, SubmitPassword, SubmitPhone
+from ...telegram.login import Restart, StartQr, SubmitCode, SubmitPassword, SubmitPhone
 from .clients import CLIENTS, Variant, render
 from .flow import RateLimited, SetupService, csrf_ok, load_state
 
@@ -122,6 +124,13 @@ class SetupPages:
                 flow["shown"] = True
                 self.service.store.save_flow(flow_id, flow)
                 context.update(token=flow["token"], endpoint=f"{self._base(request)}/v1/mcp")
+        elif kind == "qr" and flow.get("qr"):
+            url = flow["qr"][0]
+            context.update(
+                qr_url=url,
+                # segno draws paths from our own tg:// URL: markup, no text from the user.
+                qr_svg=Markup(segno.make(url, error="m").svg_inline(scale=4, omitsize=True)),  # noqa: S704
+            )
         elif kind == "code":
             context["where"] = _CODE_WHERE.get(state.get("code_type", ""), "Telegram")
             context["masked"] = load_state(state).masked_phone  # type: ignore[union-attr]
@@ -144,13 +153,17 @@ class SetupPages:
             "code": SubmitCode(fields["code"]),
             "password": SubmitPassword(fields["password"]),
             "restart": Restart(),
+            "qr": StartQr(),
+            "qrpoll": StartQr(),  # export again: answers success once the phone accepted
         }
         if action not in events:
             return self.error(request, 404)
         ip = request.client.host if request.client else "?"
         if action == "restart" and not flow.get("token"):
             flow["state"] = {"kind": "phone", "problem": None}
-        elif action == "phone" and (problem := self.service.admit(flow, fields["invite"])) is not None:
+        elif (
+            action in ("phone", "qr") and (problem := self.service.admit(flow, fields["invite"])) is not None
+        ):
             flow["state"] = {"kind": "phone", "problem": [problem.code, problem.message]}
         elif flow.get("token") and flow["state"].get("kind") != "done":
             try:
