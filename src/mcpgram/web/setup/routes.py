@@ -30,7 +30,7 @@ PAGE_CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
-_STATIC = {"setup.css": "text/css", "setup.js": "text/javascript"}
+_STATIC = {"setup.css": "text/css", "setup.js": "text/javascript", "icon.svg": "image/svg+xml"}
 _ERRORS = {
     400: "That request was not understood.",
     403: "This form expired or did not come from this page. Start again.",
@@ -70,7 +70,7 @@ class SetupPages:
     def _page(self, request: Request, name: str, status: int = 200, **context: Any) -> Response:
         response = self.templates.TemplateResponse(request, name, context, status_code=status)
         response.headers["Content-Security-Policy"] = PAGE_CSP
-        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["Referrer-Policy"] = "same-origin"
         return response
 
     def error(self, request: Request, status: int, headers: dict[str, str] | None = None) -> Response:
