@@ -16,6 +16,7 @@ import httpx2
 import pytest
 
 from mcpgram.app import build_gateway, http_app
+from mcpgram.errors import NotAuthenticated
 from mcpgram.sandbox import SandboxServer, World
 from mcpgram.sandbox.phone import Endpoint, accept, login_token
 from mcpgram.sandbox.srp import make_password_record
@@ -237,3 +238,55 @@ async def test_qr_flow_asks_for_the_password_of_a_two_step_account(
     assert "Two-step verification" in (await site.get("/setup")).text
     await post(site, "password", password=PASSWORD)
     assert TOKEN_RE.search((await site.get("/setup")).text)
+
+
+async def sign_up(site: httpx2.AsyncClient) -> str:
+    """Finish the phone flow; returns the token (this client is then signed in)."""
+    await post(site, "phone", phone=PHONE)
+    await post(site, "code", code=CODE)
+    match = TOKEN_RE.search((await site.get("/setup")).text)
+    assert match is not None
+    return match.group(1)
+
+
+async def test_manage_rotates_the_token_once_shown(site: httpx2.AsyncClient) -> None:
+    token = await sign_up(site)
+    page = await site.get("/setup/manage")
+    assert "Rotate the token" in page.text and "default policy" in page.text
+    answer = await post(site, "manage/rotate")
+    new = re.search(r'id="new-token" type="text" readonly value="(mcpg_[^"]+)"', answer.text)
+    assert new is not None and new.group(1) != token
+    vault = site.gateway.vault  # type: ignore[attr-defined]
+    with pytest.raises(NotAuthenticated):
+        vault.authenticate(token)
+    assert vault.authenticate(new.group(1)).status == "active"
+    assert new.group(1) not in (await site.get("/setup/manage")).text
+
+
+async def test_manage_needs_a_valid_token_to_sign_in(site: httpx2.AsyncClient) -> None:
+    token = await sign_up(site)
+    site.cookies.clear()
+    assert "Sign in with your bearer token" in (await site.get("/setup/manage")).text
+    assert (await post(site, "manage/rotate")).status_code == 403
+    wrong = await post(site, "manage/signin", token="mcpg_" + "A" * 43)
+    assert "not valid" in wrong.text
+    assert (await post(site, "manage/signin", token=token)).status_code == 303
+    assert "Rotate the token" in (await site.get("/setup/manage")).text
+
+
+async def test_log_out_everywhere_revokes_and_logs_telegram_out(
+    site: httpx2.AsyncClient, sandbox: SandboxServer
+) -> None:
+    token = await sign_up(site)
+    vault = site.gateway.vault  # type: ignore[attr-defined]
+    tenant_id = vault.authenticate(token).tenant_id
+    user = next(u for u in sandbox.world.users.values() if u.phone == PHONE)
+    before = [a for a in sandbox.auth_keys.values() if getattr(a, "user_id", None) == user.id]
+    assert before
+    assert (await post(site, "manage/logout")).status_code == 303
+    assert vault.get_tenant(tenant_id).status == "revoked"
+    with pytest.raises(NotAuthenticated):
+        vault.authenticate(token)
+    after = [a for a in sandbox.auth_keys.values() if getattr(a, "user_id", None) == user.id]
+    assert after == []
+    assert "Sign in with your bearer token" in (await site.get("/setup/manage")).text

@@ -49,6 +49,15 @@ class TenantLogin:
             me = await self._client.get_me()
         return account_summary(me) if me is not None else None
 
+    async def log_out(self) -> bool:
+        """End this session's authorization at Telegram; False if it was not logged in.
+
+        Raises:
+            TelegramError: Telegram is unreachable or failed.
+        """
+        async with translate():
+            return await log_out(self._client)
+
 
 def _login_client(session: VaultSession, config: TelegramConfig) -> TelegramClient:
     # build_client() with one difference: QR login learns of the scan from an update, so this

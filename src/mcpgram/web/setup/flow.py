@@ -44,7 +44,14 @@ log = logging.getLogger(__name__)
 Signup = Literal["open", "invite", "closed"]
 WINDOW = 15 * 60.0
 #: (limit per window) for each kind of attempt.
-LIMITS = {"code-phone": 5, "code-ip": 20, "password-phone": 5, "password-ip": 20, "send-ip": 10}
+LIMITS = {
+    "code-phone": 5,
+    "code-ip": 20,
+    "password-phone": 5,
+    "password-ip": 20,
+    "send-ip": 10,
+    "signin-ip": 20,
+}
 SIGNUP_CLOSED = LoginProblem("SIGNUP_CLOSED", "Sign-up is closed on this server; ask its operator.")
 INVITE_INVALID = LoginProblem("INVITE_INVALID", "That invitation code is not valid (or was already used).")
 QR_MARGIN = 8.0
@@ -183,6 +190,24 @@ class SetupService:
         else:
             flow.pop("qr", None)
         return state
+
+
+async def log_out_everywhere(service: SetupService, token: str) -> bool:
+    """Log the tenant's Telegram session out, then revoke it (the vault shreds its keys and session).
+
+    Returns whether Telegram confirmed the log-out (False: it was not logged in, or unreachable).
+    """
+    keys = service.vault.unlock_with_token(token)
+    logged_out = False
+    try:
+        async with open_login(service.telegram, service.vault, keys) as login:
+            logged_out = await login.log_out()
+    except MCPGramError as exc:
+        log.info("setup.logout_failed", extra={"error": type(exc).__name__})
+    service.vault.revoke(keys.tenant_id)
+    service.store.end_sessions(tenant_id=keys.tenant_id)
+    log.info("setup.logged_out_everywhere", extra={"tenant": keys.tenant_id})
+    return logged_out
 
 
 def _problem_state(state: LoginState, problem: LoginProblem) -> LoginState:

@@ -24,6 +24,8 @@ from starlette.templating import Jinja2Templates
 from ...telegram.login import Restart, StartQr, SubmitCode, SubmitPassword, SubmitPhone
 from .clients import CLIENTS, Variant, render
 from .flow import RateLimited, SetupService, csrf_ok, load_state
+from .manage import ManagePages
+from .signedin import sign_in
 
 HERE = Path(__file__).parent
 PAGE_CSP = (
@@ -60,6 +62,7 @@ class SetupPages:
 
     def routes(self) -> list[BaseRoute]:
         return [
+            *ManagePages(self).routes(),
             Route("/setup", self.page, methods=["GET"]),
             Route("/setup/static/{name}", self.static, methods=["GET"]),
             Route("/setup/{action}", self.post, methods=["POST"]),
@@ -67,20 +70,20 @@ class SetupPages:
 
     # -- helpers ------------------------------------------------------------------------------------
 
-    def _page(self, request: Request, name: str, status: int = 200, **context: Any) -> Response:
+    def page_response(self, request: Request, name: str, status: int = 200, **context: Any) -> Response:
         response = self.templates.TemplateResponse(request, name, context, status_code=status)
         response.headers["Content-Security-Policy"] = PAGE_CSP
         response.headers["Referrer-Policy"] = "same-origin"
         return response
 
     def error(self, request: Request, status: int, headers: dict[str, str] | None = None) -> Response:
-        response = self._page(
+        response = self.page_response(
             request, "error.html", status, message=_ERRORS.get(status, "Something went wrong.")
         )
         response.headers.update(headers or {})
         return response
 
-    def _set_cookie(self, response: Response, flow_id: str) -> None:
+    def set_flow_cookie(self, response: Response, flow_id: str) -> None:
         response.set_cookie(
             self.cookie,
             flow_id,
@@ -91,7 +94,11 @@ class SetupPages:
             samesite="strict",
         )
 
-    def _flow(self, request: Request) -> tuple[str, dict[str, Any]] | None:
+    def flow_or_new(self, request: Request) -> tuple[str, dict[str, Any]]:
+        """The browser's flow, or a new one (set its cookie on the answer)."""
+        return self.current_flow(request) or self.service.new_flow()
+
+    def current_flow(self, request: Request) -> tuple[str, dict[str, Any]] | None:
         flow_id = request.cookies.get(self.cookie, "")
         flow = self.service.store.load_flow(flow_id) if flow_id else None
         return (flow_id, flow) if flow is not None else None
@@ -110,11 +117,7 @@ class SetupPages:
         return response
 
     async def page(self, request: Request) -> Response:
-        found = self._flow(request)
-        if found is None:
-            flow_id, flow = self.service.new_flow()
-        else:
-            flow_id, flow = found
+        flow_id, flow = self.flow_or_new(request)
         state = flow["state"]
         context: dict[str, Any] = {"csrf": flow["csrf"], "state": state, "signup": self.service.signup}
         kind = state.get("kind", "phone")
@@ -134,13 +137,15 @@ class SetupPages:
         elif kind == "code":
             context["where"] = _CODE_WHERE.get(state.get("code_type", ""), "Telegram")
             context["masked"] = load_state(state).masked_phone  # type: ignore[union-attr]
-        response = self._page(request, f"{kind}.html", **context)
-        self._set_cookie(response, flow_id)
+        response = self.page_response(request, f"{kind}.html", **context)
+        self.set_flow_cookie(response, flow_id)
+        if "token" in context:  # finished: this browser is now signed in as the new tenant
+            sign_in(response, self.service.store, flow["tenant_id"], flow["token"], secure=self.secure)
         return response
 
     async def post(self, request: Request) -> Response:
         action = request.path_params["action"]
-        found = self._flow(request)
+        found = self.current_flow(request)
         form = await request.form()
         if found is None or not csrf_ok(found[1], form.get("csrf")):
             return self.error(request, 403)

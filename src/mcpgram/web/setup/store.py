@@ -7,6 +7,8 @@ Three tables:
   tenant's token) is sealed with AES-GCM under a key derived from the flow id, so the file alone
   reveals no token, phone number or login code hash. Idle and absolute timeouts end a flow.
 - ``attempts``: fixed-window counters for the rate limits (per IP, per phone).
+- ``sessions``: signed-in browser sessions (``signedin.py``): the same keying and sealing as
+  flows, plus the tenant id in clear so "log out everywhere" can end them all.
 - ``invites``: single-use invitation codes, stored as SHA-256 digests with an expiry.
 
 Every worker process opens the same file, so a flow started on one worker continues on any other.
@@ -42,6 +44,11 @@ CREATE TABLE IF NOT EXISTS flows (
 CREATE TABLE IF NOT EXISTS attempts (
     key TEXT PRIMARY KEY, window_start REAL NOT NULL, count INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS sessions (
+    id_hash BLOB PRIMARY KEY, tenant_id TEXT NOT NULL, created REAL NOT NULL, touched REAL NOT NULL,
+    payload BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sessions_tenant ON sessions (tenant_id);
 CREATE TABLE IF NOT EXISTS invites (
     code_hash BLOB PRIMARY KEY, created REAL NOT NULL, expires REAL NOT NULL, used REAL
 );
@@ -122,13 +129,7 @@ class SetupStore:
             if now - touched > self.idle_seconds or now - created > self.absolute_seconds:
                 self._db.execute("DELETE FROM flows WHERE id_hash = ?", (_id_hash(flow_id),))
                 return None
-        try:
-            nonce, box = sealed[:12], sealed[12:]
-            plain = AESGCM(_flow_key(flow_id)).decrypt(nonce, box, _id_hash(flow_id))
-        except (InvalidTag, ValueError):
-            return None
-        payload: dict[str, Any] = json.loads(plain)
-        return payload
+        return self._open(flow_id, sealed)
 
     def save_flow(self, flow_id: str, payload: dict[str, Any]) -> None:
         with self._lock:
@@ -140,6 +141,66 @@ class SetupStore:
     def delete_flow(self, flow_id: str) -> None:
         with self._lock:
             self._db.execute("DELETE FROM flows WHERE id_hash = ?", (_id_hash(flow_id),))
+
+    # -- signed-in sessions -------------------------------------------------------------------------
+
+    def create_session(self, tenant_id: str, payload: dict[str, Any]) -> str:
+        session_id = new_flow_id()
+        now = self.clock()
+        with self._lock:
+            self._db.execute(
+                "DELETE FROM sessions WHERE touched < ? OR created < ?",
+                (now - self.idle_seconds, now - self.absolute_seconds),
+            )
+            self._db.execute(
+                "INSERT INTO sessions VALUES (?, ?, ?, ?, ?)",
+                (_id_hash(session_id), tenant_id, now, now, self._seal(session_id, payload)),
+            )
+        return session_id
+
+    def load_session(self, session_id: str) -> tuple[str, dict[str, Any]] | None:
+        """``(tenant id, payload)`` of a live session (touching it), else None."""
+        if not session_id or len(session_id) > 100:
+            return None
+        now = self.clock()
+        key = _id_hash(session_id)
+        with self._lock:
+            row = self._db.execute(
+                "SELECT tenant_id, created, touched, payload FROM sessions WHERE id_hash = ?", (key,)
+            ).fetchone()
+            if row is None:
+                return None
+            tenant_id, created, touched, sealed = row
+            if now - touched > self.idle_seconds or now - created > self.absolute_seconds:
+                self._db.execute("DELETE FROM sessions WHERE id_hash = ?", (key,))
+                return None
+            self._db.execute("UPDATE sessions SET touched = ? WHERE id_hash = ?", (now, key))
+        payload = self._open(session_id, sealed)
+        return (str(tenant_id), payload) if payload is not None else None
+
+    def save_session(self, session_id: str, payload: dict[str, Any]) -> None:
+        with self._lock:
+            self._db.execute(
+                "UPDATE sessions SET payload = ? WHERE id_hash = ?",
+                (self._seal(session_id, payload), _id_hash(session_id)),
+            )
+
+    def end_sessions(self, *, session_id: str | None = None, tenant_id: str | None = None) -> None:
+        """End one session, or every session of ``tenant_id``."""
+        with self._lock:
+            if session_id is not None:
+                self._db.execute("DELETE FROM sessions WHERE id_hash = ?", (_id_hash(session_id),))
+            if tenant_id is not None:
+                self._db.execute("DELETE FROM sessions WHERE tenant_id = ?", (tenant_id,))
+
+    @staticmethod
+    def _open(secret_id: str, sealed: bytes) -> dict[str, Any] | None:
+        try:
+            plain = AESGCM(_flow_key(secret_id)).decrypt(sealed[:12], sealed[12:], _id_hash(secret_id))
+        except (InvalidTag, ValueError):
+            return None
+        payload: dict[str, Any] = json.loads(plain)
+        return payload
 
     @staticmethod
     def _seal(flow_id: str, payload: dict[str, Any]) -> bytes:
