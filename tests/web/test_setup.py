@@ -26,6 +26,7 @@ from tests.e2e.conftest import settings_for
 
 PHONE, CODE = "9996610001", "11111"
 PW_PHONE, PASSWORD, HINT = "9996610002", "lighthouse-keeper", "<b>where</b>"
+EVIL_PHONE, EVIL_NAME = "9996610004", "<script>alert(2)</script>"
 CSRF_RE = re.compile(r'name="csrf" value="([^"]+)"')
 TOKEN_RE = re.compile(r'id="token" type="text" readonly value="(mcpg_[^"]+)"')
 
@@ -35,6 +36,7 @@ async def sandbox() -> AsyncIterator[SandboxServer]:
     world = World()
     world.add_user(first_name="Ada", phone=PHONE)
     world.add_user(first_name="Sam", phone=PW_PHONE, password=make_password_record(PASSWORD, HINT))
+    world.add_user(first_name=EVIL_NAME, phone=EVIL_PHONE)
     async with SandboxServer(world) as server:
         yield server
 
@@ -290,3 +292,23 @@ async def test_log_out_everywhere_revokes_and_logs_telegram_out(
     after = [a for a in sandbox.auth_keys.values() if getattr(a, "user_id", None) == user.id]
     assert after == []
     assert "Sign in with your bearer token" in (await site.get("/setup/manage")).text
+
+
+async def test_an_account_name_with_markup_is_escaped(site: httpx2.AsyncClient) -> None:
+    await post(site, "phone", phone=EVIL_PHONE)
+    await post(site, "code", code=CODE)
+    page = await site.get("/setup")
+    assert TOKEN_RE.search(page.text) and "<script>alert(2)" not in page.text
+    assert "&lt;script&gt;alert(2)&lt;/script&gt;" in page.text
+
+
+async def test_one_address_creates_only_so_many_tenants(site: httpx2.AsyncClient) -> None:
+    await post(site, "phone", phone="12")  # not a number: refused before any tenant exists
+    assert "not a valid phone number" in (await site.get("/setup")).text
+    assert site.gateway.vault.list_tenants() == []  # type: ignore[attr-defined]
+    statuses = []
+    for _ in range(11):
+        site.cookies.clear()
+        statuses.append((await post(site, "qr")).status_code)
+    assert statuses == [303] * 10 + [429]
+    assert len(site.gateway.vault.list_tenants()) == 10  # type: ignore[attr-defined]

@@ -51,6 +51,8 @@ LIMITS = {
     "password-ip": 20,
     "send-ip": 10,
     "signin-ip": 20,
+    "create-ip": 10,
+    "qr-ip": 400,
 }
 SIGNUP_CLOSED = LoginProblem("SIGNUP_CLOSED", "Sign-up is closed on this server; ask its operator.")
 INVITE_INVALID = LoginProblem("INVITE_INVALID", "That invitation code is not valid (or was already used).")
@@ -147,12 +149,17 @@ class SetupService:
             if wait:
                 raise RateLimited(wait)
 
-    def admit(self, flow: dict[str, Any], invite: str) -> LoginProblem | None:
-        """Whether this flow may create a tenant (spends the invite); None when it may."""
+    def admit(self, flow: dict[str, Any], invite: str, *, ip: str) -> LoginProblem | None:
+        """Whether this flow may create a tenant (spends the invite); None when it may.
+
+        Raises:
+            RateLimited: this address created too many tenants lately.
+        """
         if flow.get("token"):
             return None
         if self.signup == "closed":
             return SIGNUP_CLOSED
+        self.limit(f"create-ip|{ip}")
         if self.signup == "invite" and not self.store.use_invite(invite):
             return INVITE_INVALID
         record, token = self.vault.create_tenant("web sign-in")
@@ -171,7 +178,11 @@ class SetupService:
         elif kind == "SubmitCode" and isinstance(state, CodeSent):
             self.limit(f"code-phone|{state.phone}", f"code-ip|{ip}")
         elif kind == "SubmitPassword" and isinstance(state, NeedPassword):
-            self.limit(f"password-phone|{flow.get('phone', '')}", f"password-ip|{ip}")
+            # A QR login has no phone number: its tenant stands for the account then.
+            account = flow.get("phone") or flow["tenant_id"]
+            self.limit(f"password-phone|{account}", f"password-ip|{ip}")
+        elif kind == "StartQr":
+            self.limit(f"qr-ip|{ip}")
         keys = self.vault.unlock_with_token(flow["token"])
         try:
             async with open_login(self.telegram, self.vault, keys, qr_wait=self.qr_wait) as login:

@@ -21,7 +21,15 @@ from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.templating import Jinja2Templates
 
-from ...telegram.login import Restart, StartQr, SubmitCode, SubmitPassword, SubmitPhone
+from ...telegram.login import (
+    PHONE_INVALID,
+    Restart,
+    StartQr,
+    SubmitCode,
+    SubmitPassword,
+    SubmitPhone,
+    normalize_phone,
+)
 from .clients import CLIENTS, Variant, render
 from .flow import RateLimited, SetupService, csrf_ok, load_state
 from .manage import ManagePages
@@ -164,18 +172,18 @@ class SetupPages:
         if action not in events:
             return self.error(request, 404)
         ip = request.client.host if request.client else "?"
-        if action == "restart" and not flow.get("token"):
-            flow["state"] = {"kind": "phone", "problem": None}
-        elif (
-            action in ("phone", "qr") and (problem := self.service.admit(flow, fields["invite"])) is not None
-        ):
-            flow["state"] = {"kind": "phone", "problem": [problem.code, problem.message]}
-        elif flow.get("token") and flow["state"].get("kind") != "done":
-            try:
+        try:
+            if action == "restart" and not flow.get("token"):
+                flow["state"] = {"kind": "phone", "problem": None}
+            elif action == "phone" and not flow.get("token") and normalize_phone(fields["phone"]) is None:
+                flow["state"] = {"kind": "phone", "problem": [PHONE_INVALID.code, PHONE_INVALID.message]}
+            elif action in ("phone", "qr") and (problem := self.service.admit(flow, fields["invite"], ip=ip)):
+                flow["state"] = {"kind": "phone", "problem": [problem.code, problem.message]}
+            elif flow.get("token") and flow["state"].get("kind") != "done":
                 await self.service.step(flow, events[action], ip=ip)
-            except RateLimited as exc:
-                self.service.store.save_flow(flow_id, flow)
-                return self.error(request, 429, {"Retry-After": str(int(exc.retry_after) + 1)})
+        except RateLimited as exc:
+            self.service.store.save_flow(flow_id, flow)
+            return self.error(request, 429, {"Retry-After": str(int(exc.retry_after) + 1)})
         self.service.store.save_flow(flow_id, flow)
         return RedirectResponse("/setup", status_code=303)
 
