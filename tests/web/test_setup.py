@@ -312,3 +312,28 @@ async def test_one_address_creates_only_so_many_tenants(site: httpx2.AsyncClient
         statuses.append((await post(site, "qr")).status_code)
     assert statuses == [303] * 10 + [429]
     assert len(site.gateway.vault.list_tenants()) == 10  # type: ignore[attr-defined]
+
+
+async def test_relogin_after_telegram_revoked_takes_the_same_account_only(
+    site: httpx2.AsyncClient, sandbox: SandboxServer
+) -> None:
+    token = await sign_up(site)
+    vault = site.gateway.vault  # type: ignore[attr-defined]
+    tenant_id = vault.authenticate(token).tenant_id
+    user = next(u for u in sandbox.world.users.values() if u.phone == PHONE)
+    assert sandbox.revoke(user.id) >= 1
+    vault.set_status(tenant_id, "login_required")  # what the pool does on Telegram's 401
+    page = await site.get("/setup/manage")
+    assert "Log in to Telegram again" in page.text
+    assert (await post(site, "manage/relogin")).status_code == 303
+    await post(site, "phone", phone=EVIL_PHONE)
+    await post(site, "code", code=CODE)
+    refused = await site.get("/setup")
+    assert "different Telegram account" in refused.text
+    assert vault.get_tenant(tenant_id).status == "login_required"
+    await post(site, "phone", phone=PHONE)
+    await post(site, "code", code=CODE)
+    done = await site.get("/setup")
+    assert "Signed in" in done.text and token not in done.text
+    assert vault.get_tenant(tenant_id).status == "active"
+    assert vault.authenticate(token).tenant_id == tenant_id

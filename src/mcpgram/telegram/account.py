@@ -79,6 +79,7 @@ async def open_login(
     runner: Runner = anyio.to_thread.run_sync,
     clock: Clock = time.time,
     qr_wait: float = DEFAULT_QR_WAIT,
+    fresh: bool = False,
 ) -> AsyncIterator[TenantLogin]:
     """Connect a client on the tenant's sealed session for logging in.
 
@@ -91,12 +92,17 @@ async def open_login(
             if await login.current_account() is None:
                 await login.driver.send(SubmitPhone(phone))
 
+    ``fresh`` drops the sealed session's auth key first (a re-login after Telegram revoked it).
+
     Raises:
         ConfigError: the Telegram settings cannot work.
         TelegramError: Telegram is unreachable.
         VaultError: the sealed session cannot be opened.
     """
     session = await VaultSession.load(vault, keys, runner=runner)
+    if fresh:
+        # Log in again after Telegram ended the authorization: its key is dead, so start a new one.
+        session.auth_key = None
     client = _login_client(session, config)
     driver = LoginDriver(client, clock=clock, qr_wait=qr_wait)
     try:

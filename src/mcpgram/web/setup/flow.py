@@ -57,6 +57,9 @@ LIMITS = {
 SIGNUP_CLOSED = LoginProblem("SIGNUP_CLOSED", "Sign-up is closed on this server; ask its operator.")
 INVITE_INVALID = LoginProblem("INVITE_INVALID", "That invitation code is not valid (or was already used).")
 QR_MARGIN = 8.0
+WRONG_ACCOUNT = LoginProblem(
+    "WRONG_ACCOUNT", "That is a different Telegram account; log in with the account this access belongs to."
+)
 UNAVAILABLE = LoginProblem(
     "TELEGRAM_UNAVAILABLE", "Telegram could not be reached or refused; try again later."
 )
@@ -142,6 +145,22 @@ class SetupService:
         flow = {"csrf": new_csrf(), "state": dump_state(NeedPhone())}
         return self.store.create_flow(flow), flow
 
+    def relogin_flow(self, tenant_id: str, token: str) -> tuple[str, dict[str, Any]] | None:
+        """A flow that logs an existing tenant in again, as the account it had; None if unknown."""
+        expected = self.store.account_of(tenant_id)
+        if expected is None:
+            return None
+        flow = {
+            "csrf": new_csrf(),
+            "state": dump_state(NeedPhone()),
+            "token": token,
+            "tenant_id": tenant_id,
+            "shown": True,  # the token is not shown again: the person already has it
+            "expect_user": expected,
+            "fresh": True,
+        }
+        return self.store.create_flow(flow), flow
+
     def limit(self, *keys: str) -> None:
         """Count one attempt under each ``kind|subject`` key; raise :class:`RateLimited` if any is over."""
         for key in keys:
@@ -184,13 +203,28 @@ class SetupService:
         elif kind == "StartQr":
             self.limit(f"qr-ip|{ip}")
         keys = self.vault.unlock_with_token(flow["token"])
+        expected = flow.get("expect_user")
+        wrong = False
         try:
-            async with open_login(self.telegram, self.vault, keys, qr_wait=self.qr_wait) as login:
+            fresh = bool(flow.pop("fresh", False))
+            async with open_login(
+                self.telegram, self.vault, keys, qr_wait=self.qr_wait, fresh=fresh
+            ) as login:
                 login.driver.resume(state)
                 state = await login.driver.send(event)
+                if isinstance(state, LoggedIn) and expected is not None and state.account.user_id != expected:
+                    wrong = True
+                    await login.log_out()  # a re-login must be the same account: undo this one
         except MCPGramError as exc:
             log.info("setup.step_failed", extra={"error": type(exc).__name__})
             state = _problem_state(state, UNAVAILABLE)
+        if wrong:
+            self.vault.set_status(keys.tenant_id, "login_required")
+            flow["fresh"] = True
+            log.info("setup.relogin_refused", extra={"tenant": keys.tenant_id, "reason": "other account"})
+            state = NeedPhone(WRONG_ACCOUNT)
+        elif isinstance(state, LoggedIn):
+            self.store.remember_account(keys.tenant_id, state.account.user_id)
         flow["state"] = dump_state(state)
         if isinstance(state, QrPending):
             # Every poll exports again (that is how an acceptance between two polls is learnt), but

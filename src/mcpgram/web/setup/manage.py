@@ -78,12 +78,21 @@ class ManagePages:
             sign_in(response, self.service.store, record.tenant_id, token, secure=secure)
             return response
         who = self._who(request)
-        if who is None or action not in ("rotate", "logout", "signout"):
+        if who is None or action not in ("rotate", "logout", "signout", "relogin"):
             return self.pages.error(request, 403 if who is None else 404)
         if action == "rotate":
             new_token = self.service.vault.rotate(who.token)
             self.service.store.save_session(who.session_id, {"token": new_token})
             return await self.page(request, new_token=new_token)
+        if action == "relogin":
+            started = self.service.relogin_flow(who.tenant_id, who.token)
+            if started is None:
+                return await self.page(
+                    request, problem="Log this tenant in again with `mcpgram login --token-stdin`."
+                )
+            response = RedirectResponse("/setup", status_code=303)
+            self.pages.set_flow_cookie(response, started[0])
+            return response
         response = RedirectResponse("/setup/manage", status_code=303)
         if action == "logout":
             await log_out_everywhere(self.service, who.token)

@@ -9,6 +9,7 @@ Three tables:
 - ``attempts``: fixed-window counters for the rate limits (per IP, per phone).
 - ``sessions``: signed-in browser sessions (``signedin.py``): the same keying and sealing as
   flows, plus the tenant id in clear so "log out everywhere" can end them all.
+- ``accounts``: the Telegram user id each web-created tenant logged in as (a re-login must match).
 - ``invites``: single-use invitation codes, stored as SHA-256 digests with an expiry.
 
 Every worker process opens the same file, so a flow started on one worker continues on any other.
@@ -49,6 +50,7 @@ CREATE TABLE IF NOT EXISTS sessions (
     payload BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS sessions_tenant ON sessions (tenant_id);
+CREATE TABLE IF NOT EXISTS accounts (tenant_id TEXT PRIMARY KEY, user_id INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS invites (
     code_hash BLOB PRIMARY KEY, created REAL NOT NULL, expires REAL NOT NULL, used REAL
 );
@@ -231,6 +233,19 @@ class SetupStore:
                 return 0.0
             finally:
                 self._db.execute("COMMIT")
+
+    # -- accounts ---------------------------------------------------------------------------------
+
+    def remember_account(self, tenant_id: str, user_id: int) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR IGNORE INTO accounts VALUES (?, ?)", (tenant_id, user_id))
+
+    def account_of(self, tenant_id: str) -> int | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT user_id FROM accounts WHERE tenant_id = ?", (tenant_id,)
+            ).fetchone()
+        return int(row[0]) if row else None
 
     # -- invites ----------------------------------------------------------------------------------
 
