@@ -71,9 +71,10 @@ async def base(sandbox: SandboxServer, tmp_path: Path) -> AsyncIterator[str]:
 @pytest.fixture
 async def page(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
     assert HAVE_CHROMIUM, "CI needs /usr/bin/chromium for the browser tests"
+    javascript = "no_js" not in request.node.name
     async with playwright_api.async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        context = await browser.new_context(accept_downloads=True)
+        context = await browser.new_context(accept_downloads=True, java_script_enabled=javascript)
         tab = await context.new_page()
         problems: list[str] = []
         tab.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
@@ -105,11 +106,11 @@ async def use_token(base: str, token: str) -> None:
         assert "chats" in json.loads(result.content[0].text)  # type: ignore[union-attr]
 
 
-async def token_page(page: Any, base: str) -> str:
+async def token_page(page: Any, base: str, *, javascript: bool = True) -> str:
     await page.wait_for_selector("#token", timeout=20_000)
     await shot(page, "token")
-    # Our own JS ran under the CSP: it shows the copy buttons.
-    assert await page.is_visible("button.copy")
+    # Our own JS ran under the CSP: it shows the copy buttons (hidden without JS).
+    assert await page.is_visible("button.copy") == javascript
     token = str(await page.input_value("#token"))
     async with page.expect_download() as info:
         await page.click("li:has-text('Cursor') button:has-text('Header')")
@@ -173,3 +174,18 @@ async def test_qr_flow_in_the_browser(page: Any, base: str, sandbox: SandboxServ
     assert status == 0
     # No click: the page's own polling moves on.
     await use_token(base, await token_page(page, base))
+
+
+async def test_phone_flow_with_no_js(page: Any, base: str) -> None:
+    await page.goto(f"{base}/setup")
+    await page.fill("#phone", PHONE)
+    await page.click("button:has-text('Send the login code')")
+    await page.fill("#code", CODE)
+    await page.click("button:has-text('Sign in')")
+    await use_token(base, await token_page(page, base, javascript=False))
+    await page.goto(f"{base}/setup/manage")
+    await shot(page, "manage")
+    await page.click("button:has-text('Rotate the token')")
+    new_token = await page.input_value("#new-token")
+    await shot(page, "rotated")
+    await use_token(base, new_token)
