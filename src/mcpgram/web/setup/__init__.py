@@ -1,8 +1,9 @@
 """Hosted sign-in at /setup: people log in with their own Telegram account in the browser.
 
-``store.py`` keeps flows, rate-limit counters and invites in the data dir's ``signin.db``;
-``flow.py`` drives the login state machine; ``routes.py`` is the thin Starlette layer;
-``clients.py`` renders client configs. :func:`setup_routes` is what the HTTP app mounts.
+``store.py`` keeps flows, signed-in sessions, rate-limit counters and invites in the data dir's
+``signin.db``; ``flow.py`` drives the login state machine; ``routes.py`` and ``manage.py`` are the
+thin Starlette layer; ``signedin.py`` maps a session cookie to its tenant; ``clients.py`` renders
+client configs. ``app.setup_routes`` builds them and ``web/app.build_http_app`` mounts them.
 """
 
 from __future__ import annotations
