@@ -22,7 +22,7 @@ import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from fastmcp import FastMCP
@@ -145,6 +145,10 @@ class Gateway:
     attachments: Any = None
     #: Asks for approvals and keeps them (``tools/approving.py``); its store is the page's too.
     approver: Approver | None = None
+    #: Telegram connection settings (the pool's; the /setup pages log in with them too).
+    telegram: TelegramConfig | None = None
+    #: Closed with the gateway (the /setup store, opened when the HTTP app is built).
+    closers: list[Callable[[], None]] = field(default_factory=list)
 
     async def __aenter__(self) -> Gateway:
         await self.pool.start()
@@ -156,6 +160,8 @@ class Gateway:
     async def aclose(self) -> None:
         """Flush every session to the vault, disconnect, close the database."""
         await self.pool.close()
+        for close in self.closers:
+            close()
         self.store.close()
         if self.approver is not None:
             self.approver.store.close()
@@ -184,7 +190,8 @@ def build_gateway(
     secret = server_secret_bytes(settings)
     store = SQLiteVault(settings.data_dir / "vault.db")
     vault = Vault(store, server_secret=secret)
-    pool = ClientPool(telegram or settings.telegram_config(), vault, settings.pool_limits())
+    telegram = telegram or settings.telegram_config()
+    pool = ClientPool(telegram, vault, settings.pool_limits())
     # Read at every call (one indexed read on the read-only connection), so `mcpgram policy set`
     # takes effect on the next request in every running process.
     policies = PolicyBook(vault, settings.default_policy)
@@ -273,6 +280,7 @@ def build_gateway(
         journal=journal,
         attachments=attachments,
         approver=approver,
+        telegram=telegram,
     )
 
 
@@ -380,13 +388,18 @@ async def serve_stdio(
 
 
 def http_app(gateway: Gateway, *, behind_front: bool = False) -> Any:
-    """The ASGI app: MCP at /v1/mcp behind the security edge, plus /health."""
+    """The ASGI app: MCP at /v1/mcp behind the security edge, plus /health, the approval page,
+    the /setup pages and signed attachment links."""
     from .web.app import build_http_app
     from .web.approve import approval_routes
 
     settings = gateway.settings
+    extra = setup_routes(gateway)
+    if (approver := gateway.approver) is not None:
+        extra += approval_routes(approver.store, approver.page_secret, gateway.journal)
     return build_http_app(
         gateway.mcp,
+        extra_routes=extra,
         http_config=settings.http_config(),
         cors_origins=settings.cors_origins,
         operator_token=settings.operator_token,
@@ -394,10 +407,24 @@ def http_app(gateway: Gateway, *, behind_front: bool = False) -> Any:
         verifier=gateway.verifier,
         behind_front=behind_front,
         attachments=gateway.attachments,
-        extra_routes=approval_routes(approver.store, approver.page_secret, gateway.journal)
-        if (approver := gateway.approver) is not None
-        else (),
     )
+
+
+def setup_routes(gateway: Gateway) -> list[Any]:
+    """The /setup sign-in pages (``web/setup/``), on the gateway's vault and Telegram settings."""
+    from .web.security import serves_https
+    from .web.setup import SetupPages, SetupService, SetupStore
+
+    settings = gateway.settings
+    if settings.no_auth:
+        return []
+    store = SetupStore(settings.data_dir / "signin.db")
+    gateway.closers.append(store.close)
+    assert gateway.telegram is not None
+    service = SetupService(gateway.vault, gateway.telegram, store, signup=settings.signup)
+    secure = serves_https(settings.http_config())
+    public = str(settings.public_url or "").rstrip("/")
+    return SetupPages(service, secure=secure, base_url=public).routes()
 
 
 @asynccontextmanager

@@ -799,3 +799,34 @@ async def test_the_raw_bridge_is_served_through_the_front(deployment: Deployment
             "/v1/mtproto/users.getFullUser", json={"id": "me"}, headers={"Authorization": f"Bearer {UNKNOWN}"}
         )
         assert unknown.status_code == 401 and unknown.json()["error"] == "NOT_AUTHENTICATED"
+
+
+async def test_setup_signs_in_through_the_front_and_the_token_works(deployment: Deployment) -> None:
+    """/setup's state lives in signin.db, so its steps work whichever worker serves them."""
+    import re
+
+    from mcpgram.web.setup import SetupStore
+
+    store = SetupStore(deployment.data_dir / "signin.db")
+    try:
+        invite = store.create_invite(valid_seconds=600)
+    finally:
+        store.close()
+    csrf_re = re.compile(r'name="csrf" value="([^"]+)"')
+    async with httpx.AsyncClient(base_url=deployment.base) as web:
+
+        async def post(action: str, **fields: str) -> None:
+            page = await web.get("/setup")
+            match = csrf_re.search(page.text)
+            assert match is not None, page.text
+            answer = await web.post(f"/setup/{action}", data={"csrf": match.group(1), **fields})
+            assert answer.status_code == 303, answer.text
+
+        await post("phone", phone=ALICE, invite=invite)
+        await post("code", code=ALICE[5] * 5)
+        done = await web.get("/setup")
+    found = re.search(r'id="token" type="text" readonly value="(mcpg_[^"]+)"', done.text)
+    assert found is not None, done.text
+    async with mcp_client(deployment.base, found.group(1)) as client:
+        assert "find_chats" in {tool.name for tool in await client.list_tools()}
+        assert not (await client.call_tool("find_chats", {})).is_error

@@ -226,7 +226,8 @@ def build_http_app(
             the front reaches: the client address comes from the front's header.
         attachments: The signed-download endpoint (``web/attachments.py``), served at
             ``/v1/attachments/<capability>``; None serves none.
-        extra_routes: Routes served beside ``/health`` with the same edge (the approval page).
+        extra_routes: Routes served beside ``/health``, before the MCP mount, with the same edge
+            (the approval page, the /setup pages).
 
     Raises:
         ConfigError: ``no_auth`` on a non-loopback host, HTTP without a verifier, or a trusted
