@@ -94,7 +94,7 @@ def test_an_unversioned_vault_is_migrated_without_changing_its_data(tmp_path: Pa
     before = _contents(path)
     SQLiteVault(path).close()
     after = _contents(path)
-    assert before[0] == 0 and after[0] == schema.SCHEMA_VERSION == 2
+    assert before[0] == 0 and after[0] == schema.SCHEMA_VERSION == 3
     assert [row for row in after[1] if row[1] != "policies" and "policies" not in row[1]] == before[1]
     assert {name for _, name, _ in after[1]} - {name for _, name, _ in before[1]} == {
         "policies",
