@@ -139,7 +139,9 @@ def location(reply: httpx.Response) -> httpx.URL:
     return httpx.URL(reply.headers["location"])
 
 
-async def consent(http: httpx.AsyncClient, consent_url: str, cookie: str, decision: str = "allow") -> httpx.Response:
+async def consent(
+    http: httpx.AsyncClient, consent_url: str, cookie: str, decision: str = "allow"
+) -> httpx.Response:
     """Open the consent page signed in, and answer its form."""
     page = await http.get(consent_url, headers={"Cookie": f"{SESSION_COOKIE}={cookie}"})
     assert page.status_code == 200, page.text
@@ -151,7 +153,9 @@ async def consent(http: httpx.AsyncClient, consent_url: str, cookie: str, decisi
     )
 
 
-async def code_for(http: httpx.AsyncClient, server: OAuthServer, client_id: str, cookie: str) -> tuple[str, str]:
+async def code_for(
+    http: httpx.AsyncClient, server: OAuthServer, client_id: str, cookie: str
+) -> tuple[str, str]:
     """A fresh authorization code and its PKCE verifier."""
     verifier, challenge = pkce()
     to_consent = location(await authorize(http, server, client_id, challenge))

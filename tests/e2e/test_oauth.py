@@ -51,7 +51,11 @@ class Setup:
 
 @pytest.fixture
 async def oauth(
-    sandbox: SandboxServer, people: People, tmp_path: Path, vault_for: Any, test_ca: TestCA  # noqa: F811
+    sandbox: SandboxServer,
+    people: People,
+    tmp_path: Path,
+    vault_for: Any,
+    test_ca: TestCA,  # noqa: F811
 ) -> AsyncIterator[Setup]:
     data_dir = tmp_path / "data"
     vault = vault_for(settings_for(sandbox, data_dir, transport="http"))
@@ -93,7 +97,9 @@ async def test_metadata_and_challenge(oauth: Setup, http: httpx.AsyncClient) -> 
     [{"code_challenge_method": "plain"}, {"code_challenge": ""}, {"code_challenge_method": "S512"}],
     ids=["plain", "missing", "unknown"],
 )
-async def test_pkce_downgrade_refused(oauth: Setup, http: httpx.AsyncClient, pkce_params: dict[str, str]) -> None:
+async def test_pkce_downgrade_refused(
+    oauth: Setup, http: httpx.AsyncClient, pkce_params: dict[str, str]
+) -> None:
     _, challenge = pkce()
     reply = await authorize(http, oauth.server, oauth.client_id, challenge, **pkce_params)
     # Refused back to the (valid) redirect URI with an error: never to the consent page.
@@ -121,7 +127,9 @@ async def test_redirect_uri_must_match_exactly(oauth: Setup, http: httpx.AsyncCl
     assert reply.status_code == 400 and "location" not in reply.headers  # never redirected anywhere
 
 
-async def test_token_for_another_resource_refused(oauth: Setup, http: httpx.AsyncClient, tmp_path: Path) -> None:
+async def test_token_for_another_resource_refused(
+    oauth: Setup, http: httpx.AsyncClient, tmp_path: Path
+) -> None:
     _, challenge = pkce()
     reply = await authorize(
         http, oauth.server, oauth.client_id, challenge, resource="https://other.example/v1/mcp"
@@ -146,7 +154,12 @@ async def test_token_for_another_resource_refused(oauth: Setup, http: httpx.Asyn
 async def test_code_replay_and_wrong_verifier(oauth: Setup, http: httpx.AsyncClient) -> None:
     server, client_id = oauth.server, oauth.client_id
     code, verifier = await code_for(http, server, client_id, oauth.cookie)
-    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT, "client_id": client_id}
+    form = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": REDIRECT,
+        "client_id": client_id,
+    }
     wrong = await token(http, server, **form, code_verifier=pkce()[0])
     assert wrong.status_code in (400, 401) and wrong.json()["error"] == "invalid_grant"
     first = await token(http, server, **form, code_verifier=verifier)
@@ -167,7 +180,9 @@ async def test_refresh_rotation_and_replay(oauth: Setup, http: httpx.AsyncClient
     rotated = await token(http, server, **form, refresh_token=issued["refresh_token"])
     assert rotated.status_code == 200
     fresh = rotated.json()
-    assert fresh["refresh_token"] != issued["refresh_token"] and fresh["access_token"] != issued["access_token"]
+    assert (
+        fresh["refresh_token"] != issued["refresh_token"] and fresh["access_token"] != issued["access_token"]
+    )
     async with mcp_client(server, fresh["access_token"]) as client:
         assert await client.list_tools()
     replayed = await token(http, server, **form, refresh_token=issued["refresh_token"])
@@ -175,16 +190,22 @@ async def test_refresh_rotation_and_replay(oauth: Setup, http: httpx.AsyncClient
     # The replay revoked the family: the rotated refresh token and its access token are dead too.
     dead = await token(http, server, **form, refresh_token=fresh["refresh_token"])
     assert dead.status_code in (400, 401) and dead.json()["error"] == "invalid_grant"
-    reply = await http.post(server.resource, json={}, headers={"Authorization": f"Bearer {fresh['access_token']}"})
+    reply = await http.post(
+        server.resource, json={}, headers={"Authorization": f"Bearer {fresh['access_token']}"}
+    )
     assert reply.status_code == 401
 
 
 async def test_revocation_endpoint(oauth: Setup, http: httpx.AsyncClient) -> None:
     server, client_id = oauth.server, oauth.client_id
     issued = await tokens(http, server, client_id, oauth.cookie)
-    revoked = await http.post(f"{server.base}/revoke", data={"token": issued["refresh_token"], "client_id": client_id})
+    # The SDK's revocation form needs the client_secret field present (empty for a public client).
+    form = {"token": issued["refresh_token"], "client_id": client_id, "client_secret": ""}
+    revoked = await http.post(f"{server.base}/revoke", data=form)
     assert revoked.status_code == 200
-    reply = await http.post(server.resource, json={}, headers={"Authorization": f"Bearer {issued['access_token']}"})
+    reply = await http.post(
+        server.resource, json={}, headers={"Authorization": f"Bearer {issued['access_token']}"}
+    )
     assert reply.status_code == 401
 
 
@@ -215,7 +236,9 @@ async def test_client_metadata_on_loopback_refused(oauth: Setup, http: httpx.Asy
 
 async def test_consent_page(oauth: Setup, http: httpx.AsyncClient) -> None:
     server = oauth.server
-    evil = server.publish("/evil.json", client_document(server.client_id("/evil.json"), name="<script>x</script>"))
+    evil = server.publish(
+        "/evil.json", client_document(server.client_id("/evil.json"), name="<script>x</script>")
+    )
     to_consent = str(location(await authorize(http, server, evil, pkce()[1])))
     assert to_consent.startswith(f"{server.base}{CONSENT_PATH}?request=")
     # Not signed in: to the web sign-in, coming back here afterwards.
@@ -224,9 +247,10 @@ async def test_consent_page(oauth: Setup, http: httpx.AsyncClient) -> None:
     page = await http.get(to_consent, headers={"Cookie": f"{SESSION_COOKIE}={oauth.cookie}"})
     assert "&lt;script&gt;x&lt;/script&gt;" in page.text and "<script>" not in page.text
     assert "default-src 'none'" in page.headers["content-security-policy"]
-    assert page.headers["x-frame-options"].upper() == "DENY" or "frame-ancestors 'none'" in page.headers[
-        "content-security-policy"
-    ]
+    assert (
+        page.headers["x-frame-options"].upper() == "DENY"
+        or "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    )
     request_id = httpx.URL(to_consent).params["request"]
     forged = await http.post(
         f"{server.base}{CONSENT_PATH}",
