@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from .edge import Refusal, error_response
 from .hostguard import parse_authority, target_authority
 from .security import FRONT_PEER_HEADER
-from .tokensource import presented_token, scope_path
+from .tokensource import OAUTH_ACCESS_PREFIX, oauth_route_tag, presented_token, scope_path
 
 __all__ = [
     "HOP_BY_HOP",
@@ -78,9 +78,15 @@ def route_key(target: bytes, headers: Sequence[tuple[bytes, bytes]]) -> str | No
 
 
 def worker_index(key: str | None, workers: int) -> int:
-    """The worker that serves ``key``: the same one for the same token, for the process's lifetime."""
+    """The worker that serves ``key``: the same one for the same token, for the process's lifetime.
+
+    An OAuth access token is routed by its tenant's tag, so a refreshed token stays on its worker.
+    """
     if key is None or workers == 1:
         return 0
+    tag = oauth_route_tag(key)
+    if tag is not None:
+        key = OAUTH_ACCESS_PREFIX + tag
     return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big") % workers
 
 

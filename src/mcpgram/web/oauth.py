@@ -48,6 +48,7 @@ from .. import auth
 from ..vault import crypto
 from ..vault.oauthstore import Grant, GrantKind, OAuthStore
 from ..vault.vault import TenantKeys, Vault
+from .tokensource import OAUTH_ACCESS_PREFIX, oauth_route_tag
 from .verifier import MCPGramTokenVerifier
 
 __all__ = ["CONSENT_PATH", "ClientDocumentFetcher", "ExactClient", "MCPGramOAuthProvider"]
@@ -58,7 +59,7 @@ CONSENT_PATH = "/oauth/consent"
 #: Fetches a client ID metadata document: URL -> body (raises on any refusal or failure).
 ClientDocumentFetcher = Callable[[str], Awaitable[bytes]]
 
-_PREFIX: dict[GrantKind, str] = {"code": "mcpc_", "access": "mcpa_", "refresh": "mcpr_"}
+_PREFIX: dict[GrantKind, str] = {"code": "mcpc_", "access": OAUTH_ACCESS_PREFIX, "refresh": "mcpr_"}
 _CODE_SECONDS = 300
 _REQUEST_SECONDS = 600
 _CLIENT_CACHE_SECONDS = 3600
@@ -79,14 +80,6 @@ class ExactClient(OAuthClientInformationFull):
 def _secret(kind: GrantKind, route_tag: str = "") -> str:
     body = base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode()
     return _PREFIX[kind] + (route_tag + "." if route_tag else "") + body
-
-
-def route_tag(token: str) -> str | None:
-    """The routing tag of an OAuth access token (``mcpa_<tag>.<random>``): one per tenant."""
-    if not token.startswith(_PREFIX["access"]):
-        return None
-    tag, dot, _ = token[len(_PREFIX["access"]) :].partition(".")
-    return tag if dot and len(tag) == 16 else None
 
 
 class MCPGramOAuthProvider(OAuthProvider):
@@ -320,7 +313,7 @@ class MCPGramOAuthProvider(OAuthProvider):
     # access tokens
 
     def _live_access(self, token: str) -> Grant | None:
-        if route_tag(token) is None:
+        if oauth_route_tag(token) is None:
             return None
         grant = self.store.get_grant(self.digest(token), "access")
         if grant is None or grant.expires <= self.now():
