@@ -276,3 +276,47 @@ async def test_end_to_end(oauth: Setup, http: httpx.AsyncClient, era: str) -> No
         async with era_client(transport, era) as client:
             result = await tool_round(client, era)
     assert result["messages"]
+
+
+async def test_the_database_holds_no_oauth_secret(oauth: Setup, http: httpx.AsyncClient) -> None:
+    """Codes and tokens are stored as keyed digests only; their wrapped keys need the token."""
+    server = oauth.server
+    code, _ = await code_for(http, server, oauth.client_id, oauth.cookie)
+    issued = await tokens(http, server, oauth.client_id, oauth.cookie)
+    data_dir = server.gateway.settings.data_dir
+    stored = b"".join(path.read_bytes() for path in data_dir.glob("vault.db*"))
+    for secret in (code, issued["access_token"], issued["refresh_token"]):
+        assert secret.encode() not in stored
+        assert secret.rpartition(".")[2].encode() not in stored
+
+
+async def test_a_revoked_tenant_loses_its_oauth_tokens(oauth: Setup, http: httpx.AsyncClient) -> None:
+    server = oauth.server
+    issued = await tokens(http, server, oauth.client_id, oauth.cookie)
+    headers = {"Authorization": f"Bearer {issued['access_token']}"}
+    async with mcp_client(server, issued["access_token"]) as client:
+        assert await client.list_tools()
+    tenant = server.gateway.vault.authenticate(oauth.mcpg).tenant_id
+    server.gateway.vault.revoke(tenant)
+    assert (await http.post(server.resource, json={}, headers=headers)).status_code == 401
+
+
+async def test_dynamic_registration_when_enabled(
+    sandbox: SandboxServer,
+    people: People,
+    tmp_path: Path,
+    test_ca: TestCA,  # noqa: F811
+    http: httpx.AsyncClient,
+) -> None:
+    async with oauth_server(sandbox, tmp_path / "data", test_ca, oauth_dynamic_registration=True) as server:
+        meta = (await http.get(f"{server.base}/.well-known/oauth-authorization-server")).json()
+        assert meta["registration_endpoint"].rstrip("/") == f"{server.base}/register"
+        body = {"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none", "client_name": "Reg"}
+        registered = await http.post(f"{server.base}/register", json=body)
+        assert registered.status_code == 201, registered.text
+        client_id = registered.json()["client_id"]
+        to_consent = location(await authorize(http, server, client_id, pkce()[1]))
+        assert to_consent.path == CONSENT_PATH
+        assert (
+            await authorize(http, server, client_id, pkce()[1], redirect_uri=REDIRECT + "/")
+        ).status_code == 400
