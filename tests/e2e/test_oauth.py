@@ -82,6 +82,8 @@ async def test_metadata_and_challenge(oauth: Setup, http: httpx.AsyncClient) -> 
     assert [s.rstrip("/") for s in resource["authorization_servers"]] == [base]
     server = (await http.get(f"{base}/.well-known/oauth-authorization-server")).json()
     assert server["code_challenge_methods_supported"] == ["S256"]
+    assert server["client_id_metadata_document_supported"] is True
+    assert server["token_endpoint_auth_methods_supported"] == ["none"]
     assert "registration_endpoint" not in server  # dynamic registration is off by default
     assert (await http.post(f"{base}/register", json={"redirect_uris": [REDIRECT]})).status_code in (404, 405)
     refused = await http.post(oauth.server.resource, json={})

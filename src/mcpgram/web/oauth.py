@@ -25,7 +25,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import logging
 import secrets
 import time
@@ -33,6 +32,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastmcp.server.auth import AccessToken, OAuthProvider
+from mcp.server.auth.handlers.metadata import MetadataHandler
 from mcp.server.auth.provider import (
     AuthorizationCode,
     AuthorizationParams,
@@ -40,18 +40,20 @@ from mcp.server.auth.provider import (
     RefreshToken,
     TokenError,
 )
+from mcp.server.auth.routes import build_metadata, cors_middleware
 from mcp.server.auth.settings import ClientRegistrationOptions, RevocationOptions
-from mcp.shared.auth import InvalidRedirectUriError, OAuthClientInformationFull, OAuthToken
-from pydantic import AnyUrl, ValidationError
+from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
+from starlette.routing import Route
 
 from .. import auth
 from ..vault import crypto
 from ..vault.oauthstore import Grant, GrantKind, OAuthStore
 from ..vault.vault import TenantKeys, Vault
+from .oauthclients import ExactClient, client_document
 from .tokensource import OAUTH_ACCESS_PREFIX, oauth_route_tag
 from .verifier import MCPGramTokenVerifier
 
-__all__ = ["CONSENT_PATH", "ClientDocumentFetcher", "ExactClient", "MCPGramOAuthProvider"]
+__all__ = ["CONSENT_PATH", "ClientDocumentFetcher", "MCPGramOAuthProvider"]
 
 _log = logging.getLogger(__name__)
 
@@ -63,18 +65,7 @@ _PREFIX: dict[GrantKind, str] = {"code": "mcpc_", "access": OAUTH_ACCESS_PREFIX,
 _CODE_SECONDS = 300
 _REQUEST_SECONDS = 600
 _CLIENT_CACHE_SECONDS = 3600
-_MAX_REDIRECT_URIS = 10
-
-
-class ExactClient(OAuthClientInformationFull):
-    """A client whose redirect URI must be sent on every authorization and match exactly."""
-
-    def validate_redirect_uri(self, redirect_uri: AnyUrl | None) -> AnyUrl:
-        if redirect_uri is None:
-            raise InvalidRedirectUriError("redirect_uri is required")
-        if not any(str(redirect_uri) == str(known) for known in self.redirect_uris or ()):
-            raise InvalidRedirectUriError("redirect_uri is not registered for this client")
-        return redirect_uri
+_AS_METADATA = "/.well-known/oauth-authorization-server"
 
 
 def _secret(kind: GrantKind, route_tag: str = "") -> str:
@@ -124,6 +115,28 @@ class MCPGramOAuthProvider(OAuthProvider):
         self._refresh_seconds = refresh_seconds
         self._clock = clock
 
+    def get_routes(self, mcp_path: str | None = None) -> list[Route]:
+        """FastMCP's OAuth routes, with server metadata that advertises client ID metadata documents
+        (``client_id_metadata_document_supported``) and public clients only (``none``)."""
+        routes = super().get_routes(mcp_path)
+        assert self.base_url is not None and self.issuer_url is not None
+        metadata = build_metadata(
+            self.base_url,
+            self.service_documentation_url,
+            self.client_registration_options or ClientRegistrationOptions(),
+            self.revocation_options or RevocationOptions(),
+        )
+        metadata.issuer = self.issuer_url
+        metadata.client_id_metadata_document_supported = True
+        metadata.token_endpoint_auth_methods_supported = ["none"]
+        handler = cors_middleware(MetadataHandler(metadata).handle, ["GET", "OPTIONS"])
+        return [
+            Route(route.path, handler, methods=["GET", "OPTIONS"])
+            if isinstance(route, Route) and route.path == _AS_METADATA
+            else route
+            for route in routes
+        ]
+
     def now(self) -> int:
         return int(self._clock())
 
@@ -159,7 +172,7 @@ class MCPGramOAuthProvider(OAuthProvider):
             return None
         try:
             body = await self._fetch_document(client_id)
-            metadata = _client_document(client_id, body)
+            metadata = client_document(client_id, body)
         except Exception as exc:  # any refusal (SSRF, size, JSON, shape) means: no such client
             _log.info("oauth.client_refused", extra={"reason": type(exc).__name__})
             return None
@@ -365,30 +378,3 @@ class MCPGramOAuthProvider(OAuthProvider):
             grant = self.store.get_grant(self.digest(token.token), kind)
             if grant is not None:
                 self.store.revoke_family(grant.family)
-
-
-def _client_document(client_id: str, body: bytes) -> dict[str, Any]:
-    """Validate a client ID metadata document: its ``client_id`` is its URL, a public client."""
-    doc = json.loads(body)
-    if not isinstance(doc, dict) or doc.get("client_id") != client_id:
-        raise ValueError("the document's client_id is not its URL")
-    uris = doc.get("redirect_uris")
-    if not isinstance(uris, list) or not uris or len(uris) > _MAX_REDIRECT_URIS:
-        raise ValueError("redirect_uris missing or too many")
-    if doc.get("token_endpoint_auth_method", "none") != "none":
-        raise ValueError("only public clients (token_endpoint_auth_method none) may use a metadata document")
-    name = doc.get("client_name")
-    metadata = {
-        "client_id": client_id,
-        "redirect_uris": uris,
-        "client_name": name[:100] if isinstance(name, str) else None,
-        "client_uri": doc.get("client_uri") if isinstance(doc.get("client_uri"), str) else None,
-        "token_endpoint_auth_method": "none",
-        "grant_types": ["authorization_code", "refresh_token"],
-        "response_types": ["code"],
-    }
-    try:
-        ExactClient.model_validate(metadata)
-    except ValidationError as exc:
-        raise ValueError("invalid client metadata") from exc
-    return metadata
