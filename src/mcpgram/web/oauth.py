@@ -46,6 +46,7 @@ from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
 from starlette.routing import Route
 
 from .. import auth
+from ..log import tenant_label
 from ..vault import crypto
 from ..vault.oauthstore import Grant, GrantKind, OAuthStore
 from ..vault.vault import TenantKeys, Vault
@@ -300,7 +301,7 @@ class MCPGramOAuthProvider(OAuthProvider):
         if grant is None or grant.client_id != client.client_id or grant.expires <= self.now():
             return None
         if grant.used:  # replayed after rotation: the family is presumed stolen
-            _log.warning("oauth.refresh_replayed", extra={"tenant": grant.tenant_id})
+            _log.warning("oauth.refresh_replayed", extra={"tenant": tenant_label(grant.tenant_id)})
             self.store.revoke_family(grant.family)
             return None
         return RefreshToken(
