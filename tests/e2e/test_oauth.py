@@ -299,8 +299,12 @@ async def test_a_revoked_tenant_loses_its_oauth_tokens(oauth: Setup, http: httpx
     async with mcp_client(server, issued["access_token"]) as client:
         assert await client.list_tools()
     tenant = server.gateway.vault.authenticate(oauth.mcpg).tenant_id
+    provider = server.gateway.oauth.provider
+    assert provider.store.get_grant(provider.digest(issued["refresh_token"]), "refresh") is not None
     server.gateway.vault.revoke(tenant)
     assert (await http.post(server.resource, json={}, headers=headers)).status_code == 401
+    # Every grant (each holds a wrapped copy of the data key) is shredded with the tenant.
+    assert provider.store.get_grant(provider.digest(issued["refresh_token"]), "refresh") is None
 
 
 async def test_dynamic_registration_when_enabled(
