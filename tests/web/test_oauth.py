@@ -117,6 +117,8 @@ async def test_lifetimes_on_a_fake_clock(parts: tuple[MCPGramOAuthProvider, Vaul
     loaded = await provider.load_authorization_code(client, code)
     assert loaded is not None and loaded.expires_at < clock.now  # the SDK refuses it as expired
     issued = await provider.exchange_authorization_code(client, loaded)
+    used = provider.store.get_grant(provider.digest(code), "code")
+    assert used is not None and used.used and used.wrapped_key == b""  # kept for replays, key gone
     access = await provider.verify_token(issued.access_token)
     assert access is not None and access.client_id == keys.tenant_id
     unlocked = provider.unlock(issued.access_token)

@@ -144,8 +144,10 @@ class OAuthStore:
         return Grant(row[0], row[1], row[2], row[3], json.loads(row[4]), row[5], bool(row[6]), row[7])
 
     def mark_used(self, digest: bytes) -> bool:
-        """Mark a code or refresh token used; False if it already was (a replay) or is gone."""
-        return self._run("UPDATE oauth_grants SET used = 1 WHERE digest = ? AND used = 0", (digest,)) == 1
+        """Mark a code or refresh token used and drop its key copy (the row stays only to recognise a
+        replay); False if it already was used (a replay) or is gone."""
+        sql = "UPDATE oauth_grants SET used = 1, wrapped_key = x'' WHERE digest = ? AND used = 0"
+        return self._run(sql, (digest,)) == 1
 
     def delete_grant(self, digest: bytes) -> None:
         self._run("DELETE FROM oauth_grants WHERE digest = ?", (digest,))

@@ -203,6 +203,7 @@ class MCPGramOAuthProvider(OAuthProvider):
     def issue_code(self, client_id: str, params: dict[str, Any], keys: TenantKeys) -> str:
         """After consent: a one-use code bound to the tenant, the client and the PKCE challenge."""
         code = _secret("code")
+        self.store.purge_expired(self.now())  # expired rows (and their key copies) go on every consent
         grant = Grant(
             "code",
             secrets.token_hex(16),
