@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
+from fastmcp.client.auth import OAuth
+from mcp.shared.auth import AuthorizationCodeResult
 from starlette.requests import Request
 
 from mcpgram.app import build_gateway, serve_http
@@ -182,3 +184,29 @@ async def tokens(http: httpx.AsyncClient, server: OAuthServer, client_id: str, c
 
 def vault_keys(vault: Vault, token: str) -> TenantKeys:
     return vault.unlock_with_token(token)
+
+
+class ScriptedBrowser(OAuth):
+    """FastMCP's OAuth client with the browser played by httpx: the signed-in person opens the
+    authorization URL, approves on the consent page, and the redirect's code comes back."""
+
+    def __init__(self, server: OAuthServer, cookie: str, client_metadata_url: str, port: int) -> None:
+        super().__init__(
+            client_metadata_url=client_metadata_url, callback_port=port, callback_host="127.0.0.1"
+        )
+        self.server, self.cookie = server, cookie
+        self.result: AuthorizationCodeResult | None = None
+        self.authorization_urls: list[str] = []
+
+    async def redirect_handler(self, authorization_url: str) -> None:
+        self.authorization_urls.append(authorization_url)
+        async with httpx.AsyncClient(timeout=20) as http:
+            to_consent = location(await http.get(authorization_url))
+            answered = location(await consent(http, str(to_consent), self.cookie))
+        self.result = AuthorizationCodeResult(
+            code=answered.params["code"], state=answered.params.get("state")
+        )
+
+    async def callback_handler(self) -> AuthorizationCodeResult:
+        assert self.result is not None
+        return self.result

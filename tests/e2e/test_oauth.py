@@ -29,10 +29,12 @@ from .oauthflow import (
     REDIRECT,
     SESSION_COOKIE,
     OAuthServer,
+    ScriptedBrowser,
     authorize,
     client_document,
     code_for,
     consent,
+    free_port,
     location,
     oauth_server,
     pkce,
@@ -326,3 +328,25 @@ async def test_dynamic_registration_when_enabled(
         assert (
             await authorize(http, server, client_id, pkce()[1], redirect_uri=REDIRECT + "/")
         ).status_code == 400
+
+
+@pytest.mark.filterwarnings("ignore:Using in-memory token storage:UserWarning")
+@pytest.mark.parametrize("era", [LEGACY[0], MODERN])
+async def test_fastmcp_oauth_client(oauth: Setup, era: str) -> None:
+    """FastMCP's own OAuth client: 401 -> resource metadata -> server metadata -> client ID metadata
+    document as client_id -> authorize (PKCE) -> consent -> token -> tools, with no token given."""
+    server, port = oauth.server, free_port()
+    redirect = f"http://127.0.0.1:{port}/callback"
+    client_id = server.publish(
+        "/fastmcp.json", client_document(server.client_id("/fastmcp.json"), redirects=[redirect])
+    )
+    browser = ScriptedBrowser(server, oauth.cookie, client_id, port)
+    with offering(era):
+        async with Client(
+            StreamableHttpTransport(server.resource, auth=browser), mode="legacy" if era in LEGACY else "auto"
+        ) as client:
+            result = await tool_round(client, era)
+    assert result["chats"] and len(browser.authorization_urls) == 1
+    sent = httpx.URL(browser.authorization_urls[0]).params
+    assert sent["client_id"] == client_id and sent["code_challenge_method"] == "S256"
+    assert sent["resource"] == server.resource
