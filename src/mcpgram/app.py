@@ -22,7 +22,7 @@ import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from fastmcp import FastMCP
@@ -132,6 +132,10 @@ class Gateway:
     owner: TenantKeys | None
     #: OAuth 2.1 (``settings.oauth``): the provider (FastMCP's auth), its store and sign-in hook.
     oauth: OAuthWiring | None = None
+    #: Telegram connection settings (the pool's; the /setup pages log in with them too).
+    telegram: TelegramConfig | None = None
+    #: Closed with the gateway (the /setup store, opened when the HTTP app is built).
+    closers: list[Callable[[], None]] = field(default_factory=list)
 
     async def __aenter__(self) -> Gateway:
         await self.pool.start()
@@ -145,6 +149,8 @@ class Gateway:
         await self.pool.close()
         if self.oauth is not None:
             self.oauth.close()
+        for close in self.closers:
+            close()
         self.store.close()
 
 
@@ -211,7 +217,8 @@ def build_gateway(
     secret = server_secret_bytes(settings)
     store = SQLiteVault(settings.data_dir / "vault.db")
     vault = Vault(store, server_secret=secret)
-    pool = ClientPool(telegram or settings.telegram_config(), vault, settings.pool_limits())
+    telegram = telegram or settings.telegram_config()
+    pool = ClientPool(telegram, vault, settings.pool_limits())
     # Read at every call (one indexed read on the read-only connection), so `mcpgram policy set`
     # takes effect on the next request in every running process.
     policies = PolicyBook(vault, settings.default_policy)
@@ -302,6 +309,7 @@ def build_gateway(
         verifier=verifier,
         owner=owner,
         oauth=oauth,
+        telegram=telegram,
     )
 
 
@@ -345,6 +353,7 @@ def http_app(gateway: Gateway, *, behind_front: bool = False) -> Any:
     settings = gateway.settings
     return build_http_app(
         gateway.mcp,
+        extra_routes=setup_routes(gateway),
         http_config=settings.http_config(),
         cors_origins=settings.cors_origins,
         operator_token=settings.operator_token,
@@ -352,6 +361,25 @@ def http_app(gateway: Gateway, *, behind_front: bool = False) -> Any:
         verifier=gateway.oauth.provider if gateway.oauth is not None else gateway.verifier,
         behind_front=behind_front,
     )
+
+
+def setup_routes(gateway: Gateway) -> list[Any]:
+    """The /setup sign-in pages (``web/setup/``), on the gateway's vault and Telegram settings."""
+    from .web.security import serves_https
+    from .web.setup import SetupPages, SetupService, SetupStore
+
+    settings = gateway.settings
+    if settings.no_auth:
+        return []
+    store = SetupStore(settings.data_dir / "signin.db")
+    gateway.closers.append(store.close)
+    assert gateway.telegram is not None
+    service = SetupService(gateway.vault, gateway.telegram, store, signup=settings.signup)
+    secure = serves_https(settings.http_config())
+    public = str(settings.public_url or "").rstrip("/")
+    if gateway.oauth is not None:
+        gateway.oauth.use_setup_sessions(store, gateway.vault, secure=secure)
+    return SetupPages(service, secure=secure, base_url=public).routes()
 
 
 @asynccontextmanager

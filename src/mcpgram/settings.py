@@ -217,6 +217,11 @@ class Settings(BaseSettings):
     cors_origins: Annotated[tuple[str, ...], NoDecode] = Field(
         (), description="Browser origins allowed to call the HTTP API cross-origin."
     )
+    # Hosted sign-in (/setup, web/setup/): who may create a tenant from the browser.
+    signup: Literal["open", "invite", "closed"] = Field(
+        "invite",
+        description="Who may sign up at /setup: open, invite (`mcpgram invite create`) or closed.",
+    )
     front_answer_seconds: float = Field(
         120.0, gt=0, description="Seconds the multi-worker front waits for a worker's answer to begin."
     )

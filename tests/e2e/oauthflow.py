@@ -93,7 +93,12 @@ class OAuthServer:
 
 @asynccontextmanager
 async def oauth_server(
-    sandbox: SandboxServer, data_dir: Path, test_ca: TestCA, **overrides: object
+    sandbox: SandboxServer,
+    data_dir: Path,
+    test_ca: TestCA,
+    *,
+    setup_sessions: bool = False,
+    **overrides: object,
 ) -> AsyncIterator[OAuthServer]:
     documents = LocalServer(test_ca.server_context())
     await documents.start()
@@ -105,7 +110,8 @@ async def oauth_server(
     fetcher = local_fetcher(test_ca, data_dir.parent)
     gateway = build_gateway(settings, transport="http", oauth_fetcher=fetcher)
     running = OAuthServer(base, gateway, documents)
-    gateway.oauth.signin = running.signin
+    if not setup_sessions:  # else: the /setup session cookie signs people in, as in production
+        gateway.oauth.signin = running.signin
     bound: asyncio.Future[int] = asyncio.get_running_loop().create_future()
     task = asyncio.create_task(serve_http(gateway, ready=bound.set_result))
     try:
@@ -142,16 +148,20 @@ def location(reply: httpx.Response) -> httpx.URL:
 
 
 async def consent(
-    http: httpx.AsyncClient, consent_url: str, cookie: str, decision: str = "allow"
+    http: httpx.AsyncClient,
+    consent_url: str,
+    cookie: str,
+    decision: str = "allow",
+    name: str = SESSION_COOKIE,
 ) -> httpx.Response:
-    """Open the consent page signed in, and answer its form."""
-    page = await http.get(consent_url, headers={"Cookie": f"{SESSION_COOKIE}={cookie}"})
+    """Open the consent page signed in (cookie ``name``), and answer its form."""
+    page = await http.get(consent_url, headers={"Cookie": f"{name}={cookie}"})
     assert page.status_code == 200, page.text
     fields = dict(re.findall(r"name='(request|csrf)' value='([^']*)'", page.text))
     return await http.post(
         httpx.URL(consent_url).copy_with(query=None),
         data={**fields, "decision": decision},
-        headers={"Cookie": f"{SESSION_COOKIE}={cookie}"},
+        headers={"Cookie": f"{name}={cookie}"},
     )
 
 

@@ -21,6 +21,8 @@ from fastmcp.client.transports import StreamableHttpTransport
 from mcpgram.sandbox import SandboxServer
 from mcpgram.web.oauth import CONSENT_PATH
 from mcpgram.web.oauthsetup import build_oauth
+from mcpgram.web.setup.signedin import cookie_name
+from mcpgram.web.setup.store import SetupStore
 from tests.fetch.conftest import TestCA, test_ca  # noqa: F401 (the fixture)
 
 from .conftest import ALICE, People, login_token, settings_for
@@ -350,3 +352,35 @@ async def test_fastmcp_oauth_client(oauth: Setup, era: str) -> None:
     sent = httpx.URL(browser.authorization_urls[0]).params
     assert sent["client_id"] == client_id and sent["code_challenge_method"] == "S256"
     assert sent["resource"] == server.resource
+
+
+async def test_consent_uses_the_setup_session(
+    sandbox: SandboxServer,
+    people: People,
+    tmp_path: Path,
+    vault_for: Any,
+    test_ca: TestCA,  # noqa: F811
+    *,
+    http: httpx.AsyncClient,
+) -> None:
+    """In production the /setup session cookie (web/setup/signedin.py) is the sign-in: a session
+    created as /setup creates it lets the person consent; a revoked tenant's session does not."""
+    data_dir = tmp_path / "data"
+    vault = vault_for(settings_for(sandbox, data_dir, transport="http"))
+    mcpg = await login_token(sandbox, settings_for(sandbox, data_dir), vault, ALICE, "alice")
+    async with oauth_server(sandbox, data_dir, test_ca, setup_sessions=True) as server:
+        client_id = server.publish("/client.json", client_document(server.client_id("/client.json")))
+        store = SetupStore(data_dir / "signin.db")
+        try:
+            tenant = vault.authenticate(mcpg).tenant_id
+            session = store.create_session(tenant, {"token": mcpg})
+            to_consent = str(location(await authorize(http, server, client_id, pkce()[1])))
+            assert location(await http.get(to_consent)).path == "/setup"  # no cookie: sign in first
+            answered = location(await consent(http, to_consent, session, name=cookie_name(False)))
+            assert "code" in answered.params
+            vault.revoke(tenant)
+            again = str(location(await authorize(http, server, client_id, pkce()[1])))
+            cookie = {"Cookie": f"{cookie_name(False)}={session}"}
+            assert location(await http.get(again, headers=cookie)).path == "/setup"
+        finally:
+            store.close()

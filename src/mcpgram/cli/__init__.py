@@ -61,6 +61,7 @@ app.command(
 app.command(
     "mcpgram.cli.tokens:app", name="token", help="Create, list, rotate and revoke HTTP tenants' tokens."
 )
+app.command("mcpgram.cli.invites:app", name="invite", help="Create single-use invitation codes for /setup.")
 app.command(
     "mcpgram.cli.policy:app",
     name="policy",

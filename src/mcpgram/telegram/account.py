@@ -49,6 +49,15 @@ class TenantLogin:
             me = await self._client.get_me()
         return account_summary(me) if me is not None else None
 
+    async def log_out(self) -> bool:
+        """End this session's authorization at Telegram; False if it was not logged in.
+
+        Raises:
+            TelegramError: Telegram is unreachable or failed.
+        """
+        async with translate():
+            return await log_out(self._client)
+
 
 def _login_client(session: VaultSession, config: TelegramConfig) -> TelegramClient:
     # build_client() with one difference: QR login learns of the scan from an update, so this
@@ -70,6 +79,7 @@ async def open_login(
     runner: Runner = anyio.to_thread.run_sync,
     clock: Clock = time.time,
     qr_wait: float = DEFAULT_QR_WAIT,
+    fresh: bool = False,
 ) -> AsyncIterator[TenantLogin]:
     """Connect a client on the tenant's sealed session for logging in.
 
@@ -82,12 +92,17 @@ async def open_login(
             if await login.current_account() is None:
                 await login.driver.send(SubmitPhone(phone))
 
+    ``fresh`` drops the sealed session's auth key first (a re-login after Telegram revoked it).
+
     Raises:
         ConfigError: the Telegram settings cannot work.
         TelegramError: Telegram is unreachable.
         VaultError: the sealed session cannot be opened.
     """
     session = await VaultSession.load(vault, keys, runner=runner)
+    if fresh:
+        # Log in again after Telegram ended the authorization: its key is dead, so start a new one.
+        session.auth_key = None
     client = _login_client(session, config)
     driver = LoginDriver(client, clock=clock, qr_wait=qr_wait)
     try:

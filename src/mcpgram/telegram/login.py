@@ -382,6 +382,10 @@ class LoginDriver:
     def state(self) -> LoginState:
         return self._state
 
+    def resume(self, state: LoginState) -> None:
+        """Continue from ``state`` (saved by a web page between requests, on the same session)."""
+        self._state = state
+
     async def send(self, event: LoginInput) -> LoginState:
         """Apply ``event``: plan, call Telegram if needed, advance, and return the new state.
 

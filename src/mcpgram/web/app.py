@@ -48,7 +48,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Mount, Route, request_response
+from starlette.routing import BaseRoute, Mount, Route, request_response
 
 from ..errors import ConfigError
 from .health import PoolStatsSource, health_endpoint
@@ -209,6 +209,7 @@ def build_http_app(
     mcp_path: str = MCP_PATH,
     clock: Clock = time.monotonic,
     behind_front: bool = False,
+    extra_routes: Sequence[BaseRoute] = (),
 ) -> Starlette:
     """The ASGI app to serve: FastMCP at ``mcp_path`` behind the edge middleware, plus ``/health``.
 
@@ -227,6 +228,7 @@ def build_http_app(
         clock: The rate limits' clock (seconds); tests pass a fake one.
         behind_front: A worker behind the multi-worker front (``web/front.py``), on a socket only
             the front reaches: the client address comes from the front's header.
+        extra_routes: Routes served before the MCP mount (the /setup pages, ``web/setup/``).
 
     Raises:
         ConfigError: ``no_auth`` on a non-loopback host, HTTP without a verifier, or a trusted
@@ -298,6 +300,7 @@ def build_http_app(
         # Every 401 from FastMCP's bearer authentication in mcpgram's shape, with its hint.
         routes=[
             Route("/health", health, methods=["GET"]),
+            *extra_routes,
             Mount("/", app=UnauthorizedMiddleware(inner, resource_metadata=_resource_metadata(mcp))),
         ],
         middleware=middleware,

@@ -37,7 +37,7 @@ SETUP_PATH = "/setup"
 
 
 async def no_session(request: Request) -> TenantKeys | None:
-    """The sign-in until the web sign-in is wired: nobody is ever signed in."""
+    """The sign-in before the /setup sessions are wired (``OAuthWiring.use_setup_sessions``): nobody."""
     return None
 
 

@@ -15,14 +15,18 @@ from pathlib import Path
 from typing import Any
 
 from fastmcp import FastMCP
+from starlette.requests import Request
 from starlette.routing import Route
 
+from ..errors import MCPGramError
 from ..fetch.fetcher import Fetcher, FetchLimits
 from ..policy.model import Policy
 from ..vault.oauthstore import OAuthStore
-from ..vault.vault import Vault
+from ..vault.vault import TenantKeys, Vault
 from .consent import SignIn, consent_route, no_session
 from .oauth import MCPGramOAuthProvider
+from .setup.signedin import signed_in_tenant
+from .setup.store import SetupStore
 from .urlauth import MCP_PATH
 from .verifier import MCPGramTokenVerifier
 
@@ -42,6 +46,24 @@ class OAuthWiring:
 
     def close(self) -> None:
         self.store.close()
+
+    def use_setup_sessions(self, store: SetupStore, vault: Vault, *, secure: bool) -> None:
+        """Consent signs people in with the /setup session cookie (``web/setup/signedin.py``), unless
+        another sign-in was set already (tests set their own). The session keeps the token the
+        person signed in with, which unwraps the tenant's keys for the grant."""
+        if self.signin is not no_session:
+            return
+
+        async def from_setup(request: Request) -> TenantKeys | None:
+            signed = signed_in_tenant(request, store, vault, secure=secure)
+            if signed is None:
+                return None
+            try:
+                return vault.unlock_with_token(signed.token)
+            except MCPGramError:  # rotated or revoked since: signed out
+                return None
+
+        self.signin = from_setup
 
     def add_consent(self, mcp: FastMCP[Any]) -> None:
         """Serve the consent page beside the MCP endpoint (outside bearer authentication)."""

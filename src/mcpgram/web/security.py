@@ -120,8 +120,16 @@ class SecurityHeadersMiddleware:
                 message.setdefault("headers", [])
                 headers = MutableHeaders(scope=message)
                 keep_no_transform = "no-transform" in headers.get("cache-control", "").lower()
+                # The /setup pages set their own (still strict) policy: their CSS and JS from 'self',
+                # and a same-origin referrer (with no-referrer, Chromium posts forms with Origin: null).
+                page_csp = headers.get("content-security-policy", "")
+                page_referrer = headers.get("referrer-policy", "")
                 for name, value in self.headers:
                     headers[name] = value
+                if page_csp.startswith("default-src 'none'"):
+                    headers["Content-Security-Policy"] = page_csp
+                    if page_referrer == "same-origin":
+                        headers["Referrer-Policy"] = page_referrer
                 if keep_no_transform:
                     headers["Cache-Control"] = "no-store, no-transform"
             await send(message)
