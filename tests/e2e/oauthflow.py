@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx2 as httpx
 from fastmcp.client.auth import OAuth
@@ -123,8 +123,17 @@ async def oauth_server(
         await documents.stop()
 
 
+class Endpoints(Protocol):
+    """What :func:`authorize` needs of a server: its base URL and its resource."""
+
+    @property
+    def base(self) -> str: ...
+    @property
+    def resource(self) -> str: ...
+
+
 async def authorize(
-    http: httpx.AsyncClient, server: OAuthServer, client_id: str, challenge: str | None, **extra: str
+    http: httpx.AsyncClient, server: Endpoints, client_id: str, challenge: str | None, **extra: str
 ) -> httpx.Response:
     """``GET /authorize`` with the usual parameters (``extra`` overrides or adds; ``""`` drops one)."""
     params = {
