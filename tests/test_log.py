@@ -129,6 +129,16 @@ def test_libraries_with_their_own_handlers_are_routed_through_redaction() -> Non
     assert TOKEN not in stream.getvalue()
 
 
+def test_oauth_codes_and_tokens_are_redacted_in_free_text() -> None:
+    """OAuth secrets (``web/oauth.py``'s mcpc_/mcpa_/mcpr_ shapes) never reach the output as given."""
+    stream = _configured(as_json=False)
+    body = "Zk3p9QxW2vLr8TnB5mYc1HdJ6sFa0GuE4oKiRwXyVbN"
+    secrets = ("mcpc_" + body, "mcpa_0123456789abcdef." + body, "mcpr_" + body)
+    logging.getLogger("fastmcp.server.auth").warning("grant %s %s %s", *secrets)
+    output = stream.getvalue()
+    assert "grant" in output and not any(secret[5:25] in output for secret in secrets)
+
+
 def test_json_output_is_one_object_per_line_with_the_core_fields() -> None:
     """JSON mode writes one object per line with event, level, logger, tenant and extra fields."""
     stream = _configured(as_json=True)

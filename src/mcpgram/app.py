@@ -31,7 +31,7 @@ from . import __version__
 from .approvals.store import ApprovalStore
 from .audit.entry import JournalKeys
 from .audit.journal import AuditJournal
-from .auth import token_digest, token_secret_bytes
+from .auth import is_well_formed, token_digest, token_secret_bytes
 from .configs import FilesConfig, parse_attachment_keys
 from .datadir import ensure_data_dir, owner_key_bytes, server_secret_bytes
 from .errors import ConfigError, NotAuthenticated
@@ -55,6 +55,8 @@ if TYPE_CHECKING:
     from .fetch.fetcher import Fetcher
     from .web.attachments import AttachmentEndpoint
     from .web.links import AttachmentLinks
+    from .policy.model import Policy
+    from .web.oauthsetup import OAuthWiring
     from .web.verifier import MCPGramTokenVerifier
 
 Transport = Literal["stdio", "http"]
@@ -145,6 +147,8 @@ class Gateway:
     attachments: Any = None
     #: Asks for approvals and keeps them (``tools/approving.py``); its store is the page's too.
     approver: Approver | None = None
+    #: OAuth 2.1 (``settings.oauth``): the provider (FastMCP's auth), its store and sign-in hook.
+    oauth: OAuthWiring | None = None
     #: Telegram connection settings (the pool's; the /setup pages log in with them too).
     telegram: TelegramConfig | None = None
     #: Closed with the gateway (the /setup store, opened when the HTTP app is built).
@@ -160,6 +164,8 @@ class Gateway:
     async def aclose(self) -> None:
         """Flush every session to the vault, disconnect, close the database."""
         await self.pool.close()
+        if self.oauth is not None:
+            self.oauth.close()
         for close in self.closers:
             close()
         self.store.close()
@@ -169,12 +175,52 @@ class Gateway:
             self.journal.close()
 
 
+def _unlock(vault: Vault, oauth: OAuthWiring | None, tenant_id: str, token: str) -> TenantKeys:
+    """Unwrap the data key for a token the verifier accepted on this request: an ``mcpg_`` token
+    unwraps the tenant's key, an OAuth access token its grant's copy."""
+    if oauth is not None and not is_well_formed(token):
+        keys = oauth.provider.unlock(token)
+        if keys is None:
+            raise NotAuthenticated("the access token is no longer valid")
+        return keys
+    return vault.unlock(tenant_id, token_secret_bytes(token))
+
+
+def _oauth(
+    settings: Settings,
+    vault: Vault,
+    secret: bytes,
+    verifier: MCPGramTokenVerifier | None,
+    policy_of: Callable[[str], Policy],
+    *,
+    fetcher: Fetcher | None,
+) -> OAuthWiring | None:
+    """OAuth 2.1 beside the bearer tokens when ``settings.oauth`` is on (HTTP with auth only)."""
+    if verifier is None or not settings.oauth:
+        return None
+    from .web.oauthsetup import build_oauth
+
+    return build_oauth(
+        vault=vault,
+        db_path=settings.data_dir / "vault.db",
+        server_secret=secret,
+        public_url=str(settings.public_url),
+        bearer=verifier,
+        policy_of=policy_of,
+        dynamic_registration=settings.oauth_dynamic_registration,
+        access_seconds=settings.oauth_access_token_seconds,
+        refresh_seconds=settings.oauth_refresh_token_days * 86400,
+        fetcher=fetcher,
+    )
+
+
 def build_gateway(
     settings: Settings,
     *,
     transport: Transport,
     telegram: TelegramConfig | None = None,
     fetcher: Fetcher | None = None,
+    oauth_fetcher: Fetcher | None = None,
 ) -> Gateway:
     """Wire everything for ``transport``.
 
@@ -185,6 +231,8 @@ def build_gateway(
             passes the sandbox's).
         fetcher: fetches URLs for sent files; by default one built from ``settings.files_config()``
             on first use (tests pass one that reaches a local server).
+        oauth_fetcher: fetches OAuth client metadata documents (``settings.oauth``); by default
+            ``web/oauthsetup.py``'s SSRF-safe one (tests pass one that reaches a local server).
     """
     ensure_data_dir(settings.data_dir)
     secret = server_secret_bytes(settings)
@@ -206,6 +254,7 @@ def build_gateway(
         # for a write (WAL): cheaper inline than the thread hop (bench/tenants.py).
         verifier = MCPGramTokenVerifier(vault, runner=run_inline)
 
+    oauth = _oauth(settings, vault, secret, verifier, policies.get, fetcher=oauth_fetcher)
     unlocked = UnlockedKeys(secret)
     links, attachments = (
         _attachments(settings, secret, vault, pool, policies) if transport == "http" else (None, None)
@@ -225,13 +274,17 @@ def build_gateway(
         # thread hop alone cost 0.7-1 ms of CPU per call (bench/tenants.py).
         keys = unlocked.get(access.client_id, access.token)
         if keys is None:
-            keys = vault.unlock(access.client_id, token_secret_bytes(access.token))
+            keys = _unlock(vault, oauth, access.client_id, access.token)
             unlocked.put(access.token, keys)
         return keys
 
     # version: serverInfo.version would otherwise report FastMCP's own version, not mcpgram's.
     mcp: FastMCP[Any] = MCPGramServer(
-        "mcpgram", instructions=INSTRUCTIONS, version=__version__, auth=verifier, mask_error_details=True
+        "mcpgram",
+        instructions=INSTRUCTIONS,
+        version=__version__,
+        auth=oauth.provider if oauth is not None else verifier,
+        mask_error_details=True,
     )
     cursor_key = hmac.new(secret, b"mcpgram/cursor/v1", hashlib.sha256).digest()
     journal = _journal(settings, secret)
@@ -254,6 +307,8 @@ def build_gateway(
         approver=approver,
     )
     register_tools(mcp, context)
+    if oauth is not None:
+        oauth.add_consent(mcp)
     if transport == "http":
         _add_bridge(mcp, context, requires_auth=verifier is not None)
 
@@ -280,6 +335,7 @@ def build_gateway(
         journal=journal,
         attachments=attachments,
         approver=approver,
+        oauth=oauth,
         telegram=telegram,
     )
 
@@ -404,7 +460,7 @@ def http_app(gateway: Gateway, *, behind_front: bool = False) -> Any:
         cors_origins=settings.cors_origins,
         operator_token=settings.operator_token,
         pool_stats=gateway.pool.stats,
-        verifier=gateway.verifier,
+        verifier=gateway.oauth.provider if gateway.oauth is not None else gateway.verifier,
         behind_front=behind_front,
         attachments=gateway.attachments,
     )
@@ -424,6 +480,8 @@ def setup_routes(gateway: Gateway) -> list[Any]:
     service = SetupService(gateway.vault, gateway.telegram, store, signup=settings.signup)
     secure = serves_https(settings.http_config())
     public = str(settings.public_url or "").rstrip("/")
+    if gateway.oauth is not None:
+        gateway.oauth.use_setup_sessions(store, gateway.vault, secure=secure)
     return SetupPages(service, secure=secure, base_url=public).routes()
 
 

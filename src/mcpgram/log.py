@@ -89,6 +89,8 @@ _PHONE_VALUE_RE = re.compile(
 )
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"mcpg_[A-Za-z0-9_-]{20,}"), REDACTED),
+    # OAuth codes, access and refresh tokens (web/oauth.py): mcpc_, mcpa_<tag>., mcpr_ + random.
+    (re.compile(r"mcp[car]_[A-Za-z0-9_.-]{20,}"), REDACTED),
     (re.compile(r"(?i)(?<![\w-])Bearer\s+[^\s,;'\"]+"), "Bearer " + REDACTED),
     (re.compile(r"/url_auth/[^/\s?#'\"]+"), "/url_auth/" + REDACTED),
     # Telethon StringSession: "1" + url-safe base64 of the DC, address and 256-byte auth key.

@@ -240,6 +240,16 @@ class Settings(FileSettings, GuardSettings):
     log_level: LogLevel = Field("INFO", description="Log level for mcpgram's loggers.")
     log_json: bool = Field(False, description="Log one JSON object per line instead of text.")
 
+    # OAuth 2.1 for MCP clients (web/oauth.py); needs public_url (the issuer and the resource).
+    oauth: bool = Field(False, description="Serve OAuth 2.1 (authorization server) beside mcpg_ tokens.")
+    oauth_dynamic_registration: bool = Field(
+        False, description="Let OAuth clients register themselves (RFC 7591) at /register."
+    )
+    oauth_access_token_seconds: int = Field(3600, ge=60, le=86400, description="OAuth access token lifetime.")
+    oauth_refresh_token_days: int = Field(
+        30, ge=1, le=365, description="OAuth refresh token lifetime (days)."
+    )
+
     _dc: DcAddress | None = PrivateAttr(None)
     _proxy: ProxyConfig | None = PrivateAttr(None)
     _rsa_key_pem: str | None = PrivateAttr(None)
@@ -373,6 +383,8 @@ class Settings(FileSettings, GuardSettings):
             path: Path | None = getattr(self, name)
             if path is not None and not (path.is_file() and os.access(path, os.R_OK)):
                 raise _setting_error(name, "the file does not exist or cannot be read")
+        if self.oauth and (self.public_url is None or self.no_auth):
+            raise _setting_error("oauth", "needs public_url (the OAuth issuer and resource) and bearer auth")
         if self.workers > 1 and self.no_auth:
             raise _setting_error("workers", "serving without auth has one tenant: use one worker")
         if self.no_auth and not is_loopback_host(self.host):

@@ -94,8 +94,8 @@ def test_an_unversioned_vault_is_migrated_without_changing_its_data(tmp_path: Pa
     before = _contents(path)
     SQLiteVault(path).close()
     after = _contents(path)
-    assert before[0] == 0 and after[0] == schema.SCHEMA_VERSION == 3
-    added = ("policies", "approvals")
+    assert before[0] == 0 and after[0] == schema.SCHEMA_VERSION == 4
+    added = ("policies", "approvals", "oauth_")
     assert [row for row in after[1] if not any(name in row[1] for name in added)] == before[1]
     assert {name for _, name, _ in after[1]} - {name for _, name, _ in before[1]} == {
         "policies",
@@ -103,6 +103,13 @@ def test_an_unversioned_vault_is_migrated_without_changing_its_data(tmp_path: Pa
         "approvals",
         "sqlite_autoindex_approvals_1",
         "approvals_by_binding",
+        "oauth_clients",
+        "sqlite_autoindex_oauth_clients_1",
+        "oauth_requests",
+        "sqlite_autoindex_oauth_requests_1",
+        "oauth_grants",
+        "sqlite_autoindex_oauth_grants_1",
+        "oauth_grants_family",
     }
     assert after[2] == before[2]
 

@@ -60,6 +60,17 @@ def test_worker_index_is_stable_and_spreads_tokens() -> None:
     assert {worker_index(t, 1) for t in tokens[:50]} == {0}
 
 
+def test_oauth_access_tokens_of_one_tenant_share_a_worker() -> None:
+    """``mcpa_<tag>.<random>``: every access token with one tenant tag (refreshes too) goes to one
+    worker; tags spread; a token not shaped like one is hashed whole."""
+    for tag in (f"{i:016x}" for i in range(40)):
+        assert len({worker_index(f"mcpa_{tag}.{i:043d}", 4) for i in range(30)}) == 1
+    spread = Counter(worker_index(f"mcpa_{i:016x}.same", 4) for i in range(4000))
+    assert set(spread) == {0, 1, 2, 3} and min(spread.values()) > 850
+    untagged = {worker_index(f"mcpa_short.{i}", 4) for i in range(200)}
+    assert len(untagged) == 4
+
+
 def _request(**overrides: Any) -> FrontRequest:
     fields: dict[str, Any] = {
         "method": b"POST",

@@ -64,6 +64,35 @@ MIGRATIONS: Migrations = (
 )""",
         "CREATE INDEX IF NOT EXISTS approvals_by_binding ON approvals (tenant_id, binding, closed)",
     ),
+    # 4: OAuth 2.1 (``vault/oauthstore.py``): clients, pending consents, codes and tokens. Every
+    # grant row keeps the tenant's data key wrapped under a key derived from its own secret (the
+    # code or token), which is stored only as a keyed digest.
+    (
+        """CREATE TABLE IF NOT EXISTS oauth_clients (
+    client_id TEXT PRIMARY KEY,
+    metadata TEXT NOT NULL,
+    source TEXT NOT NULL CHECK (source IN ('cimd', 'dcr')),
+    fetched INTEGER NOT NULL
+)""",
+        """CREATE TABLE IF NOT EXISTS oauth_requests (
+    request_id TEXT PRIMARY KEY,
+    client_id TEXT NOT NULL,
+    params TEXT NOT NULL,
+    expires INTEGER NOT NULL
+)""",
+        """CREATE TABLE IF NOT EXISTS oauth_grants (
+    digest BLOB PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('code', 'access', 'refresh')),
+    family TEXT NOT NULL,
+    tenant_id TEXT NOT NULL REFERENCES tenants(tenant_id) ON DELETE CASCADE,
+    client_id TEXT NOT NULL,
+    params TEXT NOT NULL,
+    expires INTEGER NOT NULL,
+    used INTEGER NOT NULL DEFAULT 0,
+    wrapped_key BLOB NOT NULL
+)""",
+        "CREATE INDEX IF NOT EXISTS oauth_grants_family ON oauth_grants (family)",
+    ),
 )
 
 #: The version this code reads and writes.

@@ -130,6 +130,8 @@ class SQLiteVault:
                 (tenant_id,),
             )
             self._db.execute("DELETE FROM secrets WHERE tenant_id = ?", (tenant_id,))
+            # OAuth grants hold wrapped copies of the data key (vault/oauthstore.py): shredded too.
+            self._db.execute("DELETE FROM oauth_grants WHERE tenant_id = ?", (tenant_id,))
             self._db.execute("COMMIT")
 
     def set_status(self, tenant_id: str, status: TenantStatus) -> None:

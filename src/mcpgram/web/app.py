@@ -41,8 +41,9 @@ from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit
 
 from fastmcp import FastMCP
-from fastmcp.server.auth import TokenVerifier
+from fastmcp.server.auth import AuthProvider
 from fastmcp.server.http import HostOriginGuardMiddleware
+from mcp.server.auth.routes import build_resource_metadata_url
 from pydantic import SecretStr
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -180,7 +181,7 @@ def host_origin_options(http_config: HttpOptions, cors_origins: Sequence[str] = 
     return HostOriginOptions(allowed_hosts=hosts, allowed_origins=origins)
 
 
-def _check_auth_config(mcp: FastMCP[Any], http_config: HttpOptions, verifier: TokenVerifier | None) -> None:
+def _check_auth_config(mcp: FastMCP[Any], http_config: HttpOptions, verifier: AuthProvider | None) -> None:
     if http_config.no_auth:
         if not is_loopback_host(http_config.host):
             raise ConfigError("no_auth is allowed only on a loopback host (127.0.0.1, ::1 or localhost)")
@@ -193,13 +194,21 @@ def _check_auth_config(mcp: FastMCP[Any], http_config: HttpOptions, verifier: To
         raise ConfigError("the FastMCP server was built with a different verifier than the one given")
 
 
+def _resource_metadata(mcp: FastMCP[Any]) -> str | None:
+    """The RFC 9728 metadata URL a 401 names when the server is an OAuth resource server."""
+    auth = mcp.auth
+    if auth is None or getattr(auth, "_resource_url", None) is None:
+        return None
+    return str(build_resource_metadata_url(auth._resource_url))  # type: ignore[arg-type]
+
+
 def build_http_app(
     mcp: FastMCP[Any],
     *,
     http_config: HttpOptions,
     operator_token: SecretStr | str | None = None,
     pool_stats: PoolStatsSource | None = None,
-    verifier: TokenVerifier | None = None,
+    verifier: AuthProvider | None = None,
     cors_origins: Sequence[str] = (),
     mcp_path: str = MCP_PATH,
     clock: Clock = time.monotonic,
@@ -299,7 +308,7 @@ def build_http_app(
     if attachments is not None:
         routes.append(Mount(ATTACHMENTS_PREFIX, app=attachments))
     # Every 401 from FastMCP's bearer authentication in mcpgram's shape, with its hint.
-    routes.append(Mount("/", app=UnauthorizedMiddleware(inner)))
+    routes.append(Mount("/", app=UnauthorizedMiddleware(inner, resource_metadata=_resource_metadata(mcp))))
     return Starlette(
         routes=routes,
         middleware=middleware,

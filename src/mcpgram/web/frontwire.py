@@ -17,7 +17,7 @@ from ..signing import peek_route
 from .edge import Refusal, error_response
 from .hostguard import parse_authority, target_authority
 from .security import ATTACHMENTS_PREFIX, FRONT_PEER_HEADER
-from .tokensource import presented_token, scope_path
+from .tokensource import OAUTH_ACCESS_PREFIX, oauth_route_tag, presented_token, scope_path
 
 __all__ = [
     "HOP_BY_HOP",
@@ -29,6 +29,7 @@ __all__ = [
     "relayed_headers",
     "request_worker",
     "route_hash",
+    "routing_key",
     "route_key",
     "worker_index",
 ]
@@ -80,16 +81,26 @@ def route_key(target: bytes, headers: Sequence[tuple[bytes, bytes]]) -> str | No
     return presented_token(scope_path(target), headers)
 
 
+def routing_key(token: str) -> str:
+    """What a token is routed by: itself, or for an OAuth access token its tenant's tag (so a
+    refreshed token, and the attachment links it mints, stay on the tenant's worker)."""
+    tag = oauth_route_tag(token)
+    return token if tag is None else OAUTH_ACCESS_PREFIX + tag
+
+
 def route_hash(key: str) -> int:
     """The 64-bit hash of a token that picks its worker; attachment links carry it (``signing.py``)."""
     return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big")
 
 
 def worker_index(key: str | None, workers: int) -> int:
-    """The worker that serves ``key``: the same one for the same token, for the process's lifetime."""
+    """The worker that serves ``key``: the same one for the same token, for the process's lifetime.
+
+    An OAuth access token is routed by its tenant's tag, so a refreshed token stays on its worker.
+    """
     if key is None or workers == 1:
         return 0
-    return route_hash(key) % workers
+    return route_hash(routing_key(key)) % workers
 
 
 def request_worker(target: bytes, headers: Sequence[tuple[bytes, bytes]], workers: int) -> int:

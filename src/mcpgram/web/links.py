@@ -20,7 +20,8 @@ from fastmcp.server.dependencies import get_access_token, get_http_request
 from ..errors import NotAuthenticated
 from ..signing import Capability, Keyring, mint
 from ..vault.vault import TenantKeys, Vault
-from .frontwire import route_hash
+from .frontwire import route_hash, routing_key
+from .tokensource import oauth_route_tag
 from .security import ATTACHMENTS_PREFIX
 
 __all__ = ["AttachmentLinks"]
@@ -57,7 +58,14 @@ class AttachmentLinks:
         Raises:
             NotAuthenticated: the token is no longer valid (rotated or revoked meanwhile).
         """
-        if token is not None:
+        if token is not None and oauth_route_tag(token) is not None:
+            # An OAuth access token (the verifier accepted it on this request): the link is bound to
+            # the tenant's current generation and routed by the tenant's tag, as the token is.
+            found = self.vault.get_tenant(keys.tenant_id)
+            if found is None or found.token_fingerprint is None:
+                raise NotAuthenticated("the tenant is no longer active")
+            version, route = found.key_version, route_hash(routing_key(token))
+        elif token is not None:
             record = self.vault.authenticate(token)
             if record.tenant_id != keys.tenant_id:
                 raise NotAuthenticated("the token does not belong to this tenant")

@@ -25,7 +25,19 @@ import httptools
 
 from .security import URL_AUTH_PREFIX
 
-__all__ = ["header_token", "presented_token", "scope_path", "url_auth_token"]
+__all__ = [
+    "OAUTH_ACCESS_PREFIX",
+    "header_token",
+    "oauth_route_tag",
+    "presented_token",
+    "scope_path",
+    "url_auth_token",
+]
+
+#: OAuth access tokens (``web/oauth.py``) are ``mcpa_<16 hex routing tag>.<random>``; the tag is
+#: one per tenant, so every access token of a tenant goes to the same worker.
+OAUTH_ACCESS_PREFIX = "mcpa_"
+_TAG_LEN = 16
 
 _BEARER = "bearer "
 
@@ -62,3 +74,11 @@ def presented_token(path: str | None, headers: Iterable[tuple[bytes, bytes]]) ->
     if token is not None:
         return token or None
     return header_token(headers) or None
+
+
+def oauth_route_tag(token: str) -> str | None:
+    """The routing tag of an OAuth access token, or None if ``token`` is not shaped like one."""
+    if not token.startswith(OAUTH_ACCESS_PREFIX):
+        return None
+    tag, dot, _ = token[len(OAUTH_ACCESS_PREFIX) :].partition(".")
+    return tag if dot and len(tag) == _TAG_LEN else None
