@@ -21,7 +21,7 @@ names. This module holds no state.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -56,6 +56,9 @@ class Action:
     #: What a write carries (text, file bytes or a temporary file of ours, media handles), for the
     #: audit journal's keyed digest only: never shown, logged or compared.
     content: tuple[str | bytes | Path, ...] = field(default=(), repr=False, compare=False)
+    #: Set when a file in ``content`` is still arriving while the call runs (a URL fetched as it
+    #: uploads): says whether it is complete, so the digest is taken once the call has ended.
+    content_complete: Callable[[], bool] | None = field(default=None, repr=False, compare=False)
 
 
 def raw_call(method: str, chats: tuple[ChatRef, ...], params: bytes = b"") -> Action:

@@ -91,7 +91,9 @@ def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
             inputs, fetched = await files.collect(ctx, items)
         except MCPGramError as exc:
             raise await ctx.refuse(act, exc) from None
-        act = replace(act, content=(text, *files.content_parts(inputs)))
+        act = replace(
+            act, content=(text, *files.content_parts(inputs)), content_complete=files.arrived(inputs)
+        )
         try:
             progress = files.progress_reporter()
             sent = await ctx.run(
