@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 from fastmcp.exceptions import ToolError
 
+from mcpgram.audit.entry import Entry
+from mcpgram.audit.reading import Filter, newest
 from mcpgram.fetch.fetcher import FetchLimits
 from mcpgram.sandbox.world import World
 
@@ -170,3 +172,25 @@ async def test_progress_is_reported_for_a_streamed_upload(demo: Demo, server: Lo
     )  # fmt: skip
     assert seen and seen[-1] == (len(body), len(body))
     assert [p for p, _ in seen] == sorted(p for p, _ in seen)
+
+
+def journal_entries(demo: Demo) -> list[Entry]:
+    assert demo.gateway.journal is not None
+    return newest(demo.gateway.journal.directory, Filter(), 1000)
+
+
+async def test_the_journal_digests_the_whole_streamed_file_or_nothing(
+    demo: Demo, server: LocalServer
+) -> None:
+    """The entry's content digest covers the text and every byte once sent; a cut body leaves none."""
+    assert demo.gateway.journal is not None
+    body = os.urandom(2 * MB)
+    server.routes["/j.bin"] = stepped(body, len(body), cut=MB, then=None)
+    await demo.call("send_message", chat="me", text="journaled", files=[{"url": server.url("/j.bin")}])
+    entry = journal_entries(demo)[-1]
+    assert entry.outcome == "ok" and entry.content == demo.gateway.journal.digest(["journaled", body])
+    server.routes["/cut.bin"] = stepped(body, len(body) + 1, cut=MB, then=None)
+    with pytest.raises(ToolError):
+        await demo.call("send_message", chat="me", text="cut", files=[{"url": server.url("/cut.bin")}])
+    entry = journal_entries(demo)[-1]
+    assert entry.outcome == "FETCH_FAILED" and entry.content is None
