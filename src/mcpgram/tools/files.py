@@ -190,9 +190,10 @@ async def collect(
         else:
             inputs.append(item.url)
     urls = [(index, value) for index, value in enumerate(inputs) if kinds[index] == "url"]
-    fetched: list[Fetched | Streaming] = []
+    if not urls:
+        return inputs, []
     fetcher = ctx.fetcher if ctx.fetcher is not None else _default_fetcher(ctx.files)
-    if len(items) == 1 and urls:
+    if len(items) == 1:
         streaming = await fetcher.stream(str(urls[0][1]))
         name = items[0].name or _url_name(streaming.final_url)
         if streaming.size is not None and streaming.size >= STREAM_FROM_BYTES:
@@ -203,11 +204,10 @@ async def collect(
             streaming.remove()
             raise
         return [FileBytes(streaming.path, name, streaming.content_type)], [streaming]
-    if urls:
-        fetched = list(await fetcher.fetch_all([str(url) for _, url in urls]))
-        for (index, _), got in zip(urls, fetched, strict=True):
-            name = items[index].name or _url_name(got.final_url)
-            inputs[index] = FileBytes(got.path, name, got.content_type)
+    fetched: list[Fetched | Streaming] = list(await fetcher.fetch_all([str(url) for _, url in urls]))
+    for (index, _), got in zip(urls, fetched, strict=True):
+        name = items[index].name or _url_name(got.final_url)
+        inputs[index] = FileBytes(got.path, name, got.content_type)
     return inputs, fetched
 
 
