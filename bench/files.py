@@ -8,7 +8,8 @@ to the same account. For each size (``--sizes``, MB) the same random bytes go, i
 ``--runs`` times each way:
 
 - ``gateway``: ``send_message(chat="me", files=[{"url": ...}])``, which fetches the URL SSRF-safe to a
-  temporary file and uploads that with Telethon, as a document;
+  temporary file and uploads it as a document, part by part while it arrives (the server declares
+  its length: ``telegram/partupload.py``);
 - ``raw``: ``client.send_file("me", the same bytes, force_document=True)``;
 - ``fetch_only``: the gateway's fetcher alone, downloading the URL to a file: the part of the
   gateway's time that raw Telethon does not have (its bytes are already in memory).

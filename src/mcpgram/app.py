@@ -53,9 +53,9 @@ from .vault.vault import TenantKeys, Vault
 
 if TYPE_CHECKING:
     from .fetch.fetcher import Fetcher
+    from .policy.model import Policy
     from .web.attachments import AttachmentEndpoint
     from .web.links import AttachmentLinks
-    from .policy.model import Policy
     from .web.oauthsetup import OAuthWiring
     from .web.verifier import MCPGramTokenVerifier
 

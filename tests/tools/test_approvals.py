@@ -9,6 +9,7 @@ are what Telegram holds, not what a tool said.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -38,13 +39,21 @@ async def demo(tmp_path: Path) -> AsyncIterator[Demo]:
         yield served
 
 
-@pytest.fixture
-async def person(demo: Demo) -> AsyncIterator[TelegramClient]:
+@contextlib.asynccontextmanager
+async def person_client(demo: Demo) -> AsyncIterator[TelegramClient]:
     """The account's owner on another device: a second Telethon client logged in as the same user."""
     client = new_client(demo.sandbox)
     await login(client, demo.sandbox, demo.demo.phone)
-    yield client
-    await client.disconnect()  # type: ignore[func-returns-value]
+    try:
+        yield client
+    finally:
+        await client.disconnect()  # type: ignore[func-returns-value]
+
+
+@pytest.fixture
+async def person(demo: Demo) -> AsyncIterator[TelegramClient]:
+    async with person_client(demo) as client:
+        yield client
 
 
 def emma(demo: Demo) -> int:

@@ -38,6 +38,7 @@ from fastmcp.server.auth.ssrf import SSRFError, resolve_hostname
 from .. import __version__
 from ..errors import BlockedURL, FetchFailed, InvalidArgument, TooLarge
 from .policy import ANY_HOST, HostRules, IPAddress, ParsedTarget, check_url, is_public_address
+from .streaming import Streaming
 
 __all__ = ["AddressPolicy", "FetchLimits", "Fetched", "Fetcher", "Resolver", "public_only", "resolve_host"]
 
@@ -177,8 +178,24 @@ class Fetcher:
             raise
         return fetched
 
-    async def fetch(self, url: str) -> Fetched:
-        """Download ``url`` to a temporary file.
+    async def stream(self, url: str) -> Streaming:
+        """:meth:`fetch` as a task: returns once the headers are in, while the body still arrives
+        (see :mod:`.streaming`). The caller must :meth:`Streaming.remove` it.
+
+        Raises:
+            BlockedURL, FetchFailed, TooLarge: as :meth:`fetch`, for what happens before the body.
+        """
+        streaming = Streaming()
+        streaming.run(self.fetch(url, watch=streaming))
+        try:
+            await streaming.wait_started()
+        except BaseException:
+            streaming.remove()
+            raise
+        return streaming
+
+    async def fetch(self, url: str, *, watch: Streaming | None = None) -> Fetched:
+        """Download ``url`` to a temporary file (telling ``watch`` how it goes, if given).
 
         Raises:
             BlockedURL: the URL, a redirect, or an address a host resolves to is not allowed.
@@ -188,7 +205,7 @@ class Fetcher:
         target = check_url(url, allow_http=self.allow_http, hosts=self.hosts)
         try:
             async with asyncio.timeout(self.limits.total_timeout):
-                fetched = await self._follow(target)
+                fetched = await self._follow(target, watch)
         except (BlockedURL, FetchFailed, TooLarge) as exc:
             _log_refusal(target, exc)
             raise
@@ -204,7 +221,7 @@ class Fetcher:
         log.info("fetch.done", extra={"origin": target.origin, "size": fetched.size})
         return fetched
 
-    async def _follow(self, target: ParsedTarget) -> Fetched:
+    async def _follow(self, target: ParsedTarget, watch: Streaming | None) -> Fetched:
         for _hop in range(self.limits.max_redirects + 1):
             addresses = await self._addresses(target)
             async with AsyncExitStack() as stack:
@@ -214,7 +231,7 @@ class Fetcher:
                         raise FetchFailed(
                             f"the server answered HTTP {response.status_code}", hint="check the URL"
                         )
-                    return await self._save(target, response)
+                    return await self._save(target, response, watch)
                 location = response.headers.get("location")
                 if not location:
                     raise FetchFailed("the server redirected without saying where")
@@ -288,7 +305,9 @@ class Fetcher:
         assert last is not None  # addresses is never empty
         raise last
 
-    async def _save(self, target: ParsedTarget, response: httpx2.Response) -> Fetched:
+    async def _save(
+        self, target: ParsedTarget, response: httpx2.Response, watch: Streaming | None
+    ) -> Fetched:
         """Stream the body to a new temporary file, aborting as soon as it passes ``max_bytes``."""
         limit = self.limits.max_bytes
         message = f"the file at the URL is over the {limit / 1e6:.3g} MB limit"
@@ -302,7 +321,10 @@ class Fetcher:
         descriptor, name = tempfile.mkstemp(prefix="mcpgram-fetch-", dir=self.directory)
         path = Path(name)
         size = 0
+        content_type = _media_type(response.headers.get("content-type"))
         try:
+            if watch is not None:
+                watch.started(path, int(declared) if declared.isdigit() else None, content_type, target.url)
             with os.fdopen(descriptor, "wb") as out:
                 # h11 stops at a declared Content-Length, so a lying one cannot push more through;
                 # without one (chunked or close-delimited) this count is the only limit.
@@ -313,10 +335,13 @@ class Fetcher:
                     # A blocking write of one chunk (at most 64 KiB) to local disk: shorter than a
                     # thread hop would be.
                     out.write(chunk)
+                    if watch is not None:
+                        out.flush()  # readable by the uploader before it is told
+                        watch.wrote(size)
         except BaseException:
             _discard(path)
             raise
-        return Fetched(path, size, _media_type(response.headers.get("content-type")), target.url)
+        return Fetched(path, size, content_type, target.url)
 
 
 def _discard(path: Path) -> None:

@@ -23,7 +23,7 @@ names. This module holds no state.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -63,6 +63,12 @@ class Action:
     revoke: bool | None = None
     #: The call's other facts an approval is bound to and shows (message ids, reply target...).
     details: tuple[object, ...] = field(default=(), repr=False, compare=False)
+    #: Set when a file in ``content`` is still arriving while the call runs (a URL fetched as it
+    #: uploads): says whether it is complete, so the digest is taken once the call has ended.
+    content_complete: Callable[[], bool] | None = field(default=None, repr=False, compare=False)
+    #: With :attr:`content_complete`: waits until that file has fully arrived (FETCH_FAILED if it
+    #: ends short). An approval binds the whole content, so asking for one waits for it first.
+    content_ready: Callable[[], Awaitable[object]] | None = field(default=None, repr=False, compare=False)
 
 
 class ApprovalNeeded(Exception):  # a signal to the caller, not an error

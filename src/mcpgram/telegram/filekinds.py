@@ -19,12 +19,13 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 from ..errors import InvalidArgument
 
 __all__ = [
     "MAGIC_BYTES",
+    "Arriving",
     "FileBytes",
     "FileInput",
     "FileKind",
@@ -51,11 +52,25 @@ Progress = Callable[[int, int], Awaitable[None]]
 """``(bytes sent, bytes in all) -> None``, awaited as an upload advances."""
 
 
+class Arriving(Protocol):
+    """A file still being written (a URL's body, ``fetch/streaming.py``): its final ``size`` is the
+    declared one, its bytes become readable from ``path`` in order, and :meth:`complete` confirms
+    (or refuses) the final count once the writer is done."""
+
+    path: Path
+    size: int | None
+
+    async def wait_for(self, count: int) -> None: ...
+
+    async def complete(self) -> int: ...
+
+
 @dataclass(frozen=True)
 class FileBytes:
-    """A file to upload: its bytes (or the temporary file holding them), name and declared type."""
+    """A file to upload: its bytes (or the temporary file holding them, or one still arriving),
+    name and declared type."""
 
-    data: bytes | Path
+    data: bytes | Path | Arriving
     name: str
     declared: str | None = None
 

@@ -28,6 +28,7 @@ from ..errors import InvalidArgument, MessageNotFound, TelegramError
 from .chats import resolve_chat
 from .filekinds import (
     MAGIC_BYTES,
+    Arriving,
     FileBytes,
     FileInput,
     FileKind,
@@ -38,6 +39,7 @@ from .filekinds import (
     safe_name,
 )
 from .local_files import LocalFile, read_local_file
+from .partupload import upload_arriving
 from .refs import parse_ref
 from .sending import (
     MAY_HAVE_SENT,
@@ -67,6 +69,19 @@ def _head_and_size(data: bytes | Path) -> tuple[bytes, int]:
         return handle.read(MAGIC_BYTES), os.fstat(handle.fileno()).st_size
 
 
+async def _head_and_declared(data: bytes | Path | Arriving) -> tuple[bytes, int]:
+    """The head and size; a file still arriving gives its declared size once its head is on disk."""
+    if isinstance(data, bytes | Path):
+        return _head_and_size(data)
+    size = data.size or 0
+    await data.wait_for(min(MAGIC_BYTES, size))  # noqa: ASYNC240 - not a Path here
+    return _head_and_size(data.path)[0], size
+
+
+def _size(data: bytes | Path | Arriving) -> int:
+    return _head_and_size(data)[1] if isinstance(data, bytes | Path) else data.size or 0
+
+
 async def _prepared(item: FileInput) -> tuple[FileBytes, FileKind] | MediaRef:
     if isinstance(item, MediaRef):
         return item
@@ -78,7 +93,7 @@ async def _prepared(item: FileInput) -> tuple[FileBytes, FileKind] | MediaRef:
 
         local = await anyio.to_thread.run_sync(read)
         item = FileBytes(local.data, local.name)
-    head, size = _head_and_size(item.data)
+    head, size = await _head_and_declared(item.data)
     if not size:
         raise InvalidArgument("a file is empty", code="FILE_INVALID", hint="send a file with content")
     name = safe_name(item.name)
@@ -159,7 +174,7 @@ async def send_files(
             code="ALBUM_MIXED",
             hint="send the photos and the other files in separate calls",
         )
-    total = sum(_head_and_size(p[0].data)[1] for p in prepared if not isinstance(p, MediaRef))
+    total = sum(_size(p[0].data) for p in prepared if not isinstance(p, MediaRef))
     media: list[Any] = []
     done = 0
     for index, item in enumerate(prepared):
@@ -172,9 +187,12 @@ async def send_files(
             if progress is not None:
                 await progress(base + int(sent), total)
 
-        data = source.data if isinstance(source.data, bytes) else str(source.data)
-        uploaded = await client.upload_file(data, file_name=kind.name, progress_callback=report)
-        done += _head_and_size(source.data)[1]
+        if isinstance(source.data, bytes | Path):
+            data = source.data if isinstance(source.data, bytes) else str(source.data)
+            uploaded = await client.upload_file(data, file_name=kind.name, progress_callback=report)
+        else:  # still arriving: parts go up as they land, and the final size is confirmed first
+            uploaded = await upload_arriving(client, source.data, kind.name, report)
+        done += _size(source.data)
         media.append(_uploaded_media(uploaded, kind))
     if len(media) == 1:
         return await send_prepared(

@@ -138,6 +138,8 @@ class Approver:
             ref = refs[0]
             chat_id, title = await tenant_client.run(lambda c: telegram.approvals.describe_chat(c, ref))
         tool = CURRENT_TOOL.get() or "+".join(action.verbs)
+        if action.content_ready is not None:  # a file still arriving: bind its whole bytes
+            await action.content_ready()
         binding = await asyncio.to_thread(
             binding_of,
             tenant=tenant,

@@ -162,15 +162,20 @@ class ToolContext:
         """
         if self.journal is None or not journaled(action):
             return await self._call(action, None, fn, *args, **kwargs)
-        note = JournalNote(action, await journal_digest(self.journal, action))
+        complete = action.content_complete  # a file still arriving: digested once the call ends
+        note = JournalNote(action, None if complete else await journal_digest(self.journal, action))
         try:
             result = await self._call(action, note, fn, *args, **kwargs)
+            if complete is not None and complete():
+                note.content = await journal_digest(self.journal, action)
             note.outcome = "ok"
             return result
         except asyncio.CancelledError:
             note.outcome = "CANCELLED"
             raise
         finally:
+            if complete is not None and note.content is None and complete():
+                note.content = self.journal.digest(action.content)  # a failure after the file was in
             note.write(self.journal)
 
     async def _call(

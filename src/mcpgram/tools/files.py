@@ -20,7 +20,7 @@ import contextlib
 import functools
 import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import unquote, urlsplit
@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 from .. import telegram
 from ..configs import FilesConfig
 from ..errors import InvalidArgument, NotAllowed, TooLarge
+from ..fetch.streaming import Streaming
 from ..telegram.filekinds import FileBytes, FileInput, LocalPath, MediaRef, Progress
 from .context import ToolContext
 from .handles import HANDLE_CHARS, decode_handle, handle_key
@@ -44,6 +45,8 @@ if TYPE_CHECKING:
 
 #: Uploads from this size on report progress (to clients that asked for it).
 PROGRESS_FROM_BYTES = 1024 * 1024
+#: A lone URL file whose server declares at least this many bytes is uploaded while it downloads.
+STREAM_FROM_BYTES = 1024 * 1024
 _ROOTS_TIMEOUT = 5.0
 _DATA_URI = re.compile(r"^data:([\w.+-]+/[\w.+-]+)?(?:;[\w-]+=[^;,]*)*;base64,", re.I)
 _HINT_HTTP = "over HTTP send files by https URL, as base64 bytes (with name), or by media handle"
@@ -149,11 +152,15 @@ async def _client_roots() -> list[str]:
     return found
 
 
-async def collect(ctx: ToolContext, items: Sequence[FileItem]) -> tuple[list[FileInput | str], list[Fetched]]:
+async def collect(
+    ctx: ToolContext, items: Sequence[FileItem]
+) -> tuple[list[FileInput | str], list[Fetched | Streaming]]:
     """Check every file and gather its bytes; handles stay strings (they are read inside ``ctx.run``).
 
     Returns the inputs in order and the fetched temporary files, which the caller must remove.
-    Nothing is fetched until every item has passed its checks.
+    Nothing is fetched until every item has passed its checks. A message with one file, a URL whose
+    server declares a ``Content-Length`` of :data:`STREAM_FROM_BYTES` or more, gets that file still
+    arriving (``fetch/streaming.py``): the upload overlaps the download and checks the final size.
 
     Raises:
         InvalidArgument, NotAllowed, TooLarge, BlockedURL, FetchFailed: the first refusal.
@@ -183,13 +190,24 @@ async def collect(ctx: ToolContext, items: Sequence[FileItem]) -> tuple[list[Fil
         else:
             inputs.append(item.url)
     urls = [(index, value) for index, value in enumerate(inputs) if kinds[index] == "url"]
-    fetched: list[Fetched] = []
-    if urls:
-        fetcher = ctx.fetcher if ctx.fetcher is not None else _default_fetcher(ctx.files)
-        fetched = await fetcher.fetch_all([str(url) for _, url in urls])
-        for (index, _), got in zip(urls, fetched, strict=True):
-            name = items[index].name or _url_name(got.final_url)
-            inputs[index] = FileBytes(got.path, name, got.content_type)
+    if not urls:
+        return inputs, []
+    fetcher = ctx.fetcher if ctx.fetcher is not None else _default_fetcher(ctx.files)
+    if len(items) == 1:
+        streaming = await fetcher.stream(str(urls[0][1]))
+        name = items[0].name or _url_name(streaming.final_url)
+        if streaming.size is not None and streaming.size >= STREAM_FROM_BYTES:
+            return [FileBytes(streaming, name, streaming.content_type)], [streaming]
+        try:  # small or of unknown size: fetched whole first, as an album's files are
+            await streaming.finish()
+        except BaseException:
+            streaming.remove()
+            raise
+        return [FileBytes(streaming.path, name, streaming.content_type)], [streaming]
+    fetched: list[Fetched | Streaming] = list(await fetcher.fetch_all([str(url) for _, url in urls]))
+    for (index, _), got in zip(urls, fetched, strict=True):
+        name = items[index].name or _url_name(got.final_url)
+        inputs[index] = FileBytes(got.path, name, got.content_type)
     return inputs, fetched
 
 
@@ -201,17 +219,34 @@ def content_parts(inputs: Sequence[FileInput | str]) -> list[str | bytes | Path]
     parts: list[str | bytes | Path] = []
     for item in inputs:
         if isinstance(item, FileBytes):
-            parts.append(item.data)
+            parts.append(item.data if isinstance(item.data, bytes | Path) else item.data.path)
         elif isinstance(item, str):
             parts.append(item)
     return parts
+
+
+def arrived(inputs: Sequence[FileInput | str]) -> Callable[[], bool] | None:
+    """For a file still arriving: whether it has fully arrived (the journal digests it then)."""
+    for item in inputs:
+        if isinstance(item, FileBytes) and isinstance(item.data, Streaming):
+            streaming = item.data
+            return lambda: streaming.complete_now
+    return None
+
+
+def ready(inputs: Sequence[FileInput | str]) -> Callable[[], Awaitable[object]] | None:
+    """For a file still arriving: waits until it has fully arrived (an approval binds its bytes)."""
+    for item in inputs:
+        if isinstance(item, FileBytes) and isinstance(item.data, Streaming):
+            return item.data.complete
+    return None
 
 
 def _url_name(url: str) -> str:
     return unquote(urlsplit(url).path.rsplit("/", 1)[-1]) or "file"
 
 
-def remove_all(fetched: Sequence[Fetched]) -> None:
+def remove_all(fetched: Sequence[Fetched | Streaming]) -> None:
     for item in fetched:
         with contextlib.suppress(OSError):
             item.remove()

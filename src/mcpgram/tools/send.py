@@ -105,7 +105,13 @@ def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
         except MCPGramError as exc:
             raise await ctx.refuse(act, exc) from None
         details = (*_send_details(**options), *(f"file {getattr(i, 'name', '') or i}" for i in inputs))
-        act = replace(act, content=(text, *files.content_parts(inputs)), details=details)
+        act = replace(
+            act,
+            content=(text, *files.content_parts(inputs)),
+            details=details,
+            content_complete=files.arrived(inputs),
+            content_ready=files.ready(inputs),
+        )
         try:
             progress = files.progress_reporter()
             sent = await ctx.run(

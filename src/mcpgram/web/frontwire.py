@@ -29,8 +29,8 @@ __all__ = [
     "relayed_headers",
     "request_worker",
     "route_hash",
-    "routing_key",
     "route_key",
+    "routing_key",
     "worker_index",
 ]
 

@@ -21,8 +21,8 @@ from ..errors import NotAuthenticated
 from ..signing import Capability, Keyring, mint
 from ..vault.vault import TenantKeys, Vault
 from .frontwire import route_hash, routing_key
-from .tokensource import oauth_route_tag
 from .security import ATTACHMENTS_PREFIX
+from .tokensource import oauth_route_tag
 
 __all__ = ["AttachmentLinks"]
 
@@ -62,7 +62,7 @@ class AttachmentLinks:
             # An OAuth access token (the verifier accepted it on this request): the link is bound to
             # the tenant's current generation and routed by the tenant's tag, as the token is.
             found = self.vault.get_tenant(keys.tenant_id)
-            if found is None or found.token_fingerprint is None:
+            if found is None or found.status == "revoked":
                 raise NotAuthenticated("the tenant is no longer active")
             version, route = found.key_version, route_hash(routing_key(token))
         elif token is not None:
