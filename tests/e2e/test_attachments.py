@@ -354,3 +354,40 @@ async def test_a_client_that_leaves_stops_the_telegram_reads(setup: Setup) -> No
         await asyncio.sleep(0.5)
         assert getfile_calls(setup.sandbox) - before == read  # stopped, not still going
     assert read < 48  # 24 MiB is 48 windows of 512 KiB: far from all of them were read
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+async def test_a_100_mb_file_uploaded_by_telethon_comes_back_through_a_link_byte_identical(
+    setup: Setup, tmp_path: Path
+) -> None:
+    """Issue 11: 100 MB sent to the sandbox by a real Telethon upload (saveBigFilePart) and read back
+    through the gateway's signed link, streamed: the same bytes (sha256), and a range at its end."""
+    import hashlib
+
+    from ..sandbox.conftest import login, new_client
+
+    data = os.urandom(100 * 1024 * 1024)
+    source = tmp_path / "big.bin"
+    source.write_bytes(data)
+    uploader = new_client(setup.sandbox)
+    try:
+        await login(uploader, setup.sandbox, ALICE)
+        sent = await uploader.send_file("bob_e2e", source, force_document=True)
+    finally:
+        await uploader.disconnect()  # type: ignore[func-returns-value]
+    media = sent.media.document
+    ref = (setup.people.bob, sent.id, media.id)
+    async with running(setup) as (base, gateway), httpx.AsyncClient(timeout=120) as http:
+        keys = gateway.vault.unlock_with_token(setup.alice)
+        url = links(gateway).url(keys, setup.alice, ref, "full", origin=base)
+        digest, total = hashlib.sha256(), 0
+        async with http.stream("GET", url) as response:
+            assert response.status_code == 200
+            assert response.headers["content-length"] == str(len(data))
+            async for chunk in response.aiter_bytes():
+                digest.update(chunk)
+                total += len(chunk)
+        tail = await http.get(url, headers={"Range": "bytes=-70000"})
+    assert total == len(data) and digest.digest() == hashlib.sha256(data).digest()
+    assert tail.status_code == 206 and tail.content == data[-70000:]
