@@ -145,6 +145,39 @@ async def test_denylisted_methods_never_reach_telegram(
     assert sandbox.rpc_counts[method] == 0
 
 
+def every_denied_method() -> list[str]:
+    """Every method of the denylist, the whole payments namespace included, as the schema names them."""
+    from mcpgram.policy.rawmethods import DENIED, denied_reason
+    from mcpgram.telegram.rawtl import _registry
+
+    names = sorted(name for name in _registry()[0] if denied_reason(name) is not None)
+    assert set(DENIED) <= set(names) and any(name.startswith("payments.") for name in names)
+    return names
+
+
+async def test_no_denylisted_method_reaches_telegram_whatever_its_params(
+    server: Running, sandbox: SandboxServer
+) -> None:
+    """Every denylisted method (payments.* too), even with raw_write allowed and no parameters, is
+    refused by its name over the bridge, and the sandbox receives none of them: `rpc_received` counts
+    every RPC that arrives, so this holds for methods the sandbox does not implement as well."""
+    await policy_set(server, server.alice, "--verb", "raw_write=allow")
+    sandbox.rpc_received.clear()
+    names = every_denied_method()
+    for name in names:
+        refused = await post(server, "/v1/mtproto", name, {}, server.alice)
+        assert refused.status_code == 403 and "raw.denylist" in refused.json()["message"], (
+            name,
+            refused.text,
+        )
+    assert "raw.denylist" in await tool_refusal(server, server.alice, names[0], {})
+    assert not any(sandbox.rpc_received[name] for name in names)
+    # The counter is live, for methods the sandbox does not implement too: this one arrives once.
+    assert sandbox.rpc_received["langpack.getLanguages"] == 0
+    await post(server, "/v1/mtproto", "langpack.getLanguages", {"lang_pack": "tdesktop"}, server.alice)
+    assert sandbox.rpc_received["langpack.getLanguages"] == 1
+
+
 async def test_a_lifted_method_reaches_telegram_for_that_tenant_only(
     server: Running, sandbox: SandboxServer, people: People
 ) -> None:

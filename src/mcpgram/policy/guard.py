@@ -136,7 +136,7 @@ def cannot_ask(reasons: tuple[str, ...]) -> PolicyRefused:
     )
 
 
-def _check_raw(policy: Policy, method: str, action: Action) -> None:
+def _check_raw_name(policy: Policy, method: str) -> None:
     never = never_reason(method)
     if never is not None:
         raise PolicyRefused(
@@ -151,6 +151,10 @@ def _check_raw(policy: Policy, method: str, action: Action) -> None:
             rule="raw.denylist",
             hint="only the operator can lift it, per tenant: `mcpgram policy set <tenant> --lift METHOD`",
         )
+
+
+def _check_raw(policy: Policy, method: str, action: Action) -> None:
+    _check_raw_name(policy, method)
     if action.verbs == ("raw_read",):
         scope, narrowed = "read", not policy.read.everything
     else:
@@ -162,6 +166,15 @@ def _check_raw(policy: Policy, method: str, action: Action) -> None:
             rule=scope,
             hint=CHANGED_BY,
         )
+
+
+def check_raw_method(policy: Policy, method: str) -> None:
+    """A raw method's own rules, before its parameters are read: never available, denylisted (and
+    not lifted), or its verb denied. So a refused method is refused as such, whatever it was sent."""
+    _check_raw_name(policy, method)
+    verb = verb_of(method)
+    if policy.rule(verb) == "deny":
+        raise _deny(verb)
 
 
 def check_verbs(policy: Policy, action: Action) -> None:
@@ -250,6 +263,7 @@ __all__ = [
     "Action",
     "ApprovalNeeded",
     "cannot_ask",
+    "check_raw_method",
     "check_verbs",
     "enforce",
     "is_listed",

@@ -25,7 +25,7 @@ from telethon.tl.core import GzipPacked, MessageContainer
 
 from .crypto import decrypt_from_client, encrypt_from_server
 from .handshake import Handshake, HandshakeError
-from .router import Ctx, RpcError, call_route
+from .router import Ctx, RpcError, call_route, method_name
 from .session import MsgIds, Session
 from .transport import ByteSource, Codec, TransportError, detect_codec
 
@@ -302,6 +302,7 @@ class Connection:
             elif isinstance(request, functions.InvokeWithoutUpdatesRequest):
                 self.session.no_updates = True
             request = request.query
+        self.server.rpc_received[method_name(request)] += 1
         route = self.server.routes.get(request.CONSTRUCTOR_ID)
         ctx = Ctx(self.server, self.auth, self.session.session_id, msg_id, layer)
         delay = self.server.faults.delay_for(request, self.auth.user_id)

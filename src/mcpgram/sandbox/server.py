@@ -86,6 +86,9 @@ class SandboxServer:
         #: this is what a client's calls cost Telegram. Calls answered by an injected fault or for
         #: an unknown method never reach a handler and are not counted. Tests may clear it.
         self.rpc_counts: Counter[str] = Counter()
+        #: Every RPC that arrived, by TL method name, whether a handler, a fault or the unknown-method
+        #: answer took it: "never reached Telegram" for methods the sandbox does not implement.
+        self.rpc_received: Counter[str] = Counter()
         #: With a secret, a second port (``proxy_port``) acts as an MTProto proxy in front of this
         #: server (``mtproxy.py``): plain, ``dd`` or fake-TLS ``ee``, as the secret says.
         self.proxy = ProxyEndpoint(proxy_secret, {dc_id}) if proxy_secret is not None else None

@@ -219,6 +219,12 @@ def _canonical(name: str, *, strip_request: bool = False) -> str:
     return f"{namespace}.{short}" if namespace else short
 
 
+def canonical_method(name: str) -> str:
+    """The schema's name of a TL method (``messages.GetHistory`` -> ``messages.getHistory``);
+    INVALID_ARGUMENT if the schema has none."""
+    return _registry()[2][method_class(name)]
+
+
 def method_class(name: str) -> type:
     """The Telethon request class of a TL method name; INVALID_ARGUMENT if the schema has none."""
     functions_by_name = _registry()[0]

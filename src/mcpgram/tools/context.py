@@ -266,10 +266,13 @@ class ToolContext:
     async def policy(self) -> Policy:
         """The calling tenant's policy (NotAuthenticated as a refusal when there is no tenant)."""
         try:
-            keys = await self.resolve_keys()
+            return await self.tenant_policy()
         except MCPGramError as exc:
             raise refusal(exc) from None
-        return self.policy_of(keys.tenant_id)
+
+    async def tenant_policy(self) -> Policy:
+        """The calling tenant's policy; NotAuthenticated as it is when there is no tenant."""
+        return self.policy_of((await self.resolve_keys()).tenant_id)
 
     async def attachment_url(self, ref: tuple[int, int, int], size: str) -> str | None:
         """A download URL for the calling tenant's media ``ref`` (HTTP only), or None."""

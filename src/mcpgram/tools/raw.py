@@ -20,6 +20,7 @@ from pydantic import Field
 
 from .. import telegram
 from ..errors import MCPGramError
+from ..policy import guard
 from ..policy.guard import raw_call
 from .context import ToolContext, add_tool, compact, refusal
 
@@ -40,6 +41,8 @@ async def invoke(ctx: ToolContext, method: str, params: Any) -> dict[str, Any]:
     Raises:
         MCPGramError: INVALID_ARGUMENT naming the field, NOT_ALLOWED naming the rule, Telegram's errors.
     """
+    # The method's own rules first (never, denylist, verb): refused as such whatever its params.
+    guard.check_raw_method(await ctx.tenant_policy(), telegram.rawtl.canonical_method(method))
     parsed = telegram.rawtl.parse_call(method, params)
     answer: dict[str, Any] = await ctx.call(
         raw_call(parsed.method, parsed.chats, _canonical(params)), telegram.rawcall.invoke, parsed
