@@ -13,7 +13,8 @@ Refusals are ``{"error": CODE, "message", "hint"}`` (plus ``telegram: {code, err
 refused), with a status by kind: 400 bad input, 403 the policy or Telegram does not allow it (or a
 person's approval is pending, refused or expired: ``APPROVAL_*``, nothing was done), 404
 no such chat, 409 the tenant must log in again, 413 body over :data:`MAX_BODY_BYTES`, 429 flood
-wait (``Retry-After``), 502 Telegram failed. Must not: log parameters or results.
+wait or a pacing limit (``RATE_LIMITED``, ``Retry-After``), 502 Telegram failed. Must not: log
+parameters or results.
 """
 
 from __future__ import annotations
@@ -29,13 +30,13 @@ from starlette.responses import JSONResponse, Response
 from ..errors import (
     ApprovalError,
     ChatNotFound,
-    FloodWait,
     InvalidArgument,
     LoginRequired,
     MCPGramError,
     NotAllowed,
     NotAuthenticated,
     PolicyRefused,
+    RateLimited,
     RPCFailed,
 )
 
@@ -59,7 +60,7 @@ def _status(exc: MCPGramError) -> int:
         (ApprovalError, 403),
         (ChatNotFound, 404),
         (LoginRequired, 409),
-        (FloodWait, 429),
+        (RateLimited, 429),
     )
     for kind, status in statuses:
         if isinstance(exc, kind):
@@ -77,7 +78,7 @@ def _refusal(exc: MCPGramError) -> Response:
     if exc.hint:
         body["hint"] = exc.hint
     headers = {}
-    if isinstance(exc, FloodWait):
+    if isinstance(exc, RateLimited):
         body["retry_after"] = exc.retry_after
         headers["Retry-After"] = str(exc.retry_after)
     if isinstance(exc, RPCFailed) and exc.rpc_name is not None:
