@@ -81,7 +81,11 @@ def timed(spent: list[float], fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 async def gateway_for(work: Path, name: str, sandbox: SandboxServer, demo: Any, *, journal: bool) -> Gateway:
-    settings = Settings.load(env_file=None, data_dir=work / name, audit_journal=journal)
+    # No call limit or write pacing: they would make the calls wait, and they are measured apart
+    # (bench/limits.py); this measures the journal's own cost.
+    settings = Settings.load(
+        env_file=None, data_dir=work / name, audit_journal=journal, call_rate=0, pacing=False
+    )
     telegram = sandbox_telegram_config(sandbox)
     gateway = build_gateway(settings, transport="stdio", telegram=telegram)
     assert gateway.owner is not None
