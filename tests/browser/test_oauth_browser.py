@@ -140,3 +140,8 @@ async def test_oauth_in_the_browser(
             async with era_client(transport, era) as client:
                 result = await tool_round(client, era)
         assert result["chats"]
+        # Signed in now: a second authorization goes straight to consent, no /setup.
+        await page.goto(f"{server.base}/authorize?{urlencode({**query, 'code_challenge': pkce()[1]})}")
+        await page.wait_for_selector("button:has-text('Allow')")
+        assert httpx.URL(page.url).path == "/oauth/consent"
+        await shot(page, "6-consent-again")
