@@ -478,11 +478,11 @@ def setup_routes(gateway: Gateway) -> list[Any]:
     gateway.closers.append(store.close)
     assert gateway.telegram is not None
     service = SetupService(gateway.vault, gateway.telegram, store, signup=settings.signup)
+    service.show_tenants(settings.default_policy, settings.audit_journal, settings.data_dir)
     secure = serves_https(settings.http_config())
-    public = str(settings.public_url or "").rstrip("/")
     if gateway.oauth is not None:
         gateway.oauth.use_setup_sessions(store, gateway.vault, secure=secure)
-    return SetupPages(service, secure=secure, base_url=public).routes()
+    return SetupPages(service, secure=secure, base_url=str(settings.public_url or "").rstrip("/")).routes()
 
 
 @asynccontextmanager

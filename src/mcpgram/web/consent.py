@@ -8,7 +8,8 @@ allowed to do: the tenant's policy (profile and verbs). The form POSTs back with
 taken once, so a second answer finds nothing. Approval issues a code (``MCPGramOAuthProvider``)
 and redirects to the client's exact redirect URI with ``code`` and ``state``; denial redirects with
 ``error=access_denied``. Headers (CSP ``default-src 'none'``, no framing) come from the edge's
-``SecurityHeadersMiddleware``; the page has no script or style.
+``SecurityHeadersMiddleware``, but for a same-origin referrer (:data:`PAGE_HEADERS`); the page has
+no script or style.
 """
 
 from __future__ import annotations
@@ -34,6 +35,14 @@ __all__ = ["SETUP_PATH", "SignIn", "consent_route", "no_session"]
 #: The browser session's tenant (id + data key), or None when nobody is signed in.
 SignIn = Callable[[Request], Awaitable[TenantKeys | None]]
 SETUP_PATH = "/setup"
+#: A same-origin referrer: under the edge's ``no-referrer`` Chromium posts the form with
+#: ``Origin: null``, which the host guard refuses. No ``form-action``: browsers apply it to the
+#: redirect that follows the POST, and that goes to the client's redirect URI.
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'; base-uri 'none'",
+    "Referrer-Policy": "same-origin",
+}
 
 
 async def no_session(request: Request) -> TenantKeys | None:
@@ -102,7 +111,7 @@ def consent_route(
                 request_id=request_id,
                 csrf=expected,
             )
-            return HTMLResponse(body, headers={"Cache-Control": "no-store"})
+            return HTMLResponse(body, headers=PAGE_HEADERS)
         if not hmac.compare_digest(csrf.encode(), expected.encode()):
             return json_error(403, "CSRF_REFUSED", "The consent form was not sent from this page.")
         taken = provider.store.take_request(request_id, provider.now())

@@ -19,9 +19,11 @@ import hmac
 import logging
 import secrets
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any, Literal
 
 from ...errors import MCPGramError
+from ...policy.book import PolicyBook
 from ...settings import TelegramConfig
 from ...telegram.account import open_login
 from ...telegram.login import (
@@ -140,6 +142,15 @@ class SetupService:
     store: SetupStore
     signup: Signup = "invite"
     qr_wait: float = 1.0
+    #: The tenants' policies (the manage page shows and tightens them); None: not shown.
+    policies: PolicyBook | None = None
+    #: The gateway's audit journal directory (the manage page lists entries); None: no journal.
+    audit_dir: Path | None = None
+
+    def show_tenants(self, default_policy: str, journal: bool, data_dir: Path) -> None:
+        """Let the manage page show and tighten policies, and list the journal (``data_dir/audit``)."""
+        self.policies = PolicyBook(self.vault, default_policy)
+        self.audit_dir = data_dir / "audit" if journal else None
 
     def new_flow(self) -> tuple[str, dict[str, Any]]:
         flow = {"csrf": new_csrf(), "state": dump_state(NeedPhone())}

@@ -1,4 +1,5 @@
-"""Thin routes for /setup/manage: sign in with the token, rotate it, log out everywhere, see the policy.
+"""Thin routes for /setup/manage: sign in with the token, rotate it, log out everywhere, see and
+tighten the policy, see recent audit entries (``tenantview.py``).
 
 A person signs in here with their bearer token (or is signed in already from finishing /setup;
 ``signedin.py``). Forms carry the flow's CSRF token like every /setup form. Rotating shows the new
@@ -16,8 +17,10 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ...errors import NotAuthenticated
+from ...policy.model import PROFILES
 from .flow import RateLimited, csrf_ok, log_out_everywhere
 from .signedin import sign_in, sign_out, signed_in_tenant
+from .tenantview import TightenInvalid, policy_lines, recent_audit, tighten
 
 if TYPE_CHECKING:
     from .routes import SetupPages
@@ -49,7 +52,16 @@ class ManagePages:
                 tenant_id=who.tenant_id,
                 tenant_status=record.status if record else "unknown",
                 policy=self.service.vault.load_policy(who.tenant_id),
+                audit=recent_audit(self.service.audit_dir, who.tenant_id),
+                has_journal=self.service.audit_dir is not None,
             )
+            if (book := self.service.policies) is not None:
+                current = book.get(who.tenant_id)
+                context.update(
+                    rules=policy_lines(current),
+                    profile=current.profile,
+                    profiles=[name for name in PROFILES if name != current.profile],
+                )
             response = self.pages.page_response(request, "manage.html", **context)
         self.pages.set_flow_cookie(response, flow_id)
         return response
@@ -78,8 +90,10 @@ class ManagePages:
             sign_in(response, self.service.store, record.tenant_id, token, secure=secure)
             return response
         who = self._who(request)
-        if who is None or action not in ("rotate", "logout", "signout", "relogin"):
+        if who is None or action not in ("rotate", "logout", "signout", "relogin", "tighten"):
             return self.pages.error(request, 403 if who is None else 404)
+        if action == "tighten":
+            return await self._tighten(request, who.tenant_id, form)
         if action == "rotate":
             new_token = self.service.vault.rotate(who.token)
             self.service.store.save_session(who.session_id, {"token": new_token})
@@ -100,3 +114,17 @@ class ManagePages:
             self.service.store.end_sessions(session_id=who.session_id)
         sign_out(response, secure=secure)
         return response
+
+    async def _tighten(self, request: Request, tenant_id: str, form: Any) -> Response:
+        book = self.service.policies
+        if book is None:
+            return self.pages.error(request, 404)
+        profile_name = str(form.get("profile") or "")[:32]
+        deny_verb = str(form.get("deny") or "")[:32]
+        try:
+            refused = tighten(book, tenant_id, profile_name, deny_verb)
+        except TightenInvalid:
+            return self.pages.error(request, 400)
+        if refused is not None:
+            return await self.page(request, problem=f"Not changed: {refused}")
+        return await self.page(request, notice="Policy tightened. Only the operator can loosen it again.")

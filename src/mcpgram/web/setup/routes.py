@@ -33,6 +33,7 @@ from ...telegram.login import (
 from .clients import CLIENTS, Variant, render
 from .flow import RateLimited, SetupService, csrf_ok, load_state
 from .manage import ManagePages
+from .nextpath import safe_next
 from .signedin import sign_in
 
 HERE = Path(__file__).parent
@@ -126,11 +127,14 @@ class SetupPages:
 
     async def page(self, request: Request) -> Response:
         flow_id, flow = self.flow_or_new(request)
+        if (target := safe_next(request.query_params.get("next"))) is not None:
+            flow["next"] = target  # where to continue once signed in (an OAuth consent)
+            self.service.store.save_flow(flow_id, flow)
         state = flow["state"]
         context: dict[str, Any] = {"csrf": flow["csrf"], "state": state, "signup": self.service.signup}
         kind = state.get("kind", "phone")
         if kind == "done":
-            context["clients"] = CLIENTS
+            context.update(clients=CLIENTS, next=safe_next(flow.get("next")))
             if not flow.get("shown"):
                 flow["shown"] = True
                 self.service.store.save_flow(flow_id, flow)
