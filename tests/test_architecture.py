@@ -35,7 +35,8 @@ LEAF_DEFAULT_MAY_IMPORT = ("mcpgram.errors",)
 # Placed here beyond STYLE.md's list: the package root (it holds ``__version__`` and imports nothing),
 # ``configs`` (frozen config values, settings' leaf); ``datadir`` (data-directory files, built from
 # settings and used by cli and app); ``mcpserver`` (the FastMCP subclass the tools register on);
-# ``workers`` (starts N app processes: the composition root's peer) and ``testing`` (wires settings,
+# ``workers`` (starts N app processes: the composition root's peer), ``wiring`` (the features
+# app.py wires, split from it) and ``testing`` (wires settings,
 # vault and telegram to a sandbox for tests and the demo); ``policy`` (per-tenant policy: its model is
 # plain data telegram/scope.py reads, its guard calls telegram, its book reads the vault; nothing in
 # that layer imports the guard or the book back); ``audit`` (the audit journal: pure entries and the
@@ -60,7 +61,7 @@ LAYERS: tuple[frozenset[str], ...] = (
         }
     ),
     frozenset({"tools", "web", "mcpserver"}),
-    frozenset({"app", "workers", "testing"}),
+    frozenset({"app", "wiring", "workers", "testing"}),
     frozenset({"cli", "__main__"}),
 )
 # Only these start the sandbox (STYLE.md: "only testing.py and the CLI demo command start it").

@@ -11,7 +11,6 @@ Modes:
 from __future__ import annotations
 
 import asyncio
-import functools
 import gc
 import hashlib
 import hmac
@@ -27,24 +26,19 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from fastmcp import FastMCP
 
-from . import __version__
-from .approvals.store import ApprovalStore
-from .audit.entry import JournalKeys
+from . import __version__, wiring
 from .audit.journal import AuditJournal
-from .auth import is_well_formed, token_digest, token_secret_bytes
-from .configs import FilesConfig, parse_attachment_keys
+from .auth import token_digest
 from .datadir import ensure_data_dir, owner_key_bytes, server_secret_bytes
-from .errors import ConfigError, NotAuthenticated
-from .fetch.policy import HostRules
+from .errors import NotAuthenticated
 from .limits.pacing import CallLimiter, WritePacer
 from .limits.store import MemoryRateStore
 from .mcpserver import MCPGramServer
 from .policy.book import PolicyBook
 from .settings import Settings, TelegramConfig
-from .signing import Keyring
 from .telegram.pool import ClientPool
 from .tools import ToolContext, register_tools
-from .tools.approving import Approver, page_secret
+from .tools.approving import Approver
 from .tools.audit import AuditMiddleware
 from .tools.limits import CallLimitMiddleware
 from .tools.visibility import PolicyMiddleware
@@ -53,9 +47,6 @@ from .vault.vault import TenantKeys, Vault
 
 if TYPE_CHECKING:
     from .fetch.fetcher import Fetcher
-    from .policy.model import Policy
-    from .web.attachments import AttachmentEndpoint
-    from .web.links import AttachmentLinks
     from .web.oauthsetup import OAuthWiring
     from .web.verifier import MCPGramTokenVerifier
 
@@ -175,45 +166,6 @@ class Gateway:
             self.journal.close()
 
 
-def _unlock(vault: Vault, oauth: OAuthWiring | None, tenant_id: str, token: str) -> TenantKeys:
-    """Unwrap the data key for a token the verifier accepted on this request: an ``mcpg_`` token
-    unwraps the tenant's key, an OAuth access token its grant's copy."""
-    if oauth is not None and not is_well_formed(token):
-        keys = oauth.provider.unlock(token)
-        if keys is None:
-            raise NotAuthenticated("the access token is no longer valid")
-        return keys
-    return vault.unlock(tenant_id, token_secret_bytes(token))
-
-
-def _oauth(
-    settings: Settings,
-    vault: Vault,
-    secret: bytes,
-    verifier: MCPGramTokenVerifier | None,
-    policy_of: Callable[[str], Policy],
-    *,
-    fetcher: Fetcher | None,
-) -> OAuthWiring | None:
-    """OAuth 2.1 beside the bearer tokens when ``settings.oauth`` is on (HTTP with auth only)."""
-    if verifier is None or not settings.oauth:
-        return None
-    from .web.oauthsetup import build_oauth
-
-    return build_oauth(
-        vault=vault,
-        db_path=settings.data_dir / "vault.db",
-        server_secret=secret,
-        public_url=str(settings.public_url),
-        bearer=verifier,
-        policy_of=policy_of,
-        dynamic_registration=settings.oauth_dynamic_registration,
-        access_seconds=settings.oauth_access_token_seconds,
-        refresh_seconds=settings.oauth_refresh_token_days * 86400,
-        fetcher=fetcher,
-    )
-
-
 def build_gateway(
     settings: Settings,
     *,
@@ -254,10 +206,12 @@ def build_gateway(
         # for a write (WAL): cheaper inline than the thread hop (bench/tenants.py).
         verifier = MCPGramTokenVerifier(vault, runner=run_inline)
 
-    oauth = _oauth(settings, vault, secret, verifier, policies.get, fetcher=oauth_fetcher)
+    oauth = wiring.oauth_wiring(settings, vault, secret, verifier, policies.get, fetcher=oauth_fetcher)
     unlocked = UnlockedKeys(secret)
     links, attachments = (
-        _attachments(settings, secret, vault, pool, policies) if transport == "http" else (None, None)
+        wiring.attachments_for(settings, secret, vault, pool, policies)
+        if transport == "http"
+        else (None, None)
     )
 
     async def resolve_keys() -> TenantKeys:
@@ -274,7 +228,7 @@ def build_gateway(
         # thread hop alone cost 0.7-1 ms of CPU per call (bench/tenants.py).
         keys = unlocked.get(access.client_id, access.token)
         if keys is None:
-            keys = _unlock(vault, oauth, access.client_id, access.token)
+            keys = wiring.unlock_for_request(vault, oauth, access.client_id, access.token)
             unlocked.put(access.token, keys)
         return keys
 
@@ -287,11 +241,11 @@ def build_gateway(
         mask_error_details=True,
     )
     cursor_key = hmac.new(secret, b"mcpgram/cursor/v1", hashlib.sha256).digest()
-    journal = _journal(settings, secret)
-    files = _files_config(settings)
+    journal = wiring.journal_for(settings, secret)
+    files = wiring.files_config_for(settings)
     limits = settings.rate_limits()
     rates = MemoryRateStore()
-    approver = _approver(settings, secret, store, journal)
+    approver = wiring.approver_for(settings, secret, store, journal)
     context = ToolContext(
         pool=pool,
         resolve_keys=resolve_keys,
@@ -310,7 +264,7 @@ def build_gateway(
     if oauth is not None:
         oauth.add_consent(mcp)
     if transport == "http":
-        _add_bridge(mcp, context, requires_auth=verifier is not None)
+        wiring.add_bridge(mcp, context, requires_auth=verifier is not None)
 
     def tenant_of() -> str | None:
         if owner is not None:
@@ -338,76 +292,6 @@ def build_gateway(
         oauth=oauth,
         telegram=telegram,
     )
-
-
-def _approver(
-    settings: Settings, secret: bytes, store: SQLiteVault, journal: AuditJournal | None
-) -> Approver:
-    """Asks for approvals and keeps them, in the vault's own database file (one schema)."""
-    return Approver(
-        ApprovalStore(store.path),
-        page_secret=page_secret(secret),
-        ttl=settings.approval_ttl_seconds,
-        wait=settings.approval_wait_seconds,
-        public_url=str(settings.public_url) if settings.public_url is not None else None,
-        journal=journal,
-    )
-
-
-def _journal(settings: Settings, secret: bytes) -> AuditJournal | None:
-    """The audit journal in the data dir, or None with ``audit_journal`` off."""
-    if not settings.audit_journal:
-        return None
-    return AuditJournal(
-        settings.data_dir / "audit",
-        JournalKeys.derive(secret),
-        max_bytes=settings.audit_max_bytes,
-        fsync=settings.audit_fsync,
-    )
-
-
-def _files_config(settings: Settings) -> FilesConfig:
-    """What sends may take; host rules checked at start (local files: stdio only, see ToolContext)."""
-    files = settings.files_config()
-    try:
-        HostRules(allow=files.fetch_allow_hosts, deny=files.fetch_deny_hosts)
-    except ValueError:
-        raise ConfigError("invalid setting fetch_allow_hosts or fetch_deny_hosts: not host names") from None
-    return files
-
-
-def _add_bridge(mcp: FastMCP[Any], context: ToolContext, *, requires_auth: bool) -> None:
-    """The raw MTProto HTTP bridge, inside FastMCP's app: the same bearer authentication, verifier
-    and 401 as /v1/mcp."""
-    from .tools.raw import invoke as raw_invoke
-    from .web.bridge import BRIDGE_PATHS, bridge_endpoint
-
-    bridge = bridge_endpoint(functools.partial(raw_invoke, context), requires_auth=requires_auth)
-    for path in BRIDGE_PATHS:
-        mcp.custom_route(path, methods=["POST"])(bridge)
-
-
-def _attachments(
-    settings: Settings, secret: bytes, vault: Vault, pool: ClientPool, policies: PolicyBook
-) -> tuple[AttachmentLinks, AttachmentEndpoint]:
-    """Signed attachment links (HTTP only): what mints them and the route that serves them."""
-    from .web.attachments import AttachmentEndpoint
-    from .web.links import AttachmentLinks
-
-    given = settings.attachment_keys
-    keyring = Keyring.from_secrets(
-        parse_attachment_keys(given.get_secret_value()) if given is not None else [], server_secret=secret
-    )
-    public_url = str(settings.public_url) if settings.public_url is not None else None
-    links = AttachmentLinks(keyring, vault, settings.attachment_ttl_seconds, public_url)
-    endpoint = AttachmentEndpoint(
-        keyring=keyring,
-        vault=vault,
-        pool=pool,
-        policy_of=policies.get,
-        max_bytes=settings.attachment_max_bytes,
-    )
-    return links, endpoint
 
 
 async def serve_stdio(
