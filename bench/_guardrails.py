@@ -11,10 +11,11 @@ Two gateways over copies of the data dir ``tenants.py`` prepared (same tenants, 
 
 Each tenant first makes its calls once through each gateway (its Telegram client connected in
 both, a first write made, so pacing knows the chat). Then, ``--guard-rounds`` times, each gateway
-in turn serves a read phase (``find_chats`` / ``get_messages`` alternating, as ``load``) and a
-write phase (``send_message`` to the Bench Peer chat, which every tenant has written in: no
-approval). Per gateway and phase: the gateway's CPU ms per call (its whole process tree), calls/s,
-latency, errors; then ``on - off`` per phase, over all rounds and per round.
+in turn (``on`` first in even rounds, ``off`` first in odd ones) serves a read phase
+(``find_chats`` / ``get_messages`` alternating, as ``load``) and a write phase (``send_message``
+to the Bench Peer chat, which every tenant has written in: no approval). Per gateway and phase:
+the gateway's CPU ms per call (its whole process tree), calls/s, latency, errors; then
+``on - off`` per phase, over all rounds and per round.
 """
 
 from __future__ import annotations
@@ -105,15 +106,17 @@ async def compare_guardrails(  # noqa: PLR0917 - what tenants.measure holds, pas
             if errors:
                 raise RuntimeError(f"{name}: warming up failed: {dict(errors.most_common(3))}")
             sent = warm_writes.texts.get("send_message", "")
-            if "approv" in sent.lower() or '"id"' not in sent:  # a write that waits for a person is no measure
+            if (
+                "approv" in sent.lower() or '"id"' not in sent
+            ):  # a write that waits for a person is no measure
                 raise RuntimeError(f"{name}: send_message did not send: {sent[:200]}")
         await asyncio.sleep(args.settle)
         phases: dict[str, dict[str, list[dict[str, Any]]]] = {
             name: {phase: [] for phase in PHASES} for name in GATEWAYS
         }
-        for _ in range(args.guard_rounds):
+        for turn in range(args.guard_rounds):
             for phase in PHASES:
-                for name in GATEWAYS:
+                for name in GATEWAYS if turn % 2 == 0 else GATEWAYS[::-1]:  # who goes first alternates
                     gateway = gateways[name]
                     meter = bench.CpuMeter({"gateway": gateway.proc.pid, "sandbox": sandbox_pid})
                     url = f"{gateway.base}/v1/mcp"

@@ -529,6 +529,7 @@ async def load(
     out["concurrent_sessions"] = args.sessions
     out["client"] = args.client
     out["era"] = era if args.client == "lean" else "auto (fastmcp Client)"
+    out["tools"] = sorted(tally.texts)  # the tools that answered
     out["cpu"] = cpu = meter.used(elapsed, tally.calls)
     # What the server would serve with one core of its own, and with two (the issue's target),
     # from its CPU per call: its processes' CPU, whatever the machine's other processes took.
