@@ -500,10 +500,13 @@ async def load(
     *,
     server: str,
     era: str = PROTOCOL_VERSION,
+    plan: Plan | None = None,
 ) -> dict[str, Any]:
-    """``args.sessions`` workers, each cycling through its share of the tenants until the deadline."""
+    """``args.sessions`` workers, each cycling through its share of the tenants until the deadline.
+
+    Each session makes ``plan`` (default: ``find_chats`` and ``get_messages`` alternating)."""
     tally = Tally()
-    plan = plan_for(peer_id, args.calls_per_session)
+    plan = plan_for(peer_id, args.calls_per_session) if plan is None else plan
     start = time.perf_counter()
     deadline = start + args.seconds
 
@@ -526,6 +529,7 @@ async def load(
     out["concurrent_sessions"] = args.sessions
     out["client"] = args.client
     out["era"] = era if args.client == "lean" else "auto (fastmcp Client)"
+    out["tools"] = sorted(tally.texts)  # the tools that answered
     out["cpu"] = cpu = meter.used(elapsed, tally.calls)
     # What the server would serve with one core of its own, and with two (the issue's target),
     # from its CPU per call: its processes' CPU, whatever the machine's other processes took.
@@ -636,10 +640,7 @@ async def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         )
         await stop(floor_proc)
         raw = await raw_telethon(info, min(args.sessions, args.tenants), args.seconds, sandbox.pid)
-        if args.compare_fronts:
-            from _fronts import compare_fronts  # noqa: PLC0415 - bench/_fronts.py imports this module
-
-            fronts = await compare_fronts(args, work, settings, tokens, peer_id, sandbox.pid)
+        compared = await comparisons(args, work, settings, tokens, peer_id, sandbox.pid)
     except BaseException:
         print_last_output(started)
         raise
@@ -654,8 +655,29 @@ async def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         "load_modern": loaded_modern,
         "floor": floor,
         "raw_telethon": raw,
-        **({"fronts": fronts} if args.compare_fronts else {}),
+        **compared,
     }
+
+
+async def comparisons(  # noqa: PLR0917 - what measure holds, passed on as is
+    args: argparse.Namespace,
+    work: Path,
+    settings: Settings,
+    tokens: list[str],
+    peer_id: int,
+    sandbox_pid: int,
+) -> dict[str, Any]:
+    """The optional same-run comparisons: ``fronts`` and ``guardrails``."""
+    out: dict[str, Any] = {}
+    if args.compare_fronts:
+        from _fronts import compare_fronts  # noqa: PLC0415 - bench/_fronts.py imports this module
+
+        out["fronts"] = await compare_fronts(args, work, settings, tokens, peer_id, sandbox_pid)
+    if args.compare_guardrails:
+        from _guardrails import compare_guardrails  # noqa: PLC0415 - it imports this module
+
+        out["guardrails"] = await compare_guardrails(args, work, settings, tokens, peer_id, sandbox_pid)
+    return out
 
 
 def environment() -> dict[str, Any]:
@@ -706,6 +728,10 @@ def report(result: dict[str, Any]) -> None:
         from _fronts import report_rows  # noqa: PLC0415 - bench/_fronts.py imports this module
 
         rows += report_rows(result["fronts"])
+    if "guardrails" in result:
+        from _guardrails import report_rows as guard_rows  # noqa: PLC0415 - it imports this module
+
+        rows += guard_rows(result["guardrails"])
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
         print(f"{name:<{width}}  {value}", file=sys.stderr)
@@ -747,6 +773,17 @@ def parse_args() -> argparse.Namespace:
         default=2,
         help="with --compare-fronts: rounds of the 3 phases (default 2)",
     )
+    parser.add_argument(
+        "--compare-guardrails",
+        action="store_true",
+        help="also measure gateway CPU per read and per write with the guardrails on and off (same run)",
+    )
+    parser.add_argument(
+        "--guard-rounds",
+        type=int,
+        default=3,
+        help="with --compare-guardrails: rounds of the read and write phases (default 3)",
+    )
     parser.add_argument("--output", type=Path, help="also write the JSON here (e.g. bench/results/...)")
     parser.add_argument("--serve-sandbox", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--serve-floor", type=Path, help=argparse.SUPPRESS)
@@ -770,6 +807,7 @@ def main() -> int:
     measured = _common.measure_in_tempdir("tenants", lambda work: measure(args, work))
     keys = ("tenants", "sessions", "seconds", "calls_per_session", "messages", "login_concurrency", "workers")
     keys += ("compare_fronts", "front_rounds") if args.compare_fronts else ()
+    keys += ("compare_guardrails", "guard_rounds") if args.compare_guardrails else ()
     result: dict[str, Any] = {
         "benchmark": "tenants",
         "quick": args.quick,

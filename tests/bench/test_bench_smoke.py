@@ -43,8 +43,8 @@ def _stop(*procs: subprocess.Popen[str]) -> None:
         proc.communicate()
 
 
-def _result(proc: subprocess.Popen[str]) -> dict[str, Any]:
-    out, err = proc.communicate(timeout=55)
+def _result(proc: subprocess.Popen[str], timeout: float = 55) -> dict[str, Any]:
+    out, err = proc.communicate(timeout=timeout)
     assert proc.returncode == 0, err[-2000:]
     result: dict[str, Any] = json.loads(out)
     return result
@@ -90,17 +90,29 @@ def _check_tenants(result: dict[str, Any]) -> None:
     assert isinstance(result["targets"]["calls_met"], bool) and isinstance(
         result["targets"]["memory_met"], bool
     )
+    guard = result["guardrails"]  # --compare-guardrails: both gateways served reads and writes
+    assert guard["rounds"] == 1 and guard["budget_ms"] == 0.1
+    for phase in ("read", "write"):
+        for side in ("on", "off"):
+            row = guard[phase][side]
+            assert row["calls"] > 0 and row["errors"] == 0, (phase, side)
+            assert row["gateway_cpu_ms_per_call"] > 0, (phase, side)
+        assert guard[phase]["on_minus_off_ms"] == pytest.approx(
+            guard[phase]["on"]["gateway_cpu_ms_per_call"] - guard[phase]["off"]["gateway_cpu_ms_per_call"]
+        )
+    assert "send_message" in {name for run in guard["phases"]["on"]["write"] for name in run["tools"]}
 
 
 def test_both_benchmarks_run_in_quick_mode_and_report_sane_numbers() -> None:
     """Both benchmarks finish in quick mode with their documented JSON keys and plausible values."""
     cold = _start("cold_start.py")
     tenants = _start(
-        "tenants.py", "--tenants", str(TENANTS), "--sessions", "3", "--seconds", "1", "--settle", "0.2"
-    )
+        "tenants.py", "--tenants", str(TENANTS), "--sessions", "3", "--seconds", "1", "--settle", "0.2",
+        "--compare-guardrails", "--guard-rounds", "1",
+    )  # fmt: skip
     try:
         _check_cold_start(_result(cold))
-        _check_tenants(_result(tenants))
+        _check_tenants(_result(tenants, timeout=120))
     finally:
         _stop(cold, tenants)
 

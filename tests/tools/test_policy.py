@@ -23,7 +23,8 @@ from mcp import MCPError
 
 from mcpgram.policy.book import PolicyBook
 from mcpgram.policy.model import PROFILES, Policy, Rule, Scope, Verb
-from mcpgram.sandbox.world import user_peer
+from mcpgram.sandbox.messaging import Changes, post
+from mcpgram.sandbox.world import Content, user_peer
 from mcpgram.tools.visibility import TOOL_VERBS, listed_tools
 from mcpgram.vault.vault import OWNER_TENANT_ID
 
@@ -319,25 +320,32 @@ async def test_a_folder_in_a_scope_admits_its_chats_one_by_one(demo: Demo) -> No
     assert_refused(await refusal(demo.call("get_chat", chat=str(sam))), "read")
 
 
-async def test_the_default_policy_adds_one_search_per_send_and_unasked_first_contacts_none(
+async def test_the_default_policy_adds_one_search_per_chat_and_unasked_first_contacts_none(
     demo: Demo,
 ) -> None:
     """With scopes of '*' nothing is resolved beyond what the tool does, except whether a send is a
     first contact (first_contact = approve, the default): one messages.search (from_id = self,
-    limit 1) per send, the same search sends: known makes; first_contact = allow makes none."""
+    limit 1) the first time a chat is checked, the same search sends: known makes; then the chat is
+    remembered as written in (policy/written.py) and later sends search nothing. first_contact =
+    allow makes none."""
 
     async def made(call: Awaitable[Any]) -> Counter[str]:
         before = Counter(demo.sandbox.rpc_counts)
         await call
         return Counter(demo.sandbox.rpc_counts) - before
 
+    # A chat this account wrote in that no call has checked yet (this module's gateway remembers).
+    chat = demo.world.add_user(first_name="Written", last_name="Before").id
+    post(demo.world, Changes(), sender_id=demo.me, peer=user_peer(chat), content=Content(text="hi"))
     unasked = PROFILES["all"].with_situations({"first_contact": "allow"})
     set_policy(demo, unasked)
-    await demo.call("send_message", chat=str(ALEX), text="warm")  # the entity cache, warmed
-    plain = await made(demo.call("send_message", chat=str(ALEX), text="plain"))
+    await demo.call("send_message", chat=str(chat), text="warm")  # the entity cache, warmed
+    plain = await made(demo.call("send_message", chat=str(chat), text="plain"))
     set_policy(demo, replace(unasked, sends="known"))
-    known = await made(demo.call("send_message", chat=str(ALEX), text="known"))
+    known = await made(demo.call("send_message", chat=str(chat), text="known"))
     assert known - plain == Counter({"messages.search": 1}) and plain - known == Counter()
     set_policy(demo, PROFILES["all"])
-    default = await made(demo.call("send_message", chat=str(ALEX), text="default"))
-    assert default == known
+    default = await made(demo.call("send_message", chat=str(chat), text="default"))
+    assert default == plain  # remembered: no search, under first_contact = approve
+    set_policy(demo, replace(unasked, sends="known"))
+    assert await made(demo.call("send_message", chat=str(chat), text="known again")) == plain

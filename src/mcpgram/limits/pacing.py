@@ -12,7 +12,8 @@ buckets at once, all or nothing:
 - each chat it writes in (``pace_chat_*``), by resolved chat id, so ``@name`` and the id are one chat;
 - first messages (``send``, ``forward``) to a chat this account has never written in
   (``pace_new_recipient_*``), the notion ``sends: known`` uses (``telegram.scope.has_written_to``,
-  remembered per tenant once seen); a number that is not a contact (``send_to_phone``) is always new;
+  remembered per tenant once seen, in the ``WrittenChats`` the guard shares: ``policy/written.py``);
+  a number that is not a contact (``send_to_phone``) is always new;
 - a hold after Telegram answered FLOOD_WAIT_X to one of the tenant's writes: no write until X
   seconds have passed, and the overall bucket starts empty then.
 
@@ -27,13 +28,13 @@ import asyncio
 import logging
 import math
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .. import telegram
 from ..configs import RateLimits
 from ..errors import RateLimited
+from ..policy.written import WrittenChats
 from .store import Bucket, Limit, RateStore
 
 if TYPE_CHECKING:
@@ -53,8 +54,6 @@ Sleep = Callable[[float], Awaitable[Any]]
 WRITE_VERBS: frozenset[Verb] = frozenset(
     {"send", "edit", "delete", "forward", "react", "mark_read", "upload", "raw_write"}
 )
-#: Chats per tenant remembered as written in (the least recently used are forgotten first).
-DEFAULT_KNOWN_CHATS = 20_000
 #: A hold's gate (taken at cost 0): open unless :meth:`RateStore.hold` closed it until a time.
 _HOLD = Limit(rate=1000.0, burst=1.0)
 _RETRY_HINT = "wait retry_after seconds, then make the same call again"
@@ -96,7 +95,7 @@ class WritePacer:
         limits: The ``pace_*`` settings.
         clock: Seconds; only differences matter.
         sleep: Awaited for a short wait (``asyncio.sleep``).
-        known_chats: Chats remembered as written in, over all tenants.
+        written: The chats each tenant has written in, shared with the guard (a new one if None).
     """
 
     def __init__(
@@ -106,7 +105,7 @@ class WritePacer:
         *,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
-        known_chats: int = DEFAULT_KNOWN_CHATS,
+        written: WrittenChats | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
@@ -125,8 +124,8 @@ class WritePacer:
                 limits.pace_new_recipient_seconds,
             ),
         }
-        self._known: OrderedDict[tuple[str, int], None] = OrderedDict()
-        self._known_max = known_chats
+        #: Shared with the guard (``ToolContext.written``): one search per chat serves both.
+        self.written = WrittenChats() if written is None else written
 
     @staticmethod
     def paces(action: Action) -> bool:
@@ -156,12 +155,12 @@ class WritePacer:
         if action.sends:
             # Under ``sends: known`` the guard has just seen a message from this account there.
             unknown = (
-                [] if policy.sends == "known" else [t for t in targets if not self._is_known(tenant, t[0])]
+                []
+                if policy.sends == "known"
+                else [t for t in targets if not self.written.known(tenant, t[0])]
             )
             for chat_id, peer in unknown:
-                if await telegram.scope.has_written_to(client, peer):
-                    self._remember(tenant, chat_id)
-                else:
+                if not await self.written.has_written_to(client, tenant, chat_id, peer):
                     first.append(chat_id)
             if first or action.unresolved_recipient:
                 buckets.append(Bucket("new|" + tenant, self._new))
@@ -173,7 +172,7 @@ class WritePacer:
             await self._sleep(wait)
         result = await call()
         for chat_id in first:
-            self._remember(tenant, chat_id)
+            self.written.remember(tenant, chat_id)
         return result
 
     def hold(self, tenant: str, seconds: float) -> None:
@@ -186,19 +185,6 @@ class WritePacer:
         if not self._write.unlimited:
             # The overall bucket starts empty then: one write at ``until``, then one per interval.
             self._store.hold(Bucket("write|" + tenant, self._write), until - 1 / self._write.rate, now)
-
-    def _is_known(self, tenant: str, chat_id: int) -> bool:
-        key = (tenant, chat_id)
-        if key in self._known:
-            self._known.move_to_end(key)
-            return True
-        return False
-
-    def _remember(self, tenant: str, chat_id: int) -> None:
-        self._known[(tenant, chat_id)] = None
-        self._known.move_to_end((tenant, chat_id))
-        while len(self._known) > self._known_max:
-            self._known.popitem(last=False)
 
 
 def _pace(what: str, burst: int, seconds: float) -> str:

@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .. import telegram
 from ..errors import PolicyRefused
@@ -37,6 +37,8 @@ if TYPE_CHECKING:  # the Telethon client type, for annotations only
     from ..telegram import Client
 
 ChatRef = str | int
+#: ``(chat_id, input peer) -> whether this account has written in that chat``.
+WrittenCheck = Callable[[int, Any], Awaitable[bool]]
 
 
 @dataclass(frozen=True)
@@ -203,8 +205,13 @@ def is_listed(policy: Policy, verbs: Iterable[Verb], *, unresolved_recipient: bo
     return True
 
 
-async def enforce(client: Client, policy: Policy, action: Action) -> tuple[str, ...]:
+async def enforce(
+    client: Client, policy: Policy, action: Action, *, written: WrittenCheck | None = None
+) -> tuple[str, ...]:
     """Every check for ``action`` with the tenant's client, before the call acts (see the module doc).
+
+    ``written(chat_id, peer)`` says whether this account has written in a chat (the tenant's
+    ``WrittenChats``, ``written.py``); without it, Telegram is asked each time.
 
     Returns:
         The rules that ask for a person's approval (empty: the call may go ahead).
@@ -225,7 +232,9 @@ async def enforce(client: Client, policy: Policy, action: Action) -> tuple[str, 
         chat_id, peer = await scope.resolve_target(client, ref)
         if not policy.write.everything and not await scope.admitted(client, policy.write, [chat_id]):
             raise _outside("write")
-        if (known_only or first_contact) and not await scope.has_written_to(client, peer):
+        if (known_only or first_contact) and not await (
+            written(chat_id, peer) if written is not None else scope.has_written_to(client, peer)
+        ):
             if known_only:
                 raise _never_written()
             if policy.first_contact == "deny":

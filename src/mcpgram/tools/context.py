@@ -27,6 +27,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from contextlib import AbstractAsyncContextManager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 from fastmcp import FastMCP
@@ -45,6 +46,7 @@ from ..log import bind_tenant, current_tenant
 from ..policy import guard
 from ..policy.guard import Action, ApprovalNeeded
 from ..policy.model import Policy
+from ..policy.written import WrittenChats
 from ..vault.vault import TenantKeys
 from .approving import Approver, Grant, InputRequested
 from .arguments import invalid_arguments
@@ -126,6 +128,9 @@ class ToolContext:
     pacer: WritePacer | None = None
     #: Asks a person to approve what the policy says needs it (``approving.py``); None: refused.
     approver: Approver | None = None
+    #: The chats each tenant has written in, for the guard's first-contact and ``sends: known``
+    #: checks when there is no :attr:`pacer` (with one, the pacer's: one search per chat serves both).
+    written: WrittenChats = field(default_factory=WrittenChats)
 
     async def run(
         self,
@@ -208,7 +213,8 @@ class ToolContext:
                         grant: Grant | None = None
 
                         async def checked(client: Client) -> T:
-                            needs = await guard.enforce(client, policy, action)
+                            written = self._written(client, keys.tenant_id)
+                            needs = await guard.enforce(client, policy, action, written=written)
                             if needs and grant is None:
                                 raise ApprovalNeeded(needs)
 
@@ -262,6 +268,11 @@ class ToolContext:
     async def readable(self, client: Client, chat_ids: Iterable[int]) -> set[int]:
         """The chat ids the calling tenant's read scope admits; only valid inside :meth:`run`."""
         return await guard.readable(client, _POLICY.get(), chat_ids)
+
+    def _written(self, client: Client, tenant: str) -> guard.WrittenCheck:
+        """The guard's "has this account written in that chat" for ``tenant``, remembered."""
+        written = self.pacer.written if self.pacer is not None else self.written
+        return partial(written.has_written_to, client, tenant)
 
     async def policy(self) -> Policy:
         """The calling tenant's policy (NotAuthenticated as a refusal when there is no tenant)."""
