@@ -99,7 +99,7 @@ async def gateway_url(
 ) -> AsyncIterator[tuple[str, list[str]]]:
     # A starved test process (the suite alongside a benchmark) can sit idle past the 5 s keep-alive
     # between two requests of a session; the server then closes the connection as the client
-    # writes on it. Memory is measured here, not keep-alive.
+    # writes on it. Memory is measured here, not keep-alive (nor call limits).
     settings = settings_for(
         sandbox,
         tmp_path / "data",
@@ -107,6 +107,10 @@ async def gateway_url(
         port=0,
         requests_per_minute=100_000,
         http_keep_alive_timeout=300.0,
+        # Calls come as fast as the client can make them: no per-tenant call limit (bench/limits.py
+        # and tests/tools/test_limits.py measure it); memory is measured here.
+        call_rate=0,
+        pacing=False,
     )
     vault = vault_for(settings)
     tokens = [
