@@ -258,12 +258,17 @@ class ToolContext:
 
     async def refuse(self, action: Action, exc: MCPGramError) -> ToolError:
         """The refusal of a write a tool turned down itself before :meth:`run`, journaled like one."""
+        await self.record_refusal(action, exc)
+        return refusal(exc)
+
+    async def record_refusal(self, action: Action, exc: MCPGramError) -> None:
+        """Journal ``exc`` as the outcome of ``action``, refused before :meth:`call` (a write or a raw
+        method refused by a check of its own); nothing when the journal is off or it records none."""
         if self.journal is not None and journaled(action):
             note = JournalNote(action, await journal_digest(self.journal, action), outcome=exc.code)
             with contextlib.suppress(MCPGramError):
                 note.tenant = (await self.resolve_keys()).tenant_id
             note.write(self.journal)
-        return refusal(exc)
 
     async def readable(self, client: Client, chat_ids: Iterable[int]) -> set[int]:
         """The chat ids the calling tenant's read scope admits; only valid inside :meth:`run`."""

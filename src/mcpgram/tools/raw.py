@@ -19,7 +19,7 @@ from mcp.types import ToolAnnotations
 from pydantic import Field
 
 from .. import telegram
-from ..errors import MCPGramError
+from ..errors import MCPGramError, PolicyRefused
 from ..policy import guard
 from ..policy.guard import raw_call
 from .context import ToolContext, add_tool, compact, refusal
@@ -41,8 +41,14 @@ async def invoke(ctx: ToolContext, method: str, params: Any) -> dict[str, Any]:
     Raises:
         MCPGramError: INVALID_ARGUMENT naming the field, NOT_ALLOWED naming the rule, Telegram's errors.
     """
-    # The method's own rules first (never, denylist, verb): refused as such whatever its params.
-    guard.check_raw_method(await ctx.tenant_policy(), telegram.rawtl.canonical_method(method))
+    # The method's own rules first (never, denylist, verb): refused as such whatever its params,
+    # and journaled like any raw call's outcome.
+    name = telegram.rawtl.canonical_method(method)
+    try:
+        guard.check_raw_method(await ctx.tenant_policy(), name)
+    except PolicyRefused as exc:
+        await ctx.record_refusal(raw_call(name, (), _canonical(params)), exc)
+        raise
     parsed = telegram.rawtl.parse_call(method, params)
     answer: dict[str, Any] = await ctx.call(
         raw_call(parsed.method, parsed.chats, _canonical(params)), telegram.rawcall.invoke, parsed
