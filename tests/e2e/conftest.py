@@ -7,6 +7,7 @@ Telethon -> MTProto over TCP -> sandbox.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import ipaddress
 import os
@@ -159,21 +160,32 @@ class Running:
         )
 
 
-@pytest.fixture
-async def server(
-    sandbox: SandboxServer, people: People, tmp_path: Path, vault_for: Any
+@contextlib.asynccontextmanager
+async def serving(
+    sandbox: SandboxServer, data_dir: Path, vault_for: Any, *, approvals: bool = False, **overrides: object
 ) -> AsyncIterator[Running]:
-    settings = settings_for(sandbox, tmp_path / "data", transport="http", port=0)
+    """Alice and Carol logged in with tokens, behind an HTTP gateway on a free port with ``overrides``."""
+    settings = settings_for(sandbox, data_dir, transport="http", port=0, **overrides)
     vault = vault_for(settings)
-    alice = await login_token(sandbox, settings, vault, ALICE, "alice")
-    carol = await login_token(sandbox, settings, vault, CAROL, "carol")
+    alice = await login_token(sandbox, settings, vault, ALICE, "alice", approvals=approvals)
+    carol = await login_token(sandbox, settings, vault, CAROL, "carol", approvals=approvals)
     gateway = build_gateway(settings, transport="http")
     bound: asyncio.Future[int] = asyncio.get_running_loop().create_future()
     task = asyncio.create_task(serve_http(gateway, ready=bound.set_result))
     port = await asyncio.wait_for(bound, 10)
-    yield Running(f"http://127.0.0.1:{port}", gateway, alice, carol)
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+    try:
+        yield Running(f"http://127.0.0.1:{port}", gateway, alice, carol)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+@pytest.fixture
+async def server(
+    sandbox: SandboxServer, people: People, tmp_path: Path, vault_for: Any
+) -> AsyncIterator[Running]:
+    async with serving(sandbox, tmp_path / "data", vault_for) as running:
+        yield running
 
 
 def self_signed(directory: Path) -> tuple[Path, Path]:

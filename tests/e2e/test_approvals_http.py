@@ -8,7 +8,6 @@ Sends are counted in the sandbox's history of the target chat.
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -23,7 +22,6 @@ from fastmcp.client.elicitation import ElicitResult
 from fastmcp.client.transports import StreamableHttpTransport
 from mcp import MCPError
 
-from mcpgram.app import build_gateway, serve_http
 from mcpgram.approvals import page
 from mcpgram.approvals.core import id_hash
 from mcpgram.policy.book import PolicyBook
@@ -31,7 +29,7 @@ from mcpgram.policy.model import PROFILES
 from mcpgram.sandbox import SandboxServer
 from mcpgram.sandbox.world import user_peer
 
-from .conftest import ALICE, CAROL, People, Running, login_token, settings_for
+from .conftest import People, Running, serving
 from .eras import MODERN, offering
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
@@ -42,19 +40,15 @@ async def server(
     sandbox: SandboxServer, people: People, tmp_path: Path, vault_for: Any
 ) -> AsyncIterator[Running]:
     """Alice and Carol with the default policy (a first contact asks); the page answers within 5 s."""
-    settings = settings_for(
-        sandbox, tmp_path / "data", transport="http", port=0, approval_wait_seconds=5, approval_ttl_seconds=60
-    )
-    vault = vault_for(settings)
-    alice = await login_token(sandbox, settings, vault, ALICE, "alice", approvals=True)
-    carol = await login_token(sandbox, settings, vault, CAROL, "carol", approvals=True)
-    gateway = build_gateway(settings, transport="http")
-    bound: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-    task = asyncio.create_task(serve_http(gateway, ready=bound.set_result))
-    port = await asyncio.wait_for(bound, 10)
-    yield Running(f"http://127.0.0.1:{port}", gateway, alice, carol)
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+    async with serving(
+        sandbox,
+        tmp_path / "data",
+        vault_for,
+        approvals=True,
+        approval_wait_seconds=5,
+        approval_ttl_seconds=60,
+    ) as running:
+        yield running
 
 
 def sent(sandbox: SandboxServer, sender: int, to: int, text: str) -> int:

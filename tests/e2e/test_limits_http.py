@@ -6,7 +6,6 @@ Real MCP clients with bearer tokens -> a running HTTP gateway -> Telethon -> san
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,10 +14,9 @@ from typing import Any
 import pytest
 from fastmcp.exceptions import ToolError
 
-from mcpgram.app import build_gateway, serve_http
 from mcpgram.sandbox import SandboxServer
 
-from .conftest import ALICE, CAROL, People, Running, login_token, settings_for
+from .conftest import People, Running, serving
 
 
 @pytest.fixture
@@ -26,20 +24,11 @@ async def strict(
     sandbox: SandboxServer, people: People, tmp_path: Path, vault_for: Any
 ) -> AsyncIterator[Running]:
     """Alice and Carol behind a gateway with a tight call limit and write pace."""
-    settings = settings_for(
-        sandbox, tmp_path / "data", transport="http", port=0, call_rate=0.2, call_burst=3,
+    async with serving(
+        sandbox, tmp_path / "data", vault_for, call_rate=0.2, call_burst=3,
         pace_write_seconds=30.0, pace_write_burst=1, pace_max_wait=0.5,
-    )  # fmt: skip
-    vault = vault_for(settings)
-    alice = await login_token(sandbox, settings, vault, ALICE, "alice")
-    carol = await login_token(sandbox, settings, vault, CAROL, "carol")
-    gateway = build_gateway(settings, transport="http")
-    bound: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-    task = asyncio.create_task(serve_http(gateway, ready=bound.set_result))
-    port = await asyncio.wait_for(bound, 10)
-    yield Running(f"http://127.0.0.1:{port}", gateway, alice, carol)
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+    ) as running:  # fmt: skip
+        yield running
 
 
 async def refused(server: Running, token: str, tool: str, **args: Any) -> str:
