@@ -48,6 +48,7 @@ from .vault.vault import TenantKeys, Vault
 if TYPE_CHECKING:
     from .fetch.fetcher import Fetcher
     from .web.oauthsetup import OAuthWiring
+    from .web.setup import SetupPages
     from .web.verifier import MCPGramTokenVerifier
 
 Transport = Literal["stdio", "http"]
@@ -245,7 +246,10 @@ def build_gateway(
     files = wiring.files_config_for(settings)
     limits = settings.rate_limits()
     rates = MemoryRateStore()
-    approver = wiring.approver_for(settings, secret, store, journal)
+    # The approval page needs a browser signed in with a token: HTTP with bearer tokens only.
+    approver = wiring.approver_for(
+        settings, secret, store, journal, page=transport == "http" and not settings.no_auth
+    )
     context = ToolContext(
         pool=pool,
         resolve_keys=resolve_keys,
@@ -331,12 +335,13 @@ def http_app(gateway: Gateway, *, behind_front: bool = False) -> Any:
     """The ASGI app: MCP at /v1/mcp behind the security edge, plus /health, the approval page,
     the /setup pages and signed attachment links."""
     from .web.app import build_http_app
-    from .web.approve import approval_routes
 
     settings = gateway.settings
-    extra = setup_routes(gateway)
-    if (approver := gateway.approver) is not None:
-        extra += approval_routes(approver.store, approver.page_secret, gateway.journal)
+    pages = setup_pages(gateway)
+    extra: list[Any] = pages.routes() if pages is not None else []
+    if (approver := gateway.approver) is not None and pages is not None:
+        # The page signs people in with the /setup session: served only where tokens exist.
+        extra += wiring.approval_page_routes(approver, gateway.journal, pages, settings.trusted_proxies)
     return build_http_app(
         gateway.mcp,
         extra_routes=extra,
@@ -350,14 +355,15 @@ def http_app(gateway: Gateway, *, behind_front: bool = False) -> Any:
     )
 
 
-def setup_routes(gateway: Gateway) -> list[Any]:
-    """The /setup sign-in pages (``web/setup/``), on the gateway's vault and Telegram settings."""
+def setup_pages(gateway: Gateway) -> SetupPages | None:
+    """The /setup sign-in pages (``web/setup/``), on the gateway's vault and Telegram settings;
+    None with ``no_auth`` (no tokens to sign in with)."""
     from .web.security import serves_https
     from .web.setup import SetupPages, SetupService, SetupStore
 
     settings = gateway.settings
     if settings.no_auth:
-        return []
+        return None
     store = SetupStore(settings.data_dir / "signin.db")
     gateway.closers.append(store.close)
     assert gateway.telegram is not None
@@ -366,7 +372,7 @@ def setup_routes(gateway: Gateway) -> list[Any]:
     secure = serves_https(settings.http_config())
     if gateway.oauth is not None:
         gateway.oauth.use_setup_sessions(store, gateway.vault, secure=secure)
-    return SetupPages(service, secure=secure, base_url=str(settings.public_url or "").rstrip("/")).routes()
+    return SetupPages(service, secure=secure, base_url=str(settings.public_url or "").rstrip("/"))
 
 
 @asynccontextmanager

@@ -29,13 +29,16 @@ from .vault.sqlite import SQLiteVault
 from .vault.vault import TenantKeys, Vault
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
+
+    from starlette.routing import Route
 
     from .fetch.fetcher import Fetcher
     from .policy.model import Policy
     from .web.attachments import AttachmentEndpoint
     from .web.links import AttachmentLinks
     from .web.oauthsetup import OAuthWiring
+    from .web.setup import SetupPages
     from .web.verifier import MCPGramTokenVerifier
 
 
@@ -79,17 +82,30 @@ def oauth_wiring(
 
 
 def approver_for(
-    settings: Settings, secret: bytes, store: SQLiteVault, journal: AuditJournal | None
+    settings: Settings, secret: bytes, store: SQLiteVault, journal: AuditJournal | None, *, page: bool
 ) -> Approver:
-    """Asks for approvals and keeps them, in the vault's own database file (one schema)."""
+    """Asks for approvals and keeps them, in the vault's own database file (one schema); ``page``:
+    the approval page may be offered (HTTP with bearer tokens, whose holders can sign in to it)."""
     return Approver(
         ApprovalStore(store.path),
         page_secret=page_secret(secret),
+        offers_page=page,
         ttl=settings.approval_ttl_seconds,
         wait=settings.approval_wait_seconds,
         public_url=str(settings.public_url) if settings.public_url is not None else None,
         journal=journal,
     )
+
+
+def approval_page_routes(
+    approver: Approver, journal: AuditJournal | None, pages: SetupPages, trusted_proxies: Sequence[str]
+) -> list[Route]:
+    """The approval page, signing people in with the /setup pages' session (``web/approvesignin.py``)."""
+    from .web.approve import approval_routes
+    from .web.approvesignin import ApprovalSignIn
+
+    signin = ApprovalSignIn(pages.service, secure=pages.secure, trusted_proxies=trusted_proxies)
+    return approval_routes(approver.store, approver.page_secret, journal, signin=signin)
 
 
 def journal_for(settings: Settings, secret: bytes) -> AuditJournal | None:

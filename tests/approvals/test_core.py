@@ -111,10 +111,27 @@ def test_the_page_escapes_everything_and_holds_no_script() -> None:
     assert "<form" not in page.render(shown, action_url="/a", csrf="c", status="used")
 
 
+def test_the_sign_in_page_shows_nothing_of_the_action() -> None:
+    """The page for anyone but the approval's signed-in tenant: a token form, escaped, and nothing else."""
+    html = page.render_signin(action_url='/approve/t/i/signin"><x', csrf='c"><y', problem="<bad & co>")
+    assert "<x" not in html and "<y" not in html and "&lt;bad &amp; co&gt;" in html
+    assert html.count("<form") == 1 and 'type="password" name="token"' in html
+    assert "Approve" not in html and "decision" not in html and "<table" not in html and "<pre" not in html
+    assert "another account" in page.render_signin(action_url="/a", csrf="c", other_account=True)
+
+
 def test_csrf_tokens_and_tenant_tags_are_keyed() -> None:
+    """The decision token is bound to the approval, the browser's session and the secret; the sign-in
+    token to the approval and the browser's nonce, and is never a decision token."""
     secret, other = b"k" * 32, b"o" * 32
-    token = page.csrf_token(secret, "id1")
-    assert page.check_csrf(secret, "id1", token)
-    assert not page.check_csrf(secret, "id2", token) and not page.check_csrf(other, "id1", token)
-    assert not page.check_csrf(secret, "id1", "") and not page.check_csrf(secret, "id1", token[:-1] + "A")
+    token = page.csrf_token(secret, "id1", "session1")
+    assert page.check_csrf(secret, "id1", "session1", token)
+    assert not page.check_csrf(secret, "id2", "session1", token)
+    assert not page.check_csrf(secret, "id1", "session2", token)
+    assert not page.check_csrf(other, "id1", "session1", token)
+    assert not page.check_csrf(secret, "id1", "session1", "")
+    assert not page.check_csrf(secret, "id1", "session1", token[:-1] + "A")
+    signin = page.signin_token(secret, "id1", "session1")
+    assert signin != token and not page.check_csrf(secret, "id1", "session1", signin)
+    assert signin != page.signin_token(secret, "id1", "nonce2") != page.signin_token(other, "id1", "nonce2")
     assert page.tenant_tag(secret, "t1") != page.tenant_tag(secret, "t2") != page.tenant_tag(other, "t2")

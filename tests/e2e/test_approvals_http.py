@@ -1,8 +1,9 @@
 """Approvals over HTTP: the 2026-07-28 input-required result with the approval page, and the page itself.
 
 Real clients against a running gateway: a fastmcp Client (2026-07-28, URL-mode elicitation) whose
-handler plays the person in a browser, opening the page it is given and pressing a button (plain
-HTTP requests with the page's own CSRF token and Origin); a 2025-era client answering a form.
+handler plays the person in a browser, opening the page it is given, signing in there with the
+tenant's token and pressing a button (plain HTTP requests with the page's own CSRF tokens, cookies
+and Origin); a 2025-era client answering a form. Who may open the page: ``test_approval_signin.py``.
 Sends are counted in the sandbox's history of the target chat.
 """
 
@@ -56,23 +57,39 @@ def sent(sandbox: SandboxServer, sender: int, to: int, text: str) -> int:
     return sum(1 for i in box.history(user_peer(to)) if box.messages[i].content.text == text)
 
 
-async def press(url: str, decision: str, *, csrf: str | None = None) -> httpx.Response:
-    """A person opening the page and pressing Approve or Refuse (``csrf``: override the page's)."""
-    origin = "{0.scheme}://{0.netloc}".format(urlsplit(url))
+def origin_of(url: str) -> str:
+    return "{0.scheme}://{0.netloc}".format(urlsplit(url))
+
+
+async def sign_in(browser: httpx.AsyncClient, url: str, token: str) -> httpx.Response:
+    """Open the approval page and sign in with ``token`` on its form; the page after the redirect."""
+    shown = await browser.get(url)
+    assert shown.status_code == 200, shown.text
+    csrf = CSRF.search(shown.text)
+    assert csrf is not None and 'name="token"' in shown.text
+    form = {"csrf": csrf.group(1), "token": token}
+    return await browser.post(
+        f"{url}/signin", data=form, headers={"Origin": origin_of(url)}, follow_redirects=True
+    )
+
+
+async def press(url: str, decision: str, token: str, *, csrf: str | None = None) -> httpx.Response:
+    """A person opening the page, signing in with ``token`` and pressing Approve or Refuse
+    (``csrf``: override the page's)."""
     async with httpx.AsyncClient() as browser:
-        shown = await browser.get(url)
+        shown = await sign_in(browser, url, token)
         assert shown.status_code == 200, shown.text
-        token = CSRF.search(shown.text)
-        assert token is not None
-        form = {"decision": decision, "csrf": token.group(1) if csrf is None else csrf}
-        return await browser.post(url, data=form, headers={"Origin": origin})
+        found = CSRF.search(shown.text)
+        assert found is not None and 'value="approve"' in shown.text
+        form = {"decision": decision, "csrf": found.group(1) if csrf is None else csrf}
+        return await browser.post(url, data=form, headers={"Origin": origin_of(url)})
 
 
 def modern_client(server: Running, token: str, decision: str, urls: list[str]) -> Client[Any]:
     async def person(message: str, response_type: Any, params: Any, context: Any) -> Any:
         assert isinstance(params, mcp_types.ElicitRequestURLParams)
         urls.append(params.url)
-        answer = await press(params.url, decision)
+        answer = await press(params.url, decision, token)
         assert answer.status_code == 200
         return ElicitResult(action="accept")
 
@@ -146,7 +163,7 @@ async def test_a_used_approval_is_not_replayed_and_a_changed_text_asks_again(
     changed = {**args, "text": "once only, changed"}
     async with modern_client(server, server.alice, "approve", []) as client:
         first, url = await ask(client, args)
-        assert (await press(url, "approve")).status_code == 200
+        assert (await press(url, "approve", server.alice)).status_code == 200
         with pytest.raises(MCPError, match="Invalid or expired requestState"):
             await retry(client, changed, first.request_state)
         again, other_url = await ask(client, changed)
@@ -155,9 +172,10 @@ async def test_a_used_approval_is_not_replayed_and_a_changed_text_asks_again(
         replayed = await retry(client, args, first.request_state)
         assert replayed.is_error and text_of(replayed).startswith("APPROVAL_REFUSED: that approval was used")
         async with httpx.AsyncClient() as browser:
-            shown = await browser.get(url)
+            shown = await sign_in(browser, url, server.alice)
             assert "This approval is used" in shown.text and "<form" not in shown.text
-            token = page.csrf_token(server.gateway.approver.page_secret, url.rsplit("/", 1)[1])  # type: ignore[union-attr]
+            session = next(value for name, value in browser.cookies.items() if name.endswith("-session"))
+            token = page.csrf_token(server.gateway.approver.page_secret, url.rsplit("/", 1)[1], session)  # type: ignore[union-attr]
             again = await browser.post(url, data={"decision": "approve", "csrf": token})
             assert again.status_code == 409  # decided already: nothing more to decide
     assert sent(sandbox, people.alice, people.carol, "once only") == 1
@@ -175,7 +193,7 @@ async def test_an_expired_approval_sends_nothing(
         assert approver is not None
         approver.store.expire_now(id_hash(url.rsplit("/", 1)[1]))
         async with httpx.AsyncClient() as browser:
-            shown = await browser.get(url)
+            shown = await sign_in(browser, url, server.alice)
         assert "This approval is expired" in shown.text and "<form" not in shown.text
         expired = await retry(client, args, first.request_state)
         assert expired.is_error and text_of(expired).startswith("APPROVAL_EXPIRED: ")
@@ -185,18 +203,21 @@ async def test_an_expired_approval_sends_nothing(
 async def test_the_page_refuses_forged_csrf_other_origins_and_other_tenants(
     server: Running, people: People, sandbox: SandboxServer
 ) -> None:
-    """POST without or with a forged CSRF token: 403; from another origin: 403; Carol's approval id
-    under Alice's tenant tag, or an unknown id: 404. Nothing was decided, nothing sent."""
+    """Signed in as Alice, a POST without or with a forged CSRF token: 403; with the token of Carol's
+    page (valid, for another approval and session): 403; from another origin: 403; Carol's approval
+    id under Alice's tenant tag, or an unknown id: 404. Nothing was decided, nothing sent."""
     async with modern_client(server, server.alice, "approve", []) as alice:
         _, alice_url = await ask(alice, {"chat": "@carol_e2e", "text": "page test"})
     async with modern_client(server, server.carol, "approve", []) as carol:
         _, carol_url = await ask(carol, {"chat": "@alice_e2e", "text": "page test"})
-    assert (await press(alice_url, "approve", csrf="")).status_code == 403
-    assert (await press(alice_url, "approve", csrf="A" * 43)).status_code == 403
-    async with httpx.AsyncClient() as browser:
-        carol_token = CSRF.search((await browser.get(carol_url)).text)
+    assert (await press(alice_url, "approve", server.alice, csrf="")).status_code == 403
+    assert (await press(alice_url, "approve", server.alice, csrf="A" * 43)).status_code == 403
+    async with httpx.AsyncClient() as as_carol:
+        carol_token = CSRF.search((await sign_in(as_carol, carol_url, server.carol)).text)
         assert carol_token is not None  # valid, but for Carol's approval: it must not open Alice's
-        assert (await press(alice_url, "approve", csrf=carol_token.group(1))).status_code == 403
+    assert (await press(alice_url, "approve", server.alice, csrf=carol_token.group(1))).status_code == 403
+    async with httpx.AsyncClient() as browser:
+        assert "Approve" in (await sign_in(browser, alice_url, server.alice)).text
         cross = await browser.post(
             alice_url, data={"decision": "approve"}, headers={"Origin": "https://evil.example"}
         )
@@ -209,8 +230,9 @@ async def test_the_page_refuses_forged_csrf_other_origins_and_other_tenants(
         ):
             assert (await browser.get(url)).status_code == 404
             assert (await browser.post(url, data={"decision": "approve"})).status_code == 404
+            assert (await browser.post(f"{url}/signin", data={"token": server.alice})).status_code == 404
         shown = await browser.get(alice_url)
-    assert "Approve" in shown.text
+    assert 'value="approve"' in shown.text  # still pending: nothing was decided
     assert sent(sandbox, people.alice, people.carol, "page test") == 0
 
 
@@ -221,12 +243,14 @@ async def test_the_page_escapes_the_message_and_sends_strict_headers(server: Run
     async with modern_client(server, server.alice, "approve", []) as client:
         _, url = await ask(client, {"chat": "@carol_e2e", "text": hostile})
     async with httpx.AsyncClient() as browser:
-        page = await browser.get(url)
+        page = await sign_in(browser, url, server.alice)
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert "<script" not in page.text and "<img" not in page.text
     assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page.text
     assert "Carol" in page.text and "send_message" in page.text and "first_contact" in page.text
     assert page.headers["content-security-policy"].startswith("default-src 'none'")
+    assert "form-action 'self'" in page.headers["content-security-policy"]
+    assert page.headers["referrer-policy"] == "same-origin"  # no-referrer: browsers post Origin: null
     assert page.headers["x-frame-options"] == "DENY" and page.headers["x-content-type-options"] == "nosniff"
     assert page.headers["cache-control"].startswith("no-store")
 

@@ -1,15 +1,19 @@
-"""The words and the HTML a person sees when asked to approve, and the page's CSRF token (pure).
+"""The words and the HTML a person sees when asked to approve, and the page's CSRF tokens (pure).
 
-The page (``GET /approve/{tag}/{id}``) shows what will be done: the tool and its verbs, the chat's
-title and id, the rule that asks, the content preview and when the approval expires; and two
-buttons, Approve and Refuse, in one form that POSTs back with a CSRF token. Every value is HTML-
-escaped where it is put into the page (:func:`_e` is the only way in), and the page has no script,
-no style sheet and nothing from another origin (the server's CSP is ``default-src 'none'``). It
-never asks for anything but the decision: no secret, code or password is ever typed into it.
+The page (``GET /approve/{tag}/{id}``) is for the person the approval belongs to: a browser signed
+in as the approval's tenant (``web/approve.py``) sees what will be done: the tool and its verbs,
+the chat's title and id, the rule that asks, the content preview and when the approval expires; and
+two buttons, Approve and Refuse, in one form that POSTs back with a CSRF token bound to the approval
+and to the browser's session (:func:`csrf_token`). Anyone else sees only that an action of their
+mcpgram account waits for approval, and a form to sign in with their mcpgram token
+(:func:`render_signin`, its own CSRF token bound to the approval and a per-browser nonce,
+:func:`signin_token`): the one secret ever typed into these pages, posted to mcpgram's own origin
+as on ``/setup/manage``. Every value is HTML-escaped where it is put into the page (:func:`_e` is
+the only way in), and the page has no script, no style sheet and nothing from another origin.
 
 ``tag`` is a keyed hash of the tenant id: a page is found only under its own tenant's tag (another
-tenant's tag: 404). The id is 128 random bits and the capability: whoever opens the URL the calling
-client was given may decide, which is why the URL is given only to that client.
+tenant's tag: 404). The id is 128 random bits, handed only to the client that made the
+authenticated call; holding it is not enough to see or decide the approval.
 """
 
 from __future__ import annotations
@@ -32,8 +36,10 @@ __all__ = [
     "render_done",
     "render_missing",
     "render_refused",
+    "render_signin",
     "saved_request",
     "shown",
+    "signin_token",
     "tenant_tag",
 ]
 
@@ -52,12 +58,24 @@ def path(approval_id: str, tenant: str, secret: bytes) -> str:
     return f"{PAGE_PREFIX}/{tenant_tag(secret, tenant)}/{approval_id}"
 
 
-def csrf_token(secret: bytes, approval_id: str) -> str:
-    return _b64(hmac.new(secret, b"csrf\x00" + approval_id.encode(), hashlib.sha256).digest())
+def _keyed(secret: bytes, purpose: bytes, *parts: str) -> str:
+    data = purpose + b"".join(b"\x00" + part.encode() for part in parts)
+    return _b64(hmac.new(secret, data, hashlib.sha256).digest())
 
 
-def check_csrf(secret: bytes, approval_id: str, token: str) -> bool:
-    return hmac.compare_digest(csrf_token(secret, approval_id).encode(), token.encode())
+def csrf_token(secret: bytes, approval_id: str, session_id: str) -> str:
+    """The decision form's token: only the page shown to this signed-in session carries it."""
+    return _keyed(secret, b"csrf", approval_id, session_id)
+
+
+def check_csrf(secret: bytes, approval_id: str, session_id: str, token: str) -> bool:
+    expected = csrf_token(secret, approval_id, session_id)
+    return bool(token) and hmac.compare_digest(expected.encode(), token.encode())
+
+
+def signin_token(secret: bytes, approval_id: str, nonce: str) -> str:
+    """The sign-in form's token, bound to the approval and the browser's nonce cookie."""
+    return _keyed(secret, b"signin", approval_id, nonce)
 
 
 def shown(ask: Ask, *, expires: float) -> dict[str, Any]:
@@ -133,6 +151,29 @@ def render(shown: dict[str, Any], *, action_url: str, csrf: str, status: str) ->
     else:
         parts.append(f"<p>This approval is {_e(status)}; nothing more can be decided here.</p>")
     parts.append("</body></html>")
+    return "".join(parts)
+
+
+def render_signin(*, action_url: str, csrf: str, problem: str = "", other_account: bool = False) -> str:
+    """What anyone but the approval's signed-in owner sees: nothing of the action, a sign-in form."""
+    parts = [
+        _HEAD,
+        "<h1>An action of your mcpgram account waits for your approval.</h1>",
+        "<p>Sign in with your mcpgram token (the one your AI client uses, starting with "
+        "<code>mcpg_</code>) to see what it is and to approve or refuse it.</p>",
+    ]
+    if other_account:
+        parts.append("<p>This browser is signed in to mcpgram with another account.</p>")
+    if problem:
+        parts.append(f"<p><strong>{_e(problem)}</strong></p>")
+    parts.append(
+        f'<form method="post" action="{_e(action_url)}">'
+        f'<input type="hidden" name="csrf" value="{_e(csrf)}">'
+        '<label>Your mcpgram token <input type="password" name="token" autocomplete="off"'
+        ' spellcheck="false" required></label> '
+        '<button type="submit">Sign in</button>'
+        "</form></body></html>"
+    )
     return "".join(parts)
 
 

@@ -3,8 +3,9 @@
 ``ToolContext.run`` calls :meth:`Approver.obtain` when the policy guard returned rules that ask for
 approval (``policy/guard.py``). The channel follows the client:
 
-- a 2026-07-28 client that declares URL-mode elicitation, over HTTP: the call returns an
-  input-required result with a URL-mode elicitation to the approval page (``web/approve.py``) and a
+- a 2026-07-28 client that declares URL-mode elicitation, over HTTP with bearer tokens: the call
+  returns an input-required result with a URL-mode elicitation to the approval page
+  (``web/approve.py``, for a browser signed in as the tenant: its token opens it) and a
   request state naming the approval; the client's retry goes ahead only once the page was used to
   approve that very approval (form mode, a yes/no field, when it declares only that);
 - a client of an earlier revision that declares elicitation: a yes/no form, within the call (over
@@ -90,6 +91,8 @@ class Approver:
     Args:
         store: Where approvals live (the vault's SQLite file).
         page_secret: Keys the page's CSRF tokens and tenant tags (derived from the server secret).
+        offers_page: Whether the approval page may be offered: it needs a browser signed in with the
+            tenant's token, so not in stdio or ``--no-auth`` (the owner has no token).
         ttl: Seconds an approval stays answerable and usable.
         wait: Seconds a retried call waits for the page's answer before asking the client again.
         public_url: The page's origin; None: the origin the calling request came to (HTTP only).
@@ -101,6 +104,7 @@ class Approver:
         store: ApprovalStore,
         *,
         page_secret: bytes,
+        offers_page: bool = False,
         ttl: float,
         wait: float,
         public_url: str | None = None,
@@ -108,6 +112,7 @@ class Approver:
     ) -> None:
         self.store = store
         self.page_secret = page_secret
+        self.offers_page = offers_page
         self.ttl = ttl
         self.wait = wait
         self.public_url = public_url.rstrip("/") if public_url else None
@@ -208,6 +213,8 @@ class Approver:
     # -- 2026-07-28: input required --------------------------------------------------------------
 
     def _page_base(self) -> str | None:
+        if not self.offers_page:
+            return None
         if self.public_url is not None:
             return self.public_url
         try:
