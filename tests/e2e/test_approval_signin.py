@@ -173,6 +173,21 @@ async def test_signed_in_with_the_right_token_the_person_approves_and_it_is_sent
     assert sent(sandbox, people.alice, people.carol, "secret plan") == 1
 
 
+async def test_a_session_ends_for_the_page_when_its_token_is_rotated_or_revoked(server: Running) -> None:
+    """Signed in with a token that is rotated since (``mcpgram token rotate``, not the manage page):
+    the page is closed again; so it is once the tenant is revoked."""
+    url = await alice_asks(server)
+    vault = server.gateway.vault
+    async with httpx.AsyncClient() as browser:
+        assert 'value="approve"' in (await sign_in(browser, url, server.alice)).text
+        new_token = vault.rotate(server.alice)
+        assert shows_nothing((await browser.get(url)).text)
+        assert 'value="approve"' in (await sign_in(browser, url, new_token)).text
+        vault.revoke(vault.authenticate(new_token).tenant_id)
+        assert shows_nothing((await browser.get(url)).text)
+    assert status(server, url) == "pending"
+
+
 async def test_a_csrf_token_of_another_session_is_refused(
     server: Running, people: People, sandbox: SandboxServer
 ) -> None:

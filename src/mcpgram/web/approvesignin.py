@@ -57,8 +57,12 @@ class ApprovalSignIn:
         self.nonce_cookie = "__Host-mcpgram-approve" if secure else "mcpgram-approve"
 
     def who(self, request: Request) -> SignedIn | None:
-        """The tenant this browser is signed in as (a live session of a tenant not revoked), or None."""
-        return signed_in_tenant(request, self.service.store, self.service.vault, secure=self.secure)
+        """The tenant this browser is signed in as, or None: no live session, a revoked tenant, or a
+        session whose token no longer works (rotated by the CLI since, as the consent page treats it)."""
+        signed = signed_in_tenant(request, self.service.store, self.service.vault, secure=self.secure)
+        if signed is None or self.tenant_of(signed.token) != signed.tenant_id:
+            return None
+        return signed
 
     def retry_after(self, request: Request) -> float:
         """Count one sign-in attempt from this client: 0 if allowed, else the seconds to wait."""
