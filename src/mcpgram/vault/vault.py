@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from .. import auth
@@ -128,6 +128,40 @@ class Vault:
             wrapped_key=self._wrap(keys.tenant_id, auth.token_secret_bytes(new_token), keys.data_key),
         )
         return new_token
+
+    def rekey(
+        self, tenant_id: str, secrets: Mapping[SecretPurpose, bytes], *, discard: str | None = None
+    ) -> tuple[TenantKeys, str]:
+        """Give a tenant a new data key and a new token without its old token (recovery by login).
+
+        ``secrets`` (plaintext, e.g. a fresh Telegram session) are sealed under the new key and replace
+        every sealed secret; the old token and its signed links stop working (``key_version`` bumps),
+        the tenant's OAuth grants end, and the tenant is ``active``. Its policy stays. ``discard``
+        names a temporary tenant deleted in the same transaction. Atomic: on any error nothing changed.
+
+        Raises:
+            KeyError: the tenant is unknown or revoked (a revoked tenant is not recoverable).
+        """
+        token, data_key = auth.new_token(), crypto.new_data_key()
+        sealed = {
+            purpose: crypto.seal(data_key, plain, tenant_id=tenant_id, purpose=purpose)
+            for purpose, plain in secrets.items()
+        }
+        self._store.rekey(
+            tenant_id,
+            token_digest=auth.token_digest(self._server_secret, token),
+            fingerprint=auth.token_fingerprint(self._server_secret, token),
+            wrapped_key=self._wrap(tenant_id, auth.token_secret_bytes(token), data_key),
+            secrets=sealed,
+            status="active",
+            discard=discard,
+        )
+        return TenantKeys(tenant_id, data_key), token
+
+    def discard(self, tenant_id: str) -> None:
+        """Delete a tenant that never got a usable token (a temporary or abandoned sign-in) and all
+        it holds."""
+        self._store.discard(tenant_id)
 
     def revoke(self, tenant_id: str) -> None:
         self._store.revoke(tenant_id)
