@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from .. import auth
-from ..errors import NotAuthenticated
+from ..errors import DecryptFailed, NotAuthenticated
 from . import crypto
 from .store import SecretPurpose, TenantRecord, TenantStatus, VaultStore
 
@@ -175,6 +175,14 @@ class Vault:
         if blob is None:
             return None
         return crypto.open_sealed(keys.data_key, blob, tenant_id=keys.tenant_id, purpose=purpose)
+
+    def opens_session(self, keys: TenantKeys) -> bool:
+        """Whether ``keys`` open the tenant's stored session (False when none is stored): how the
+        pool tells a client opened before a re-key from a caller holding the new keys."""
+        try:
+            return self.open(keys, "session") is not None
+        except DecryptFailed:
+            return False
 
     def list_tenants(self) -> list[TenantRecord]:
         return self._store.list_tenants()

@@ -38,7 +38,9 @@ from ...telegram.login import (
     QrPending,
     normalize_phone,
 )
+from ...vault.store import TenantRecord
 from ...vault.vault import Vault
+from . import recovery
 from .store import SetupStore
 
 log = logging.getLogger(__name__)
@@ -55,6 +57,7 @@ LIMITS = {
     "signin-ip": 20,
     "create-ip": 10,
     "qr-ip": 400,
+    "recover-ip": 10,
 }
 SIGNUP_CLOSED = LoginProblem("SIGNUP_CLOSED", "Sign-up is closed on this server; ask its operator.")
 INVITE_INVALID = LoginProblem("INVITE_INVALID", "That invitation code is not valid (or was already used).")
@@ -185,6 +188,9 @@ class SetupService:
         Raises:
             RateLimited: this address created too many tenants lately.
         """
+        if flow.get("recover"):  # recovery by login: a temporary tenant, whatever the sign-up mode
+            recovery.admit(self, flow, ip=ip)
+            return None
         if flow.get("token"):
             return None
         if self.signup == "closed":
@@ -216,6 +222,7 @@ class SetupService:
         keys = self.vault.unlock_with_token(flow["token"])
         expected = flow.get("expect_user")
         wrong = False
+        found: list[TenantRecord] = []
         try:
             fresh = bool(flow.pop("fresh", False))
             async with open_login(
@@ -226,6 +233,10 @@ class SetupService:
                 if isinstance(state, LoggedIn) and expected is not None and state.account.user_id != expected:
                     wrong = True
                     await login.log_out()  # a re-login must be the same account: undo this one
+                if isinstance(state, LoggedIn) and flow.get("recover"):
+                    found = recovery.recoverable(self, state.account.user_id)
+                    if not found:  # nothing to recover: this login must not outlive the page
+                        await login.log_out()
         except MCPGramError as exc:
             log.info("setup.step_failed", extra={"error": type(exc).__name__})
             state = _problem_state(state, UNAVAILABLE)
@@ -234,6 +245,9 @@ class SetupService:
             flow["fresh"] = True
             log.info("setup.relogin_refused", extra={"tenant": keys.tenant_id, "reason": "other account"})
             state = NeedPhone(WRONG_ACCOUNT)
+        elif isinstance(state, LoggedIn) and flow.get("recover"):
+            flow["state"] = recovery.after_login(self, flow, state.account, found)
+            return state
         elif isinstance(state, LoggedIn):
             self.store.remember_account(keys.tenant_id, state.account.user_id)
         flow["state"] = dump_state(state)

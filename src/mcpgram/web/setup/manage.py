@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute, Route
 
 from ...errors import NotAuthenticated
 from ...policy.model import PROFILES
+from . import recovery
 from .flow import RateLimited, csrf_ok, log_out_everywhere
 from .signedin import sign_in, sign_out, signed_in_tenant
 from .tenantview import TightenInvalid, policy_lines, recent_audit, tighten
@@ -73,6 +74,10 @@ class ManagePages:
         if found is None or not csrf_ok(found[1], form.get("csrf")):
             return self.pages.error(request, 403)
         secure = self.pages.secure
+        if action == "recover":  # "I lost my token": sign in by Telegram login, which re-keys
+            recovering: Response = RedirectResponse("/setup", status_code=303)
+            self.pages.set_flow_cookie(recovering, recovery.start(self.service)[0])
+            return recovering
         if action == "signin":
             ip = request.client.host if request.client else "?"
             try:
