@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mcpgram.errors import DecryptFailed, NotAuthenticated
+from mcpgram.errors import DecryptFailed, NotAuthenticated, VaultError
 from mcpgram.vault.oauthstore import Grant, OAuthStore
 from mcpgram.vault.sqlite import SQLiteVault
 from mcpgram.vault.vault import Vault
@@ -102,3 +102,18 @@ def test_discard_deletes_a_tenant_and_all_it_holds(vault: Vault) -> None:
     vault.seal(vault.unlock_with_token(token), "session", OLD_SESSION)
     vault.discard(record.tenant_id)
     assert vault.get_tenant(record.tenant_id) is None and vault.list_tenants() == []
+
+
+def test_a_seal_under_the_old_key_cannot_overwrite_the_new_session(vault: Vault) -> None:
+    """A client opened before the re-key (another worker's, or one the pool had not dropped yet)
+    flushing its state must not replace the new session with one sealed under the shredded key."""
+    record, old_token = vault.create_tenant("web sign-in")
+    old_keys = vault.unlock_with_token(old_token)
+    vault.seal(old_keys, "session", OLD_SESSION)
+    keys, _ = vault.rekey(record.tenant_id, {"session": NEW_SESSION})
+    for purpose in ("session", "entities"):
+        with pytest.raises(VaultError, match="re-keyed"):
+            vault.seal(old_keys, purpose, b"stale")  # type: ignore[arg-type]
+    assert vault.open(keys, "session") == NEW_SESSION
+    vault.seal(keys, "entities", b"new entities")  # the new keys still write
+    assert vault.open(keys, "entities") == b"new entities"

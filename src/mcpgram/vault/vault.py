@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from .. import auth
-from ..errors import DecryptFailed, NotAuthenticated
+from ..errors import DecryptFailed, NotAuthenticated, VaultError
 from . import crypto
 from .store import SecretPurpose, TenantRecord, TenantStatus, VaultStore
 
@@ -167,6 +167,15 @@ class Vault:
         self._store.revoke(tenant_id)
 
     def seal(self, keys: TenantKeys, purpose: SecretPurpose, plaintext: bytes) -> None:
+        """Seal ``plaintext`` under the tenant's data key and store it.
+
+        Raises:
+            VaultError: the tenant is revoked or unknown, or was re-keyed since ``keys`` were
+                unwrapped (its stored session no longer opens with them): a client opened before a
+                :meth:`rekey` must not overwrite the new session with the shredded one.
+        """
+        if self._store.load_secret(keys.tenant_id, "session") is not None and not self.opens_session(keys):
+            raise VaultError("the tenant was re-keyed; nothing stored")
         blob = crypto.seal(keys.data_key, plaintext, tenant_id=keys.tenant_id, purpose=purpose)
         self._store.store_secret(keys.tenant_id, purpose, blob)
 
