@@ -18,7 +18,7 @@ from __future__ import annotations
 import hmac
 import logging
 import secrets
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -42,6 +42,7 @@ from ...vault.store import TenantRecord
 from ...vault.vault import Vault
 from . import recovery
 from .store import SetupStore
+from .sweep import SIGNUP_LABEL, SWEEP_EVERY, sweep_abandoned
 
 log = logging.getLogger(__name__)
 
@@ -149,11 +150,20 @@ class SetupService:
     policies: PolicyBook | None = None
     #: The gateway's audit journal directory (the manage page lists entries); None: no journal.
     audit_dir: Path | None = None
+    _swept: float = field(default=float("-inf"), init=False, repr=False)
 
     def show_tenants(self, default_policy: str, journal: bool, data_dir: Path) -> None:
         """Let the manage page show and tighten policies, and list the journal (``data_dir/audit``)."""
         self.policies = PolicyBook(self.vault, default_policy)
         self.audit_dir = data_dir / "audit" if journal else None
+
+    def maybe_sweep(self) -> None:
+        """Delete abandoned sign-up and recovery tenants (``sweep.py``), at most every few minutes."""
+        now = self.store.clock()
+        if now - self._swept < SWEEP_EVERY:
+            return
+        self._swept = now
+        sweep_abandoned(self.vault, self.store, now=now)
 
     def new_flow(self) -> tuple[str, dict[str, Any]]:
         flow = {"csrf": new_csrf(), "state": dump_state(NeedPhone())}
@@ -198,7 +208,7 @@ class SetupService:
         self.limit(f"create-ip|{ip}")
         if self.signup == "invite" and not self.store.use_invite(invite):
             return INVITE_INVALID
-        record, token = self.vault.create_tenant("web sign-in")
+        record, token = self.vault.create_tenant(SIGNUP_LABEL)
         flow.update(token=token, tenant_id=record.tenant_id, shown=False)
         log.info("setup.tenant_created", extra={"tenant": record.tenant_id})
         return None

@@ -127,6 +127,7 @@ class SetupPages:
         return response
 
     async def page(self, request: Request) -> Response:
+        self.service.maybe_sweep()
         flow_id, flow = self.flow_or_new(request)
         if (target := safe_next(request.query_params.get("next"))) is not None:
             flow["next"] = target  # where to continue once signed in (an OAuth consent)
