@@ -54,9 +54,10 @@ async def site(sandbox: SandboxServer, tmp_path: Path) -> AsyncIterator[httpx2.A
             yield client
 
 
-async def sign_up(site: httpx2.AsyncClient, phone: str = PHONE) -> tuple[str, str]:
+async def sign_up(site: httpx2.AsyncClient, phone: str = PHONE, *, fresh: bool = True) -> tuple[str, str]:
     """A new tenant through /setup as ``phone``: ``(token, tenant id)``; this browser is signed in."""
-    site.cookies.clear()
+    if fresh:
+        site.cookies.clear()
     await post(site, "phone", phone=phone)
     await post(site, "code", code=CODE)
     match = TOKEN_RE.search((await site.get("/setup")).text)
@@ -279,3 +280,20 @@ async def test_recovery_by_qr(site: httpx2.AsyncClient, sandbox: SandboxServer) 
     await accept_qr(sandbox, url.group(1).replace("&amp;", "&"), PHONE)
     await post(site, "qrpoll")
     assert choices((await site.get("/setup")).text) == [tenant_id]
+
+
+async def test_the_token_page_names_the_oauth_client_it_continues_to(site: httpx2.AsyncClient) -> None:
+    """Not recovery, but the same token page: "Continue" names the registered client (escaped)."""
+    provider = site.gateway.oauth.provider  # type: ignore[attr-defined]
+    document = {"client_id": OAUTH_CLIENT, "client_name": "<b>Agent</b> Smith", "redirect_uris": [REDIRECT]}
+    metadata = client_document(OAUTH_CLIENT, json.dumps(document).encode())
+    provider.store.put_client(OAUTH_CLIENT, metadata, source="cimd", now=int(provider.now()))
+    provider.store.put_request("req-1", OAUTH_CLIENT, {}, int(provider.now()) + 600)
+    await site.get("/setup?next=%2Foauth%2Fconsent%3Frequest%3Dreq-1")
+    await sign_up(site, fresh=False)
+    done = (await site.get("/setup")).text
+    assert "Continue to authorize &lt;b&gt;Agent&lt;/b&gt; Smith" in done and "<b>Agent" not in done
+    site.cookies.clear()
+    await site.get("/setup?next=%2Foauth%2Fconsent%3Frequest%3Dunknown")
+    await sign_up(site, OTHER_PHONE, fresh=False)
+    assert "Continue to the app's authorization" in (await site.get("/setup")).text

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hmac
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -150,6 +151,8 @@ class SetupService:
     policies: PolicyBook | None = None
     #: The gateway's audit journal directory (the manage page lists entries); None: no journal.
     audit_dir: Path | None = None
+    #: The OAuth client's name for a ``next`` path (the token page's "Continue"); None: no OAuth.
+    client_name_of: Callable[[str], str | None] | None = None
     _swept: float = field(default=float("-inf"), init=False, repr=False)
 
     def show_tenants(self, default_policy: str, journal: bool, data_dir: Path) -> None:

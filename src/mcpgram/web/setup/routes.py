@@ -139,7 +139,11 @@ class SetupPages:
         if kind == "choose":
             context["choices"] = recovery.choices(self.service, flow)
         if kind == "done":
-            context.update(clients=CLIENTS, next=safe_next(flow.get("next")))
+            target = safe_next(flow.get("next"))
+            name_of = self.service.client_name_of
+            context.update(
+                clients=CLIENTS, next=target, next_name=name_of(target) if target and name_of else None
+            )
             if not flow.get("shown"):
                 flow["shown"] = True
                 self.service.store.save_flow(flow_id, flow)
