@@ -297,3 +297,20 @@ async def test_the_token_page_names_the_oauth_client_it_continues_to(site: httpx
     await site.get("/setup?next=%2Foauth%2Fconsent%3Frequest%3Dunknown")
     await sign_up(site, OTHER_PHONE, fresh=False)
     assert "Continue to the app's authorization" in (await site.get("/setup")).text
+
+
+async def test_starting_over_ends_the_previous_recovery_of_the_browser(
+    site: httpx2.AsyncClient, sandbox: SandboxServer
+) -> None:
+    vault = site.gateway.vault  # type: ignore[attr-defined]
+    _, tenant_id = await sign_up(site)
+    await recover_by_phone(site)  # left at the choice: logged in, with its temporary tenant
+    assert len(vault.list_tenants()) == 2
+    page = await site.get("/setup/manage")
+    csrf = CSRF_RE.search(page.text)
+    assert csrf is not None
+    assert (await site.post("/setup/manage/recover", data={"csrf": csrf.group(1)})).status_code == 303
+    assert [r.tenant_id for r in vault.list_tenants()] == [tenant_id]
+    ada = next(u for u in sandbox.world.users.values() if u.phone == PHONE)
+    assert len([a for a in sandbox.auth_keys.values() if getattr(a, "user_id", None) == ada.id]) == 1
+    assert "re-keys your access" in (await site.get("/setup")).text

@@ -75,6 +75,9 @@ class ManagePages:
             return self.pages.error(request, 403)
         secure = self.pages.secure
         if action == "recover":  # "I lost my token": sign in by Telegram login, which re-keys
+            if found[1].get("recover"):  # a recovery started before in this browser ends first
+                await recovery.abandon(self.service, found[1])
+                self.service.store.delete_flow(found[0])
             recovering: Response = RedirectResponse("/setup", status_code=303)
             self.pages.set_flow_cookie(recovering, recovery.start(self.service)[0])
             return recovering

@@ -126,6 +126,8 @@ def rekey(service: SetupService, flow: dict[str, Any], tenant_id: str) -> bool:
     vault = service.vault
     temporary = vault.unlock_with_token(flow["token"])
     secrets = {p: blob for p in _PURPOSES if (blob := vault.open(temporary, p)) is not None}
+    if "session" not in secrets:  # nothing was sealed: re-keying would leave the tenant without one
+        return False
     try:
         _keys, token = vault.rekey(tenant_id, secrets, discard=temporary.tenant_id)
     except KeyError:  # revoked since the list was made
@@ -144,7 +146,8 @@ def rekey(service: SetupService, flow: dict[str, Any], tenant_id: str) -> bool:
 
 
 async def abandon(service: SetupService, flow: dict[str, Any]) -> None:
-    """Leave the choice: log the temporary session out at Telegram and delete its tenant."""
+    """Leave a recovery: log the temporary session out at Telegram if it got to the choice, and
+    delete its tenant."""
     if flow.get("token") and flow["state"].get("kind") == "choose":
         try:
             keys = service.vault.unlock_with_token(flow["token"])
