@@ -5,7 +5,8 @@ A person signs in here with their bearer token (or is signed in already from fin
 ``signedin.py``). Forms carry the flow's CSRF token like every /setup form. Rotating shows the new
 token once, in the POST's answer (never stored for a later GET). "Log out everywhere" logs the
 Telegram session out, revokes the tenant (its token stops working, the vault shreds its keys and
-sealed session) and ends every signed-in browser session of the tenant.
+sealed session) and ends every signed-in browser session of the tenant. "I lost my token" starts
+a recovery by Telegram login instead (``recovery.py``), which re-keys the tenant.
 """
 
 from __future__ import annotations
