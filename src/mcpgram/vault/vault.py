@@ -174,8 +174,12 @@ class Vault:
                 unwrapped (its stored session no longer opens with them): a client opened before a
                 :meth:`rekey` must not overwrite the new session with the shredded one.
         """
-        if self._store.load_secret(keys.tenant_id, "session") is not None and not self.opens_session(keys):
-            raise VaultError("the tenant was re-keyed; nothing stored")
+        current = self._store.load_secret(keys.tenant_id, "session")
+        if current is not None:
+            try:  # ~20 us beside the write's fsync
+                crypto.open_sealed(keys.data_key, current, tenant_id=keys.tenant_id, purpose="session")
+            except DecryptFailed:
+                raise VaultError("the tenant was re-keyed; nothing stored") from None
         blob = crypto.seal(keys.data_key, plaintext, tenant_id=keys.tenant_id, purpose=purpose)
         self._store.store_secret(keys.tenant_id, purpose, blob)
 
