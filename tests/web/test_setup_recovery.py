@@ -22,6 +22,7 @@ from mcpgram.sandbox import SandboxServer, World
 from mcpgram.testing import sandbox_telegram_config
 from mcpgram.web.links import AttachmentLinks
 from mcpgram.web.oauthclients import client_document
+from mcpgram.web.setup import SetupService, SetupStore, recovery
 from tests.e2e.conftest import settings_for
 from tests.web.test_setup import CODE, CSRF_RE, PHONE, TOKEN_RE, accept_qr, post
 
@@ -219,8 +220,12 @@ async def test_two_tenants_of_one_account_are_offered_and_the_chosen_one_is_reke
     second_token, second = await sign_up(site)
     page = await recover_by_phone(site)
     assert sorted(choices(page)) == sorted([first, second]) and "created 20" in page
-    await post(site, "rekey", tenant=second)
+    csrf = CSRF_RE.search(page)
+    assert csrf is not None
+    form = {"csrf": csrf.group(1), "tenant": second}
+    assert (await site.post("/setup/rekey", data=form)).status_code == 303
     assert TOKEN_RE.search((await site.get("/setup")).text)
+    assert (await site.post("/setup/rekey", data=form)).status_code == 400  # sent twice: no second re-key
     assert vault.authenticate(first_token).tenant_id == first  # the other one is untouched
     with pytest.raises(NotAuthenticated):
         vault.authenticate(second_token)
@@ -314,3 +319,20 @@ async def test_starting_over_ends_the_previous_recovery_of_the_browser(
     ada = next(u for u in sandbox.world.users.values() if u.phone == PHONE)
     assert len([a for a in sandbox.auth_keys.values() if getattr(a, "user_id", None) == ada.id]) == 1
     assert "re-keys your access" in (await site.get("/setup")).text
+
+
+async def test_a_choice_sent_twice_at_once_rekeys_once(site: httpx2.AsyncClient, tmp_path: Path) -> None:
+    """Two tabs posting the same choice: the second one finds the temporary tenant used up."""
+    vault = site.gateway.vault  # type: ignore[attr-defined]
+    _, tenant_id = await sign_up(site)
+    await recover_by_phone(site)
+    store = SetupStore(tmp_path / "data" / "signin.db")
+    try:
+        stale = store.load_flow(site.cookies["mcpgram-setup"])  # the second tab's copy, read before
+        assert stale is not None and stale["state"]["kind"] == "choose"
+        assert (await post(site, "rekey", tenant=tenant_id)).status_code == 303
+        version = vault.get_tenant(tenant_id).key_version
+        assert recovery.rekey(SetupService(vault, None, store), stale, tenant_id) is False  # type: ignore[arg-type]
+        assert vault.get_tenant(tenant_id).key_version == version
+    finally:
+        store.close()

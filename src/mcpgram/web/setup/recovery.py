@@ -124,8 +124,11 @@ def rekey(service: SetupService, flow: dict[str, Any], tenant_id: str) -> bool:
         log.info("setup.recovery_refused", extra={"reason": "not a candidate"})
         return False
     vault = service.vault
-    temporary = vault.unlock_with_token(flow["token"])
-    secrets = {p: blob for p in _PURPOSES if (blob := vault.open(temporary, p)) is not None}
+    try:
+        temporary = vault.unlock_with_token(flow["token"])
+        secrets = {p: blob for p in _PURPOSES if (blob := vault.open(temporary, p)) is not None}
+    except MCPGramError:  # the same choice sent twice: the first one used the temporary tenant up
+        return False
     if "session" not in secrets:  # nothing was sealed: re-keying would leave the tenant without one
         return False
     try:
