@@ -46,7 +46,7 @@ LABEL = "web recovery (temporary)"
 NO_TENANT = LoginProblem(
     "NO_TENANT",
     "No mcpgram access on this server belongs to that Telegram account (nothing was created, and "
-    "mcpgram logged that login out again). To get access, sign up instead.",
+    "mcpgram logged that login out again).",
 )
 _PURPOSES: tuple[SecretPurpose, ...] = ("session", "entities")
 
