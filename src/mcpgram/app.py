@@ -372,6 +372,7 @@ def setup_pages(gateway: Gateway) -> SetupPages | None:
     secure = serves_https(settings.http_config())
     if gateway.oauth is not None:
         gateway.oauth.use_setup_sessions(store, gateway.vault, secure=secure)
+        service.client_name_of = gateway.oauth.client_name_for  # the token page's "Continue" names it
     return SetupPages(service, secure=secure, base_url=str(settings.public_url or "").rstrip("/"))
 
 

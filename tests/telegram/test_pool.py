@@ -310,3 +310,26 @@ def test_backoff_doubles_up_to_its_maximum() -> None:
     """The default reconnect schedule is 0.5 s, 1 s, 2 s between four tries, capped at 8 s."""
     assert Backoff().delays() == [0.5, 1.0, 2.0]
     assert Backoff(first=1, maximum=8, tries=6).delays() == [1, 2, 4, 8, 8]
+
+
+async def test_a_rekeyed_tenant_gets_a_new_client_for_its_new_keys(
+    sandbox: SandboxServer, vault: Vault, make_pool: PoolFactory
+) -> None:
+    """After ``Vault.rekey`` (recovery by login) the client cached under the old keys is dropped
+    unsealed for a caller whose keys open the new session; the old keys are refused."""
+    pool = make_pool()
+    old = await login_tenant(pool, vault, sandbox, "9996650008", "Rita")
+    async with pool.client(old) as tc:
+        await tc.run(lambda c: c.get_me())
+    await asyncio.sleep(0.2)  # let the background seal land
+    session = vault.open(old, "session")
+    assert session is not None
+    new, _ = vault.rekey(old.tenant_id, {"session": session})
+    async with pool.client(new) as tc:
+        me = await tc.run(lambda c: c.get_me())
+    assert me.first_name == "Rita"
+    with pytest.raises(NotAuthenticated):
+        async with pool.client(old):
+            pass
+    await pool.close()
+    assert vault.open(new, "session") is not None  # no seal under the old key overwrote it

@@ -335,7 +335,7 @@ class ClientPool:
 
     # -- internals ---------------------------------------------------------------------------
 
-    async def _acquire(self, keys: TenantKeys) -> _Entry:
+    async def _acquire(self, keys: TenantKeys, *, stale_ok: bool = True) -> _Entry:
         if self._closed:
             raise TelegramError("the gateway is shutting down")
         tenant_id = keys.tenant_id
@@ -356,6 +356,13 @@ class ClientPool:
                 self._evict(tenant_id)  # created while close() ran: seal it too
             raise TelegramError("the gateway is shutting down")
         if not hmac.compare_digest(entry.keys.data_key, keys.data_key):
+            if stale_ok and await self._runner(self._vault.opens_session, keys):
+                # The caller's keys open the tenant's sealed session and the cached client's do not:
+                # the tenant was re-keyed (``Vault.rekey``) after this client opened. Drop it unsealed
+                # (its session is the shredded one) and open the tenant's new session.
+                if self._entries.get(tenant_id) is entry:
+                    self._evict(tenant_id, flush=False)
+                return await self._acquire(keys, stale_ok=False)
             raise NotAuthenticated("tenant keys do not match")
         # No await between the lookup and this increment: eviction cannot slip in.
         entry.in_flight += 1

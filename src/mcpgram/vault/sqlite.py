@@ -134,6 +134,45 @@ class SQLiteVault:
             self._db.execute("DELETE FROM oauth_grants WHERE tenant_id = ?", (tenant_id,))
             self._db.execute("COMMIT")
 
+    def rekey(
+        self,
+        tenant_id: str,
+        *,
+        token_digest: bytes,
+        fingerprint: str,
+        wrapped_key: bytes,
+        secrets: dict[SecretPurpose, bytes],
+        status: TenantStatus,
+        discard: str | None = None,
+    ) -> None:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                changed = self._db.execute(
+                    "UPDATE tenants SET token_digest = ?, token_fingerprint = ?, wrapped_key = ?,"
+                    " key_version = key_version + 1, status = ? WHERE tenant_id = ? AND status != 'revoked'",
+                    (token_digest, fingerprint, wrapped_key, status, tenant_id),
+                ).rowcount
+                if changed != 1:
+                    raise KeyError(tenant_id)
+                self._db.execute("DELETE FROM secrets WHERE tenant_id = ?", (tenant_id,))
+                self._db.executemany(
+                    "INSERT INTO secrets (tenant_id, purpose, blob) VALUES (?, ?, ?)",
+                    [(tenant_id, purpose, blob) for purpose, blob in secrets.items()],
+                )
+                # Grants hold wrapped copies of the old data key: every OAuth token of the tenant ends.
+                self._db.execute("DELETE FROM oauth_grants WHERE tenant_id = ?", (tenant_id,))
+                if discard is not None:
+                    self._db.execute("DELETE FROM tenants WHERE tenant_id = ?", (discard,))
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def discard(self, tenant_id: str) -> None:
+        """Delete the tenant's row and, by cascade, everything stored for it."""
+        self._write("DELETE FROM tenants WHERE tenant_id = ?", (tenant_id,))
+
     def set_status(self, tenant_id: str, status: TenantStatus) -> None:
         self._write(
             "UPDATE tenants SET status = ? WHERE tenant_id = ? AND status != 'revoked'", (status, tenant_id)

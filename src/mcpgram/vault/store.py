@@ -51,6 +51,27 @@ class VaultStore(Protocol):
         """Forget digest, wrapped key and secrets: the session becomes unrecoverable (crypto-shredding)."""
         ...
 
+    def rekey(
+        self,
+        tenant_id: str,
+        *,
+        token_digest: bytes,
+        fingerprint: str,
+        wrapped_key: bytes,
+        secrets: dict[SecretPurpose, bytes],
+        status: TenantStatus,
+        discard: str | None = None,
+    ) -> None:
+        """In one transaction: swap digest, fingerprint and wrapped key (bumping ``key_version``),
+        set ``status``, replace every secret by ``secrets``, delete the tenant's OAuth grants and,
+        if given, the ``discard`` tenant with all it holds (KeyError for an unknown or revoked tenant,
+        nothing written)."""
+        ...
+
+    def discard(self, tenant_id: str) -> None:
+        """Delete a tenant and everything stored for it (a temporary or abandoned tenant)."""
+        ...
+
     def set_status(self, tenant_id: str, status: TenantStatus) -> None: ...
 
     def load_secret(self, tenant_id: str, purpose: SecretPurpose) -> bytes | None: ...

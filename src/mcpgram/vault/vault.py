@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from .. import auth
-from ..errors import NotAuthenticated
+from ..errors import DecryptFailed, NotAuthenticated, VaultError
 from . import crypto
 from .store import SecretPurpose, TenantRecord, TenantStatus, VaultStore
 
@@ -129,10 +129,57 @@ class Vault:
         )
         return new_token
 
+    def rekey(
+        self, tenant_id: str, secrets: Mapping[SecretPurpose, bytes], *, discard: str | None = None
+    ) -> tuple[TenantKeys, str]:
+        """Give a tenant a new data key and a new token without its old token (recovery by login).
+
+        ``secrets`` (plaintext, e.g. a fresh Telegram session) are sealed under the new key and replace
+        every sealed secret; the old token and its signed links stop working (``key_version`` bumps),
+        the tenant's OAuth grants end, and the tenant is ``active``. Its policy stays. ``discard``
+        names a temporary tenant deleted in the same transaction. Atomic: on any error nothing changed.
+
+        Raises:
+            KeyError: the tenant is unknown or revoked (a revoked tenant is not recoverable).
+        """
+        token, data_key = auth.new_token(), crypto.new_data_key()
+        sealed = {
+            purpose: crypto.seal(data_key, plain, tenant_id=tenant_id, purpose=purpose)
+            for purpose, plain in secrets.items()
+        }
+        self._store.rekey(
+            tenant_id,
+            token_digest=auth.token_digest(self._server_secret, token),
+            fingerprint=auth.token_fingerprint(self._server_secret, token),
+            wrapped_key=self._wrap(tenant_id, auth.token_secret_bytes(token), data_key),
+            secrets=sealed,
+            status="active",
+            discard=discard,
+        )
+        return TenantKeys(tenant_id, data_key), token
+
+    def discard(self, tenant_id: str) -> None:
+        """Delete a tenant that never got a usable token (a temporary or abandoned sign-in) and all
+        it holds."""
+        self._store.discard(tenant_id)
+
     def revoke(self, tenant_id: str) -> None:
         self._store.revoke(tenant_id)
 
     def seal(self, keys: TenantKeys, purpose: SecretPurpose, plaintext: bytes) -> None:
+        """Seal ``plaintext`` under the tenant's data key and store it.
+
+        Raises:
+            VaultError: the tenant is revoked or unknown, or was re-keyed since ``keys`` were
+                unwrapped (its stored session no longer opens with them): a client opened before a
+                :meth:`rekey` must not overwrite the new session with the shredded one.
+        """
+        current = self._store.load_secret(keys.tenant_id, "session")
+        if current is not None:
+            try:  # ~20 us beside the write's fsync
+                crypto.open_sealed(keys.data_key, current, tenant_id=keys.tenant_id, purpose="session")
+            except DecryptFailed:
+                raise VaultError("the tenant was re-keyed; nothing stored") from None
         blob = crypto.seal(keys.data_key, plaintext, tenant_id=keys.tenant_id, purpose=purpose)
         self._store.store_secret(keys.tenant_id, purpose, blob)
 
@@ -141,6 +188,14 @@ class Vault:
         if blob is None:
             return None
         return crypto.open_sealed(keys.data_key, blob, tenant_id=keys.tenant_id, purpose=purpose)
+
+    def opens_session(self, keys: TenantKeys) -> bool:
+        """Whether ``keys`` open the tenant's stored session (False when none is stored): how the
+        pool tells a client opened before a re-key from a caller holding the new keys."""
+        try:
+            return self.open(keys, "session") is not None
+        except DecryptFailed:
+            return False
 
     def list_tenants(self) -> list[TenantRecord]:
         return self._store.list_tenants()

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from fastmcp import FastMCP
 from starlette.requests import Request
@@ -64,6 +65,19 @@ class OAuthWiring:
                 return None
 
         self.signin = from_setup
+
+    def client_name_for(self, next_path: str) -> str | None:
+        """The registered name of the client a /setup ``next`` (consent or authorize path) continues
+        to, for the token page's "Continue" button; None when unknown. Client-supplied text: the
+        page escapes it, as the consent page does."""
+        query = parse_qs(urlsplit(next_path).query)
+        client_id = (query.get("client_id") or [""])[0]
+        if request_id := (query.get("request") or [""])[0]:
+            pending = self.store.get_request(request_id, self.provider.now())
+            client_id = pending[0] if pending is not None else ""
+        found = self.store.get_client(client_id) if client_id else None
+        name = found[0].get("client_name") if found is not None else None
+        return name if isinstance(name, str) and name.strip() else None
 
     def add_consent(self, mcp: FastMCP[Any]) -> None:
         """Serve the consent page beside the MCP endpoint (outside bearer authentication)."""

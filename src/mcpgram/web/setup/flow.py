@@ -18,7 +18,8 @@ from __future__ import annotations
 import hmac
 import logging
 import secrets
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -38,8 +39,11 @@ from ...telegram.login import (
     QrPending,
     normalize_phone,
 )
+from ...vault.store import TenantRecord
 from ...vault.vault import Vault
+from . import recovery
 from .store import SetupStore
+from .sweep import SIGNUP_LABEL, SWEEP_EVERY, sweep_abandoned
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +59,7 @@ LIMITS = {
     "signin-ip": 20,
     "create-ip": 10,
     "qr-ip": 400,
+    "recover-ip": 10,
 }
 SIGNUP_CLOSED = LoginProblem("SIGNUP_CLOSED", "Sign-up is closed on this server; ask its operator.")
 INVITE_INVALID = LoginProblem("INVITE_INVALID", "That invitation code is not valid (or was already used).")
@@ -146,11 +151,22 @@ class SetupService:
     policies: PolicyBook | None = None
     #: The gateway's audit journal directory (the manage page lists entries); None: no journal.
     audit_dir: Path | None = None
+    #: The OAuth client's name for a ``next`` path (the token page's "Continue"); None: no OAuth.
+    client_name_of: Callable[[str], str | None] | None = None
+    _swept: float = field(default=float("-inf"), init=False, repr=False)
 
     def show_tenants(self, default_policy: str, journal: bool, data_dir: Path) -> None:
         """Let the manage page show and tighten policies, and list the journal (``data_dir/audit``)."""
         self.policies = PolicyBook(self.vault, default_policy)
         self.audit_dir = data_dir / "audit" if journal else None
+
+    def maybe_sweep(self) -> None:
+        """Delete abandoned sign-up and recovery tenants (``sweep.py``), at most every few minutes."""
+        now = self.store.clock()
+        if now - self._swept < SWEEP_EVERY:
+            return
+        self._swept = now
+        sweep_abandoned(self.vault, self.store, now=now)
 
     def new_flow(self) -> tuple[str, dict[str, Any]]:
         flow = {"csrf": new_csrf(), "state": dump_state(NeedPhone())}
@@ -185,6 +201,9 @@ class SetupService:
         Raises:
             RateLimited: this address created too many tenants lately.
         """
+        if flow.get("recover"):  # recovery by login: a temporary tenant, whatever the sign-up mode
+            recovery.admit(self, flow, ip=ip)
+            return None
         if flow.get("token"):
             return None
         if self.signup == "closed":
@@ -192,7 +211,7 @@ class SetupService:
         self.limit(f"create-ip|{ip}")
         if self.signup == "invite" and not self.store.use_invite(invite):
             return INVITE_INVALID
-        record, token = self.vault.create_tenant("web sign-in")
+        record, token = self.vault.create_tenant(SIGNUP_LABEL)
         flow.update(token=token, tenant_id=record.tenant_id, shown=False)
         log.info("setup.tenant_created", extra={"tenant": record.tenant_id})
         return None
@@ -216,6 +235,7 @@ class SetupService:
         keys = self.vault.unlock_with_token(flow["token"])
         expected = flow.get("expect_user")
         wrong = False
+        found: list[TenantRecord] = []
         try:
             fresh = bool(flow.pop("fresh", False))
             async with open_login(
@@ -226,6 +246,10 @@ class SetupService:
                 if isinstance(state, LoggedIn) and expected is not None and state.account.user_id != expected:
                     wrong = True
                     await login.log_out()  # a re-login must be the same account: undo this one
+                if isinstance(state, LoggedIn) and flow.get("recover"):
+                    found = recovery.recoverable(self, state.account.user_id)
+                    if not found:  # nothing to recover: this login must not outlive the page
+                        await login.log_out()
         except MCPGramError as exc:
             log.info("setup.step_failed", extra={"error": type(exc).__name__})
             state = _problem_state(state, UNAVAILABLE)
@@ -234,6 +258,9 @@ class SetupService:
             flow["fresh"] = True
             log.info("setup.relogin_refused", extra={"tenant": keys.tenant_id, "reason": "other account"})
             state = NeedPhone(WRONG_ACCOUNT)
+        elif isinstance(state, LoggedIn) and flow.get("recover"):
+            flow["state"] = recovery.after_login(self, flow, state.account, found)
+            return state
         elif isinstance(state, LoggedIn):
             self.store.remember_account(keys.tenant_id, state.account.user_id)
         flow["state"] = dump_state(state)

@@ -5,7 +5,8 @@ A person signs in here with their bearer token (or is signed in already from fin
 ``signedin.py``). Forms carry the flow's CSRF token like every /setup form. Rotating shows the new
 token once, in the POST's answer (never stored for a later GET). "Log out everywhere" logs the
 Telegram session out, revokes the tenant (its token stops working, the vault shreds its keys and
-sealed session) and ends every signed-in browser session of the tenant.
+sealed session) and ends every signed-in browser session of the tenant. "I lost my token" starts
+a recovery by Telegram login instead (``recovery.py``), which re-keys the tenant.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from starlette.routing import BaseRoute, Route
 
 from ...errors import NotAuthenticated
 from ...policy.model import PROFILES
+from . import recovery
 from .flow import RateLimited, csrf_ok, log_out_everywhere
 from .signedin import sign_in, sign_out, signed_in_tenant
 from .tenantview import TightenInvalid, policy_lines, recent_audit, tighten
@@ -73,6 +75,13 @@ class ManagePages:
         if found is None or not csrf_ok(found[1], form.get("csrf")):
             return self.pages.error(request, 403)
         secure = self.pages.secure
+        if action == "recover":  # "I lost my token": sign in by Telegram login, which re-keys
+            if found[1].get("recover"):  # a recovery started before in this browser ends first
+                await recovery.abandon(self.service, found[1])
+                self.service.store.delete_flow(found[0])
+            recovering: Response = RedirectResponse("/setup", status_code=303)
+            self.pages.set_flow_cookie(recovering, recovery.start(self.service)[0])
+            return recovering
         if action == "signin":
             ip = request.client.host if request.client else "?"
             try:

@@ -30,6 +30,7 @@ from ...telegram.login import (
     SubmitPhone,
     normalize_phone,
 )
+from . import recovery
 from .clients import CLIENTS, Variant, render
 from .flow import RateLimited, SetupService, csrf_ok, load_state
 from .manage import ManagePages
@@ -126,15 +127,23 @@ class SetupPages:
         return response
 
     async def page(self, request: Request) -> Response:
+        self.service.maybe_sweep()
         flow_id, flow = self.flow_or_new(request)
         if (target := safe_next(request.query_params.get("next"))) is not None:
             flow["next"] = target  # where to continue once signed in (an OAuth consent)
             self.service.store.save_flow(flow_id, flow)
         state = flow["state"]
         context: dict[str, Any] = {"csrf": flow["csrf"], "state": state, "signup": self.service.signup}
+        context.update(recover=bool(flow.get("recover")), recovered=bool(flow.get("recovered")))
         kind = state.get("kind", "phone")
+        if kind == "choose":
+            context["choices"] = recovery.choices(self.service, flow)
         if kind == "done":
-            context.update(clients=CLIENTS, next=safe_next(flow.get("next")))
+            target = safe_next(flow.get("next"))
+            name_of = self.service.client_name_of
+            context.update(
+                clients=CLIENTS, next=target, next_name=name_of(target) if target and name_of else None
+            )
             if not flow.get("shown"):
                 flow["shown"] = True
                 self.service.store.save_flow(flow_id, flow)
@@ -164,6 +173,11 @@ class SetupPages:
         flow_id, flow = found
         if action == "config":
             return self._config(request, flow, form)
+        if action == "rekey":  # recovery by login: the person chose which tenant to re-key
+            if not recovery.rekey(self.service, flow, str(form.get("tenant") or "")[:64]):
+                return self.error(request, 400)
+            self.service.store.save_flow(flow_id, flow)
+            return RedirectResponse("/setup", status_code=303)
         fields = {name: str(form.get(name) or "")[:256] for name in ("phone", "code", "password", "invite")}
         events: dict[str, Any] = {
             "phone": SubmitPhone(fields["phone"]),
@@ -177,7 +191,10 @@ class SetupPages:
             return self.error(request, 404)
         ip = request.client.host if request.client else "?"
         try:
-            if action == "restart" and not flow.get("token"):
+            if flow["state"].get("kind") == "choose":
+                if action == "restart":
+                    await recovery.abandon(self.service, flow)
+            elif action == "restart" and not flow.get("token"):
                 flow["state"] = {"kind": "phone", "problem": None}
             elif action == "phone" and not flow.get("token") and normalize_phone(fields["phone"]) is None:
                 flow["state"] = {"kind": "phone", "problem": [PHONE_INVALID.code, PHONE_INVALID.message]}

@@ -240,6 +240,14 @@ class SetupStore:
         with self._lock:
             self._db.execute("INSERT OR IGNORE INTO accounts VALUES (?, ?)", (tenant_id, user_id))
 
+    def tenants_of(self, user_id: int) -> list[str]:
+        """The tenants recorded as logged in to Telegram account ``user_id`` (recovery by login)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT tenant_id FROM accounts WHERE user_id = ? ORDER BY tenant_id", (user_id,)
+            ).fetchall()
+        return [str(row[0]) for row in rows]
+
     def account_of(self, tenant_id: str) -> int | None:
         with self._lock:
             row = self._db.execute(
