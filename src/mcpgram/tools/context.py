@@ -220,12 +220,7 @@ class ToolContext:
                 policy = self.policy_of(keys.tenant_id)
                 guard.check_verbs(policy, action)  # a denied verb never reaches Telegram
                 if looks_like_answer(action.content):  # only the person answers an approval
-                    raise PolicyRefused(
-                        "a message that reads like an answer to an approval (yes/no and a code) is"
-                        " only ever written by the person, never through mcpgram",
-                        rule="approvals",
-                        hint="the person answers approvals in Telegram themselves",
-                    )
+                    raise answer_refused()
                 pacer = self.pacer if self.pacer is not None and self.pacer.paces(action) else None
                 token = _POLICY.set(policy)
                 try:
@@ -331,6 +326,16 @@ class ToolContext:
     def tenant(self) -> str:
         """The calling tenant's id; only valid inside :meth:`run` (cursors are bound to it)."""
         return current_tenant() or ""
+
+
+def answer_refused() -> PolicyRefused:
+    """The refusal of a write whose text reads like an answer to an approval (``yes CODE``)."""
+    return PolicyRefused(
+        "a message that reads like an answer to an approval (yes/no and a code) is"
+        " only ever written by the person, never through mcpgram",
+        rule="approvals",
+        hint="the person answers approvals in Telegram themselves",
+    )
 
 
 def _use(grant: Grant) -> None:
