@@ -235,6 +235,8 @@ class Approver:
         else:
             channel: Channel = "page" if base else "elicit"
             shown = page.shown(ask, expires=time.time() + self.ttl) if base else None
+            if shown is not None and self.journal is not None:  # the page journals its decision
+                shown["content"] = self.journal.digest(action.content)
             approval_id, row = self._create(ask, action, channel, shown=shown)
         request: mcp_types.ElicitRequestParams
         if row.channel == "page" and base:

@@ -22,7 +22,7 @@ from starlette.routing import Route
 from ..approvals import page
 from ..approvals.core import id_hash, is_approval_id
 from ..approvals.store import ApprovalRow, ApprovalStore, open_page
-from ..audit.journal import AuditJournal
+from ..audit.journal import AuditJournal, chat_id
 
 __all__ = ["approval_routes"]
 
@@ -84,7 +84,16 @@ def approval_routes(store: ApprovalStore, secret: bytes, journal: AuditJournal |
             "approval.decision", extra={"tenant": row.tenant, "tool": shown.get("tool"), "outcome": outcome}
         )
         if journal is not None:
-            journal.record_approval(row.tenant, str(shown.get("tool", "")), shown.get("chat_id"), outcome)
+            # As ``Approver._record`` writes it: the content digest was sealed with the approval.
+            digest = shown.get("content")
+            journal.append(
+                tenant=row.tenant,
+                kind="approval",
+                tool=str(shown.get("tool", "")),
+                chat=chat_id(shown.get("chat_id")),
+                outcome=outcome,
+                content=digest if isinstance(digest, str) else None,
+            )
         return HTMLResponse(page.render_done(decision))
 
     return [
