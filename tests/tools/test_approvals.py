@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import mcp_types
 import pytest
 from fastmcp import Client
 from fastmcp.client.elicitation import ElicitResult
@@ -301,3 +302,29 @@ async def test_a_legacy_elicitation_nobody_answers_expires_and_nothing_is_sent(t
         assert sent_to(demo, emma(demo), "unanswered") == 0
         entries = newest(demo.gateway.journal.directory, Filter(kind="approval"), 10)  # type: ignore[union-attr]
         assert [e.outcome for e in entries] == ["asked", "expired"]
+
+
+async def test_a_2026_client_with_no_page_to_open_is_asked_by_form_in_an_input_required_result(
+    demo: Demo,
+) -> None:
+    """2026-07-28 over a transport with no HTTP page (here in memory, as over stdio): the call answers
+    input-required with a form-mode yes/no request; the retry with approve=false is APPROVAL_REFUSED
+    and sends nothing, with approve=true it sends once."""
+    asked: list[Any] = []
+    answers = iter([{"approve": False}, {"approve": True}])
+
+    async def handler(message: str, response_type: Any, params: Any, context: Any) -> Any:
+        asked.append(params)
+        return ElicitResult(action="accept", content=next(answers))
+
+    async with Client(demo.gateway.mcp, elicitation_handler=handler) as client:
+        assert client.protocol_version == "2026-07-28"
+        args = {"chat": EMMA, "text": "asked by form, 2026"}
+        refused = await client.call_tool("send_message", args, raise_on_error=False)
+        assert refused.is_error and refused.content[0].text.startswith("APPROVAL_REFUSED: ")  # type: ignore[union-attr]
+        assert sent_to(demo, emma(demo), "asked by form, 2026") == 0
+        done = await client.call_tool("send_message", args)
+    assert not done.is_error and sent_to(demo, emma(demo), "asked by form, 2026") == 1
+    assert len(asked) == 2 and all(isinstance(p, mcp_types.ElicitRequestFormParams) for p in asked)
+    assert asked[0].requested_schema["properties"]["approve"]["type"] == "boolean"
+    assert "asked by form, 2026" in asked[0].message
