@@ -328,3 +328,19 @@ async def test_a_2026_client_with_no_page_to_open_is_asked_by_form_in_an_input_r
     assert len(asked) == 2 and all(isinstance(p, mcp_types.ElicitRequestFormParams) for p in asked)
     assert asked[0].requested_schema["properties"]["approve"]["type"] == "boolean"
     assert "asked by form, 2026" in asked[0].message
+
+
+async def test_a_raw_write_set_to_approve_waits_for_the_person_then_reaches_telegram_once(
+    demo: Demo, person: TelegramClient
+) -> None:
+    """raw_write = approve: invoke_mtproto messages.sendMessage to Alex answers APPROVAL_PENDING and
+    the sandbox receives no sendMessage for it; after "yes CODE" the identical call is sent once."""
+    allow_raw_writes(demo, raw_write="approve")
+    params = {"peer": str(ALEX), "message": "raw, approved", "random_id": 4242}
+    await pending(demo, "invoke_mtproto", method="messages.sendMessage", params=params)
+    assert sent_to(demo, ALEX, "raw, approved") == 0
+    request = (await person.get_messages("me", limit=1))[0].message
+    assert "invoke_mtproto" in request and "verbs.raw_write" in request
+    await person.send_message("me", f"yes {await last_code(person)}")
+    await demo.call("invoke_mtproto", method="messages.sendMessage", params=params)
+    assert sent_to(demo, ALEX, "raw, approved") == 1
