@@ -336,11 +336,17 @@ async def test_a_raw_write_set_to_approve_waits_for_the_person_then_reaches_tele
     """raw_write = approve: invoke_mtproto messages.sendMessage to Alex answers APPROVAL_PENDING and
     the sandbox receives no sendMessage for it; after "yes CODE" the identical call is sent once."""
     allow_raw_writes(demo, raw_write="approve")
-    params = {"peer": str(ALEX), "message": "raw, approved", "random_id": 4242}
+    params = {"peer": str(ALEX), "message": "raw, approved"}  # random_id: made by Telethon
     await pending(demo, "invoke_mtproto", method="messages.sendMessage", params=params)
     assert sent_to(demo, ALEX, "raw, approved") == 0
     request = (await person.get_messages("me", limit=1))[0].message
     assert "invoke_mtproto" in request and "verbs.raw_write" in request
-    await person.send_message("me", f"yes {await last_code(person)}")
+    assert "method messages.sendMessage" in request and '"message":"raw, approved"' in request
+    assert "file(s)" not in request
+    code = await last_code(person)
+    await person.send_message("me", f"yes {code}")
+    # The approval names the method: the same params to another method are asked for anew.
+    await pending(demo, "invoke_mtproto", method="messages.saveDraft", params=params)
+    assert await last_code(person) != code and demo.sandbox.rpc_counts["messages.saveDraft"] == 0
     await demo.call("invoke_mtproto", method="messages.sendMessage", params=params)
     assert sent_to(demo, ALEX, "raw, approved") == 1

@@ -149,7 +149,8 @@ class Approver:
             details=action.details,
             content=action.content,
         )
-        preview = preview_of(action.content, action.details)
+        # A raw call's params are bytes (for the journal): its details show them as text instead.
+        preview = preview_of(() if action.raw_method else action.content, action.details)
         return Ask(tenant, tool, action.verbs, reasons, chat_id, title, preview, binding)
 
     def _record(self, ask: Ask, action: Action, outcome: str) -> None:
