@@ -21,6 +21,7 @@ from typing import Any
 import httpx2 as httpx
 import pytest
 from fastmcp.client.elicitation import ElicitResult
+from mcp import MCPError
 from telethon.tl import types
 
 from mcpgram.app import Gateway, build_gateway, serve_http
@@ -487,3 +488,36 @@ async def test_download_media_under_approve_asks_the_person_and_its_link_is_serv
     assert response.status_code == 200 and response.content == DATA
     assert refused.is_error and refused.content[0].text.startswith("APPROVAL_REFUSED: ")
     assert not [block for block in refused.content if block.type == "resource_link"]
+
+
+async def test_the_media_resource_under_approve_asks_the_person_on_the_page(setup: Setup) -> None:
+    """download = approve, a 2026-07-28 client over HTTP reading mcpgram://media: the read answers
+    input-required with the approval page (not an opaque error); approved there, the retried read
+    returns the file's bytes; refused, the read is an APPROVAL_REFUSED error. A chat resource under
+    read = approve asks the same way."""
+    from .test_approvals_http import press
+
+    decisions = ["approve", "refuse", "approve"]
+    urls: list[str] = []
+
+    async def person(message: str, response_type: Any, params: Any, context: Any) -> Any:
+        urls.append(params.url)
+        assert (await press(params.url, decisions[len(urls) - 1])).status_code == 200
+        return ElicitResult(action="accept")
+
+    async with (
+        running(setup, download_resource_max_bytes=2 * SIZE) as (base, gateway),
+        mcp_client(base, setup.alice, elicitation_handler=person) as client,
+    ):
+        listed = await client.call_tool("get_messages", {"chat": setup.people.bob, "limit": 5})
+        messages = json.loads(listed.content[0].text)["messages"]
+        handle = next(m["media"]["handle"] for m in messages if m["id"] == setup.ref[1])
+        set_policy(gateway, setup.alice, PROFILES["all"].with_rules({"download": "approve"}))
+        contents = await client.read_resource(f"mcpgram://media/{handle}")
+        with pytest.raises(MCPError, match="APPROVAL_REFUSED"):
+            await client.read_resource(f"mcpgram://media/{handle}")
+        set_policy(gateway, setup.alice, PROFILES["all"].with_rules({"read": "approve"}))
+        chat = await client.read_resource(f"telegram://chats/{setup.people.bob}")  # the same for reads
+    assert json.loads(chat[0].text)["id"] == setup.people.bob  # type: ignore[union-attr]
+    assert len(urls) == 3 and urls[0].startswith(f"{base}/approve/")
+    assert base64.b64decode(contents[0].blob) == DATA  # type: ignore[union-attr]

@@ -46,6 +46,7 @@ from mcp.types import (
     ResourceLink,
     TextContent,
 )
+from mcp_types import InputRequiredResult
 from pydantic import Field
 
 from .. import telegram
@@ -53,6 +54,7 @@ from ..errors import InvalidArgument, MCPGramError, NotAllowed, TooLarge
 from ..policy.guard import Action
 from ..telegram.filekinds import MediaRef, safe_name
 from . import files
+from .approving import InputRequested
 from .context import READ, ToolContext, add_tool, compact_json, refusal
 from .handles import HANDLE_CHARS, decode_handle, handle_key
 from .resources import refusal as resource_refusal
@@ -272,8 +274,11 @@ def _text(meta: dict[str, Any]) -> TextContent:
     return TextContent(type="text", text=compact_json(meta))
 
 
-async def read_resource(ctx: ToolContext, handle: str, size_text: str) -> ResourceResult:
-    """``mcpgram://media/{handle}``: the bytes, up to ``download_resource_max_bytes``."""
+async def read_resource(
+    ctx: ToolContext, handle: str, size_text: str
+) -> ResourceResult | InputRequiredResult:
+    """``mcpgram://media/{handle}``: the bytes, up to ``download_resource_max_bytes`` (under
+    ``download = approve``, a 2026-07-28 client first gets the approval's input-required result)."""
     sizes: dict[str, Size] = {"full": "full", "medium": "medium", "thumb": "thumb"}
     size = sizes.get(size_text)
     if size is None:
@@ -289,6 +294,8 @@ async def read_resource(ctx: ToolContext, handle: str, size_text: str) -> Resour
             lambda _: cap,
             progress=files.progress_reporter(),
         )
+    except InputRequested as asked:
+        return asked.result
     except ToolError as exc:
         raise ResourceError(str(exc)) from None
     if data is None:
@@ -324,5 +331,5 @@ def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
         mime_type="application/octet-stream",
         description="A photo or file by media handle (download_media's links): its bytes.",
     )
-    async def media_resource(handle: str, size: str = "full") -> ResourceResult:
+    async def media_resource(handle: str, size: str = "full") -> ResourceResult | InputRequiredResult:
         return await read_resource(ctx, handle, size)
