@@ -267,8 +267,6 @@ def build_gateway(
     register_tools(mcp, context)
     if oauth is not None:
         oauth.add_consent(mcp)
-    if transport == "http":
-        wiring.add_bridge(mcp, context, requires_auth=verifier is not None)
 
     def tenant_of() -> str | None:
         if owner is not None:
@@ -278,9 +276,13 @@ def build_gateway(
         access = get_access_token()
         return access.client_id if access is not None else None
 
+    # One call limit per tenant, for MCP requests and raw bridge calls alike (the same buckets).
+    calls = CallLimiter(rates, limits) if limits.call_rate > 0 else None
+    if transport == "http":
+        wiring.add_bridge(mcp, context, requires_auth=verifier is not None, calls=calls, tenant_of=tenant_of)
     mcp.add_middleware(AuditMiddleware(tenant_of))
-    if limits.call_rate > 0:  # inside the audit line, outside the policy filter
-        mcp.add_middleware(CallLimitMiddleware(tenant_of, CallLimiter(rates, limits)))
+    if calls is not None:  # inside the audit line, outside the policy filter
+        mcp.add_middleware(CallLimitMiddleware(tenant_of, calls))
     mcp.add_middleware(PolicyMiddleware(tenant_of, policies.get))
     return Gateway(
         settings=settings,

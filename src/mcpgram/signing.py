@@ -11,7 +11,8 @@ the tenant without decrypting anything. The encrypted payload holds what the dow
 nothing else: the tenant id, the tenant's vault *data key* (so the tenant's sealed session can be
 opened without its bearer token, after a restart and on any process with the same keys), the
 token generation it was minted under (``TenantRecord.key_version``: a rotated or revoked token's
-capabilities are refused), the expiry, and the chat, message, media id and size choice. The bearer
+capabilities are refused), the expiry, the chat, message, media id and size choice, and whether a
+person approved the download it came from (one trailing byte, present only then). The bearer
 token itself is never in it.
 
 Attachment keys: a :class:`Keyring` of numbered 256-bit keys; the first is current (mints), the
@@ -90,6 +91,9 @@ class Capability:
     size: str
     #: ``web/frontwire.route_hash`` of the minting token (0 without one): picks the worker.
     route: int = 0
+    #: Minted for a download a person approved (the policy's ``download`` or ``read`` was
+    #: ``approve``): only such a link is served while the policy still says ``approve``.
+    approved: bool = False
 
 
 def derive_key(secret: bytes, *, server_secret: bytes, key_id: int) -> bytes:
@@ -140,7 +144,8 @@ def _encode_payload(cap: Capability) -> bytes:
     if not 0 < len(tenant) <= _MAX_TENANT or len(size) > _MAX_SIZE_CHOICE or len(cap.data_key) != 32:
         raise ValueError("tenant id, size choice or data key out of bounds")
     fixed = _FIXED.pack(cap.data_key, cap.key_version, cap.expires, cap.chat, cap.message, cap.media)
-    return bytes([len(tenant)]) + tenant + fixed + bytes([len(size)]) + size
+    flag = b"\x01" if cap.approved else b""  # absent on links of no approval (their bytes unchanged)
+    return bytes([len(tenant)]) + tenant + fixed + bytes([len(size)]) + size + flag
 
 
 def _decode_payload(data: bytes, route: int) -> Capability:
@@ -150,7 +155,8 @@ def _decode_payload(data: bytes, route: int) -> Capability:
     at += _FIXED.size
     size_len = data[at]
     size = data[at + 1 : at + 1 + size_len]
-    if len(size) != size_len or at + 1 + size_len != len(data):
+    flag = data[at + 1 + size_len :]
+    if len(size) != size_len or flag not in (b"", b"\x01"):
         raise ValueError("payload length mismatch")
     return Capability(
         tenant_id=data[1 : 1 + tenant_len].decode(),
@@ -162,6 +168,7 @@ def _decode_payload(data: bytes, route: int) -> Capability:
         media=media,
         size=size.decode("ascii"),
         route=route,
+        approved=flag == b"\x01",
     )
 
 

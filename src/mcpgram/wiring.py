@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from starlette.routing import Route
 
     from .fetch.fetcher import Fetcher
+    from .limits.pacing import CallLimiter
     from .policy.model import Policy
     from .web.attachments import AttachmentEndpoint
     from .web.links import AttachmentLinks
@@ -130,13 +131,25 @@ def files_config_for(settings: Settings) -> FilesConfig:
     return files
 
 
-def add_bridge(mcp: FastMCP[Any], context: ToolContext, *, requires_auth: bool) -> None:
+def add_bridge(
+    mcp: FastMCP[Any],
+    context: ToolContext,
+    *,
+    requires_auth: bool,
+    calls: CallLimiter | None = None,
+    tenant_of: Callable[[], str | None] = lambda: None,
+) -> None:
     """The raw MTProto HTTP bridge, inside FastMCP's app: the same bearer authentication, verifier
-    and 401 as /v1/mcp."""
+    and 401 as /v1/mcp, and the same per-tenant call limit (``calls``) as MCP requests."""
     from .tools.raw import invoke as raw_invoke
     from .web.bridge import BRIDGE_PATHS, bridge_endpoint
 
-    bridge = bridge_endpoint(functools.partial(raw_invoke, context), requires_auth=requires_auth)
+    def count() -> None:
+        tenant = tenant_of()
+        if calls is not None and tenant is not None:
+            calls.check(tenant)
+
+    bridge = bridge_endpoint(functools.partial(raw_invoke, context), requires_auth=requires_auth, count=count)
     for path in BRIDGE_PATHS:
         mcp.custom_route(path, methods=["POST"])(bridge)
 

@@ -25,6 +25,7 @@ from mcp import MCPError
 
 from mcpgram.approvals import page
 from mcpgram.approvals.core import id_hash
+from mcpgram.audit.reading import Filter, journal_files, newest
 from mcpgram.policy.book import PolicyBook
 from mcpgram.policy.model import PROFILES
 from mcpgram.sandbox import SandboxServer
@@ -283,3 +284,35 @@ async def test_a_2025_client_over_http_is_asked_in_saved_messages(
         for m in box.messages.values()
         if m.peer == user_peer(people.alice)
     )
+
+
+async def test_the_journal_records_each_approval_decision_made_on_the_page(
+    server: Running, people: People, sandbox: SandboxServer
+) -> None:
+    """Approved, refused and expired on the page: Alice's kind=approval entries are asked/approved,
+    asked/refused, asked/expired, each naming the tool and Carol's chat, with the approved send's
+    content digest equal to its write entry's, and no message text in the journal."""
+    journal = server.gateway.journal
+    assert journal is not None and server.gateway.approver is not None
+    alice = server.gateway.vault.authenticate(server.alice).tenant_id
+    async with modern_client(server, server.alice, "approve", []) as client:
+        await client.call_tool("send_message", {"chat": "@carol_e2e", "text": "journal yes"})
+    PolicyBook(server.gateway.vault, "all").set(alice, PROFILES["all"].with_rules({"send": "approve"}))
+    async with modern_client(server, server.alice, "refuse", []) as client:
+        await client.call_tool(
+            "send_message", {"chat": "@carol_e2e", "text": "journal no"}, raise_on_error=False
+        )
+        args = {"chat": "@carol_e2e", "text": "journal late"}
+        first, url = await ask(client, args)
+        server.gateway.approver.store.expire_now(id_hash(url.rsplit("/", 1)[1]))
+        assert text_of(await retry(client, args, first.request_state)).startswith("APPROVAL_EXPIRED: ")
+    entries = newest(journal.directory, Filter(tenant=alice, kind="approval"), 100)
+    outcomes = [e.outcome for e in entries]
+    assert outcomes == ["asked", "approved", "asked", "refused", "asked", "expired"]
+    assert {e.tool for e in entries} == {"send_message"} and {e.chat for e in entries} == {people.carol}
+    (write,) = newest(journal.directory, Filter(tenant=alice, kind="write", outcome="ok"), 100)
+    assert entries[1].content == write.content and write.content is not None
+    assert len({e.content for e in entries}) == 3  # one digest per action
+    stored = b"".join(path.read_bytes() for path in journal_files(journal.directory))
+    assert b"journal yes" not in stored and b"journal no" not in stored and b"journal late" not in stored
+    assert sent(sandbox, people.alice, people.carol, "journal yes") == 1

@@ -20,9 +20,13 @@ from typing import Any
 
 import httpx2 as httpx
 import pytest
+from fastmcp.client.elicitation import ElicitResult
+from mcp import MCPError
 from telethon.tl import types
 
 from mcpgram.app import Gateway, build_gateway, serve_http
+from mcpgram.policy.book import PolicyBook
+from mcpgram.policy.model import PROFILES, Policy, Scope
 from mcpgram.sandbox import SandboxServer
 from mcpgram.sandbox.messaging import Changes, post
 from mcpgram.sandbox.world import Content, user_peer
@@ -96,10 +100,26 @@ def links(gateway: Gateway, *, clock: Callable[[], float] | None = None) -> Atta
     return AttachmentLinks(keyring=gateway.attachments.keyring, vault=gateway.vault, ttl=900, **extra)
 
 
-def link_for(gateway: Gateway, setup: Setup, base: str, token: str | None = None, **kwargs: Any) -> str:
+def link_for(
+    gateway: Gateway,
+    setup: Setup,
+    base: str,
+    token: str | None = None,
+    *,
+    approved: bool = False,
+    **kwargs: Any,
+) -> str:
     token = token or setup.alice
     keys = gateway.vault.unlock_with_token(token)
-    return links(gateway, **kwargs).url(keys, token, setup.ref, "full", origin=base)
+    return links(gateway, **kwargs).url(keys, token, setup.ref, "full", origin=base, approved=approved)
+
+
+def mcp_client(base: str, token: str, **kwargs: Any) -> Any:
+    from fastmcp import Client
+    from fastmcp.client.transports import StreamableHttpTransport
+
+    transport = StreamableHttpTransport(f"{base}/v1/mcp", headers={"Authorization": f"Bearer {token}"})
+    return Client(transport, **kwargs)
 
 
 def getfile_calls(sandbox: SandboxServer) -> int:
@@ -257,16 +277,63 @@ async def test_rotating_or_revoking_the_token_ends_its_links(setup: Setup) -> No
         assert rpc_total(setup.sandbox) == before
 
 
+def set_policy(gateway: Gateway, token: str, policy: Policy) -> None:
+    """What ``mcpgram policy set`` stores for the token's tenant (read again at every download)."""
+    PolicyBook(gateway.vault, "all").set(gateway.vault.authenticate(token).tenant_id, policy)
+
+
 async def test_a_policy_without_download_refuses_before_telegram(setup: Setup) -> None:
+    """A valid policy denying only download: reading still works (through MCP), the link is refused
+    (403 NOT_ALLOWED) before any Telegram call."""
     async with running(setup) as (base, gateway), httpx.AsyncClient() as http:
         url = link_for(gateway, setup, base)
+        set_policy(gateway, setup.alice, PROFILES["all"].with_rules({"download": "deny"}))
         tenant = gateway.vault.authenticate(setup.alice).tenant_id
-        gateway.vault.store_policy(tenant, json.dumps({"verbs": {"download": "deny"}}))
+        stored = PolicyBook(gateway.vault, "all").get(tenant)
+        assert stored.rule("read") == "allow" and stored.rule("download") == "deny"
+        async with mcp_client(base, setup.alice) as client:
+            listed = await client.call_tool("get_messages", {"chat": setup.people.bob, "limit": 1})
+        assert json.loads(listed.content[0].text)["messages"]  # type: ignore[union-attr]
         before = rpc_total(setup.sandbox)
         response = await http.get(url)
         assert rpc_total(setup.sandbox) == before
     assert response.status_code == 403
     assert response.json()["error"] == "NOT_ALLOWED"
+
+
+async def test_a_link_to_a_chat_outside_the_read_scope_is_refused(setup: Setup) -> None:
+    """Bob's chat left out of the read scope after the link was made: 403 NOT_ALLOWED, no file read."""
+    async with running(setup) as (base, gateway), httpx.AsyncClient() as http:
+        url = link_for(gateway, setup, base)
+        assert (await http.head(url)).status_code == 200
+        set_policy(gateway, setup.alice, replace(PROFILES["all"], read=Scope.parse(["@carol_e2e"])))
+        before = getfile_calls(setup.sandbox)
+        response = await http.get(url)
+        assert getfile_calls(setup.sandbox) == before
+    assert response.status_code == 403
+    assert response.json()["error"] == "NOT_ALLOWED"
+
+
+@pytest.mark.parametrize("verb", ["download", "read"])
+async def test_under_approve_only_a_link_of_an_approved_download_is_served(setup: Setup, verb: str) -> None:
+    """download (or read) = approve: a link made before (no person approved it) is refused with
+    APPROVAL_REQUIRED before Telegram, saying to ask again; a link minted by an approved download
+    serves its file; deny refuses even that one."""
+    async with running(setup) as (base, gateway), httpx.AsyncClient() as http:
+        plain = link_for(gateway, setup, base)
+        approved = link_for(gateway, setup, base, approved=True)
+        assert (await http.head(plain)).status_code == 200
+        set_policy(gateway, setup.alice, PROFILES["all"].with_rules({verb: "approve"}))  # type: ignore[dict-item]
+        before = rpc_total(setup.sandbox)
+        refused = await http.get(plain)
+        assert rpc_total(setup.sandbox) == before
+        served = await http.get(approved, headers={"Range": "bytes=0-99"})
+        set_policy(gateway, setup.alice, PROFILES["all"].with_rules({verb: "deny"}))  # type: ignore[dict-item]
+        denied = await http.get(approved)
+    assert refused.status_code == 403 and refused.json()["error"] == "APPROVAL_REQUIRED"
+    assert "download_media" in refused.json()["message"]
+    assert served.status_code == 206 and served.content == DATA[:100]
+    assert denied.status_code == 403 and denied.json()["error"] == "NOT_ALLOWED"
 
 
 async def test_a_link_works_after_a_restart_and_under_a_rotated_key_ring(setup: Setup) -> None:
@@ -391,3 +458,66 @@ async def test_a_100_mb_file_uploaded_by_telethon_comes_back_through_a_link_byte
         tail = await http.get(url, headers={"Range": "bytes=-70000"})
     assert total == len(data) and digest.digest() == hashlib.sha256(data).digest()
     assert tail.status_code == 206 and tail.content == data[-70000:]
+
+
+async def test_download_media_under_approve_asks_the_person_and_its_link_is_served(setup: Setup) -> None:
+    """download = approve, a 2026-07-28 client over HTTP: download_media asks (the page), and once
+    approved its link serves the file (minting it was the approved act); each call asks anew, and
+    a refused one gets no link."""
+    from .test_approvals_http import press
+
+    decisions = ["approve", "refuse"]
+    urls: list[str] = []
+
+    async def person(message: str, response_type: Any, params: Any, context: Any) -> Any:
+        urls.append(params.url)
+        assert (await press(params.url, decisions[len(urls) - 1])).status_code == 200
+        return ElicitResult(action="accept")
+
+    async with running(setup) as (base, gateway), httpx.AsyncClient() as http:
+        set_policy(gateway, setup.alice, PROFILES["all"].with_rules({"download": "approve"}))
+        async with mcp_client(base, setup.alice, elicitation_handler=person) as client:
+            listed = await client.call_tool("get_messages", {"chat": setup.people.bob, "limit": 5})
+            messages = json.loads(listed.content[0].text)["messages"]
+            handle = next(m["media"]["handle"] for m in messages if m["id"] == setup.ref[1])
+            result = await client.call_tool("download_media", {"handle": handle})
+            refused = await client.call_tool("download_media", {"handle": handle}, raise_on_error=False)
+        (link,) = [block for block in result.content if block.type == "resource_link"]
+        response = await http.get(str(link.uri))
+    assert len(urls) == 2 and all(url.startswith(f"{base}/approve/") for url in urls)
+    assert response.status_code == 200 and response.content == DATA
+    assert refused.is_error and refused.content[0].text.startswith("APPROVAL_REFUSED: ")
+    assert not [block for block in refused.content if block.type == "resource_link"]
+
+
+async def test_the_media_resource_under_approve_asks_the_person_on_the_page(setup: Setup) -> None:
+    """download = approve, a 2026-07-28 client over HTTP reading mcpgram://media: the read answers
+    input-required with the approval page (not an opaque error); approved there, the retried read
+    returns the file's bytes; refused, the read is an APPROVAL_REFUSED error. A chat resource under
+    read = approve asks the same way."""
+    from .test_approvals_http import press
+
+    decisions = ["approve", "refuse", "approve"]
+    urls: list[str] = []
+
+    async def person(message: str, response_type: Any, params: Any, context: Any) -> Any:
+        urls.append(params.url)
+        assert (await press(params.url, decisions[len(urls) - 1])).status_code == 200
+        return ElicitResult(action="accept")
+
+    async with (
+        running(setup, download_resource_max_bytes=2 * SIZE) as (base, gateway),
+        mcp_client(base, setup.alice, elicitation_handler=person) as client,
+    ):
+        listed = await client.call_tool("get_messages", {"chat": setup.people.bob, "limit": 5})
+        messages = json.loads(listed.content[0].text)["messages"]
+        handle = next(m["media"]["handle"] for m in messages if m["id"] == setup.ref[1])
+        set_policy(gateway, setup.alice, PROFILES["all"].with_rules({"download": "approve"}))
+        contents = await client.read_resource(f"mcpgram://media/{handle}")
+        with pytest.raises(MCPError, match="APPROVAL_REFUSED"):
+            await client.read_resource(f"mcpgram://media/{handle}")
+        set_policy(gateway, setup.alice, PROFILES["all"].with_rules({"read": "approve"}))
+        chat = await client.read_resource(f"telegram://chats/{setup.people.bob}")  # the same for reads
+    assert json.loads(chat[0].text)["id"] == setup.people.bob  # type: ignore[union-attr]
+    assert len(urls) == 3 and urls[0].startswith(f"{base}/approve/")
+    assert base64.b64decode(contents[0].blob) == DATA  # type: ignore[union-attr]

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx2 as httpx
 import pytest
 from fastmcp.exceptions import ToolError
 
@@ -61,3 +62,33 @@ async def test_one_tenants_call_limit_does_not_limit_another(strict: Running, pe
     async with strict.client(strict.carol) as client:
         for _ in range(3):
             await client.call_tool("get_chat", {"chat": str(people.bob)})
+
+
+@pytest.mark.parametrize("path", ["/v1/mtproto", "/mtproto-api"])
+async def test_the_raw_bridge_counts_against_the_same_call_limit(
+    strict: Running, sandbox: SandboxServer, path: str
+) -> None:
+    """Two MCP calls and one bridge call use Alice's burst of 3; her next bridge call is 429
+    RATE_LIMITED with Retry-After and the tools' body, and never reaches Telegram; her next MCP call
+    is refused as well (one bucket). Carol's bridge call goes through."""
+    async with strict.client(strict.alice) as client:
+        for _ in range(2):
+            await client.call_tool("get_chat", {"chat": "me"})
+    async with httpx.AsyncClient(base_url=strict.base, timeout=30) as http:
+
+        async def bridge(token: str) -> httpx.Response:
+            headers = {"Authorization": f"Bearer {token}"}
+            return await http.post(f"{path}/users.getFullUser", json={"id": "me"}, headers=headers)
+
+        assert (await bridge(strict.alice)).status_code == 200
+        before = sandbox.rpc_counts["users.getFullUser"]
+        limited = await bridge(strict.alice)
+        assert sandbox.rpc_counts["users.getFullUser"] == before
+        assert (await bridge(strict.carol)).status_code == 200
+    body = limited.json()
+    assert limited.status_code == 429 and body["error"] == "RATE_LIMITED"
+    assert 1 <= int(limited.headers["retry-after"]) <= 5 and body["retry_after"] == int(
+        limited.headers["retry-after"]
+    )
+    assert body["message"].startswith("this tenant may make 3 calls at once") and body["hint"]
+    assert "RATE_LIMITED: " in await refused(strict, strict.alice, "get_chat", chat="me")

@@ -8,6 +8,8 @@ that stays at 0.
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
@@ -18,7 +20,7 @@ from mcpgram.auth import new_token
 from mcpgram.sandbox import SandboxServer
 
 from ..cli.conftest import arun_cli, clean_env
-from .conftest import People, Running
+from .conftest import People, Running, serving
 
 pytestmark = pytest.mark.usefixtures(clean_env.__name__)
 
@@ -155,26 +157,35 @@ def every_denied_method() -> list[str]:
     return names
 
 
+@pytest.fixture
+async def unlimited(
+    sandbox: SandboxServer, people: People, tmp_path: Path, vault_for: Any
+) -> AsyncIterator[Running]:
+    """:func:`server` without the call limit (the bridge counts each call against it)."""
+    async with serving(sandbox, tmp_path / "data", vault_for, call_rate=0) as running:
+        yield running
+
+
 async def test_no_denylisted_method_reaches_telegram_whatever_its_params(
-    server: Running, sandbox: SandboxServer
+    unlimited: Running, sandbox: SandboxServer
 ) -> None:
     """Every denylisted method (payments.* too), even with raw_write allowed and no parameters, is
     refused by its name over the bridge, and the sandbox receives none of them: `rpc_received` counts
     every RPC that arrives, so this holds for methods the sandbox does not implement as well."""
-    await policy_set(server, server.alice, "--verb", "raw_write=allow")
+    await policy_set(unlimited, unlimited.alice, "--verb", "raw_write=allow")
     sandbox.rpc_received.clear()
     names = every_denied_method()
     for name in names:
-        refused = await post(server, "/v1/mtproto", name, {}, server.alice)
+        refused = await post(unlimited, "/v1/mtproto", name, {}, unlimited.alice)
         assert refused.status_code == 403 and "raw.denylist" in refused.json()["message"], (
             name,
             refused.text,
         )
-    assert "raw.denylist" in await tool_refusal(server, server.alice, names[0], {})
+    assert "raw.denylist" in await tool_refusal(unlimited, unlimited.alice, names[0], {})
     assert not any(sandbox.rpc_received[name] for name in names)
     # The counter is live, for methods the sandbox does not implement too: this one arrives once.
     assert sandbox.rpc_received["langpack.getLanguages"] == 0
-    await post(server, "/v1/mtproto", "langpack.getLanguages", {"lang_pack": "tdesktop"}, server.alice)
+    await post(unlimited, "/v1/mtproto", "langpack.getLanguages", {"lang_pack": "tdesktop"}, unlimited.alice)
     assert sandbox.rpc_received["langpack.getLanguages"] == 1
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastmcp import Client
 from fastmcp.exceptions import ToolError
 from mcp import MCPError
 from mcp.types import AudioContent, BlobResourceContents, EmbeddedResource, ImageContent, ResourceLink
@@ -22,6 +23,7 @@ from PIL import Image
 from mcpgram.datadir import server_secret_bytes
 from mcpgram.policy.book import PolicyBook
 from mcpgram.policy.model import PROFILES, Scope
+from mcpgram.tools.download import SAVE_WINDOW
 from mcpgram.tools.handles import encode_handle, handle_key
 from mcpgram.vault.vault import OWNER_TENANT_ID
 
@@ -279,3 +281,33 @@ async def test_over_http_saving_is_refused_and_large_files_are_links(tmp_path: P
         assert code_of(caught) == "NOT_ALLOWED"
         _, blocks = await download(http, handle=handle)
         assert isinstance(blocks[0], ResourceLink) and str(blocks[0].uri).startswith("mcpgram://media/")
+
+
+async def test_saving_under_download_approve_asks_once_for_the_whole_file(
+    saving: Demo, tmp_path: Path
+) -> None:
+    """download = approve, a 2025-era client with elicitation (stdio-like, in memory): a file over
+    one save window (two Telegram windows) is asked for once and saved whole; the next save asks
+    again; refused, nothing is saved."""
+    body = os.urandom(SAVE_WINDOW + 4096)
+    handle = await sent_handle(saving, body, "approved.bin")
+    PolicyBook(saving.gateway.vault, "all").set(
+        OWNER_TENANT_ID, PROFILES["all"].with_rules({"download": "approve"})
+    )
+    answers = iter([True, False])
+    asked: list[str] = []
+
+    async def person(message: str, response_type: Any, params: Any, context: Any) -> Any:
+        asked.append(message)
+        return next(answers)
+
+    async with Client(saving.gateway.mcp, mode="legacy", elicitation_handler=person) as client:
+        result = await client.call_tool("download_media", {"handle": handle, "save": True}, timeout=120)
+        refused = await client.call_tool(
+            "download_media", {"handle": handle, "save": True}, raise_on_error=False
+        )
+    saved = Path(json.loads(result.content[0].text)["saved"])  # type: ignore[union-attr]
+    assert saved.read_bytes() == body  # noqa: ASYNC240
+    assert len(asked) == 2 and "download_media" in asked[0]
+    assert refused.is_error and refused.content[0].text.startswith("APPROVAL_REFUSED: ")  # type: ignore[union-attr]
+    assert sorted(p.name for p in (tmp_path / "downloads").iterdir()) == ["approved.bin"]

@@ -104,6 +104,45 @@ async def edit_fresh(demo: Demo, chat: int, ref: str) -> Any:
     return await demo.call("edit_message", chat=ref, message_id=message_id, text="edited")
 
 
+#: A media handle per (demo world, chat): Alex's chat holds a photo, Maria's a voice note.
+HANDLES: dict[tuple[int, int], str] = {}
+
+
+async def media_handle(demo: Demo, chat: int) -> str:
+    """A media handle in ``chat``, got under ``all`` (get_messages mints it; the policy is restored)."""
+    if (id(demo), chat) not in HANDLES:
+        set_aside = PolicyBook(demo.gateway.vault, "all").get(OWNER_TENANT_ID)
+        set_policy(demo, PROFILES["all"])
+        try:
+            listed = await demo.call("get_messages", chat=str(chat), limit=100)
+        finally:
+            set_policy(demo, set_aside)
+        HANDLES[id(demo), chat] = next(m["media"]["handle"] for m in listed["messages"] if m.get("media"))
+    return HANDLES[id(demo), chat]
+
+
+async def download(demo: Demo, chat: int, ref: str) -> Any:
+    return await demo.client.call_tool("download_media", {"handle": await media_handle(demo, chat)})
+
+
+async def media_resource(demo: Demo, chat: int, ref: str) -> Any:
+    return await demo.client.read_resource(f"mcpgram://media/{await media_handle(demo, chat)}")
+
+
+HISTORY = {"offset_id": 0, "add_offset": 0, "limit": 1, "max_id": 0, "min_id": 0, "hash": 0}
+RANDOM_IDS = iter(range(7_000_000, 8_000_000))
+
+
+def raw(method: str, params: dict[str, Any]) -> Call:
+    """An ``invoke_mtproto`` call of ``method`` naming the chat as its ``peer``."""
+
+    def call(demo: Demo, chat: int, ref: str) -> Awaitable[Any]:
+        extra = {"random_id": next(RANDOM_IDS)} if method == "messages.sendMessage" else {}
+        return demo.call("invoke_mtproto", method=method, params={"peer": ref, **params, **extra})
+
+    return call
+
+
 # What each verb's tool call looks like against a chat (given as a marked id or a reference).
 Call = Callable[[Demo, int, str], Awaitable[Any]]
 CALLS: dict[str, tuple[Verb, Call]] = {
@@ -138,9 +177,21 @@ CALLS: dict[str, tuple[Verb, Call]] = {
     ),
     "react": ("react", lambda d, cid, ref: d.call("react", chat=ref, message_id=their_message(d, cid))),
     "mark_read": ("mark_read", lambda d, cid, ref: d.call("mark_read", chat=ref)),
+    "download_media": ("download", download),
+    "media_resource": ("download", media_resource),
+    "send_files": (
+        "upload",
+        lambda d, cid, ref: d.call(
+            "send_message", chat=ref, text="file", files=[{"base64": "bm90ZXM=", "name": "notes.txt"}]
+        ),
+    ),
+    "raw_read": ("raw_read", raw("messages.getHistory", HISTORY)),
+    "raw_write": ("raw_write", raw("messages.sendMessage", {"message": "raw hi"})),
 }
 #: The scope a verb's chat is checked against (forward: both; the same chat here).
-SCOPE_RULE = {"read": "read", "mark_read": "read", "forward": "read"}
+SCOPE_RULE = {"read": "read", "mark_read": "read", "forward": "read", "download": "read", "raw_read": "read"}
+#: Surfaces that are a tool's call under another verb (the tool stays listed while another verb allows it).
+VIA_TOOL = {"send_files": "send_message", "raw_read": "invoke_mtproto", "raw_write": "invoke_mtproto"}
 
 
 @pytest.mark.parametrize("surface", sorted(CALLS))
@@ -196,6 +247,38 @@ async def test_a_verb_set_to_approve_asks_a_person_and_does_nothing_meanwhile(
 
 
 @pytest.mark.parametrize("surface", sorted(CALLS))
+async def test_a_verb_set_to_approve_out_of_scope_is_refused_by_the_scope_not_asked(
+    demo: Demo, surface: str
+) -> None:
+    """approve + a chat outside the scope: NOT_ALLOWED by the read or write scope; nobody is asked
+    (Saved Messages unchanged too) and nothing happens."""
+    verb, call = CALLS[surface]
+    await fresh_message(demo)
+    await media_handle(demo, MARIA)
+    set_policy(demo, scoped({verb: "approve"}))
+    before = demo.demo.digest()
+    assert_refused(await refusal(call(demo, MARIA, str(MARIA))), SCOPE_RULE.get(verb, "write"))
+    assert demo.demo.digest() == before
+
+
+async def test_a_forward_to_a_chat_outside_the_write_scope_is_refused(demo: Demo) -> None:
+    """Read scope Alex and Maria, write scope Alex: forwarding Alex's message to Maria is refused by
+    the write scope; Maria's chat is unchanged. Into Alex's chat it goes."""
+    both = Scope.parse(["@alex_trails", "@masha_iv"])
+    set_policy(demo, replace(scoped({"forward": "allow"}), read=both))
+    box = demo.world.box(demo.me)
+    before = box.history(user_peer(MARIA))
+    message = their_message(demo, ALEX)
+    forward = demo.call("forward_messages", from_chat=str(ALEX), message_ids=[message], to_chat="@masha_iv")
+    assert_refused(await refusal(forward), "write")
+    assert box.history(user_peer(MARIA)) == before
+    from_maria = demo.call(
+        "forward_messages", from_chat=str(MARIA), message_ids=[their_message(demo, MARIA)], to_chat=str(ALEX)
+    )
+    assert (await from_maria)["ids"]
+
+
+@pytest.mark.parametrize("surface", sorted(CALLS))
 async def test_a_denied_verb_hides_its_tools_and_they_cannot_be_called(demo: Demo, surface: str) -> None:
     """deny: the tool (or, for read, every resource and prompt) is not listed, and a call answers
     exactly as for something that does not exist."""
@@ -203,7 +286,14 @@ async def test_a_denied_verb_hides_its_tools_and_they_cannot_be_called(demo: Dem
     set_policy(demo, scoped({verb: "deny"}))
     message = await refusal(call(demo, ALEX, str(ALEX)))
     listed = {tool.name for tool in await demo.client.list_tools()}
-    if surface in TOOL_VERBS:
+    if surface in VIA_TOOL or surface == "media_resource":
+        tool = VIA_TOOL.get(surface, "download_media")
+        if surface == "media_resource" or tool in listed:  # listed for another verb: refused by rule
+            assert_refused(message, f"verbs.{verb} = deny")
+        else:  # raw_read denied and raw_write denied (as in 'all'): invoke_mtproto is not listed
+            absent = await refusal(demo.call("no_such_tool"))
+            assert message == absent.replace("no_such_tool", tool)
+    elif surface in TOOL_VERBS:
         assert surface not in listed
         absent = await refusal(demo.call("no_such_tool"))
         assert message == absent.replace("no_such_tool", surface)

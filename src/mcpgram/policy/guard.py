@@ -81,16 +81,25 @@ class ApprovalNeeded(Exception):  # a signal to the caller, not an error
         self.reasons = reasons
 
 
+#: How much of a raw call's JSON params a person approving it is shown.
+_RAW_SHOWN = 600
+
+
 def raw_call(method: str, chats: tuple[ChatRef, ...], params: bytes = b"") -> Action:
     """A raw MTProto call of ``method`` naming ``chats``: read scope for reads, write scope for writes.
 
-    ``params`` (the call's JSON) is digested into its audit journal entry, never stored.
+    ``params`` (the call's JSON) is digested into its audit journal entry, never stored; an
+    approval is bound to the method and the params, and shows both (shortened).
     """
     verb = verb_of(method)
     content = (params,) if params else ()
+    # What an approval of the call is bound to besides its params, and what the person is shown.
+    shown = params.decode("utf-8", "replace")
+    shown = shown if len(shown) <= _RAW_SHOWN else shown[: _RAW_SHOWN - 1] + "…"
+    details = (f"method {method}", f"params {shown}")
     if verb == "raw_read":
-        return Action((verb,), read=chats, raw_method=method, content=content)
-    return Action((verb,), write=chats, sends=True, raw_method=method, content=content)
+        return Action((verb,), read=chats, raw_method=method, content=content, details=details)
+    return Action((verb,), write=chats, sends=True, raw_method=method, content=content, details=details)
 
 
 def reads(*chats: ChatRef) -> Action:

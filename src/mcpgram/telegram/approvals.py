@@ -2,16 +2,21 @@
 
 A person answers an approval in the account's own Saved Messages (``yes CODE`` / ``no CODE``), from
 any of their Telegram apps; :func:`answer_in_saved` reads the messages after the request for it.
+Only a message typed there counts: a forwarded message or one sent via an inline bot is not an
+answer (an agent could get either into Saved Messages without writing the text itself).
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
 
 from telethon import TelegramClient, utils
 
 from ..approvals.core import parse_answer
 from .scope import resolve_target
 
-__all__ = ["answer_in_saved", "ask_in_saved", "describe_chat"]
+__all__ = ["answer_among", "answer_in_saved", "ask_in_saved", "describe_chat"]
 
 #: How many Saved Messages after the request are looked through for the answer.
 ANSWER_WINDOW = 50
@@ -37,8 +42,15 @@ async def ask_in_saved(client: TelegramClient, text: str) -> int:
 
 async def answer_in_saved(client: TelegramClient, code: str, after: int) -> bool | None:
     """The person's answer to ``code`` in Saved Messages after message ``after``; None: none yet."""
-    messages = await client.get_messages("me", limit=ANSWER_WINDOW, min_id=after)
+    return answer_among(await client.get_messages("me", limit=ANSWER_WINDOW, min_id=after), code)
+
+
+def answer_among(messages: Iterable[Any], code: str) -> bool | None:
+    """The newest answer to ``code`` among ``messages`` (newest first) the person typed themselves:
+    a forwarded message or one sent via an inline bot does not count. Pure."""
     for message in messages:  # newest first: a later answer replaces an earlier one
+        if getattr(message, "fwd_from", None) is not None or getattr(message, "via_bot_id", None):
+            continue  # forwarded, or via an inline bot: not the person's own answer
         text = getattr(message, "message", None)
         if isinstance(text, str) and (answer := parse_answer(text, code)) is not None:
             return answer

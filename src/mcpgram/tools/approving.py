@@ -154,7 +154,8 @@ class Approver:
             details=action.details,
             content=action.content,
         )
-        preview = preview_of(action.content, action.details)
+        # A raw call's params are bytes (for the journal): its details show them as text instead.
+        preview = preview_of(() if action.raw_method else action.content, action.details)
         return Ask(tenant, tool, action.verbs, reasons, chat_id, title, preview, binding)
 
     def _record(self, ask: Ask, action: Action, outcome: str) -> None:
@@ -242,6 +243,8 @@ class Approver:
         else:
             channel: Channel = "page" if base else "elicit"
             shown = page.shown(ask, expires=time.time() + self.ttl) if base else None
+            if shown is not None and self.journal is not None:  # the page journals its decision
+                shown["content"] = self.journal.digest(action.content)
             approval_id, row = self._create(ask, action, channel, shown=shown)
         request: mcp_types.ElicitRequestParams
         if row.channel == "page" and base:

@@ -11,7 +11,9 @@ with one compact JSON block (name, mime, bytes, pixels) plus, by what the media 
 - any other file up to ``download_embed_max_bytes``: an embedded resource (blob);
 - anything larger: over HTTP a download URL when the server makes them
   (:meth:`ToolContext.attachment_url`), else a resource link to ``mcpgram://media/{handle}``, which
-  ``resources/read`` serves up to ``download_resource_max_bytes``;
+  ``resources/read`` serves up to ``download_resource_max_bytes`` (a read of its own: under
+  ``download = approve`` it asks again). A URL minted by a call a person approved says so, and only
+  such a URL is served while the policy says ``approve`` (``web/attachments.py``);
 - with ``save`` (stdio only): the file streamed into ``downloads_root`` under a safe name that never
   overwrites (`` (1)``, `` (2)``... added), and its path.
 
@@ -44,6 +46,7 @@ from mcp.types import (
     ResourceLink,
     TextContent,
 )
+from mcp_types import InputRequiredResult
 from pydantic import Field
 
 from .. import telegram
@@ -51,6 +54,7 @@ from ..errors import InvalidArgument, MCPGramError, NotAllowed, TooLarge
 from ..policy.guard import Action
 from ..telegram.filekinds import MediaRef, safe_name
 from . import files
+from .approving import InputRequested
 from .context import READ, ToolContext, add_tool, compact_json, refusal
 from .handles import HANDLE_CHARS, decode_handle, handle_key
 from .resources import refusal as resource_refusal
@@ -130,8 +134,10 @@ async def _image(ctx: ToolContext, info: MediaInfo, data: bytes) -> tuple[dict[s
     return meta, ImageContent(type="image", data=encoded, mime_type=shown.mime)
 
 
-async def _link(ctx: ToolContext, ref: MediaRef, handle: str, size: str, info: MediaInfo) -> ResourceLink:
-    url = await ctx.attachment_url((ref.chat, ref.message, ref.media), size)
+async def _link(
+    ctx: ToolContext, ref: MediaRef, handle: str, size: str, info: MediaInfo, *, approved: bool
+) -> ResourceLink:
+    url = await ctx.attachment_url((ref.chat, ref.message, ref.media), size, approved=approved)
     return ResourceLink(
         type="resource_link",
         uri=url or media_uri(handle, size),
@@ -239,7 +245,7 @@ def _save_failed(message: str) -> InvalidArgument:
 async def download_result(ctx: ToolContext, handle: str, size: Size) -> ToolResult:
     """What ``download_media`` answers without ``save``."""
     ref = await media_ref(ctx, handle)
-    info, data = await ctx.run(
+    (info, data), approved = await ctx.run_approved(
         _download(ref),
         telegram.media.media_bytes,
         ref,
@@ -248,8 +254,8 @@ async def download_result(ctx: ToolContext, handle: str, size: Size) -> ToolResu
         progress=files.progress_reporter(),
     )
     block: ContentBlock
-    if data is None:
-        meta, block = _meta(info), await _link(ctx, ref, handle, size, info)
+    if data is None:  # a link: approved or not, as this call was (the link's server checks it)
+        meta, block = _meta(info), await _link(ctx, ref, handle, size, info, approved=approved)
     elif is_image(info):
         meta, block = await _image(ctx, info, data)
     elif is_audio(info):
@@ -268,8 +274,11 @@ def _text(meta: dict[str, Any]) -> TextContent:
     return TextContent(type="text", text=compact_json(meta))
 
 
-async def read_resource(ctx: ToolContext, handle: str, size_text: str) -> ResourceResult:
-    """``mcpgram://media/{handle}``: the bytes, up to ``download_resource_max_bytes``."""
+async def read_resource(
+    ctx: ToolContext, handle: str, size_text: str
+) -> ResourceResult | InputRequiredResult:
+    """``mcpgram://media/{handle}``: the bytes, up to ``download_resource_max_bytes`` (under
+    ``download = approve``, a 2026-07-28 client first gets the approval's input-required result)."""
     sizes: dict[str, Size] = {"full": "full", "medium": "medium", "thumb": "thumb"}
     size = sizes.get(size_text)
     if size is None:
@@ -285,6 +294,8 @@ async def read_resource(ctx: ToolContext, handle: str, size_text: str) -> Resour
             lambda _: cap,
             progress=files.progress_reporter(),
         )
+    except InputRequested as asked:
+        return asked.result
     except ToolError as exc:
         raise ResourceError(str(exc)) from None
     if data is None:
@@ -320,5 +331,5 @@ def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
         mime_type="application/octet-stream",
         description="A photo or file by media handle (download_media's links): its bytes.",
     )
-    async def media_resource(handle: str, size: str = "full") -> ResourceResult:
+    async def media_resource(handle: str, size: str = "full") -> ResourceResult | InputRequiredResult:
         return await read_resource(ctx, handle, size)

@@ -3,14 +3,17 @@
 :func:`invoke` is the whole path, shared with the HTTP bridge (``web/bridge.py``): parse the JSON
 into a TL request (``telegram/rawtl.py``: strict, capped, nothing sent yet), name what it does for
 the policy (``raw_read`` or ``raw_write`` by ``policy/rawmethods.py``'s table, the chats its peer
-fields name), then ``ToolContext.call``: the denylist and the verb before any connection, the chat
-scopes with the tenant's client, and only then the call (``telegram/rawcall.py``).
+fields name), refuse a call any of whose string values reads like an answer to an approval (only the
+person writes ``yes CODE``: ``approvals/core.py``), then ``ToolContext.call``: the denylist and the
+verb before any connection, the chat scopes with the tenant's client, and only then the call
+(``telegram/rawcall.py``).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastmcp import FastMCP
@@ -19,10 +22,11 @@ from mcp.types import ToolAnnotations
 from pydantic import Field
 
 from .. import telegram
+from ..approvals.core import looks_like_answer
 from ..errors import MCPGramError, PolicyRefused
 from ..policy import guard
 from ..policy.guard import raw_call
-from .context import ToolContext, add_tool, compact, refusal
+from .context import ToolContext, add_tool, answer_refused, compact, refusal
 
 _log = logging.getLogger(__name__)
 
@@ -50,11 +54,26 @@ async def invoke(ctx: ToolContext, method: str, params: Any) -> dict[str, Any]:
         await ctx.record_refusal(raw_call(name, (), _canonical(params)), exc)
         raise
     parsed = telegram.rawtl.parse_call(method, params)
-    answer: dict[str, Any] = await ctx.call(
-        raw_call(parsed.method, parsed.chats, _canonical(params)), telegram.rawcall.invoke, parsed
-    )
+    action = raw_call(parsed.method, parsed.chats, _canonical(params))
+    if looks_like_answer(_strings(params)):  # a message text, caption or edit: only the person answers
+        answer_text = answer_refused()
+        await ctx.record_refusal(action, answer_text)
+        raise answer_text
+    answer: dict[str, Any] = await ctx.call(action, telegram.rawcall.invoke, parsed)
     _log.info("raw.call", extra={"method": parsed.method})
     return answer
+
+
+def _strings(value: Any) -> Iterator[str]:
+    """Every string value in the parameters, nested ones too (``looks_like_answer`` screens them)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
 
 
 def _canonical(params: Any) -> bytes:

@@ -21,9 +21,11 @@ from typing import Any
 
 from fastmcp import FastMCP
 from fastmcp.exceptions import ResourceError, ToolError
+from mcp_types import InputRequiredResult
 
 from ..errors import ChatNotFound, InvalidArgument, MCPGramError
 from . import chats, messages
+from .approving import InputRequested
 from .context import ToolContext, compact_json, error_text
 
 #: Same bounds as get_messages.
@@ -57,10 +59,15 @@ def check_chat(chat: str) -> str:
     return chat
 
 
-async def as_json(read: Callable[[], Awaitable[dict[str, Any]]]) -> str:
-    """Run ``read`` (which goes through ``ctx.run``) and return compact JSON marked as third-party text."""
+async def as_json(read: Callable[[], Awaitable[dict[str, Any]]]) -> str | InputRequiredResult:
+    """Run ``read`` (which goes through ``ctx.run``) and return compact JSON marked as third-party text.
+
+    Under ``read = approve`` a 2026-07-28 client gets the approval's input-required result instead,
+    as a tool call does (``tools/approving.py``)."""
     try:
         payload = await read()
+    except InputRequested as asked:
+        return asked.result
     except ToolError as exc:
         # Already our CODE: message. hint text, nothing internal in it.
         raise ResourceError(str(exc), log_level=logging.INFO) from None
@@ -75,7 +82,7 @@ def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
         mime_type=JSON,
         description="A chat's profile, as get_chat returns it. {chat}: id, 'me' or @username.",
     )
-    async def chat_resource(chat: str) -> str:
+    async def chat_resource(chat: str) -> str | InputRequiredResult:
         checked = check_chat(chat)
         return await as_json(lambda: chats.chat_result(ctx, checked))
 
@@ -85,6 +92,6 @@ def register(mcp: FastMCP[Any], ctx: ToolContext) -> None:
         mime_type=JSON,
         description="A chat's newest messages (limit 1-100, default 20), as get_messages returns them.",
     )
-    async def chat_messages_resource(chat: str, limit: str = str(DEFAULT_LIMIT)) -> str:
+    async def chat_messages_resource(chat: str, limit: str = str(DEFAULT_LIMIT)) -> str | InputRequiredResult:
         checked, count = check_chat(chat), parse_limit(limit)
         return await as_json(lambda: messages.message_result(ctx, checked, count))

@@ -35,7 +35,7 @@ from starlette.routing import Route
 from ..approvals import page
 from ..approvals.core import id_hash, is_approval_id
 from ..approvals.store import ApprovalRow, ApprovalStore, open_page
-from ..audit.journal import AuditJournal
+from ..audit.journal import AuditJournal, chat_id
 from .approvesignin import ApprovalSignIn
 
 __all__ = ["PAGE_HEADERS", "approval_routes"]
@@ -172,7 +172,14 @@ class _ApprovalPages:
             "approval.decision", extra={"tenant": row.tenant, "tool": shown.get("tool"), "outcome": outcome}
         )
         if self.journal is not None:
-            self.journal.record_approval(
-                row.tenant, str(shown.get("tool", "")), shown.get("chat_id"), outcome
+            # As ``Approver._record`` writes it: the content digest was sealed with the approval.
+            digest = shown.get("content")
+            self.journal.append(
+                tenant=row.tenant,
+                kind="approval",
+                tool=str(shown.get("tool", "")),
+                chat=chat_id(shown.get("chat_id")),
+                outcome=outcome,
+                content=digest if isinstance(digest, str) else None,
             )
         return _html(page.render_done(decision))

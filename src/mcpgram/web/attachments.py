@@ -5,7 +5,10 @@ this order, a request is refused if the capability does not open under the serve
 keys (404), has expired (410), was minted under a token that has since been rotated or revoked, or
 for a tenant that no longer exists (404), or the tenant's policy now denies ``read``/``download``
 (403). Then, with the tenant's own client from the pool (the data key in the capability opens its
-sealed session), the chat is checked against the read scope, the media is looked up
+sealed session), the chat is checked against the read scope, a link not minted by a download a
+person approved is refused (403 ``APPROVAL_REQUIRED``) while the policy sets ``read`` or
+``download`` to ``approve`` (so a link made before the operator asked for approvals stops working;
+an approved one serves its one file until it expires, ranges and retries included), the media is looked up
 (``telegram/media.media_info``: it must still be the media the link names) and its bytes are
 streamed in Telegram-sized pieces (``telegram/media.media_chunks``), each piece its own pool call with
 its own timeout, so memory stays constant and a long download is not cut by the call timeout.
@@ -76,6 +79,15 @@ class Refused(Exception):
 
 def _not_found() -> Refused:
     return Refused(404, "ATTACHMENT_NOT_FOUND", "This download link is not valid.")
+
+
+def _needs_approval() -> Refused:
+    return Refused(
+        403,
+        "APPROVAL_REQUIRED",
+        "Downloads from this account need a person's approval: ask for the file again with"
+        " download_media, which asks them.",
+    )
 
 
 def _refusal(exc: MCPGramError) -> Refused:
@@ -154,7 +166,10 @@ class AttachmentEndpoint:
         record = await asyncio.to_thread(self.vault.get_tenant, cap.tenant_id)
         if record is None or record.status == "revoked" or record.key_version != cap.key_version:
             raise _not_found()
-        guard.check_verbs(self.policy_of(cap.tenant_id), guard.Action(VERBS, read=(cap.chat,)))
+        policy = self.policy_of(cap.tenant_id)
+        guard.check_verbs(policy, guard.Action(VERBS, read=(cap.chat,)))
+        if not cap.approved and any(policy.rule(verb) == "approve" for verb in VERBS):
+            raise _needs_approval()  # before Telegram (``_serve`` checks what enforce says too)
         return cap
 
     async def _serve(
@@ -169,10 +184,13 @@ class AttachmentEndpoint:
             async with self.pool.client(keys) as tenant_client:
 
                 async def checked_info(client: Any) -> Any:
-                    await guard.enforce(client, policy, action)
+                    if await guard.enforce(client, policy, action) and not cap.approved:
+                        return None  # asks a person: only a link of an approved download goes on
                     return await telegram.media.media_info(client, ref, cap.size)  # type: ignore[arg-type]
 
                 info = await tenant_client.run(checked_info)
+                if info is None:
+                    raise _needs_approval()
                 size = int(info.size)
                 if size > self.max_bytes:
                     raise Refused(403, "ATTACHMENT_TOO_LARGE", "This file is larger than the server serves.")

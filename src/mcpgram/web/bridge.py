@@ -13,7 +13,8 @@ Refusals are ``{"error": CODE, "message", "hint"}`` (plus ``telegram: {code, err
 refused), with a status by kind: 400 bad input, 403 the policy or Telegram does not allow it (or a
 person's approval is pending, refused or expired: ``APPROVAL_*``, nothing was done), 404
 no such chat, 409 the tenant must log in again, 413 body over :data:`MAX_BODY_BYTES`, 429 flood
-wait or a pacing limit (``RATE_LIMITED``, ``Retry-After``), 502 Telegram failed. Must not: log
+wait, a pacing limit or the tenant's call limit (``RATE_LIMITED``, ``Retry-After``: the same
+per-tenant call buckets as MCP requests), 502 Telegram failed. Must not: log
 parameters or results.
 """
 
@@ -90,7 +91,13 @@ def _bad(message: str, status: int = 400, code: str = "INVALID_ARGUMENT") -> Res
     return JSONResponse({"error": code, "message": message}, status_code=status)
 
 
-def bridge_endpoint(invoke: Invoke, *, requires_auth: bool) -> Endpoint:
+def _no_limit() -> None:
+    return None
+
+
+def bridge_endpoint(
+    invoke: Invoke, *, requires_auth: bool, count: Callable[[], None] = _no_limit
+) -> Endpoint:
     """The bridge's endpoint for both :data:`BRIDGE_PATHS` (a FastMCP custom route).
 
     Args:
@@ -103,6 +110,10 @@ def bridge_endpoint(invoke: Invoke, *, requires_auth: bool) -> Endpoint:
     async def endpoint(request: Request) -> Response:
         if requires_auth and not isinstance(request.scope.get("user"), AuthenticatedUser):
             return Response(status_code=401)  # mcpgram's 401 body and challenge: UnauthorizedMiddleware
+        try:
+            count()  # one call against the tenant's call limit, as /v1/mcp counts each request
+        except RateLimited as exc:
+            return _refusal(exc)
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
             return _bad(

@@ -45,6 +45,7 @@ class AttachmentLinks:
         size: str,
         *,
         origin: str | None = None,
+        approved: bool = False,
     ) -> str:
         """The link to one media of the tenant ``keys`` opens, authenticated by ``token``.
 
@@ -54,6 +55,7 @@ class AttachmentLinks:
             ref: ``(chat, message id, media id)``.
             size: The size choice (``telegram/media.py``).
             origin: ``scheme://host[:port]`` of the request, when no ``public_url`` is set.
+            approved: A person approved the download the link comes from (``signing.Capability``).
 
         Raises:
             NotAuthenticated: the token is no longer valid (rotated or revoked meanwhile).
@@ -84,11 +86,14 @@ class AttachmentLinks:
             media=media,
             size=size,
             route=route,
+            approved=approved,
         )
         base = (self.public_url or origin or "").rstrip("/")
         return f"{base}{ATTACHMENTS_PREFIX}/{mint(self.keyring, cap)}"
 
-    def for_request(self, keys: TenantKeys, ref: tuple[int, int, int], size: str) -> str | None:
+    def for_request(
+        self, keys: TenantKeys, ref: tuple[int, int, int], size: str, approved: bool = False
+    ) -> str | None:
         """``ToolContext.attachment_urls``: the link for the MCP request being served over HTTP.
 
         The token and the origin come from that request (its ``Host`` already passed the host
@@ -102,6 +107,7 @@ class AttachmentLinks:
         host = request.headers.get("host")
         origin = f"{request.url.scheme}://{host}" if host else None
         try:
-            return self.url(keys, access.token if access else None, ref, size, origin=origin)
+            token = access.token if access else None
+            return self.url(keys, token, ref, size, origin=origin, approved=approved)
         except NotAuthenticated:
             return None
