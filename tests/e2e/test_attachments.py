@@ -471,7 +471,7 @@ async def test_download_media_under_approve_asks_the_person_and_its_link_is_serv
 
     async def person(message: str, response_type: Any, params: Any, context: Any) -> Any:
         urls.append(params.url)
-        assert (await press(params.url, decisions[len(urls) - 1])).status_code == 200
+        assert (await press(params.url, decisions[len(urls) - 1], setup.alice)).status_code == 200
         return ElicitResult(action="accept")
 
     async with running(setup) as (base, gateway), httpx.AsyncClient() as http:
@@ -502,7 +502,7 @@ async def test_the_media_resource_under_approve_asks_the_person_on_the_page(setu
 
     async def person(message: str, response_type: Any, params: Any, context: Any) -> Any:
         urls.append(params.url)
-        assert (await press(params.url, decisions[len(urls) - 1])).status_code == 200
+        assert (await press(params.url, decisions[len(urls) - 1], setup.alice)).status_code == 200
         return ElicitResult(action="accept")
 
     async with (
