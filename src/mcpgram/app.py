@@ -366,7 +366,12 @@ def setup_routes(gateway: Gateway) -> list[Any]:
     secure = serves_https(settings.http_config())
     if gateway.oauth is not None:
         gateway.oauth.use_setup_sessions(store, gateway.vault, secure=secure)
-    return SetupPages(service, secure=secure, base_url=str(settings.public_url or "").rstrip("/")).routes()
+    return SetupPages(
+        service,
+        secure=secure,
+        base_url=str(settings.public_url or "").rstrip("/"),
+        trusted_proxies=settings.trusted_proxies,  # per-IP limits by the proxy-aware client address
+    ).routes()
 
 
 @asynccontextmanager
