@@ -58,9 +58,9 @@ def sign_in(response: Response, store: SetupStore, tenant_id: str, token: str, *
         path="/",
         secure=secure,
         httponly=True,
-        samesite="strict",
+        samesite="lax",  # sent when another site's OAuth client sends the browser to /authorize
     )
 
 
 def sign_out(response: Response, *, secure: bool) -> None:
-    response.delete_cookie(cookie_name(secure), path="/", secure=secure, httponly=True, samesite="strict")
+    response.delete_cookie(cookie_name(secure), path="/", secure=secure, httponly=True, samesite="lax")
