@@ -48,6 +48,7 @@ async def test_sign_in_pages_fit_a_phone_and_are_keyboard_usable(page: Any, base
     await page.fill("#token", token)
     await page.click("button:has-text('Sign in')")
     await page.wait_for_selector("text=Rotate the token")
+    await page.wait_for_load_state("networkidle")  # the icon too, before the server stops
 
 
 async def test_qr_and_error_pages_fit_a_phone(page: Any, base: str, sandbox: SandboxServer) -> None:  # noqa: F811
@@ -89,3 +90,4 @@ async def test_qr_and_error_pages_fit_a_phone(page: Any, base: str, sandbox: San
         "() => [document.scrollingElement.scrollWidth, document.scrollingElement.clientWidth]"
     )
     assert widths[0] <= widths[1]
+    await page.wait_for_load_state("networkidle")
