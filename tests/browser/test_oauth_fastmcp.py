@@ -11,6 +11,8 @@ and lists and calls tools. Screenshots: ``tests/artifacts/oauth/<test>/``.
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,23 @@ from tests.e2e.conftest import ALICE
 from tests.e2e.eras import MODERN, era_client, offering, tool_round
 from tests.e2e.oauthflow import client_document, free_port, oauth_server
 from tests.fetch.conftest import TestCA, test_ca  # noqa: F401 (the fixture)
+
+
+@pytest.fixture
+def uvicorn_logging() -> Iterator[None]:
+    """fastmcp's callback server runs uvicorn, whose default logging config rewires the ``uvicorn``
+    loggers for the whole process; put them back afterwards (``tests/test_log.py`` relies on them)."""
+    names = ["uvicorn", "uvicorn.error", "uvicorn.access"]
+    saved = {}
+    for name in names:
+        logger = logging.getLogger(name)
+        saved[name] = (list(logger.handlers), logger.level, logger.propagate, logger.disabled)
+    yield
+    for name, (handlers, level, propagate, disabled) in saved.items():
+        logger = logging.getLogger(name)
+        logger.handlers[:] = handlers
+        logger.setLevel(level)
+        logger.propagate, logger.disabled = propagate, disabled
 
 
 async def port_open(port: int) -> bool:
@@ -85,6 +104,7 @@ async def test_fastmcp_oauth_client_with_chromium_signing_in(
     tmp_path: Path,
     test_ca: TestCA,  # noqa: F811
     page: Any,  # noqa: F811
+    uvicorn_logging: None,
 ) -> None:
     port = free_port()
     async with oauth_server(
