@@ -375,7 +375,12 @@ def setup_pages(gateway: Gateway) -> SetupPages | None:
     if gateway.oauth is not None:
         gateway.oauth.use_setup_sessions(store, gateway.vault, secure=secure)
         service.client_name_of = gateway.oauth.client_name_for  # the token page's "Continue" names it
-    return SetupPages(service, secure=secure, base_url=str(settings.public_url or "").rstrip("/"))
+    return SetupPages(
+        service,
+        secure=secure,
+        base_url=str(settings.public_url or "").rstrip("/"),
+        trusted_proxies=settings.trusted_proxies,  # per-IP limits by the proxy-aware client address
+    )
 
 
 @asynccontextmanager

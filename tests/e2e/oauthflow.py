@@ -166,7 +166,8 @@ async def consent(
     """Open the consent page signed in (cookie ``name``), and answer its form."""
     page = await http.get(consent_url, headers={"Cookie": f"{name}={cookie}"})
     assert page.status_code == 200, page.text
-    fields = dict(re.findall(r"name='(request|csrf)' value='([^']*)'", page.text))
+    fields = dict(re.findall(r'name="(request|csrf)" value="([^"]*)"', page.text))
+    assert set(fields) == {"request", "csrf"}, page.text
     return await http.post(
         httpx.URL(consent_url).copy_with(query=None),
         data={**fields, "decision": decision},

@@ -264,10 +264,22 @@ async def test_consent_page(oauth: Setup, http: httpx.AsyncClient) -> None:
         headers={"Cookie": f"{SESSION_COOKIE}={oauth.cookie}"},
     )
     assert forged.status_code == 403
+    # mcpgram's page templates: language, phone viewport, own stylesheet; errors are HTML pages.
+    assert '<html lang="en">' in page.text and 'name="viewport"' in page.text
+    assert (
+        'href="/setup/static/setup.css"' in page.text
+        and "style-src 'self'" in page.headers["content-security-policy"]
+    )
+    assert (
+        forged.headers["content-type"].startswith("text/html")
+        and "did not come from this page" in forged.text
+    )
     denied = location(await consent(http, to_consent, oauth.cookie, decision="deny"))
     assert denied.params["error"] == "access_denied" and "code" not in denied.params
     again = await http.get(to_consent, headers={"Cookie": f"{SESSION_COOKIE}={oauth.cookie}"})
     assert again.status_code == 400  # a request is answered once
+    assert again.headers["content-type"].startswith("text/html") and '<html lang="en">' in again.text
+    assert "OAUTH_REQUEST_INVALID" not in again.text and "unknown or expired" in again.text
 
 
 @pytest.mark.parametrize("era", [LEGACY[0], MODERN])

@@ -28,6 +28,7 @@ PHONE, CODE = "9996610001", "11111"
 PW_PHONE, PASSWORD, HINT = "9996610002", "lighthouse-keeper", "<b>where</b>"
 EVIL_PHONE, EVIL_NAME = "9996610004", "<script>alert(2)</script>"
 CSRF_RE = re.compile(r'name="csrf" value="([^"]+)"')
+DOWNLOAD_RE = re.compile(r'name="download" value="([^"]+)"')
 TOKEN_RE = re.compile(r'id="token" type="text" readonly value="(mcpg_[^"]+)"')
 
 
@@ -60,12 +61,16 @@ async def csrf(client: httpx2.AsyncClient) -> str:
     page = await client.get("/setup")
     assert page.status_code == 200, page.text
     match = CSRF_RE.search(page.text)
+    if match is None:  # a finished flow's page has no form left; the manage page has
+        page = await client.get("/setup/manage")
+        match = CSRF_RE.search(page.text)
     assert match is not None, page.text
     return match.group(1)
 
 
 async def post(http: httpx2.AsyncClient, action: str, /, **fields: str) -> httpx2.Response:
-    fields.setdefault("csrf", await csrf(http))
+    if "csrf" not in fields:  # (setdefault would fetch a page, and a page view can change the flow)
+        fields["csrf"] = await csrf(http)
     return await http.post(f"/setup/{action}", data=fields)
 
 
@@ -86,17 +91,19 @@ async def test_phone_flow_creates_a_logged_in_tenant_and_shows_the_token_once(
     match = TOKEN_RE.search(done.text)
     assert match is not None, done.text
     token = match.group(1)
+    # The token page's own forms (another GET of /setup would end the download window).
+    forms = {"csrf": CSRF_RE.search(done.text).group(1), "download": DOWNLOAD_RE.search(done.text).group(1)}  # type: ignore[union-attr]
+    config = await post(site, "config", client="cursor", variant="header", **forms)
+    assert config.status_code == 200 and f"Bearer {token}" in config.text
+    assert "attachment" in config.headers["content-disposition"]
+    url_config = await post(site, "config", client="claude-code", variant="url", **forms)
+    assert f"/v1/url_auth/{token}/mcp" in url_config.text
+    assert (await site.get("/setup/config")).status_code in (404, 405)
     again = await site.get("/setup")
     assert token not in again.text and "not shown again" in again.text
     vault = site.gateway.vault  # type: ignore[attr-defined]
     record = vault.authenticate(token)
     assert record.status == "active"
-    config = await post(site, "config", client="cursor", variant="header")
-    assert config.status_code == 200 and f"Bearer {token}" in config.text
-    assert "attachment" in config.headers["content-disposition"]
-    url_config = await post(site, "config", client="claude-code", variant="url")
-    assert f"/v1/url_auth/{token}/mcp" in url_config.text
-    assert (await site.get("/setup/config")).status_code in (404, 405)
     logs = "\n".join(r.getMessage() + str(r.__dict__) for r in caplog.records)
     assert token not in logs and PHONE not in logs and f"'{CODE}'" not in logs
 
@@ -157,13 +164,8 @@ async def test_brute_forced_passwords_are_rate_limited(site: httpx2.AsyncClient)
     assert statuses[-1] == 429 and 303 in statuses
 
 
-@pytest.mark.parametrize("field", ["phone", "code", "password", "invite", "csrf", "client"])
-async def test_script_injection_is_escaped(site: httpx2.AsyncClient, field: str) -> None:
-    evil = '"><script>alert(1)</script>'
-    answer = await post(site, "phone", **{field: evil})
-    page = await site.get("/setup")
-    for text in (answer.text, page.text):
-        assert "<script>alert" not in text
+# Markup where values are shown back (account name, 2FA hint, next): test_setup_hostile.py;
+# a client's name on the consent page: tests/e2e/test_oauth.py::test_consent_page.
 
 
 @pytest.mark.parametrize("site", ["closed"], indirect=True)

@@ -9,8 +9,8 @@ the storage and the policy:
   refused) or, only if the operator enables it, dynamic registration;
 - authorization code + PKCE S256 only (the SDK refuses other methods and a missing challenge);
   redirect URIs must be sent and match a registered one exactly;
-- the ``resource`` indicator (RFC 8707) must name this server, and every request re-checks the
-  token's audience against it;
+- the ``resource`` indicator (RFC 8707) must name this server, at ``/authorize`` and at ``/token``
+  (``oauthtarget.py``), and every request re-checks the token's audience against it;
 - access tokens live ``access_seconds`` (1 h) and belong to one tenant; refresh tokens rotate, and
   presenting a used one revokes its whole family (every token of that consent);
 - each code and token row keeps the tenant's data key wrapped under its own secret
@@ -51,6 +51,7 @@ from ..vault import crypto
 from ..vault.oauthstore import Grant, GrantKind, OAuthStore
 from ..vault.vault import TenantKeys, Vault
 from .oauthclients import ExactClient, client_document
+from .oauthtarget import ResourceCheck
 from .tokensource import OAUTH_ACCESS_PREFIX, oauth_route_tag
 from .verifier import MCPGramTokenVerifier
 
@@ -131,12 +132,16 @@ class MCPGramOAuthProvider(OAuthProvider):
         metadata.client_id_metadata_document_supported = True
         metadata.token_endpoint_auth_methods_supported = ["none"]
         handler = cors_middleware(MetadataHandler(metadata).handle, ["GET", "OPTIONS"])
-        return [
-            Route(route.path, handler, methods=["GET", "OPTIONS"])
-            if isinstance(route, Route) and route.path == _AS_METADATA
-            else route
-            for route in routes
-        ]
+        out: list[Route] = []
+        for route in routes:
+            if isinstance(route, Route) and route.path == _AS_METADATA:
+                out.append(Route(route.path, handler, methods=["GET", "OPTIONS"]))
+            elif isinstance(route, Route) and route.path == "/token":  # RFC 8707: refuse another resource
+                checked = ResourceCheck(route.endpoint, self.resource)
+                out.append(Route(route.path, checked, methods=["POST", "OPTIONS"]))
+            else:
+                out.append(route)
+        return out
 
     def now(self) -> int:
         return int(self._clock())

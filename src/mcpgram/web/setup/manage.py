@@ -21,6 +21,7 @@ from ...errors import NotAuthenticated
 from ...policy.model import PROFILES
 from . import recovery
 from .flow import RateLimited, csrf_ok, log_out_everywhere
+from .nextpath import safe_next
 from .signedin import sign_in, sign_out, signed_in_tenant
 from .tenantview import TightenInvalid, policy_lines, recent_audit, tighten
 
@@ -46,6 +47,7 @@ class ManagePages:
         flow_id, flow = self.pages.flow_or_new(request)
         who = self._who(request)
         context: dict[str, Any] = {"csrf": flow["csrf"], "state": None, **extra}
+        context.setdefault("next", safe_next(request.query_params.get("next")))
         if who is None:
             response = self.pages.page_response(request, "manage_signin.html", **context)
         else:
@@ -83,7 +85,7 @@ class ManagePages:
             self.pages.set_flow_cookie(recovering, recovery.start(self.service)[0])
             return recovering
         if action == "signin":
-            ip = request.client.host if request.client else "?"
+            ip = self.pages.client_ip(request)
             try:
                 self.service.limit(f"signin-ip|{ip}")
             except RateLimited as exc:
@@ -94,8 +96,11 @@ class ManagePages:
             except NotAuthenticated:
                 record = None
             if record is None or record.status == "revoked":
-                return await self.page(request, problem="That token is not valid here.")
-            response: Response = RedirectResponse("/setup/manage", status_code=303)
+                return await self.page(
+                    request, problem="That token is not valid here.", next=safe_next(form.get("next"))
+                )
+            then = safe_next(form.get("next")) or "/setup/manage"  # e.g. back to an OAuth consent
+            response: Response = RedirectResponse(then, status_code=303)
             sign_in(response, self.service.store, record.tenant_id, token, secure=secure)
             return response
         who = self._who(request)

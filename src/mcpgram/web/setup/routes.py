@@ -10,6 +10,9 @@ Must not: echo a code, a password or a token anywhere but the one token page.
 
 from __future__ import annotations
 
+import hmac
+import secrets
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +34,7 @@ from ...telegram.login import (
     normalize_phone,
 )
 from . import recovery
+from ..ratelimit import client_address, parse_networks
 from .clients import CLIENTS, Variant, render
 from .flow import RateLimited, SetupService, csrf_ok, load_state
 from .manage import ManagePages
@@ -47,6 +51,7 @@ _ERRORS = {
     400: "That request was not understood.",
     403: "This form expired or did not come from this page. Start again.",
     404: "Not found.",
+    410: "The configs were offered once, on the token page; they are not available any more.",
     429: "Too many attempts. Wait a little and try again.",
 }
 _CODE_WHERE = {
@@ -57,18 +62,32 @@ _CODE_WHERE = {
 }
 
 
-class SetupPages:
-    """The /setup routes over one :class:`SetupService`."""
+def page_templates() -> Jinja2Templates:
+    """mcpgram's page templates (``templates/``, autoescaped); the OAuth consent page uses them too."""
+    env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True))
+    return Jinja2Templates(env=env)
 
-    def __init__(self, service: SetupService, *, secure: bool, base_url: str = "") -> None:
+
+#: How long the token page's config buttons work (one page view; a reload ends it sooner).
+DOWNLOAD_SECONDS = 10 * 60
+
+
+class SetupPages:
+    """The /setup routes over one :class:`SetupService`.
+
+    ``trusted_proxies``: whose ``X-Forwarded-For`` names the client for the per-IP rate limits
+    (``web/ratelimit.py``'s :func:`client_address`, as the edge does).
+    """
+
+    def __init__(
+        self, service: SetupService, *, secure: bool, base_url: str = "", trusted_proxies: Iterable[str] = ()
+    ) -> None:
         self.service = service
         self.secure = secure
         self.base_url = base_url
+        self.trusted_proxies = parse_networks(trusted_proxies)
         self.cookie = "__Host-mcpgram-setup" if secure else "mcpgram-setup"
-        env = Environment(
-            loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True)
-        )
-        self.templates = Jinja2Templates(env=env)
+        self.templates = page_templates()
 
     def routes(self) -> list[BaseRoute]:
         return [
@@ -113,6 +132,10 @@ class SetupPages:
         flow = self.service.store.load_flow(flow_id) if flow_id else None
         return (flow_id, flow) if flow is not None else None
 
+    def client_ip(self, request: Request) -> str:
+        """The client's address for the per-IP limits, honouring the trusted proxies."""
+        return client_address(request.scope, self.trusted_proxies)
+
     def _base(self, request: Request) -> str:
         return self.base_url or str(request.base_url).rstrip("/")
 
@@ -136,18 +159,23 @@ class SetupPages:
         context: dict[str, Any] = {"csrf": flow["csrf"], "state": state, "signup": self.service.signup}
         context.update(recover=bool(flow.get("recover")), recovered=bool(flow.get("recovered")))
         kind = state.get("kind", "phone")
+        context["next"] = safe_next(flow.get("next"))
         if kind == "choose":
             context["choices"] = recovery.choices(self.service, flow)
         if kind == "done":
-            target = safe_next(flow.get("next"))
+            target = context["next"]
             name_of = self.service.client_name_of
-            context.update(
-                clients=CLIENTS, next=target, next_name=name_of(target) if target and name_of else None
-            )
+            context.update(clients=CLIENTS, next_name=name_of(target) if target and name_of else None)
             if not flow.get("shown"):
-                flow["shown"] = True
-                self.service.store.save_flow(flow_id, flow)
+                # Shown once: this page view's config buttons carry a single-page download nonce.
+                flow.update(shown=True, download=secrets.token_urlsafe(24))
+                flow["download_until"] = self.service.store.clock() + DOWNLOAD_SECONDS
                 context.update(token=flow["token"], endpoint=f"{self._base(request)}/v1/mcp")
+                context["download"] = flow["download"]
+            else:  # any later view: the flow forgets the token and the configs with it
+                for name in ("token", "download", "download_until"):
+                    flow.pop(name, None)
+            self.service.store.save_flow(flow_id, flow)
         elif kind == "qr" and flow.get("qr"):
             url = flow["qr"][0]
             context.update(
@@ -189,15 +217,18 @@ class SetupPages:
         }
         if action not in events:
             return self.error(request, 404)
-        ip = request.client.host if request.client else "?"
+        ip = self.client_ip(request)
+        has_tenant = bool(flow.get("tenant_id"))  # the token may be forgotten already (done)
         try:
             if flow["state"].get("kind") == "choose":
                 if action == "restart":
                     await recovery.abandon(self.service, flow)
-            elif action == "restart" and not flow.get("token"):
+            elif action == "restart" and not has_tenant:
                 flow["state"] = {"kind": "phone", "problem": None}
-            elif action == "phone" and not flow.get("token") and normalize_phone(fields["phone"]) is None:
+            elif action == "phone" and not has_tenant and normalize_phone(fields["phone"]) is None:
                 flow["state"] = {"kind": "phone", "problem": [PHONE_INVALID.code, PHONE_INVALID.message]}
+            elif has_tenant and not flow.get("token"):
+                pass  # finished, token forgotten: nothing more to do in this flow
             elif action in ("phone", "qr") and (problem := self.service.admit(flow, fields["invite"], ip=ip)):
                 flow["state"] = {"kind": "phone", "problem": [problem.code, problem.message]}
             elif flow.get("token") and flow["state"].get("kind") != "done":
@@ -211,8 +242,13 @@ class SetupPages:
     def _config(self, request: Request, flow: dict[str, Any], form: Any) -> Response:
         client = str(form.get("client") or "")
         variant: Variant = "url" if form.get("variant") == "url" else "header"
-        if flow["state"].get("kind") != "done" or not flow.get("token") or client not in CLIENTS:
+        if flow["state"].get("kind") != "done" or client not in CLIENTS:
             return self.error(request, 400)
+        nonce, offered = str(form.get("download") or ""), str(flow.get("download") or "")
+        live = self.service.store.clock() < float(flow.get("download_until") or 0)
+        same = hmac.compare_digest(nonce.encode(), offered.encode())
+        if not (flow.get("token") and offered and live and same):
+            return self.error(request, 410)
         text = render(client, variant, self._base(request), flow["token"])
         filename = CLIENTS[client][1]
         return Response(

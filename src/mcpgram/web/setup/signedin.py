@@ -8,7 +8,10 @@ and to log out; the vault cannot act for a tenant without it). Sessions end afte
 at once on "log out everywhere". A revoked tenant's session counts as signed out.
 
 This is the piece an OAuth authorization endpoint reuses: :func:`signed_in_tenant` says whether
-the browser already belongs to a tenant.
+the browser already belongs to a tenant. The cookie is SameSite=Lax (the flow cookie stays Strict):
+an OAuth client on another site sends the browser to ``/authorize`` and on to the consent page,
+and a Strict cookie would not be sent on that navigation. Lax is not sent on another site's POST,
+and every change (manage actions, consent) is a POST that needs a CSRF token besides.
 """
 
 from __future__ import annotations
@@ -58,9 +61,9 @@ def sign_in(response: Response, store: SetupStore, tenant_id: str, token: str, *
         path="/",
         secure=secure,
         httponly=True,
-        samesite="strict",
+        samesite="lax",  # sent when another site's OAuth client sends the browser to /authorize
     )
 
 
 def sign_out(response: Response, *, secure: bool) -> None:
-    response.delete_cookie(cookie_name(secure), path="/", secure=secure, httponly=True, samesite="strict")
+    response.delete_cookie(cookie_name(secure), path="/", secure=secure, httponly=True, samesite="lax")

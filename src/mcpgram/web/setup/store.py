@@ -131,6 +131,8 @@ class SetupStore:
             if now - touched > self.idle_seconds or now - created > self.absolute_seconds:
                 self._db.execute("DELETE FROM flows WHERE id_hash = ?", (_id_hash(flow_id),))
                 return None
+            # Reading is use: idle means time since the last request, not since the last change.
+            self._db.execute("UPDATE flows SET touched = ? WHERE id_hash = ?", (now, _id_hash(flow_id)))
         return self._open(flow_id, sealed)
 
     def save_flow(self, flow_id: str, payload: dict[str, Any]) -> None:
