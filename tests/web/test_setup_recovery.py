@@ -24,7 +24,7 @@ from mcpgram.web.links import AttachmentLinks
 from mcpgram.web.oauthclients import client_document
 from mcpgram.web.setup import SetupService, SetupStore, recovery
 from tests.e2e.conftest import settings_for
-from tests.web.test_setup import CODE, CSRF_RE, PHONE, TOKEN_RE, accept_qr, post
+from tests.web.test_setup import CODE, CSRF_RE, DOWNLOAD_RE, PHONE, TOKEN_RE, accept_qr, post
 
 OTHER_PHONE, NOBODY_PHONE = "9996610011", "9996610012"
 BASE = "http://127.0.0.1:8000"
@@ -169,6 +169,12 @@ async def recover_and_check(
         and "Settings &gt; Devices" in done.text
     )
     new_token = match.group(1)
+    nonce, form_csrf = DOWNLOAD_RE.search(done.text), CSRF_RE.search(done.text)  # from that page only
+    assert nonce is not None and form_csrf is not None
+    config = await post(
+        site, "config", client="cursor", variant="header", download=nonce.group(1), csrf=form_csrf.group(1)
+    )
+    assert f"Bearer {new_token}" in config.text
     assert new_token not in (await site.get("/setup")).text  # shown once
 
     after = vault.get_tenant(tenant_id)
@@ -185,8 +191,6 @@ async def recover_and_check(
     assert f"Tenant <code>{tenant_id}</code>" in manage
     assert "<tr><td>download</td><td>deny</td></tr>" in manage  # the policy stayed
     assert "-100123456" in manage  # and the journal
-    config = await post(site, "config", client="cursor", variant="header")
-    assert f"Bearer {new_token}" in config.text
     ada = next(u for u in sandbox.world.users.values() if u.phone == PHONE)
     assert len([a for a in sandbox.auth_keys.values() if getattr(a, "user_id", None) == ada.id]) == 2
     logs = "\n".join(r.getMessage() + str(r.__dict__) for r in caplog.records)

@@ -33,8 +33,8 @@ from ...telegram.login import (
     SubmitPhone,
     normalize_phone,
 )
-from . import recovery
 from ..ratelimit import client_address, parse_networks
+from . import recovery
 from .clients import CLIENTS, Variant, render
 from .flow import RateLimited, SetupService, csrf_ok, load_state
 from .manage import ManagePages
