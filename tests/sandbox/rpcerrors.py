@@ -21,11 +21,8 @@ async def error_of(call: Awaitable[Any]) -> str:
     with pytest.raises(errors.RPCError) as caught:
         await call
     exc = caught.value
-    name = _NAMES.get(type(exc))
-    if name is not None:
-        return name
     for pattern, cls in rpcerrorlist.rpc_errors_re:
         if type(exc) is cls:
             value = next(v for k, v in vars(exc).items() if k != "request")
             return pattern.replace(r"(\d+)", str(value))
-    return exc.message
+    return _NAMES.get(type(exc), exc.message)
