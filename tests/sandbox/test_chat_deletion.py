@@ -4,12 +4,13 @@ clients: what each member sees afterwards, and Telegram's refusals."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from telethon import TelegramClient, events, functions, types
 from telethon.password import compute_check
 
-from mcpgram.sandbox import SandboxServer
+from mcpgram.sandbox import SandboxServer, scheduled
 
 from .conftest import ClientFactory
 from .rpcerrors import error_of
@@ -46,11 +47,14 @@ async def test_a_deleted_channel_is_gone_for_every_member(
 ) -> None:
     """channels.deleteChannel: a member who did not create it is refused; the creator's call answers
     channelForbidden, every member is told live (updateChannel), and the channel is CHANNEL_INVALID
-    from then on, for its dialogs too."""
+    from then on, gone from dialogs, with the messages scheduled into it."""
     owner = await make_client(phone="9996681001", first_name="Olga")
     member = await make_client(phone="9996681002", first_name="Max")
     group, theirs = await _group_with(sandbox, owner, member)
     await member.send_message(theirs, "last words")
+    await member.send_message(theirs, "too late", schedule=datetime.now(UTC) + timedelta(hours=1))
+    member_id = (await member.get_me()).id
+    assert len(scheduled.book(sandbox.world).of(member_id)) == 1
     assert await error_of(member(functions.channels.DeleteChannelRequest(theirs))) == "CHAT_ADMIN_REQUIRED"
     told = _raw_update(member, types.UpdateChannel)
     sandbox.rpc_counts.clear()
@@ -61,6 +65,7 @@ async def test_a_deleted_channel_is_gone_for_every_member(
     assert await error_of(member(functions.channels.GetFullChannelRequest(theirs))) == "CHANNEL_INVALID"
     assert await error_of(owner(functions.channels.DeleteChannelRequest(group))) == "CHANNEL_INVALID"
     assert group.id not in {d.entity.id for d in await member.get_dialogs()}
+    assert scheduled.book(sandbox.world).of(member_id) == []  # nothing left to deliver into it
 
 
 async def test_private_history_deleted_for_me_or_for_both(

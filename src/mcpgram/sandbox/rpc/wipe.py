@@ -22,6 +22,7 @@ from telethon.tl import functions, types
 from ..messaging import Changes, publish, push_changes, remove_copies
 from ..render import resolve_input_peer, resolve_input_user
 from ..router import Ctx, Router, RpcError
+from ..scheduled import book
 from ..threads import GENERAL_TOPIC_ID, is_admin, topic_of
 from ..world import Channel, Message, PeerKey, World, user_peer
 from .channels import visible_channel
@@ -51,7 +52,12 @@ def _affected(ctx: Ctx, pts_count: int) -> Any:
 
 
 def _forget_channel(world: World, channel: Channel) -> None:
-    """Remove ``channel`` from the world, with its discussion link on both sides."""
+    """Remove ``channel`` from the world, with its discussion link on both sides and every message
+    scheduled into it (which has nowhere to go now)."""
+    key = PeerKey("channel", channel.id)
+    for items in book(world).by_user.values():
+        for item_id in [i for i, item in items.items() if item.peer == key]:
+            del items[item_id]
     if channel.linked_chat_id is not None and channel.linked_chat_id in world.channels:
         linked = world.channels[channel.linked_chat_id]
         linked.linked_chat_id = None
