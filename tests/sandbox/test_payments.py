@@ -1,33 +1,15 @@
-"""Payments and Stars in the sandbox (no invoices, no gifts, Stars only where a test grants them),
-and the denylist coverage: every method mcpgram's raw bridge denylists has a sandbox handler."""
+"""Payments and Stars in the sandbox: no invoices, no gifts, Stars only where a test grants them."""
 
 from __future__ import annotations
 
 from telethon import functions, types
 
-from mcpgram.policy.rawmethods import DENIED, denied_reason
 from mcpgram.sandbox import SandboxServer
 from mcpgram.sandbox.accountdata import account_data
-from mcpgram.sandbox.rpc import build_router
-from mcpgram.telegram.rawtl import _registry
 
 from .conftest import ClientFactory
 from .rpcerrors import error_of
 from .test_channels import create
-
-#: Denylisted methods deliberately without a sandbox handler, each with its reason: none today.
-LEFT_OUT: dict[str, str] = {}
-
-
-def test_every_denylisted_method_has_a_sandbox_handler() -> None:
-    """Each method of the denylist, the whole payments namespace included, is routed to a handler,
-    so a test can show a refused call never arrives and a lifted one acts as Telegram would."""
-    names = sorted(name for name in _registry()[0] if denied_reason(name) is not None)
-    assert set(DENIED) <= set(names) and len([n for n in names if n.startswith("payments.")]) > 20
-    routes = build_router().routes
-    missing = [n for n in names if _registry()[0][n].CONSTRUCTOR_ID not in routes and n not in LEFT_OUT]
-    assert missing == []
-    assert not set(LEFT_OUT) - set(names)  # nothing stale in the list of exceptions
 
 
 async def test_an_invoice_the_sandbox_never_issued(
