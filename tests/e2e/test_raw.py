@@ -300,3 +300,38 @@ async def test_a_raw_verb_set_to_approve_waits_for_the_person(
     pending = await post(server, "/v1/mtproto", "users.getFullUser", {"id": "me"}, server.alice)
     assert pending.status_code == 403 and pending.json()["error"] == "APPROVAL_PENDING", pending.text
     assert sandbox.rpc_counts["users.getFullUser"] == 0
+
+
+async def test_a_lifted_channel_deletion_deletes_only_what_telegram_allows(
+    server: Running, sandbox: SandboxServer, people: People
+) -> None:
+    """The operator lifts channels.deleteChannel for Carol: her call deletes her own channel in the
+    sandbox; for Alice (not lifted) it stays refused and never arrives, her channel intact. Lifted,
+    the call still meets Telegram's own rule: Carol cannot delete Alice's channel (CHAT_ADMIN_REQUIRED)."""
+    world = sandbox.world
+    carols = world.add_channel(
+        title="Carol's club", creator_id=people.carol, broadcast=False, username="carol_club_e2e"
+    )
+    alices = world.add_channel(
+        title="Alice's club", creator_id=people.alice, broadcast=False, username="alice_club_e2e"
+    )
+    await policy_set(server, server.alice, "--verb", "raw_write=allow")
+    await policy_set(server, server.carol, "--verb", "raw_write=allow", "--lift", "channels.deleteChannel")
+    sandbox.rpc_received.clear()
+    own = {"channel": "@alice_club_e2e"}
+    refused = await post(server, "/v1/mtproto", "channels.deleteChannel", own, server.alice)
+    assert refused.status_code == 403 and "raw.denylist" in refused.json()["message"]
+    assert "raw.denylist" in await tool_refusal(server, server.alice, "channels.deleteChannel", own)
+    assert sandbox.rpc_received["channels.deleteChannel"] == 0 and alices.id in world.channels
+    done = await post(
+        server, "/v1/mtproto", "channels.deleteChannel", {"channel": "@carol_club_e2e"}, server.carol
+    )
+    assert done.status_code == 200, done.text
+    result = done.json()["result"]
+    assert result["_"] == "updates" and [c["_"] for c in result["chats"]] == ["channelForbidden"]
+    assert sandbox.rpc_received["channels.deleteChannel"] == 1
+    assert carols.id not in world.channels and alices.id in world.channels
+    theirs = await post(server, "/v1/mtproto", "channels.deleteChannel", own, server.carol)
+    assert theirs.status_code == 400, theirs.text
+    assert theirs.json()["telegram"] == {"code": 400, "error": "CHAT_ADMIN_REQUIRED"}
+    assert sandbox.rpc_received["channels.deleteChannel"] == 2 and alices.id in world.channels

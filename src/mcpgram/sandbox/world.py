@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .accountdata import AccountData
 from .srp import PasswordRecord
 
 PeerKind = Literal["user", "chat", "channel"]
@@ -317,6 +318,8 @@ class World:
         self.filters: dict[int, list[DialogFilter]] = {}
         self.codes: dict[str, PendingCode] = {}  # by phone_code_hash
         self.random_ids: set[tuple[int, int]] = set()  # (user id, random_id) of every send
+        #: Security and payment settings per user id (``accountdata.account_data``).
+        self.accounts: dict[int, AccountData] = {}
         #: Free (non-Premium) voice transcriptions: user id -> {media file id: date used}.
         self.transcription_trials: dict[int, dict[int, int]] = {}
         self._next_user = _FIRST_USER_ID

@@ -65,7 +65,8 @@ def participant_tl(channel: Channel, viewer: int, member: Participant) -> Any:
             admin_rights=admin_rights(channel),
             can_edit=channel.creator_id == viewer,
             is_self=uid == viewer,
-            inviter_id=member.inviter_id,
+            # TL ties ``self`` and ``inviter_id`` to one flag: a self row must carry an inviter.
+            inviter_id=(member.inviter_id or channel.creator_id) if uid == viewer else member.inviter_id,
             rank=member.rank,
         )
     if uid == viewer:

@@ -14,13 +14,11 @@ from typing import Any
 
 from telethon.tl import functions, types
 
+from ..accountdata import account_data
 from ..router import Ctx, Router, RpcError
 from .qr import authorization_tl
 
 router = Router()
-
-#: Telegram's default: a session unused this long is terminated (``account.setAuthorizationTTL``).
-AUTHORIZATION_TTL_DAYS = 180
 
 
 @router.method(functions.account.GetAuthorizationsRequest)
@@ -29,7 +27,15 @@ def get_authorizations(ctx: Ctx, _req: Any) -> Any:
     rows = [authorization_tl(ctx.server, ctx.auth, current=True)]
     others.sort(key=lambda a: (-(a.active or a.created), -a.created))
     rows += [authorization_tl(ctx.server, auth) for auth in others]
-    return types.account.Authorizations(authorization_ttl_days=AUTHORIZATION_TTL_DAYS, authorizations=rows)
+    data = account_data(ctx.world, ctx.user_id)
+    for row, auth in zip(rows, [ctx.auth, *others], strict=True):
+        # Flags set by account.changeAuthorizationSettings (rpc/security.py).
+        for name, value in data.session_settings.get(auth.hash, {}).items():
+            if name != "confirmed":
+                setattr(row, name, value or None)
+    return types.account.Authorizations(
+        authorization_ttl_days=data.authorization_ttl_days, authorizations=rows
+    )
 
 
 @router.method(functions.account.ResetAuthorizationRequest)
