@@ -1,0 +1,240 @@
+"""Runs ``mcpgram`` with the guardrail layers timed (or switched off), for ``bench/guardcost.py``.
+
+``python bench/_guardprobe.py serve --transport http ...`` is ``python -m mcpgram serve ...`` (one
+gateway process: ``MCPGRAM_WORKERS=1``) with, first:
+
+- ``GUARDPROBE_TIME=1``: every guardrail layer wrapped in a probe that adds up the CPU time its
+  own code takes (``time.thread_time_ns``), without what it calls that is not a guardrail (the
+  tool's Telegram call inside pacing, the rest of the server inside the call-limit middleware).
+  An async layer is timed step by step (each ``send`` into its coroutine), so time spent in other
+  tasks while it waits is not counted. ``SIGUSR1`` zeroes the counters, ``SIGUSR2`` writes them as
+  JSON to ``GUARDPROBE_OUT``.
+- ``GUARDPROBE_BARE=1``: the policy itself switched off (no stored policy read, every tool listed,
+  no verb or scope check): with the journal, the call limit and pacing off by settings, a gateway
+  with no guardrail code on the call path, for a ``bare`` baseline.
+
+The layers, by what the issue's budget covers:
+
+- ``policy.lookup``: ``PolicyBook.get``, the tenant's stored policy (an indexed SQLite read);
+- ``policy.listed``: ``tool_listed`` in the policy middleware (may this tenant call this tool);
+- ``policy.verbs``: ``guard.check_verbs`` (before Telegram) and ``looks_like_answer``;
+- ``policy.enforce``: ``guard.enforce``: scopes, first contact (the written-chats memory), delete
+  for everyone;
+- ``limits.call``: ``CallLimitMiddleware.on_call_tool`` without the rest of the call (the bucket
+  and the middleware's hop);
+- ``limits.pacing``: ``WritePacer.run`` without the write it paces, and ``WritePacer.paces``;
+- ``audit.digest``: the content's keyed digest (``journal_digest``);
+- ``audit.append``: ``AuditJournal.append``: encode, MAC chain, ``flock``, ``fstat``, ``write``,
+  the fsync policy;
+- ``audit.note``: the rest of the entry: ``journaled``, ``JournalNote.write`` without the append,
+  ``written_chat``.
+
+``other`` is what those layers call that is not theirs (the rest of the tool call), not counted.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable, Generator
+from typing import Any
+
+from mcpgram.audit.journal import AuditJournal
+from mcpgram.cli import main as cli_main
+from mcpgram.limits.pacing import WritePacer
+from mcpgram.policy import guard
+from mcpgram.policy.book import PolicyBook
+from mcpgram.tools import context, journaling, limits, visibility
+
+_clock = time.thread_time_ns
+
+
+class Probe:
+    __slots__ = ("name", "ns", "steps")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.ns = 0
+        self.steps = 0
+
+
+PROBES: dict[str, Probe] = {}
+#: Time of the probed steps nested in the step now running (a stack: one slot per open step).
+_nested: list[int] = []
+#: What one probed step costs the probe itself (measured at start; taken off each step).
+STEP_OVERHEAD_NS = 0
+
+
+def probe(name: str) -> Probe:
+    return PROBES.setdefault(name, Probe(name))
+
+
+def _timed(where: Probe, fn: Callable[..., Any], *args: Any) -> Any:
+    _nested.append(0)
+    start = _clock()
+    try:
+        return fn(*args)
+    finally:
+        elapsed = _clock() - start
+        where.ns += elapsed - _nested.pop()
+        where.steps += 1
+        if _nested:
+            _nested[-1] += elapsed
+
+
+def timed_sync(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    where = probe(name)
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return _timed(where, functools.partial(fn, *args, **kwargs))
+
+    return wrapper
+
+
+class _Stepped:
+    """Awaits ``coro``, timing each step of it (its own code and what it calls synchronously)."""
+
+    __slots__ = ("coro", "where")
+
+    def __init__(self, where: Probe, coro: Any) -> None:
+        self.where = where
+        self.coro = coro
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        coro, where = self.coro, self.where
+        value: Any = None
+        error: BaseException | None = None
+        while True:
+            try:
+                if error is None:
+                    yielded = _timed(where, coro.send, value)
+                else:
+                    yielded = _timed(where, coro.throw, error)
+            except StopIteration as stop:
+                return stop.value
+            try:
+                value, error = (yield yielded), None
+            except BaseException as exc:  # handed to the coroutine, as await does
+                value, error = None, exc
+
+
+def timed_async(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    where = probe(name)
+
+    @functools.wraps(fn)
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return await _Stepped(where, fn(*args, **kwargs))
+
+    return wrapper
+
+
+def hole(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` timed apart (``other``): inside a probed layer, the part that is not the layer's."""
+    return timed_async("other", fn)
+
+
+def _calibrate() -> int:
+    """CPU ns one probed step adds: a probed no-op against a bare call, best of 5."""
+    where, nop = Probe("calibration"), (lambda: None)
+    best = None
+    for _ in range(5):
+        start = _clock()
+        for _ in range(20_000):
+            _timed(where, nop)
+        probed = _clock() - start
+        start = _clock()
+        for _ in range(20_000):
+            nop()
+        bare = _clock() - start
+        per = (probed - bare) // 20_000
+        best = per if best is None else min(best, per)
+    return best or 0
+
+
+def install_timing() -> None:
+
+    PolicyBook.get = timed_sync("policy.lookup", PolicyBook.get)  # type: ignore[method-assign]
+    visibility.tool_listed = timed_sync("policy.listed", visibility.tool_listed)
+    guard.check_verbs = timed_sync("policy.verbs", guard.check_verbs)
+    context.looks_like_answer = timed_sync("policy.verbs", context.looks_like_answer)
+    guard.enforce = timed_async("policy.enforce", guard.enforce)
+
+    on_call_tool = limits.CallLimitMiddleware.on_call_tool
+
+    async def limited(self: Any, ctx: Any, call_next: Any) -> Any:
+        return await on_call_tool(self, ctx, hole(call_next))
+
+    limits.CallLimitMiddleware.on_call_tool = timed_async("limits.call", limited)  # type: ignore[method-assign]
+
+    run = WritePacer.run
+
+    async def paced(self: Any, *args: Any) -> Any:  # client, tenant, policy, action, call
+        return await run(self, *args[:-1], hole(args[-1]))
+
+    WritePacer.run = timed_async("limits.pacing", paced)  # type: ignore[method-assign]
+    WritePacer.paces = staticmethod(timed_sync("limits.pacing", WritePacer.paces))  # type: ignore[method-assign]
+
+    context.journal_digest = timed_async("audit.digest", context.journal_digest)
+    AuditJournal.digest = timed_sync("audit.digest", AuditJournal.digest)  # type: ignore[method-assign]
+    AuditJournal.append = timed_sync("audit.append", AuditJournal.append)  # type: ignore[method-assign]
+    context.journaled = timed_sync("audit.note", context.journaled)
+    journaling.JournalNote.write = timed_sync("audit.note", journaling.JournalNote.write)  # type: ignore[method-assign]
+    context.written_chat = timed_async("audit.note", context.written_chat)
+
+    global STEP_OVERHEAD_NS  # noqa: PLW0603 - set once, before serving
+    STEP_OVERHEAD_NS = _calibrate()
+    out = os.environ["GUARDPROBE_OUT"]
+
+    def zero(*_: Any) -> None:
+        for where in PROBES.values():
+            where.ns = where.steps = 0
+
+    def dump(*_: Any) -> None:
+        counters = {
+            name: {"ns": where.ns, "steps": where.steps, "ns_net": where.ns - where.steps * STEP_OVERHEAD_NS}
+            for name, where in PROBES.items()
+        }
+        tmp = out + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as file:
+            json.dump({"step_overhead_ns": STEP_OVERHEAD_NS, "probes": counters}, file)
+        os.replace(tmp, out)
+
+    signal.signal(signal.SIGUSR1, zero)
+    signal.signal(signal.SIGUSR2, dump)
+
+
+def install_bare() -> None:
+    """The policy off: no stored policy read, every tool listed, no verb, scope or approval check."""
+
+    def get(self: PolicyBook, tenant_id: str) -> Any:
+        return self.default
+
+    async def enforce(*_: Any, **__: Any) -> tuple[str, ...]:
+        return ()
+
+    PolicyBook.get = get  # type: ignore[method-assign]
+    visibility.tool_listed = lambda policy, name: name in visibility.TOOL_VERBS
+    guard.check_verbs = lambda policy, action: None
+    guard.enforce = enforce
+    context.looks_like_answer = lambda content: False
+
+
+# At import, not in main(): ``serve --workers N`` spawns its workers with this file as their main
+# module (``__mp_main__``), so each worker switches the policy off too.
+if os.environ.get("GUARDPROBE_BARE") == "1":
+    install_bare()
+
+
+def main() -> int:
+    if os.environ.get("GUARDPROBE_TIME") == "1":
+        install_timing()
+    return cli_main(sys.argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
