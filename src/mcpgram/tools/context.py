@@ -51,6 +51,7 @@ from ..vault.vault import TenantKeys
 from .approving import Approver, Grant, InputRequested
 from .arguments import invalid_arguments
 from .journaling import JournalNote, journal_digest, journaled, written_chat
+from .visibility import call_policy
 
 if TYPE_CHECKING:  # for annotations only: the tools layer never loads Telethon (tests/test_architecture.py)
     from ..fetch.fetcher import Fetcher
@@ -197,7 +198,7 @@ class ToolContext:
             if note is not None:
                 note.tenant = keys.tenant_id
             with bind_tenant(keys.tenant_id):
-                policy = self.policy_of(keys.tenant_id)
+                policy = self._policy_for_call(keys.tenant_id)
                 guard.check_verbs(policy, action)  # a denied verb never reaches Telegram
                 if looks_like_answer(action.content):  # only the person answers an approval
                     raise PolicyRefused(
@@ -273,6 +274,12 @@ class ToolContext:
     async def readable(self, client: Client, chat_ids: Iterable[int]) -> set[int]:
         """The chat ids the calling tenant's read scope admits; only valid inside :meth:`run`."""
         return await guard.readable(client, _POLICY.get(), chat_ids)
+
+    def _policy_for_call(self, tenant: str) -> Policy:
+        """The policy the policy middleware read for this tool call (one store read per call), or,
+        when none did (the HTTP bridge), the stored one."""
+        pinned = call_policy(tenant)
+        return self.policy_of(tenant) if pinned is None else pinned
 
     def _written(self, client: Client, tenant: str) -> guard.WrittenCheck:
         """The guard's "has this account written in that chat" for ``tenant``, remembered."""
