@@ -90,6 +90,13 @@ class PolicyMiddleware(Middleware):
         policy = self._policy()
         return policy is not None and not refused_by_read(policy)
 
+    async def __call__(self, context: MiddlewareContext[Any], call_next: Any) -> Any:
+        """A tool call goes straight to :meth:`on_call_tool` (FastMCP's documented ``__call__``
+        override): one hop per call instead of the base class's chain of hooks; the rest as ever."""
+        if context.method == "tools/call":
+            return await self.on_call_tool(context, call_next)
+        return await super().__call__(context, call_next)
+
     async def on_list_tools(self, context: MiddlewareContext[Any], call_next: Any) -> Sequence[Any]:
         tools: Sequence[Any] = await call_next(context)
         policy = self._policy()
