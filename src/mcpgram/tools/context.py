@@ -38,6 +38,7 @@ from mcp.types import TextContent, ToolAnnotations
 from mcp.types import Tool as MCPTool
 from pydantic import ValidationError as PydanticValidationError
 
+from .. import telegram
 from ..approvals.core import looks_like_answer
 from ..audit.journal import AuditJournal
 from ..configs import DownloadConfig, FilesConfig
@@ -101,6 +102,17 @@ class ClientLender(Protocol):
     """The slice of ClientPool the tools use."""
 
     def client(self, keys: TenantKeys) -> AbstractAsyncContextManager[TenantClient]: ...
+
+
+def _refuse_answers(action: Action) -> None:
+    """NOT_ALLOWED for a message that reads like an answer to an approval: only the person writes one."""
+    if looks_like_answer(action.content):
+        raise PolicyRefused(
+            "a message that reads like an answer to an approval (yes/no and a code) is"
+            " only ever written by the person, never through mcpgram",
+            rule="approvals",
+            hint="the person answers approvals in Telegram themselves",
+        )
 
 
 @dataclass(frozen=True)
@@ -200,13 +212,7 @@ class ToolContext:
             with bind_tenant(keys.tenant_id):
                 policy = self._policy_for_call(keys.tenant_id)
                 guard.check_verbs(policy, action)  # a denied verb never reaches Telegram
-                if looks_like_answer(action.content):  # only the person answers an approval
-                    raise PolicyRefused(
-                        "a message that reads like an answer to an approval (yes/no and a code) is"
-                        " only ever written by the person, never through mcpgram",
-                        rule="approvals",
-                        hint="the person answers approvals in Telegram themselves",
-                    )
+                _refuse_answers(action)  # only the person answers an approval
                 pacer = self.pacer if self.pacer is not None and self.pacer.paces(action) else None
                 token = _POLICY.set(policy)
                 try:
@@ -214,23 +220,24 @@ class ToolContext:
                         grant: Grant | None = None
 
                         async def checked(client: Client) -> T:
-                            written = self._written(client, keys.tenant_id)
-                            needs = await guard.enforce(client, policy, action, written=written)
-                            if needs and grant is None:
-                                raise ApprovalNeeded(needs)
+                            with telegram.scope.resolutions():  # guard and pacer resolve a chat once
+                                written = self._written(client, keys.tenant_id)
+                                needs = await guard.enforce(client, policy, action, written=written)
+                                if needs and grant is None:
+                                    raise ApprovalNeeded(needs)
 
-                            async def act() -> T:
-                                if needs and grant is not None:
-                                    grant.consume()  # once, just before the call acts (after pacing)
-                                return await fn(client, *args, **kwargs)
+                                async def act() -> T:
+                                    if needs and grant is not None:
+                                        grant.consume()  # once, just before the call acts (after pacing)
+                                    return await fn(client, *args, **kwargs)
 
-                            if pacer is None:
-                                result = await act()
-                            else:
-                                result = await pacer.run(client, keys.tenant_id, policy, action, act)
-                            if note is not None:
-                                note.chat = await written_chat(client, action, result)
-                            return result
+                                if pacer is None:
+                                    result = await act()
+                                else:
+                                    result = await pacer.run(client, keys.tenant_id, policy, action, act)
+                                if note is not None:
+                                    note.chat = await written_chat(client, action, result)
+                                return result
 
                         try:
                             try:
