@@ -9,8 +9,8 @@ gateway process: ``MCPGRAM_WORKERS=1``) with, first:
   An async layer is timed step by step (each ``send`` into its coroutine), so time spent in other
   tasks while it waits is not counted. ``SIGUSR1`` zeroes the counters, ``SIGUSR2`` writes them as
   JSON to ``GUARDPROBE_OUT``.
-- ``GUARDPROBE_BARE=1``: the policy itself switched off (no stored policy read, every tool listed,
-  no verb or scope check): with the journal, the call limit and pacing off by settings, a gateway
+- ``GUARDPROBE_BARE=1``: the policy itself switched off (no policy middleware, no stored policy
+  read, no verb or scope check): with the journal, the call limit and pacing off by settings, a gateway
   with no guardrail code on the call path, for a ``bare`` baseline.
 
 The layers, by what the issue's budget covers:
@@ -34,6 +34,7 @@ The layers, by what the issue's budget covers:
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import os
@@ -42,6 +43,8 @@ import sys
 import time
 from collections.abc import Callable, Generator
 from typing import Any
+
+from fastmcp import FastMCP
 
 from mcpgram.audit.journal import AuditJournal
 from mcpgram.cli import main as cli_main
@@ -54,10 +57,11 @@ _clock = time.thread_time_ns
 
 
 class Probe:
-    __slots__ = ("name", "ns", "steps")
+    __slots__ = ("is_async", "name", "ns", "steps")
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, *, is_async: bool = False) -> None:
         self.name = name
+        self.is_async = is_async
         self.ns = 0
         self.steps = 0
 
@@ -65,12 +69,14 @@ class Probe:
 PROBES: dict[str, Probe] = {}
 #: Time of the probed steps nested in the step now running (a stack: one slot per open step).
 _nested: list[int] = []
-#: What one probed step costs the probe itself (measured at start; taken off each step).
+#: What one probed step costs the probe itself (measured at start; taken off each step): a sync
+#: call, and a step of an async layer resumed around a hole (its frames, the stepping generator).
 STEP_OVERHEAD_NS = 0
+ASYNC_STEP_OVERHEAD_NS = 0
 
 
-def probe(name: str) -> Probe:
-    return PROBES.setdefault(name, Probe(name))
+def probe(name: str, *, is_async: bool = False) -> Probe:
+    return PROBES.setdefault(name, Probe(name, is_async=is_async))
 
 
 def _timed(where: Probe, fn: Callable[..., Any], *args: Any) -> Any:
@@ -124,7 +130,7 @@ class _Stepped:
 
 
 def timed_async(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
-    where = probe(name)
+    where = probe(name, is_async=True)
 
     @functools.wraps(fn)
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -154,6 +160,32 @@ def _calibrate() -> int:
         per = (probed - bare) // 20_000
         best = per if best is None else min(best, per)
     return best or 0
+
+
+def _calibrate_async() -> int:
+    """CPU ns an empty async layer around a hole is charged per step (best of 5 runs)."""
+    layer = Probe("calibration", is_async=True)
+    steps = 2000
+
+    async def inner() -> None:
+        for _ in range(steps):
+            await asyncio.sleep(0)
+
+    async def empty(call: Callable[[], Any]) -> None:
+        await hole(call)()
+
+    best = None
+    for _ in range(5):
+        layer.ns = layer.steps = 0
+        asyncio.run(_run_stepped(layer, empty(inner)))
+        per = layer.ns // max(layer.steps, 1)
+        best = per if best is None else min(best, per)
+    PROBES.pop("other", None)
+    return best or 0
+
+
+async def _run_stepped(layer: Probe, coro: Any) -> None:
+    await _Stepped(layer, coro)
 
 
 def install_timing() -> None:
@@ -186,8 +218,9 @@ def install_timing() -> None:
     journaling.JournalNote.write = timed_sync("audit.note", journaling.JournalNote.write)  # type: ignore[method-assign]
     context.written_chat = timed_async("audit.note", context.written_chat)
 
-    global STEP_OVERHEAD_NS  # noqa: PLW0603 - set once, before serving
+    global STEP_OVERHEAD_NS, ASYNC_STEP_OVERHEAD_NS  # noqa: PLW0603 - set once, before serving
     STEP_OVERHEAD_NS = _calibrate()
+    ASYNC_STEP_OVERHEAD_NS = _calibrate_async()
     out = os.environ["GUARDPROBE_OUT"]
 
     def zero(*_: Any) -> None:
@@ -196,12 +229,21 @@ def install_timing() -> None:
 
     def dump(*_: Any) -> None:
         counters = {
-            name: {"ns": where.ns, "steps": where.steps, "ns_net": where.ns - where.steps * STEP_OVERHEAD_NS}
+            name: {
+                "ns": where.ns,
+                "steps": where.steps,
+                "ns_net": where.ns
+                - where.steps * (ASYNC_STEP_OVERHEAD_NS if where.is_async else STEP_OVERHEAD_NS),
+            }
             for name, where in PROBES.items()
         }
         tmp = out + ".tmp"
         with open(tmp, "w", encoding="utf-8") as file:
-            json.dump({"step_overhead_ns": STEP_OVERHEAD_NS, "probes": counters}, file)
+            overheads = {
+                "step_overhead_ns": STEP_OVERHEAD_NS,
+                "async_step_overhead_ns": ASYNC_STEP_OVERHEAD_NS,
+            }
+            json.dump({**overheads, "probes": counters}, file)
         os.replace(tmp, out)
 
     signal.signal(signal.SIGUSR1, zero)
@@ -217,6 +259,13 @@ def install_bare() -> None:
     async def enforce(*_: Any, **__: Any) -> tuple[str, ...]:
         return ()
 
+    add_middleware = FastMCP.add_middleware
+
+    def without_policy(self: FastMCP, middleware: Any) -> None:
+        if not isinstance(middleware, visibility.PolicyMiddleware):  # no listing filter either
+            add_middleware(self, middleware)
+
+    FastMCP.add_middleware = without_policy  # type: ignore[method-assign]
     PolicyBook.get = get  # type: ignore[method-assign]
     visibility.tool_listed = lambda policy, name: name in visibility.TOOL_VERBS
     guard.check_verbs = lambda policy, action: None

@@ -44,6 +44,7 @@ import httpx2 as httpx
 import _common  # bench/_common.py
 import _guardrails as guardrails  # bench/_guardrails.py
 import tenants as bench  # bench/tenants.py
+from _fronts import extract_before  # bench/_fronts.py
 
 GATEWAYS = ("on", "off", "bare")
 PHASES = ("read", "write")
@@ -184,12 +185,17 @@ async def callgrind(
     variants = [(name, name, False) for name in GATEWAYS]
     if args.cg_layers:
         variants.append(("on_probed", "on", True))
+    if args.before:
+        variants.append(("on_before", "on", False))
+        before_src = extract_before(work, args.before)
     for key, name, probed in variants:
         target = work / f"cg-{key}.out"
         python = (sys.executable, PROBE) if name == "bare" or probed else (sys.executable, "-m", "mcpgram")
         valgrind = ("valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={target}")
         counters = work / f"cg-{key}.json"
         extra = {"GUARDPROBE_TIME": "1", "GUARDPROBE_OUT": str(counters)} if probed else {}
+        if key == "on_before":
+            extra = {"PYTHONPATH": str(before_src)}  # that commit's mcpgram, the same settings as on
         gateway, _ = await guardrails.start_variant(
             name, work, settings, base_env, extra, (*valgrind, *python), home=f"cg-{key}"
         )
@@ -265,6 +271,10 @@ def derive(timed_part: dict[str, Any], cg: dict[str, Any] | None) -> dict[str, A
                 "guardrails_us_callgrind": added * ns_per_instruction / 1000,
                 "within_budget_callgrind": added * ns_per_instruction / 1000 <= BUDGET_US,
             }
+            if "on_before" in cg[phase]:
+                before = cg[phase]["on_before"]["instructions_per_call"]
+                part["before_on_minus_bare_instructions"] = before - ipc["bare"]
+                part["before_guardrails_us_callgrind"] = (before - ipc["bare"]) * ns_per_instruction / 1000
         out[phase] = part
     return out
 
@@ -307,23 +317,15 @@ def report(result: dict[str, Any]) -> None:
         ]
         if "instructions_per_call" in derived:
             ipc = derived["instructions_per_call"]
+            probed = result["callgrind"][phase].get("on_probed")
+            if probed is not None:
+                layers = probed["layers_instructions_per_call"].items()
+                by_layer = ", ".join(f"{k} {v / 1e3:.0f}" for k, v in layers)
+                rows.append(("  callgrind k instructions/call by layer (probed on)", by_layer))
             rows += [
                 (
                     "  callgrind instructions/call on / off / bare",
                     " / ".join(f"{ipc[n] / 1e6:.3f} M" for n in GATEWAYS),
-                ),
-                *(
-                    (
-                        "  callgrind k instructions/call by layer (probed on)",
-                        ", ".join(
-                            f"{k} {v / 1e3:.0f}"
-                            for k, v in result["callgrind"][phase]["on_probed"][
-                                "layers_instructions_per_call"
-                            ].items()
-                        ),
-                    )
-                    for _ in range(1)
-                    if "on_probed" in result["callgrind"][phase]
                 ),
                 (
                     "  on - bare",
@@ -332,6 +334,14 @@ def report(result: dict[str, Any]) -> None:
                     f" = {derived['guardrails_us_callgrind']:.1f} µs",
                 ),
             ]
+            if "before_on_minus_bare_instructions" in derived:
+                rows.append(
+                    (
+                        f"  on - bare at {result['config']['before']}",
+                        f"{derived['before_on_minus_bare_instructions'] / 1e3:+.0f} k instructions"
+                        f" = {derived['before_guardrails_us_callgrind']:.1f} µs",
+                    )
+                )
     width = max(len(label) for label, _ in rows)
     for label, value in rows:
         print(f"{label:<{width}}  {value}", file=sys.stderr)
@@ -356,6 +366,11 @@ def parse_args() -> argparse.Namespace:
         "--cg-layers",
         action="store_true",
         help="with --callgrind: also a probed 'on' gateway under callgrind (instructions by layer)",
+    )
+    parser.add_argument(
+        "--before",
+        metavar="COMMIT",
+        help="with --callgrind: also an 'on' gateway on this commit's src (git archive): before/after",
     )
     parser.add_argument("--output", type=Path, help="also write the JSON here (e.g. bench/results/...)")
     args = parser.parse_args()
