@@ -67,6 +67,18 @@ def _read_counters(out: Path) -> dict[str, Any] | None:
     return counters
 
 
+async def zero_probes(gateway: bench.Gateway, out: Path) -> None:
+    """Zero the gateway's probe counters (SIGUSR1; it measures the probes' own cost again first)."""
+    marker = Path(f"{out}.zeroed")
+    marker.unlink(missing_ok=True)  # noqa: ASYNC240 - one small file
+    gateway.proc.send_signal(signal.SIGUSR1)
+    for _ in range(2400):
+        await asyncio.sleep(0.05)
+        if marker.exists():  # noqa: ASYNC240 - one stat
+            return
+    raise RuntimeError("the gateway did not zero its probe counters")
+
+
 async def _signal_and_read(gateway: bench.Gateway, out: Path) -> dict[str, Any]:
     """Ask the gateway for its probe counters (SIGUSR2) and read them once written."""
     gateway.proc.send_signal(signal.SIGUSR2)
@@ -98,8 +110,7 @@ async def timed(
                 shift = turn % len(GATEWAYS)
                 for name in GATEWAYS[shift:] + GATEWAYS[:shift]:
                     gateway = gateways[name]
-                    gateway.proc.send_signal(signal.SIGUSR1)  # zero the counters
-                    await asyncio.sleep(0.1)
+                    await zero_probes(gateway, outs[name])
                     meter = bench.CpuMeter({"gateway": gateway.proc.pid})
                     plan = writes if phase == "write" else None
                     url = f"{gateway.base}/v1/mcp"
@@ -190,12 +201,14 @@ async def callgrind(
         before_src = extract_before(work, args.before)
     for key, name, probed in variants:
         target = work / f"cg-{key}.out"
-        python = (sys.executable, PROBE) if name == "bare" or probed else (sys.executable, "-m", "mcpgram")
+        python = (sys.executable, PROBE)  # GUARDPROBE_NOGC for every one; BARE, TIME as the variant says
         valgrind = ("valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={target}")
         counters = work / f"cg-{key}.json"
-        extra = {"GUARDPROBE_TIME": "1", "GUARDPROBE_OUT": str(counters)} if probed else {}
+        extra = {"GUARDPROBE_NOGC": "1"}
+        if probed:
+            extra |= {"GUARDPROBE_TIME": "1", "GUARDPROBE_OUT": str(counters)}
         if key == "on_before":
-            extra = {"PYTHONPATH": str(before_src)}  # that commit's mcpgram, the same settings as on
+            extra["PYTHONPATH"] = str(before_src)  # that commit's mcpgram, the same settings as on
         gateway, _ = await guardrails.start_variant(
             name, work, settings, base_env, extra, (*valgrind, *python), home=f"cg-{key}"
         )
@@ -207,10 +220,9 @@ async def callgrind(
             for phase in PHASES:  # warm the instrumented code paths
                 await _sequential(url, tokens, plans[phase], args.calls_per_session)
             for phase in PHASES:
-                _callgrind(pid, "-z")
                 if probed:
-                    gateway.proc.send_signal(signal.SIGUSR1)
-                    await asyncio.sleep(0.5)
+                    await zero_probes(gateway, counters)  # before -z: its calibration is not a call's
+                _callgrind(pid, "-z")
                 meter = bench.CpuMeter({"gateway": pid})
                 clock = time.perf_counter()
                 tally = await _sequential(url, tokens, plans[phase], args.cg_calls)
@@ -391,6 +403,7 @@ def main() -> int:
             "callgrind",
             "cg_calls",
             "cg_layers",
+            "before",
         )
         return {
             "benchmark": "guardcost",
