@@ -20,16 +20,18 @@ The layers, by what the issue's budget covers:
 - ``policy.verbs``: ``guard.check_verbs`` (before Telegram) and ``looks_like_answer``;
 - ``policy.enforce``: ``guard.enforce``: scopes, first contact (the written-chats memory), delete
   for everyone;
-- ``limits.call``: ``CallLimitMiddleware.on_call_tool`` without the rest of the call (the bucket
-  and the middleware's hop);
-- ``limits.pacing``: ``WritePacer.run`` without the write it paces, and ``WritePacer.paces``;
+- ``limits.call``: ``CallLimiter.check`` (the bucket), not the middleware's hop;
+- ``limits.pacing``: the pacer's bucket takes and ``WritePacer.paces``, not the rest of
+  ``WritePacer.run`` (resolving the chat, building its buckets, awaiting the write);
 - ``audit.digest``: the content's keyed digest (``journal_digest``);
 - ``audit.append``: ``AuditJournal.append``: encode, MAC chain, ``flock``, ``fstat``, ``write``,
   the fsync policy;
 - ``audit.note``: the rest of the entry: ``journaled``, ``JournalNote.write`` without the append,
   ``written_chat``.
 
-``other`` is what those layers call that is not theirs (the rest of the tool call), not counted.
+``other`` is what an async layer awaits that is not its own (``hole``), not counted. The two limits
+are timed by their decisions only, so the sum is a lower bound for them; ``guardcost.py --cg-drop``
+counts each guardrail whole, under callgrind.
 """
 
 from __future__ import annotations
@@ -52,10 +54,10 @@ from fastmcp import FastMCP
 from mcpgram import app
 from mcpgram.audit.journal import AuditJournal
 from mcpgram.cli import main as cli_main
-from mcpgram.limits.pacing import WritePacer
+from mcpgram.limits.pacing import CallLimiter, WritePacer
 from mcpgram.policy import guard
 from mcpgram.policy.book import PolicyBook
-from mcpgram.tools import context, journaling, limits, visibility
+from mcpgram.tools import context, journaling, visibility
 
 _clock = time.thread_time_ns
 
@@ -196,6 +198,17 @@ async def _run_stepped(layer: Probe, coro: Any) -> None:
     await _Stepped(layer, coro)
 
 
+class _TimedTakes:
+    """The pacer's rate store, its takes timed as ``limits.pacing`` (the call limit's are its own)."""
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+        self.take = timed_sync("limits.pacing", store.take)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
 def install_timing() -> None:
 
     PolicyBook.get = timed_sync("policy.lookup", PolicyBook.get)  # type: ignore[method-assign]
@@ -204,23 +217,17 @@ def install_timing() -> None:
     context.looks_like_answer = timed_sync("policy.verbs", context.looks_like_answer)
     guard.enforce = timed_async("policy.enforce", guard.enforce)
 
-    for cls, name in (
-        (limits.CallLimitMiddleware, "limits.call"),
-        (visibility.PolicyMiddleware, "policy.listed"),
-    ):
-        hop = cls.__call__  # the middleware's own hop: all of it but the rest of the call
+    # The call limit and pacing: their decisions only (sync). Their middleware hop and the rest of
+    # the pacer's coroutine are not timed here: a layer awaiting the rest of the call is charged
+    # each resume of the frames under it, far more than it costs unprobed (callgrind's
+    # ``--cg-drop`` measures each guardrail whole instead).
+    CallLimiter.check = timed_sync("limits.call", CallLimiter.check)  # type: ignore[method-assign]
+    pacer_init = WritePacer.__init__
 
-        async def hopped(self: Any, ctx: Any, call_next: Any, hop: Any = hop) -> Any:
-            return await hop(self, ctx, hole(call_next))
+    def paced_store(self: WritePacer, store: Any, *args: Any, **kwargs: Any) -> None:
+        pacer_init(self, _TimedTakes(store), *args, **kwargs)
 
-        cls.__call__ = timed_async(name, hopped)  # type: ignore[method-assign]
-
-    run = WritePacer.run
-
-    async def paced(self: Any, *args: Any) -> Any:  # client, tenant, policy, action, call
-        return await run(self, *args[:-1], hole(args[-1]))
-
-    WritePacer.run = timed_async("limits.pacing", paced)  # type: ignore[method-assign]
+    WritePacer.__init__ = paced_store  # type: ignore[method-assign]
     WritePacer.paces = staticmethod(timed_sync("limits.pacing", WritePacer.paces))  # type: ignore[method-assign]
 
     context.journal_digest = timed_async("audit.digest", context.journal_digest)

@@ -53,6 +53,12 @@ AUDIT = ("audit.digest", "audit.append", "audit.note")
 LIMITS = ("limits.call", "limits.pacing")
 LAYERS = POLICY + AUDIT + LIMITS
 PROBE = guardrails.PROBE
+#: ``--cg-drop``: ``on`` with one guardrail off by its setting; ``on - on_without_<part>`` is its share.
+DROPS = {
+    "journal": {"MCPGRAM_AUDIT_JOURNAL": "false"},
+    "pacing": {"MCPGRAM_PACING": "false"},
+    "call_limit": {"MCPGRAM_CALL_RATE": "0"},
+}
 BUDGET_US = guardrails.BUDGET_MS * 1000
 
 
@@ -199,6 +205,8 @@ async def callgrind(
     if args.before:
         variants.append(("on_before", "on", False))
         before_src = extract_before(work, args.before)
+    if args.cg_drop:
+        variants += [(f"on_without_{part}", "on", False) for part in DROPS]
     for key, name, probed in variants:
         target = work / f"cg-{key}.out"
         python = (sys.executable, PROBE)  # GUARDPROBE_NOGC for every one; BARE, TIME as the variant says
@@ -209,6 +217,8 @@ async def callgrind(
             extra |= {"GUARDPROBE_TIME": "1", "GUARDPROBE_OUT": str(counters)}
         if key == "on_before":
             extra["PYTHONPATH"] = str(before_src)  # that commit's mcpgram, the same settings as on
+        if key.startswith("on_without_"):
+            extra |= DROPS[key.removeprefix("on_without_")]  # one guardrail off: its share is on - this
         gateway, _ = await guardrails.start_variant(
             name, work, settings, base_env, extra, (*valgrind, *python), home=f"cg-{key}"
         )
@@ -283,6 +293,16 @@ def derive(timed_part: dict[str, Any], cg: dict[str, Any] | None) -> dict[str, A
                 "guardrails_us_callgrind": added * ns_per_instruction / 1000,
                 "within_budget_callgrind": added * ns_per_instruction / 1000 <= BUDGET_US,
             }
+            shares = {
+                drop: ipc["on"] - cg[phase][f"on_without_{drop}"]["instructions_per_call"]
+                for drop in DROPS
+                if f"on_without_{drop}" in cg[phase]
+            }
+            if shares:  # what is left of on - bare is the policy's (and the noise)
+                part["instructions_by_guardrail"] = {
+                    **shares,
+                    "policy_and_rest": added - sum(shares.values()),
+                }
             if "on_before" in cg[phase]:
                 before = cg[phase]["on_before"]["instructions_per_call"]
                 part["before_on_minus_bare_instructions"] = before - ipc["bare"]
@@ -346,6 +366,15 @@ def report(result: dict[str, Any]) -> None:
                     f" = {derived['guardrails_us_callgrind']:.1f} µs",
                 ),
             ]
+            if "instructions_by_guardrail" in derived:
+                rows.append(
+                    (
+                        "  k instructions/call by guardrail (on - on without it)",
+                        ", ".join(
+                            f"{k} {v / 1e3:+.0f}" for k, v in derived["instructions_by_guardrail"].items()
+                        ),
+                    )
+                )
             if "before_on_minus_bare_instructions" in derived:
                 rows.append(
                     (
@@ -384,6 +413,11 @@ def parse_args() -> argparse.Namespace:
         metavar="COMMIT",
         help="with --callgrind: also an 'on' gateway on this commit's src (git archive): before/after",
     )
+    parser.add_argument(
+        "--cg-drop",
+        action="store_true",
+        help="with --callgrind: also 'on' without the journal, pacing, the call limit, one at a time",
+    )
     parser.add_argument("--output", type=Path, help="also write the JSON here (e.g. bench/results/...)")
     args = parser.parse_args()
     args.client = "lean"
@@ -404,6 +438,7 @@ def main() -> int:
             "cg_calls",
             "cg_layers",
             "before",
+            "cg_drop",
         )
         return {
             "benchmark": "guardcost",

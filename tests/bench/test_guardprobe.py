@@ -28,10 +28,10 @@ async def test_an_async_layer_is_charged_its_own_steps_not_its_hole_nor_nested_l
         burn(400_000)
 
     async def layer_body(call: object) -> None:
-        burn(20_000)
-        nested(200_000)
+        burn(10_000)
+        nested(400_000)
         await probes.hole(rest_of_call)()
-        burn(20_000)
+        burn(10_000)
 
     async def other_task() -> None:
         burn(800_000)  # runs while the layer waits: never the layer's
@@ -41,5 +41,5 @@ async def test_an_async_layer_is_charged_its_own_steps_not_its_hole_nor_nested_l
     own = probes.PROBES["test.layer"]
     hole, inner = probes.PROBES["other"], probes.PROBES["test.nested"]
     assert own.steps == 2 and inner.steps == 1 and hole.steps == 2
-    # 40k of its own against 200k nested, 800k in the hole and 800k in another task.
+    # 20k of its own against 400k nested, 800k in the hole and 800k in another task.
     assert 0 < own.ns * 3 < inner.ns < hole.ns, (own.ns, inner.ns, hole.ns)
