@@ -14,13 +14,20 @@ guardrails where they run instead, two ways, in one run:
   calls (``find_chats`` / ``get_messages``) and write calls (``send_message``), in ``--rounds``
   rounds, the gateways' order rotating. Per phase and gateway: µs per call of each layer, their
   sum, and the gateway process's whole CPU ms per call (``/proc``) in the same phases: the ratio;
-- ``callgrind`` (``--callgrind``): the same three gateways, one at a time, without the probes, under
+- ``callgrind`` (``--callgrind``): the same three gateways, one at a time, without the probes and
+  without the cyclic GC (a full collection runs on a timer, which would blur the counts), under
   ``valgrind --tool=callgrind``, which counts the instructions the process executes whatever else
   the machine is doing: ``--cg-calls`` sequential calls per phase after a warm-up, instructions
   per call (``callgrind_control -z`` before, ``-d`` after). ``on - bare`` is what the guardrails
-  add; it is converted to ms with the ``bare`` gateway's own ns per instruction from the
+  add; it is converted to µs with the ``bare`` gateway's own ns per instruction from the
   ``timed`` part (its CPU ms per call / its instructions per call), so the figure carries this
-  run's cache misses and clock speed.
+  run's cache misses, kernel time and clock speed. ``--cg-drop`` adds ``on`` without the journal,
+  pacing or the call limit (one at a time, by their settings): each one's share; ``--before
+  COMMIT`` adds ``on`` running that commit's ``src``; ``--cg-layers`` a probed ``on`` (its layers'
+  share of CPU time under valgrind, in instructions: rough, the probes' own cost included).
+
+The limits are timed by their decisions only (``_guardprobe.py``): a lower bound; ``--cg-drop``
+counts them whole. See bench/README.md for what the numbers mean and how far to trust them.
 
 JSON on stdout, a short table on stderr. Must not touch the user's data dir or ``.env``.
 """
