@@ -108,6 +108,7 @@ def _check_tenants(result: dict[str, Any]) -> None:
     assert "send_message" in {name for run in guard["phases"]["on"]["write"] for name in run["tools"]}
 
 
+@pytest.mark.timeout(240)  # three guardrail gateways besides the usual phases, on a shared machine
 def test_both_benchmarks_run_in_quick_mode_and_report_sane_numbers() -> None:
     """Both benchmarks finish in quick mode with their documented JSON keys and plausible values."""
     cold = _start("cold_start.py")
@@ -117,7 +118,7 @@ def test_both_benchmarks_run_in_quick_mode_and_report_sane_numbers() -> None:
     )  # fmt: skip
     try:
         _check_cold_start(_result(cold))
-        _check_tenants(_result(tenants, timeout=120))
+        _check_tenants(_result(tenants, timeout=200))
     finally:
         _stop(cold, tenants)
 
@@ -187,6 +188,7 @@ def test_limits_benchmark_reports_its_costs_per_call() -> None:
     )
 
 
+@pytest.mark.timeout(240)
 def test_guardcost_times_the_guardrail_layers_in_a_real_gateway() -> None:
     """bench/guardcost.py: the probed gateways serve reads and writes with no errors, the layers the
     ``on`` gateway runs are timed (the journal only for writes), and ``bare`` runs none of them."""

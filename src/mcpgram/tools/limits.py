@@ -11,7 +11,7 @@ filter refuses it next.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from fastmcp.exceptions import PromptError, ResourceError
@@ -43,7 +43,9 @@ class CallLimitMiddleware(Middleware):
         method, as the typed hooks did.
         """
         refused = _REFUSALS.get(context.method or "")
-        if refused is not None:
+        # A request that failed before FastMCP read it comes by again as the raw message (a mapping)
+        # for the untyped hooks only: it is not counted, as the typed hooks never saw it.
+        if refused is not None and not isinstance(context.message, Mapping):
             tenant = self._tenant_of()
             if tenant is not None:
                 try:

@@ -10,7 +10,7 @@ tool then does is still checked call by call by ``policy/guard.py`` through ``To
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
 from typing import Any
 
@@ -93,8 +93,10 @@ class PolicyMiddleware(Middleware):
     async def __call__(self, context: MiddlewareContext[Any], call_next: Any) -> Any:
         """A tool call goes straight to :meth:`on_call_tool` (FastMCP's documented ``__call__``
         override): one hop per call instead of the base class's chain of hooks; the rest as ever."""
-        if context.method == "tools/call":
+        if context.method == "tools/call" and not isinstance(context.message, Mapping):
             return await self.on_call_tool(context, call_next)
+        # Everything else, and a call that failed before FastMCP read it (its pass over the raw
+        # message, a mapping, runs only the untyped hooks), as the base class does.
         return await super().__call__(context, call_next)
 
     async def on_list_tools(self, context: MiddlewareContext[Any], call_next: Any) -> Sequence[Any]:
