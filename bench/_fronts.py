@@ -74,14 +74,14 @@ class FrontMeter:
         return out
 
 
-def extract_before(work: Path) -> Path:
-    """``src/`` of :data:`BEFORE_COMMIT`, extracted under ``work``; the path to put on PYTHONPATH."""
+def extract_before(work: Path, commit: str = BEFORE_COMMIT) -> Path:
+    """``src/`` of ``commit``, extracted under ``work``; the path to put on PYTHONPATH."""
     git = shutil.which("git")
     if git is None:
-        raise RuntimeError("--compare-fronts needs git, to extract the code of " + BEFORE_COMMIT)
-    target = work / f"src-{BEFORE_COMMIT}"
+        raise RuntimeError("git is needed to extract the code of " + commit)
+    target = work / f"src-{commit}"
     archive = subprocess.run(  # noqa: S603 - git archive of a fixed commit of this repository
-        [git, "-C", str(BENCH.parent), "archive", BEFORE_COMMIT, "src"], check=True, capture_output=True
+        [git, "-C", str(BENCH.parent), "archive", commit, "src"], check=True, capture_output=True
     ).stdout
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(target, filter="data")

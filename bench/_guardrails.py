@@ -1,28 +1,36 @@
-"""``tenants.py --compare-guardrails``: what the guardrails cost per call, on vs off, in one run.
+"""``tenants.py --compare-guardrails``: what the guardrails cost per call, on vs off vs bare, in one run.
 
-Two gateways over copies of the data dir ``tenants.py`` prepared (same tenants, same sandbox,
-``--workers`` workers each), both running at once:
+Three gateways over copies of the data dir ``tenants.py`` prepared (same tenants, same sandbox,
+``--workers`` workers each), all running at once:
 
 - ``on``: the defaults: policy ``all`` (``first_contact`` and ``delete_everyone`` on ``approve``),
   the audit journal, the call limit and write pacing. The limits' rates are raised out of the way
   (``MCPGRAM_CALL_RATE`` high, ``pace_*_seconds`` 0): their code runs on every call, they never wait;
 - ``off``: every tenant stores policy ``all`` with ``first_contact`` and ``delete_everyone`` on
-  ``allow`` (every verb the profile has on allow), no journal, no call limit, no pacing.
+  ``allow`` (every verb the profile has on allow), no journal, no call limit, no pacing. The policy
+  check still runs (it allows everything);
+- ``bare``: ``off`` with the policy itself switched off too (``bench/_guardprobe.py`` with
+  ``GUARDPROBE_BARE=1``: no stored policy read, every tool listed, no verb, scope or approval
+  check): no guardrail code on the call path, so ``on - bare`` holds the policy check as well.
 
 Each tenant first makes its calls once through each gateway (its Telegram client connected in
-both, a first write made, so pacing knows the chat). Then, ``--guard-rounds`` times, each gateway
-in turn (``on`` first in even rounds, ``off`` first in odd ones) serves a read phase
-(``find_chats`` / ``get_messages`` alternating, as ``load``) and a write phase (``send_message``
-to the Bench Peer chat, which every tenant has written in: no approval). Per gateway and phase:
-the gateway's CPU ms per call (its whole process tree), calls/s, latency, errors; then
-``on - off`` per phase, over all rounds and per round.
+each, a first write made, so pacing knows the chat). Then, ``--guard-rounds`` times, each gateway
+in turn (the order rotates every round) serves a read phase (``find_chats`` / ``get_messages``
+alternating, as ``load``) and a write phase (``send_message`` to the Bench Peer chat, which every
+tenant has written in: no approval). Per gateway and phase: the gateway's CPU ms per call (its
+whole process tree), calls/s, latency, errors; then per pair (``on - bare``, ``on - off``,
+``off - bare``) and phase the differences round by round, their median and mean, and a 90%
+bootstrap interval of the mean: a verdict only when the interval is on one side of the budget.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import random
 import shutil
+import statistics
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -35,7 +43,8 @@ from mcpgram.policy.model import profile
 from mcpgram.vault.sqlite import SQLiteVault
 from mcpgram.vault.vault import Vault
 
-GATEWAYS = ("on", "off")
+GATEWAYS = ("on", "off", "bare")
+PAIRS = (("on", "bare"), ("on", "off"), ("off", "bare"))
 PHASES = ("read", "write")
 #: The issue's budget: the policy check and the audit append add at most this per call.
 BUDGET_MS = 0.1
@@ -46,6 +55,15 @@ ON_ENV = {
     "MCPGRAM_PACE_NEW_RECIPIENT_SECONDS": "0",
 }
 OFF_ENV = {"MCPGRAM_AUDIT_JOURNAL": "false", "MCPGRAM_PACING": "false", "MCPGRAM_CALL_RATE": "0"}
+PROBE = str(Path(__file__).with_name("_guardprobe.py"))
+#: How each gateway is started: its environment on top of ``tenants.gateway_env`` and its launcher.
+VARIANTS: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
+    "on": (ON_ENV, ()),
+    "off": (OFF_ENV, ()),
+    "bare": ({**OFF_ENV, "GUARDPROBE_BARE": "1"}, (sys.executable, PROBE)),
+}
+#: Resamples of the bootstrap interval (seeded: the same rounds give the same interval).
+BOOTSTRAP = 4000
 
 
 def write_plan(peer_id: int, calls: int) -> bench.Plan:
@@ -64,6 +82,50 @@ def allow_everything(data_dir: Path, server_secret: bytes) -> None:
         store.close()
 
 
+async def warm_gateway(name: str, url: str, tokens: list[str], peer_id: int, sessions: int) -> None:
+    """Every tenant reads once and sends once through ``url`` (connected, its chat known to pacing)."""
+    warm = await bench.warm_all(url, tokens, peer_id, sessions)
+    warm_writes = bench.Tally()
+    queue = iter(tokens)
+
+    async def worker() -> None:
+        for token in queue:
+            await bench.tenant_session(url, token, write_plan(peer_id, 1), warm_writes, None)
+
+    await asyncio.gather(*(worker() for _ in range(sessions)))
+    errors = warm.errors + warm_writes.errors
+    if errors:
+        raise RuntimeError(f"{name}: warming up failed: {dict(errors.most_common(3))}")
+    sent = warm_writes.texts.get("send_message", "")
+    if "approv" in sent.lower() or '"id"' not in sent:  # a write that waits for a person is no measure
+        raise RuntimeError(f"{name}: send_message did not send: {sent[:200]}")
+
+
+async def start_variant(  # noqa: PLR0917 - a variant, its settings and what a caller adds
+    name: str,
+    work: Path,
+    settings: Any,
+    base_env: dict[str, str],
+    extra: dict[str, str] | None = None,
+    launcher: tuple[str, ...] | None = None,
+    *,
+    home: str | None = None,
+) -> tuple[bench.Gateway, Path]:
+    """Start gateway ``name`` (:data:`VARIANTS`) over its own copy of the prepared data dir.
+
+    ``extra`` adds to its environment; ``launcher`` replaces its own (``python -m mcpgram``, or the
+    probe for ``bare``); ``home`` names its directory under ``work`` (default ``guard-<name>``).
+    """
+    folder = work / (home or f"guard-{name}")
+    folder.mkdir()
+    shutil.copytree(settings.data_dir, folder / "data")  # a vault of its own, same tenants
+    if name != "on":
+        allow_everything(folder / "data", server_secret_bytes(settings))
+    env, own = VARIANTS[name]
+    full = {**base_env, **env, **(extra or {}), "MCPGRAM_DATA_DIR": str(folder / "data")}
+    return await bench.start_gateway(full, folder, own if launcher is None else launcher), folder
+
+
 async def compare_guardrails(  # noqa: PLR0917 - what tenants.measure holds, passed on as is
     args: argparse.Namespace,
     work: Path,
@@ -72,51 +134,25 @@ async def compare_guardrails(  # noqa: PLR0917 - what tenants.measure holds, pas
     peer_id: int,
     sandbox_pid: int,
 ) -> dict[str, Any]:
-    """Start both gateways, warm every tenant in each, run the alternating read and write phases."""
+    """Start the gateways, warm every tenant in each, run the rotating read and write phases."""
     base_env = bench.gateway_env(settings, args.tenants, args.workers)
     gateways: dict[str, bench.Gateway] = {}
     setup: dict[str, float] = {}
     writes = write_plan(peer_id, args.calls_per_session)
     try:
         for name in GATEWAYS:
-            home = work / f"guard-{name}"
-            home.mkdir()
-            shutil.copytree(settings.data_dir, home / "data")  # a vault of its own, same tenants
-            if name == "off":
-                allow_everything(home / "data", server_secret_bytes(settings))
-            env = {
-                **base_env,
-                **(ON_ENV if name == "on" else OFF_ENV),
-                "MCPGRAM_DATA_DIR": str(home / "data"),
-            }
             clock = time.perf_counter()
-            gateways[name] = gateway = await bench.start_gateway(env, home)
-            url = f"{gateway.base}/v1/mcp"
-            warm = await bench.warm_all(url, tokens, peer_id, args.sessions)
-            warm_writes = bench.Tally()
-            queue = iter(tokens)
-
-            async def worker(url: str = url, tally: bench.Tally = warm_writes, queue: Any = queue) -> None:
-                for token in queue:
-                    await bench.tenant_session(url, token, write_plan(peer_id, 1), tally, None)
-
-            await asyncio.gather(*(worker() for _ in range(args.sessions)))
+            gateways[name], _ = await start_variant(name, work, settings, base_env)
+            await warm_gateway(name, f"{gateways[name].base}/v1/mcp", tokens, peer_id, args.sessions)
             setup[f"{name}_start_and_warm_s"] = time.perf_counter() - clock
-            errors = warm.errors + warm_writes.errors
-            if errors:
-                raise RuntimeError(f"{name}: warming up failed: {dict(errors.most_common(3))}")
-            sent = warm_writes.texts.get("send_message", "")
-            if (
-                "approv" in sent.lower() or '"id"' not in sent
-            ):  # a write that waits for a person is no measure
-                raise RuntimeError(f"{name}: send_message did not send: {sent[:200]}")
         await asyncio.sleep(args.settle)
         phases: dict[str, dict[str, list[dict[str, Any]]]] = {
             name: {phase: [] for phase in PHASES} for name in GATEWAYS
         }
         for turn in range(args.guard_rounds):
             for phase in PHASES:
-                for name in GATEWAYS if turn % 2 == 0 else GATEWAYS[::-1]:  # who goes first alternates
+                shift = turn % len(GATEWAYS)  # who goes first rotates
+                for name in GATEWAYS[shift:] + GATEWAYS[:shift]:
                     gateway = gateways[name]
                     meter = bench.CpuMeter({"gateway": gateway.proc.pid, "sandbox": sandbox_pid})
                     url = f"{gateway.base}/v1/mcp"
@@ -137,8 +173,10 @@ def _side(runs: list[dict[str, Any]]) -> dict[str, Any]:
         spent: float = sum(run["cpu"][process]["cpu_s"] for run in runs)
         return spent / max(calls, 1) * 1000
 
+    by_round = [run["cpu"]["gateway"]["ms_per_call"] for run in runs]
     return {
         "gateway_cpu_ms_per_call": ms("gateway"),
+        "gateway_cpu_ms_per_call_median_of_rounds": statistics.median(by_round),
         "sandbox_cpu_ms_per_call": ms("sandbox"),
         "client_cpu_ms_per_call": ms("client"),
         "calls": calls,
@@ -147,29 +185,55 @@ def _side(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "p99_ms": sum(run["latency"]["p99_ms"] for run in runs) / len(runs),
         "errors": sum(run["errors"] for run in runs),
         "error_kinds": [kind for run in runs for kind in run["error_kinds"]][:5],
-        "gateway_cpu_ms_per_call_by_round": [run["cpu"]["gateway"]["ms_per_call"] for run in runs],
+        "gateway_cpu_ms_per_call_by_round": by_round,
+    }
+
+
+def interval(differences: list[float], level: float = 0.90) -> tuple[float, float]:
+    """A bootstrap interval of the mean of ``differences`` (percentile method, seeded)."""
+    rng = random.Random(12)
+    n = len(differences)
+    means = sorted(sum(rng.choices(differences, k=n)) / n for _ in range(BOOTSTRAP))
+    tail = (1 - level) / 2
+    return means[int(tail * BOOTSTRAP)], means[min(BOOTSTRAP - 1, int((1 - tail) * BOOTSTRAP))]
+
+
+def verdict(low: float, high: float, budget: float = BUDGET_MS) -> str:
+    """``within`` or ``over`` the budget when the whole interval is on one side; else ``unresolved``."""
+    if high <= budget:
+        return "within"
+    if low > budget:
+        return "over"
+    return "unresolved"
+
+
+def difference(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
+    """``first - second``, gateway CPU ms per call, round by round (rounds pair the phases run together)."""
+    rounds = [
+        a - b
+        for a, b in zip(
+            first["gateway_cpu_ms_per_call_by_round"], second["gateway_cpu_ms_per_call_by_round"], strict=True
+        )
+    ]
+    low, high = interval(rounds)
+    return {
+        "ms_by_round": rounds,
+        "median_ms": statistics.median(rounds),
+        "mean_ms": statistics.fmean(rounds),
+        "interval_90_ms": [low, high],
+        "overall_ms": first["gateway_cpu_ms_per_call"] - second["gateway_cpu_ms_per_call"],
+        "ratio": first["gateway_cpu_ms_per_call"] / second["gateway_cpu_ms_per_call"],
+        "budget": verdict(low, high),
     }
 
 
 def summarize(phases: dict[str, dict[str, list[dict[str, Any]]]], setup: dict[str, float]) -> dict[str, Any]:
     out: dict[str, Any] = {"rounds": len(phases["on"]["read"]), "setup": setup, "budget_ms": BUDGET_MS}
     for phase in PHASES:
-        on, off = _side(phases["on"][phase]), _side(phases["off"][phase])
-        difference = on["gateway_cpu_ms_per_call"] - off["gateway_cpu_ms_per_call"]
+        sides = {name: _side(phases[name][phase]) for name in GATEWAYS}
         out[phase] = {
-            "on": on,
-            "off": off,
-            "on_minus_off_ms": difference,
-            "on_to_off": on["gateway_cpu_ms_per_call"] / off["gateway_cpu_ms_per_call"],
-            "on_minus_off_ms_by_round": [
-                a - b
-                for a, b in zip(
-                    on["gateway_cpu_ms_per_call_by_round"],
-                    off["gateway_cpu_ms_per_call_by_round"],
-                    strict=True,
-                )
-            ],
-            "within_budget": difference <= BUDGET_MS,
+            **sides,
+            **{f"{a}_minus_{b}": difference(sides[a], sides[b]) for a, b in PAIRS},
         }
     return out | {"phases": phases}
 
@@ -179,22 +243,27 @@ def report_rows(guard: dict[str, Any]) -> list[tuple[str, str]]:
     rows = []
     for phase in PHASES:
         part = guard[phase]
-        on, off = part["on"], part["off"]
-        rounds = ", ".join(f"{d:+.3f}" for d in part["on_minus_off_ms_by_round"])
-        rows += [
+        cpu = " / ".join(f"{part[name]['gateway_cpu_ms_per_call']:.3f}" for name in GATEWAYS)
+        rows.append(
+            (f"guardrails {phase} ({guard['rounds']} rounds): gateway CPU ms/call on / off / bare", cpu)
+        )
+        for a, b in PAIRS:
+            diff = part[f"{a}_minus_{b}"]
+            low, high = diff["interval_90_ms"]
+            rows.append(
+                (
+                    f"  {a} - {b}: median, mean [90% interval]",
+                    f"{diff['median_ms']:+.3f}, {diff['mean_ms']:+.3f} [{low:+.3f}, {high:+.3f}] ms:"
+                    f" {diff['budget']} ({BUDGET_MS} ms)",
+                )
+            )
+        rows.append(
             (
-                f"guardrails {phase} ({guard['rounds']} rounds): gateway CPU ms/call on / off",
-                f"{on['gateway_cpu_ms_per_call']:.3f} / {off['gateway_cpu_ms_per_call']:.3f}",
-            ),
-            (
-                "  on - off (by round)",
-                f"{part['on_minus_off_ms']:+.3f} ms ({rounds});"
-                f" {'within' if part['within_budget'] else 'over'} {BUDGET_MS}",
-            ),
-            (
-                "  calls/s, p50 ms, errors on / off",
-                f"{on['calls_per_s']:.0f}, {on['p50_ms']:.0f}, {on['errors']}"
-                f" / {off['calls_per_s']:.0f}, {off['p50_ms']:.0f}, {off['errors']}",
-            ),
-        ]
+                "  calls/s, p50 ms, errors on / off / bare",
+                " / ".join(
+                    f"{part[n]['calls_per_s']:.0f}, {part[n]['p50_ms']:.0f}, {part[n]['errors']}"
+                    for n in GATEWAYS
+                ),
+            )
+        )
     return rows

@@ -286,9 +286,10 @@ class Gateway:
     stderr_tail: deque[str]
 
 
-async def start_gateway(env: dict[str, str], cwd: Path) -> Gateway:
+async def start_gateway(env: dict[str, str], cwd: Path, launcher: tuple[str, ...] = ()) -> Gateway:
+    """``mcpgram serve`` over HTTP; ``launcher`` replaces ``python -m mcpgram`` (a probe, valgrind)."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "mcpgram", "serve", "--transport", "http", "--port", "0",
+        *(launcher or (sys.executable, "-m", "mcpgram")), "serve", "--transport", "http", "--port", "0",
         env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
     assert proc.stderr is not None
@@ -781,8 +782,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--guard-rounds",
         type=int,
-        default=3,
-        help="with --compare-guardrails: rounds of the read and write phases (default 3)",
+        default=8,
+        help="with --compare-guardrails: rounds of the read and write phases (default 8)",
     )
     parser.add_argument("--output", type=Path, help="also write the JSON here (e.g. bench/results/...)")
     parser.add_argument("--serve-sandbox", action="store_true", help=argparse.SUPPRESS)

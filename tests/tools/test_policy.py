@@ -439,3 +439,29 @@ async def test_the_default_policy_adds_one_search_per_chat_and_unasked_first_con
     assert default == plain  # remembered: no search, under first_contact = approve
     set_policy(demo, replace(unasked, sends="known"))
     assert await made(demo.call("send_message", chat=str(chat), text="known again")) == plain
+
+
+async def test_a_tool_call_reads_the_stored_policy_once(demo: Demo, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The policy middleware's read serves the guard too (``visibility.call_policy``): one store read
+    per tool call, not two; and the next call reads afresh, so a change applies at once."""
+    set_policy(demo, PROFILES["all"])
+    for tool in ("get_messages", "send_message"):  # the client lists tools once when it meets one
+        await demo.call(
+            tool, chat=str(ALEX), **({"limit": 1} if tool == "get_messages" else {"text": "warm"})
+        )
+    store = demo.gateway.store
+    reads: list[str] = []
+    load = store.load_policy
+
+    def counted(tenant_id: str) -> str | None:
+        reads.append(tenant_id)
+        return load(tenant_id)
+
+    monkeypatch.setattr(store, "load_policy", counted)
+    await demo.call("get_messages", chat=str(ALEX), limit=1)
+    await demo.call("send_message", chat=str(ALEX), text="read once")
+    assert reads == [OWNER_TENANT_ID, OWNER_TENANT_ID]
+    set_policy(demo, scoped({}))  # the next call sees the change
+    assert_refused(await refusal(demo.call("send_message", chat=str(MARIA), text="no")), "write")
+    assert reads == [OWNER_TENANT_ID] * 3
+    set_policy(demo, PROFILES["all"])

@@ -38,6 +38,7 @@ from mcp.types import TextContent, ToolAnnotations
 from mcp.types import Tool as MCPTool
 from pydantic import ValidationError as PydanticValidationError
 
+from .. import telegram
 from ..approvals.core import looks_like_answer
 from ..audit.journal import AuditJournal
 from ..configs import DownloadConfig, FilesConfig
@@ -51,6 +52,7 @@ from ..vault.vault import TenantKeys
 from .approving import Approver, Grant, InputRequested
 from .arguments import invalid_arguments
 from .journaling import JournalNote, journal_digest, journaled, written_chat
+from .visibility import call_policy
 
 if TYPE_CHECKING:  # for annotations only: the tools layer never loads Telethon (tests/test_architecture.py)
     from ..fetch.fetcher import Fetcher
@@ -218,10 +220,9 @@ class ToolContext:
             if note is not None:
                 note.tenant = keys.tenant_id
             with bind_tenant(keys.tenant_id):
-                policy = self.policy_of(keys.tenant_id)
+                policy = self._policy_for_call(keys.tenant_id)
                 guard.check_verbs(policy, action)  # a denied verb never reaches Telegram
-                if looks_like_answer(action.content):  # only the person answers an approval
-                    raise answer_refused()
+                _refuse_answers(action)  # only the person answers an approval
                 pacer = self.pacer if self.pacer is not None and self.pacer.paces(action) else None
                 token = _POLICY.set(policy)
                 try:
@@ -229,23 +230,24 @@ class ToolContext:
                         grant: Grant | None = None
 
                         async def checked(client: Client) -> T:
-                            written = self._written(client, keys.tenant_id)
-                            needs = await guard.enforce(client, policy, action, written=written)
-                            if needs and grant is None and _APPROVED.get() is not action:
-                                raise ApprovalNeeded(needs)
+                            with telegram.scope.resolutions():  # guard and pacer resolve a chat once
+                                written = self._written(client, keys.tenant_id)
+                                needs = await guard.enforce(client, policy, action, written=written)
+                                if needs and grant is None and _APPROVED.get() is not action:
+                                    raise ApprovalNeeded(needs)
 
-                            async def act() -> T:
-                                if needs and grant is not None:
-                                    _use(grant, action)  # once, just before the call acts (after pacing)
-                                return await fn(client, *args, **kwargs)
+                                async def act() -> T:
+                                    if needs and grant is not None:
+                                        _use(grant, action)  # once, just before the call acts (after pacing)
+                                    return await fn(client, *args, **kwargs)
 
-                            if pacer is None:
-                                result = await act()
-                            else:
-                                result = await pacer.run(client, keys.tenant_id, policy, action, act)
-                            if note is not None:
-                                note.chat = await written_chat(client, action, result)
-                            return result
+                                if pacer is None:
+                                    result = await act()
+                                else:
+                                    result = await pacer.run(client, keys.tenant_id, policy, action, act)
+                                if note is not None:
+                                    note.chat = await written_chat(client, action, result)
+                                return result
 
                         try:
                             try:
@@ -289,6 +291,12 @@ class ToolContext:
     async def readable(self, client: Client, chat_ids: Iterable[int]) -> set[int]:
         """The chat ids the calling tenant's read scope admits; only valid inside :meth:`run`."""
         return await guard.readable(client, _POLICY.get(), chat_ids)
+
+    def _policy_for_call(self, tenant: str) -> Policy:
+        """The policy the policy middleware read for this tool call (one store read per call), or,
+        when none did (the HTTP bridge), the stored one."""
+        pinned = call_policy(tenant)
+        return self.policy_of(tenant) if pinned is None else pinned
 
     def _written(self, client: Client, tenant: str) -> guard.WrittenCheck:
         """The guard's "has this account written in that chat" for ``tenant``, remembered."""
@@ -337,6 +345,11 @@ def answer_refused() -> PolicyRefused:
         rule="approvals",
         hint="the person answers approvals in Telegram themselves",
     )
+
+
+def _refuse_answers(action: Action) -> None:
+    if looks_like_answer(action.content):
+        raise answer_refused()
 
 
 def _use(grant: Grant, action: Action) -> None:

@@ -11,7 +11,7 @@ filter refuses it next.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from fastmcp.exceptions import PromptError, ResourceError
@@ -34,28 +34,42 @@ class CallLimitMiddleware(Middleware):
         self._tenant_of = tenant_of
         self._limiter = limiter
 
-    def _check(self) -> None:
-        tenant = self._tenant_of()
-        if tenant is not None:
-            self._limiter.check(tenant)
+    async def __call__(self, context: MiddlewareContext[Any], call_next: Any) -> Any:
+        """Count the call, then pass it on: one hop per request instead of FastMCP's hook chain.
 
-    async def on_call_tool(self, context: MiddlewareContext[Any], call_next: Any) -> Any:
-        try:
-            self._check()
-        except RateLimited as exc:
-            raise refusal(exc) from None
+        The base class builds a chain of ``on_message``, ``on_request`` and the typed hook for every
+        request; this middleware needs only the method, so it looks at it directly (FastMCP's
+        documented ``__call__(context, call_next)`` override). The refusal's shape follows the
+        method, as the typed hooks did.
+        """
+        refused = _REFUSALS.get(context.method or "")
+        # A request that failed before FastMCP read it comes by again as the raw message (a mapping)
+        # for the untyped hooks only: it is not counted, as the typed hooks never saw it.
+        if refused is not None and not isinstance(context.message, Mapping):
+            tenant = self._tenant_of()
+            if tenant is not None:
+                try:
+                    self._limiter.check(tenant)
+                except RateLimited as exc:
+                    raise refused(exc) from None
         return await call_next(context)
 
-    async def on_read_resource(self, context: MiddlewareContext[Any], call_next: Any) -> Any:
-        try:
-            self._check()
-        except RateLimited as exc:
-            raise ResourceError(error_text(exc), log_level=logging.INFO) from None
-        return await call_next(context)
 
-    async def on_get_prompt(self, context: MiddlewareContext[Any], call_next: Any) -> Any:
-        try:
-            self._check()
-        except RateLimited as exc:
-            raise PromptError(error_text(exc), log_level=logging.INFO) from None
-        return await call_next(context)
+def _tool_refusal(exc: RateLimited) -> Exception:
+    return refusal(exc)
+
+
+def _resource_refusal(exc: RateLimited) -> Exception:
+    return ResourceError(error_text(exc), log_level=logging.INFO)
+
+
+def _prompt_refusal(exc: RateLimited) -> Exception:
+    return PromptError(error_text(exc), log_level=logging.INFO)
+
+
+#: The requests counted, with the error each answers when over the limit.
+_REFUSALS: dict[str, Callable[[RateLimited], Exception]] = {
+    "tools/call": _tool_refusal,
+    "resources/read": _resource_refusal,
+    "prompts/get": _prompt_refusal,
+}
