@@ -158,6 +158,24 @@ def _quoted(value: str) -> str:
     return f'"{value}"' if _PLAIN.fullmatch(value) else json.dumps(value, ensure_ascii=True)
 
 
+def _quoted_name(value: str) -> str:
+    """:func:`_quoted` of a tenant, kind, tool or outcome: the few a server uses, quoted once each."""
+    quoted = _QUOTED.get(value)
+    if quoted is None:
+        quoted = _quoted(value)
+        if len(_QUOTED) < _MAX_CLEANED:  # names come from a caller: the memo stays bounded
+            _QUOTED[value] = quoted
+    return quoted
+
+
+def _quoted_hex(value: str) -> str:
+    """:func:`_quoted` of a digest or mac (hex: ASCII letters and digits, tested without a regex)."""
+    return f'"{value}"' if value.isascii() and value.isalnum() else _quoted(value)
+
+
+_QUOTED: dict[str, str] = {}
+
+
 def encode_entry(  # one argument per field of the line
     keys: JournalKeys,
     *,
@@ -178,13 +196,13 @@ def encode_entry(  # one argument per field of the line
     cost of an append otherwise.
     """
     body = (
-        f'{{"v":{FORMAT_VERSION},"seq":{int(seq)},"time":{_quoted(time)},"tenant":{_quoted(tenant)},'
-        f'"kind":{_quoted(kind)},"tool":{_quoted(tool)},"chat":{"null" if chat is None else int(chat)},'
-        f'"outcome":{_quoted(outcome)},"content":{"null" if content is None else _quoted(content)},'
-        f'"prev":{_quoted(prev)}'
+        f'{{"v":{FORMAT_VERSION},"seq":{int(seq)},"time":{_quoted(time)},"tenant":{_quoted_name(tenant)},'
+        f'"kind":{_quoted_name(kind)},"tool":{_quoted_name(tool)},'
+        f'"chat":{"null" if chat is None else int(chat)},"outcome":{_quoted_name(outcome)},'
+        f'"content":{"null" if content is None else _quoted_hex(content)},"prev":{_quoted_hex(prev)}'
     ).encode("ascii")
     mac = keys.chain_mac(body)
-    return body + b',"mac":"' + mac.encode("ascii") + b'"}\n', mac
+    return b'%b,"mac":"%b"}\n' % (body, mac.encode("ascii")), mac
 
 
 @dataclass(frozen=True)

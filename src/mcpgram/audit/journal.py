@@ -33,9 +33,8 @@ import stat
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from ..datadir import ensure_data_dir
 from .entry import (
@@ -69,8 +68,7 @@ _CHAT_ID = re.compile(r"-?\d{1,20}", re.ASCII)
 _OPEN_FLAGS = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
-@dataclass(frozen=True)
-class Head:
+class Head(NamedTuple):
     """The newest entry's seq and mac: exported, it anchors the chain (``mcpgram audit --head``)."""
 
     seq: int
@@ -252,9 +250,10 @@ class AuditJournal:
             size = self._current_size()
             if size != self._end:
                 size = self._load_tail(size)
+            seq = self._seq + 1
             line, mac = encode_entry(
                 self.keys,
-                seq=self._seq + 1,
+                seq=seq,
                 time=timestamp(self._clock()),
                 tenant=tenant,
                 kind=kind,
@@ -268,10 +267,10 @@ class AuditJournal:
                 size = 0
             if os.write(self._fd, line) != len(line):
                 raise OSError(errno.ENOSPC, "short write")
-            self._seq += 1
+            self._seq = seq
             self._mac = mac
             self._end = size + len(line)
-            return Head(self._seq, mac)
+            return Head(seq, mac)
         finally:
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
@@ -285,16 +284,18 @@ class AuditJournal:
         """
         if self._fd >= 0:
             info = os.fstat(self._fd)
-            now = time.monotonic()
-            same = stat.S_IMODE(info.st_mode) == _ACTIVE_MODE and info.st_nlink > 0
-            if same and now - self._path_checked_at >= _PATH_CHECK_SECONDS:
+            same = info.st_mode & 0o7777 == _ACTIVE_MODE and info.st_nlink > 0
+            if same:
+                now = time.monotonic()
+                if now - self._path_checked_at < _PATH_CHECK_SECONDS:
+                    return info.st_size
                 self._path_checked_at = now
                 try:
                     same = os.stat(self._path, follow_symlinks=False).st_ino == info.st_ino
                 except FileNotFoundError:
                     same = False
-            if same:
-                return info.st_size
+                if same:
+                    return info.st_size
             os.close(self._fd)
             self._fd = -1
         self._fd = _open_private(self._path)
