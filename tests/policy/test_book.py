@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -71,3 +74,48 @@ def test_an_unreadable_stored_policy_allows_nothing(vault: Vault) -> None:
     policy = PolicyBook(vault, "all").get(tenant.tenant_id)
     assert all(rule == "deny" for rule in (policy.rule(v) for v in ("read", "send", "delete")))
     assert policy.read.empty and policy.write.empty
+
+
+def test_a_policy_is_read_once_then_kept_until_any_policy_changes(tmp_path: Path, vault: Vault) -> None:
+    """The book keeps a parsed policy while the vault's policies marker stands still: a row changed
+    behind the store's back (no marker change) is not seen; the marker's change makes it seen."""
+    tenant, _ = vault.create_tenant("t")
+    book = PolicyBook(vault, "all")
+    book.set(tenant.tenant_id, PROFILES["inbox"])
+    assert book.get(tenant.tenant_id) == PROFILES["inbox"]
+    with sqlite3.connect(tmp_path / "data" / "vault.db") as raw:  # not through the store: no marker
+        raw.execute("UPDATE policies SET policy = ?", (to_json(PROFILES["reader"]),))
+    raw.close()
+    assert book.get(tenant.tenant_id) == PROFILES["inbox"]  # kept: the store was not read again
+    other, _ = vault.create_tenant("u")
+    book.set(other.tenant_id, PROFILES["all"])  # any policy write moves the marker
+    assert book.get(tenant.tenant_id) == PROFILES["reader"]
+
+
+def test_a_policy_set_by_another_process_is_obeyed_at_the_next_call(tmp_path: Path, vault: Vault) -> None:
+    """``mcpgram policy set`` runs in a process of its own: a server's book reads the change at once."""
+    tenant, _ = vault.create_tenant("t")
+    book = PolicyBook(vault, "all")
+    assert book.get(tenant.tenant_id) == PROFILES["all"]  # the default, now kept
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from mcpgram.policy.book import PolicyBook\n"
+        "from mcpgram.policy.model import PROFILES\n"
+        "from mcpgram.vault.sqlite import SQLiteVault\n"
+        "from mcpgram.vault.vault import Vault\n"
+        "store = SQLiteVault(Path(sys.argv[1]))\n"
+        "PolicyBook(Vault(store, server_secret=b's' * 32), 'all').set(sys.argv[2], PROFILES[sys.argv[3]])\n"
+        "store.close()\n"
+    )
+    db = str(tmp_path / "data" / "vault.db")
+    for profile in ("reader", "inbox"):
+        done = subprocess.run(
+            [sys.executable, "-c", script, db, tenant.tenant_id, profile],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        assert book.get(tenant.tenant_id) == PROFILES[profile]

@@ -441,9 +441,12 @@ async def test_the_default_policy_adds_one_search_per_chat_and_unasked_first_con
     assert await made(demo.call("send_message", chat=str(chat), text="known again")) == plain
 
 
-async def test_a_tool_call_reads_the_stored_policy_once(demo: Demo, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The policy middleware's read serves the guard too (``visibility.call_policy``): one store read
-    per tool call, not two; and the next call reads afresh, so a change applies at once."""
+async def test_a_tool_call_reads_the_stored_policy_only_after_a_change(
+    demo: Demo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The policy middleware's policy serves the guard too (``visibility.call_policy``), and the book
+    keeps it while no policy changes (``vault/marker.py``): no store read per call; the call after
+    a change reads it once, so the change applies at once."""
     set_policy(demo, PROFILES["all"])
     for tool in ("get_messages", "send_message"):  # the client lists tools once when it meets one
         await demo.call(
@@ -459,9 +462,9 @@ async def test_a_tool_call_reads_the_stored_policy_once(demo: Demo, monkeypatch:
 
     monkeypatch.setattr(store, "load_policy", counted)
     await demo.call("get_messages", chat=str(ALEX), limit=1)
-    await demo.call("send_message", chat=str(ALEX), text="read once")
-    assert reads == [OWNER_TENANT_ID, OWNER_TENANT_ID]
+    await demo.call("send_message", chat=str(ALEX), text="kept")
+    assert reads == []
     set_policy(demo, scoped({}))  # the next call sees the change
     assert_refused(await refusal(demo.call("send_message", chat=str(MARIA), text="no")), "write")
-    assert reads == [OWNER_TENANT_ID] * 3
+    assert reads == [OWNER_TENANT_ID]
     set_policy(demo, PROFILES["all"])

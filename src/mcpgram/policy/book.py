@@ -1,11 +1,12 @@
 """Where each tenant's policy lives, and the two ways it changes: the operator sets, the tenant tightens.
 
 A policy is stored with its tenant in the vault (table ``policies``). A tenant without one has the
-default from settings (``MCPGRAM_DEFAULT_POLICY``), read at every call, so changing the default
-reaches every tenant the operator has not given a policy of its own. Nothing here is reachable
-from MCP: the operator sets a policy with ``mcpgram policy set`` (data-dir access), and a tenant
-tightens its own with ``mcpgram policy tighten --token-stdin`` (its token), which refuses any
-change that would allow more than the policy it has.
+default from settings (``MCPGRAM_DEFAULT_POLICY``), so changing the default reaches every tenant
+the operator has not given a policy of its own. Parsed policies are kept in memory until any
+process writes any policy (``vault/marker.py``), so a change applies from the next call.
+Nothing here is reachable from MCP: the operator sets a policy with ``mcpgram policy set``
+(data-dir access), and a tenant tightens its own with ``mcpgram policy tighten --token-stdin`` (its
+token), which refuses any change that would allow more than the policy it has.
 """
 
 from __future__ import annotations
@@ -24,13 +25,27 @@ class PolicyBook:
     def __init__(self, vault: Vault, default: str) -> None:
         self._vault = vault
         self.default = profile(default)
+        #: tenant -> (the vault's policies version when read, the policy): valid while the version
+        #: is unchanged, which any process's policy write changes (``vault/marker.py``).
+        self._cache: dict[str, tuple[bytes, Policy]] = {}
 
     def get(self, tenant_id: str) -> Policy:
-        """The tenant's effective policy. A stored policy that cannot be read refuses everything."""
+        """The tenant's effective policy. A stored policy that cannot be read refuses everything.
+
+        Read from the vault once per change of any policy (in any process), not at every call.
+        """
+        version = self._vault.policies_version()  # before the row: see vault/marker.py
+        if version is not None:
+            cached = self._cache.get(tenant_id)
+            if cached is not None and cached[0] == version:
+                return cached[1]
         stored = self._vault.load_policy(tenant_id)
-        if stored is None:
-            return self.default
-        return _parsed(stored)
+        policy = self.default if stored is None else _parsed(stored)
+        if version is not None:
+            if len(self._cache) >= _MAX_CACHED and tenant_id not in self._cache:
+                self._cache.clear()  # tenant ids come from tokens the vault knows: rarely reached
+            self._cache[tenant_id] = (version, policy)
+        return policy
 
     def has_own(self, tenant_id: str) -> bool:
         return self._vault.load_policy(tenant_id) is not None
@@ -70,6 +85,10 @@ class PolicyBook:
             self._vault.store_policy(tenant_id, to_json(policy))
         except KeyError:
             raise TenantError(f"no live tenant {tenant_id}") from None
+
+
+#: Tenants whose policy one book keeps in memory.
+_MAX_CACHED = 4096
 
 
 @functools.lru_cache(maxsize=4096)

@@ -15,6 +15,7 @@ import threading
 from pathlib import Path
 
 from ..errors import VaultError
+from .marker import ChangeMarker
 from .schema import migrate, refuse_newer
 from .store import SecretPurpose, TenantRecord, TenantStatus
 
@@ -53,6 +54,8 @@ class SQLiteVault:
         self._reader = sqlite3.connect(
             f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
         )
+        #: Changed after every committed policy write, by whichever process made it (``marker.py``).
+        self._policies_marker = ChangeMarker(path.with_name(path.name + "-policies"))
 
     def _write(self, sql: str, params: tuple[object, ...]) -> int:
         with self._lock:
@@ -172,6 +175,7 @@ class SQLiteVault:
     def discard(self, tenant_id: str) -> None:
         """Delete the tenant's row and, by cascade, everything stored for it."""
         self._write("DELETE FROM tenants WHERE tenant_id = ?", (tenant_id,))
+        self._policies_changed()  # its policy went with it
 
     def set_status(self, tenant_id: str, status: TenantStatus) -> None:
         self._write(
@@ -194,6 +198,18 @@ class SQLiteVault:
         if changed != 1:
             raise VaultError("tenant is revoked or unknown; nothing stored")
 
+    def policies_version(self) -> bytes | None:
+        """Changes whenever any process commits a policy write; None: unknown, read every time."""
+        return self._policies_marker.read()
+
+    def _policies_changed(self) -> None:
+        try:
+            self._policies_marker.change()
+        except OSError:
+            raise VaultError(
+                "the policy was stored, but running servers could not be told: restart them"
+            ) from None
+
     def load_policy(self, tenant_id: str) -> str | None:
         """On the read-only connection: every tool call reads it, and must never wait for a write."""
         with self._read_lock:
@@ -208,6 +224,7 @@ class SQLiteVault:
             " ON CONFLICT (tenant_id) DO UPDATE SET policy = excluded.policy, updated = excluded.updated",
             (tenant_id, policy, updated, tenant_id),
         )
+        self._policies_changed()
         if changed != 1:
             raise KeyError(tenant_id)
 
@@ -231,11 +248,13 @@ class SQLiteVault:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+        self._policies_changed()
         if changed != 1:
             raise KeyError(tenant_id)
         return True
 
     def close(self) -> None:
+        self._policies_marker.close()
         with self._read_lock:
             self._reader.close()
         with self._lock:

@@ -78,6 +78,11 @@ class VaultStore(Protocol):
 
     def store_secret(self, tenant_id: str, purpose: SecretPurpose, blob: bytes) -> None: ...
 
+    def policies_version(self) -> bytes | None:
+        """A value that changes whenever any process commits a change to any policy (None: no such
+        value, so a policy read may not be cached)."""
+        ...
+
     def load_policy(self, tenant_id: str) -> str | None:
         """The tenant's stored policy (JSON text), or None when it has none (the default applies)."""
         ...

@@ -203,6 +203,10 @@ class Vault:
     def get_tenant(self, tenant_id: str) -> TenantRecord | None:
         return self._store.get_tenant(tenant_id)
 
+    def policies_version(self) -> bytes | None:
+        """Changes whenever a policy changes, in any process (``VaultStore.policies_version``)."""
+        return self._store.policies_version()
+
     def load_policy(self, tenant_id: str) -> str | None:
         """The tenant's policy as stored (``policy/book.py`` reads and writes it), or None."""
         return self._store.load_policy(tenant_id)

@@ -1,0 +1,79 @@
+"""A change marker shared by every process on one data dir: 8 bytes in a file, read through ``mmap``.
+
+The policy book keeps each tenant's parsed policy in memory and must still obey ``mcpgram policy
+set`` run in another process at the next call. Reading the stored policy from SQLite costs more
+than the rest of the policy check (~17 k instructions for the statement alone, bench/README.md
+"guardcost"); reading this marker costs a slice of shared memory, no system call.
+
+A writer changes the marker *after* its transaction commits (random bytes: no read-modify-write to
+race), and a reader reads the marker *before* the row: a reader that saw the old marker may have
+read either row and looks again at its next call; one that saw the new marker reads the new row.
+When the file cannot be made or mapped, :meth:`ChangeMarker.read` returns None and callers read
+the store every time, as without the marker.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import mmap
+import os
+from pathlib import Path
+
+__all__ = ["ChangeMarker"]
+
+log = logging.getLogger(__name__)
+
+_SIZE = 8
+
+
+class ChangeMarker:
+    """The marker in ``path`` (created 0600 beside the vault file at its first use)."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._map: mmap.mmap | None = None
+        self._tried = False
+
+    def read(self) -> bytes | None:
+        """The marker now, or None if there is none (then nothing may be cached)."""
+        shared = self._map
+        if shared is None:
+            if self._tried:
+                return None
+            shared = self._open()
+            if shared is None:
+                return None
+        return shared[:_SIZE]
+
+    def _open(self) -> mmap.mmap | None:
+        self._tried = True
+        try:
+            fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        except OSError as exc:
+            log.warning("vault.marker_unavailable", extra={"error": type(exc).__name__})
+            return None
+        try:
+            if os.fstat(fd).st_size < _SIZE:
+                os.pwrite(fd, os.urandom(_SIZE), 0)
+            self._map = mmap.mmap(fd, _SIZE, mmap.MAP_SHARED, mmap.PROT_READ)
+        except OSError as exc:
+            log.warning("vault.marker_unavailable", extra={"error": type(exc).__name__})
+        finally:
+            os.close(fd)
+        return self._map
+
+    def change(self) -> None:
+        """Tell every process that something changed (call it after the change has committed)."""
+        fd = os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        try:
+            os.pwrite(fd, os.urandom(_SIZE), 0)
+        finally:
+            os.close(fd)
+
+    def close(self) -> None:
+        self._tried = True  # a closed store reads the vault every time
+        if self._map is not None:
+            with contextlib.suppress(BufferError):
+                self._map.close()
+            self._map = None
