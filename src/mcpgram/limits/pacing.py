@@ -79,10 +79,14 @@ class CallLimiter:
         self._message = (
             f"this tenant may make {limits.call_burst} calls at once, then {limits.call_rate:g} a second"
         )
+        self._buckets: dict[str, tuple[Bucket]] = {}  # per tenant: built once, not per call
 
     def check(self, tenant: str) -> None:
         """Count one call of ``tenant``; RateLimited (nothing counted) when over the limit."""
-        wait, _ = self._store.take((Bucket("call|" + tenant, self._limit),), self._clock())
+        buckets = self._buckets.get(tenant)
+        if buckets is None:
+            buckets = _remember(self._buckets, tenant, (Bucket("call|" + tenant, self._limit),))
+        wait, _ = self._store.take(buckets, self._clock())
         if wait > 0:
             raise _limited(self._message, wait)
 
@@ -126,6 +130,7 @@ class WritePacer:
         }
         #: Shared with the guard (``ToolContext.written``): one search per chat serves both.
         self.written = WrittenChats() if written is None else written
+        self._heads: dict[str, tuple[Bucket, Bucket]] = {}  # per tenant: built once, not per write
 
     @staticmethod
     def paces(action: Action) -> bool:
@@ -140,7 +145,13 @@ class WritePacer:
         Raises:
             RateLimited: the wait would exceed ``pace_max_wait``; nothing was taken or done.
         """
-        head = [Bucket("hold|" + tenant, _HOLD, cost=0), Bucket("write|" + tenant, self._write)]
+        head = self._heads.get(tenant)
+        if head is None:
+            head = _remember(
+                self._heads,
+                tenant,
+                (Bucket("hold|" + tenant, _HOLD, cost=0), Bucket("write|" + tenant, self._write)),
+            )
         kinds = ["hold", "write"]
         # The tenant-wide buckets first, taking nothing: a held or saturated tenant is refused before
         # any chat is resolved (no Telegram request at all).
@@ -185,6 +196,18 @@ class WritePacer:
         if not self._write.unlimited:
             # The overall bucket starts empty then: one write at ``until``, then one per interval.
             self._store.hold(Bucket("write|" + tenant, self._write), until - 1 / self._write.rate, now)
+
+
+#: Tenants whose buckets a limiter or pacer keeps built.
+_MAX_REMEMBERED = 4096
+K = TypeVar("K", bound=tuple[Bucket, ...])
+
+
+def _remember(memo: dict[str, K], tenant: str, buckets: K) -> K:
+    if len(memo) >= _MAX_REMEMBERED:
+        memo.clear()  # tenants come from tokens the vault knows: rarely reached
+    memo[tenant] = buckets
+    return buckets
 
 
 def _pace(what: str, burst: int, seconds: float) -> str:

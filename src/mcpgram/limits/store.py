@@ -22,7 +22,7 @@ import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 __all__ = ["DEFAULT_MAX_KEYS", "Bucket", "Limit", "MemoryRateStore", "RateStore"]
 
@@ -49,8 +49,7 @@ class Limit:
         return self.rate <= 0
 
 
-@dataclass(frozen=True)
-class Bucket:
+class Bucket(NamedTuple):
     """One bucket a take draws from: its key, the tokens it costs, the limit it is held to.
 
     A bucket of cost 0 is a gate: a take only checks it, and it is closed only by a hold.
