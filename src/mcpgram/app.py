@@ -193,7 +193,7 @@ def build_gateway(
     vault = Vault(store, server_secret=secret)
     telegram = telegram or settings.telegram_config()
     pool = ClientPool(telegram, vault, settings.pool_limits())
-    # Read at every call (one indexed read on the read-only connection), so `mcpgram policy set`
+    # Kept in memory until any process writes a policy (vault/marker.py), so `mcpgram policy set`
     # takes effect on the next request in every running process.
     policies = PolicyBook(vault, settings.default_policy)
     owner = None
