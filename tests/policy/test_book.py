@@ -119,3 +119,17 @@ def test_a_policy_set_by_another_process_is_obeyed_at_the_next_call(tmp_path: Pa
         )
         assert done.returncode == 0, done.stderr
         assert book.get(tenant.tenant_id) == PROFILES[profile]
+
+
+def test_a_truncated_marker_turns_the_cache_off_instead_of_failing(tmp_path: Path, vault: Vault) -> None:
+    """Someone truncates ``vault.db-policies`` under a running server: the book reads the store on
+    every call from then on (a change behind its back is seen at once), nothing crashes."""
+    tenant, _ = vault.create_tenant("t")
+    book = PolicyBook(vault, "all")
+    book.set(tenant.tenant_id, PROFILES["inbox"])
+    assert book.get(tenant.tenant_id) == PROFILES["inbox"]
+    (tmp_path / "data" / "vault.db-policies").write_bytes(b"")
+    with sqlite3.connect(tmp_path / "data" / "vault.db") as raw:  # not through the store: no marker
+        raw.execute("UPDATE policies SET policy = ?", (to_json(PROFILES["reader"]),))
+    raw.close()
+    assert book.get(tenant.tenant_id) == PROFILES["reader"]

@@ -1,4 +1,4 @@
-"""A change marker shared by every process on one data dir: 8 bytes in a file, read through ``mmap``.
+"""A change marker shared by every process on one data dir: 8 bytes in a file, read with ``pread``.
 
 The policy book keeps each tenant's parsed policy in memory and must still obey ``mcpgram policy
 set`` run in another process at the next call. Reading the stored policy from SQLite costs more
@@ -8,15 +8,16 @@ than the rest of the policy check (~17 k instructions for the statement alone, b
 A writer changes the marker *after* its transaction commits (random bytes: no read-modify-write to
 race), and a reader reads the marker *before* the row: a reader that saw the old marker may have
 read either row and looks again at its next call; one that saw the new marker reads the new row.
-When the file cannot be made or mapped, :meth:`ChangeMarker.read` returns None and callers read
-the store every time, as without the marker.
+When the file cannot be opened, or reads short (truncated by hand), :meth:`ChangeMarker.read`
+returns None and callers read the store every time, as without the marker. One ``pread`` on a
+descriptor kept open (about a microsecond), not ``mmap``: a mapped file truncated under a running
+server would kill it with SIGBUS.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import mmap
 import os
 from pathlib import Path
 
@@ -32,21 +33,25 @@ class ChangeMarker:
 
     def __init__(self, path: Path) -> None:
         self._path = path
-        self._map: mmap.mmap | None = None
+        self._fd: int | None = None
         self._tried = False
 
     def read(self) -> bytes | None:
         """The marker now, or None if there is none (then nothing may be cached)."""
-        shared = self._map
-        if shared is None:
+        fd = self._fd
+        if fd is None:
             if self._tried:
                 return None
-            shared = self._open()
-            if shared is None:
+            fd = self._open()
+            if fd is None:
                 return None
-        return shared[:_SIZE]
+        try:
+            marker = os.pread(fd, _SIZE, 0)
+        except OSError:
+            return None
+        return marker if len(marker) == _SIZE else None
 
-    def _open(self) -> mmap.mmap | None:
+    def _open(self) -> int | None:
         self._tried = True
         try:
             fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
@@ -56,12 +61,12 @@ class ChangeMarker:
         try:
             if os.fstat(fd).st_size < _SIZE:
                 os.pwrite(fd, os.urandom(_SIZE), 0)
-            self._map = mmap.mmap(fd, _SIZE, mmap.MAP_SHARED, mmap.PROT_READ)
         except OSError as exc:
             log.warning("vault.marker_unavailable", extra={"error": type(exc).__name__})
-        finally:
             os.close(fd)
-        return self._map
+            return None
+        self._fd = fd
+        return fd
 
     def change(self) -> None:
         """Tell every process that something changed (call it after the change has committed)."""
@@ -73,7 +78,7 @@ class ChangeMarker:
 
     def close(self) -> None:
         self._tried = True  # a closed store reads the vault every time
-        if self._map is not None:
-            with contextlib.suppress(BufferError):
-                self._map.close()
-            self._map = None
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = None
