@@ -18,7 +18,7 @@ import mcp_types
 import pytest
 
 from mcpgram.sandbox import SandboxServer, World
-from tests.browser.test_setup_browser import CHROMIUM, CHROMIUM_ARGS, HAVE_CHROMIUM, playwright_api
+from tests.browser.tab import browser_tab
 from tests.e2e.conftest import People, populate, serving, vault_for  # noqa: F401 (the fixture)
 from tests.e2e.test_approvals_http import ask, modern_client, sent
 
@@ -36,20 +36,8 @@ async def world() -> AsyncIterator[tuple[SandboxServer, People]]:
 
 @pytest.fixture
 async def page(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
-    assert HAVE_CHROMIUM, "CI needs /usr/bin/chromium for the browser tests"
-    async with playwright_api.async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        context = await browser.new_context()
-        tab = await context.new_page()
-        problems: list[str] = []
-        tab.on("pageerror", lambda exc: problems.append(str(exc)))
-        tab.on("console", lambda msg: problems.append(msg.text) if "Content Security" in msg.text else None)
-        tab.shots = ARTIFACTS / request.node.name
-        tab.shots.mkdir(parents=True, exist_ok=True)
+    async with browser_tab(request, ARTIFACTS) as tab:
         yield tab
-        await context.close()
-        await browser.close()
-        assert problems == []  # no script error, no CSP violation
 
 
 async def shot(page: Any, name: str) -> None:
