@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -48,13 +49,32 @@ _KINDS: dict[str, frozenset[str]] = {
 }
 
 
+#: The references resolved during one checked call (``scope.resolutions``), by client and reference:
+#: the guard, the write pacer and the call itself then resolve a chat once between them.
+RESOLVED: ContextVar[dict[tuple[int, str | int], Any] | None] = ContextVar(
+    "mcpgram_resolved_chats", default=None
+)
+
+
 async def resolve_chat(client: TelegramClient, ref: str | int) -> Any:
     """The Telethon input entity for a strict reference (a link's message part is ignored).
 
     Ids resolve from the tenant's entity cache. On a miss, one ``getDialogs`` call (the recent
     chats, as Telegram's own apps load them) fills the cache before giving up: an id the account
-    really has a chat with resolves without the agent having to list chats first.
+    really has a chat with resolves without the agent having to list chats first. Inside
+    ``scope.resolutions()`` a reference found once is not looked up again (a failure is not kept).
     """
+    memo = RESOLVED.get()
+    if memo is None:
+        return await _resolve_chat(client, ref)
+    key = (id(client), ref)
+    entity = memo.get(key)
+    if entity is None:
+        entity = memo[key] = await _resolve_chat(client, ref)
+    return entity
+
+
+async def _resolve_chat(client: TelegramClient, ref: str | int) -> Any:
     target = parse_chat_ref(ref)
     try:
         entity = await client.get_input_entity(target)

@@ -24,7 +24,7 @@ from telethon.tl import types
 
 from ..errors import FolderNotFound
 from ..policy.model import Scope
-from .chats import resolve_chat
+from .chats import RESOLVED, resolve_chat
 from .folders import DialogFacts, FolderRule, category_of, dialog_facts, find_folder, in_folder
 
 __all__ = ["admitted", "has_written_to", "resolve_target"]
@@ -38,13 +38,16 @@ _RESOLVED: ContextVar[dict[tuple[int, str | int], tuple[int, Any]] | None] = Con
 
 @contextlib.contextmanager
 def resolutions() -> Iterator[None]:
-    """Inside, :func:`resolve_target` resolves each reference once: the guard and the write pacer
-    check a call's chat in turn, and the second gets the first's answer (the same chat, checked
-    and paced) instead of looking it up again."""
+    """Inside, :func:`resolve_target` and ``chats.resolve_chat`` resolve each reference once: the
+    guard, the write pacer and the call itself meet a call's chat in turn, and each after the first
+    gets the first's answer (the same chat, checked, paced and acted on) instead of looking it up
+    again."""
     token = _RESOLVED.set({})
+    entities = RESOLVED.set({})
     try:
         yield
     finally:
+        RESOLVED.reset(entities)
         _RESOLVED.reset(token)
 
 
