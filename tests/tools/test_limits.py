@@ -22,7 +22,7 @@ from fastmcp.exceptions import ToolError
 from mcp import MCPError
 from telethon import errors, functions
 
-from mcpgram.telegram import scope
+from mcpgram.telegram import chats
 from tests.sandbox.conftest import login, new_client
 
 from .conftest import Demo, serve_demo
@@ -148,12 +148,12 @@ async def test_paced_writes_never_trip_flood_control_where_raw_telethon_does(tmp
 async def test_the_guard_and_the_pacer_resolve_a_sends_chat_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Under the default policy (first_contact asks a person) with pacing on, both the guard and the
-    pacer need a send's chat: it is looked up once per call (``telegram.scope.resolutions``), and
-    each call looks it up afresh."""
+    """Under the default policy (first_contact asks a person) with pacing on, the guard, the pacer
+    and the send itself all need a send's chat: it is looked up in the entity cache once per call
+    (``telegram.scope.resolutions``), and each call looks it up afresh."""
     instant = {"pace_write_seconds": 0, "pace_chat_seconds": 0, "pace_new_recipient_seconds": 0}
     looked_up: list[object] = []
-    resolve = scope.resolve_chat
+    resolve = chats._resolve_chat
 
     async def counted(client: Any, ref: str | int) -> Any:
         looked_up.append(ref)
@@ -161,7 +161,8 @@ async def test_the_guard_and_the_pacer_resolve_a_sends_chat_once(
 
     async for demo in serve_demo(tmp_path / "data", settings={"pacing": True, **instant}, approvals=True):
         await demo.call("send_message", chat=ALEX, text="warm")  # Alex was written to: no approval
-        monkeypatch.setattr(scope, "resolve_chat", counted)
-        for text in ("one", "two"):
-            await demo.call("send_message", chat=ALEX, text=text)
+        monkeypatch.setattr(chats, "_resolve_chat", counted)
+        sent = [await demo.call("send_message", chat=ALEX, text=text) for text in ("one", "two")]
         assert looked_up == [ALEX, ALEX]
+        assert all(message["chat"] == int(ALEX) for message in sent)
+
