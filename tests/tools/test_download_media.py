@@ -183,14 +183,18 @@ async def test_another_tenants_handle_is_refused_before_telegram(served: Demo) -
 
 
 async def test_a_denied_download_verb_or_read_scope_refuses(served: Demo) -> None:
-    """download: deny refuses (and hides the tool); a chat outside the read scope refuses by rule read."""
+    """download: deny hides the tool and the media template, and reading a media URI answers as for
+    a resource that does not exist; a chat outside the read scope refuses by rule read."""
     handle = await handle_of(served, "q3_report")
+    media = "mcpgram://media/{handle}{?size}"
+    assert media in {t.uri_template for t in await served.client.list_resource_templates()}
     book = PolicyBook(served.gateway.vault, "all")
     book.set(OWNER_TENANT_ID, PROFILES["all"].with_rules({"download": "deny"}))
     assert "download_media" not in [tool.name for tool in await served.client.list_tools()]
+    assert media not in {t.uri_template for t in await served.client.list_resource_templates()}
     with pytest.raises(MCPError) as caught:
         await served.client.read_resource(f"mcpgram://media/{handle}")
-    assert "NOT_ALLOWED" in str(caught.value) and "verbs.download" in str(caught.value)
+    assert str(caught.value) == f"Resource not found: 'mcpgram://media/{handle}'"
     book.set(OWNER_TENANT_ID, replace(PROFILES["all"], read=Scope.parse([str(served.me)])))
     with pytest.raises(ToolError) as outside:
         await download(served, handle=handle)

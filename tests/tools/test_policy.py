@@ -286,9 +286,16 @@ async def test_a_denied_verb_hides_its_tools_and_they_cannot_be_called(demo: Dem
     set_policy(demo, scoped({verb: "deny"}))
     message = await refusal(call(demo, ALEX, str(ALEX)))
     listed = {tool.name for tool in await demo.client.list_tools()}
-    if surface in VIA_TOOL or surface == "media_resource":
-        tool = VIA_TOOL.get(surface, "download_media")
-        if surface == "media_resource" or tool in listed:  # listed for another verb: refused by rule
+    if surface == "media_resource":  # download denied: the media template goes as the tool does
+        templates = {str(t.uri_template) for t in await demo.client.list_resource_templates()}
+        assert "download_media" not in listed and not [t for t in templates if "media" in t]
+        assert templates  # the other resources stay (reading is allowed)
+        uri = "mcpgram://nothing/here"
+        absent = await refusal(demo.client.read_resource(uri))
+        assert message == absent.replace(uri, message.split("'")[1])
+    elif surface in VIA_TOOL:
+        tool = VIA_TOOL[surface]
+        if tool in listed:  # listed for another verb: refused by rule
             assert_refused(message, f"verbs.{verb} = deny")
         else:  # raw_read denied and raw_write denied (as in 'all'): invoke_mtproto is not listed
             absent = await refusal(demo.call("no_such_tool"))

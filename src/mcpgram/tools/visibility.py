@@ -4,7 +4,8 @@ Each tool is listed only when the tenant's policy can allow what it does (:data:
 set to ``approve`` still lists it). A tool that is not listed cannot be called either: the call
 answers exactly as for a tool that does not exist (``Unknown tool``), so an agent learns nothing
 about tools its profile leaves out, and their schemas cost no context. With ``read`` denied, the
-resources and prompts (all of which read chats) are neither listed nor served. Everything a listed
+resources and prompts (all of which read chats) are neither listed nor served; with ``download``
+denied, neither is the ``mcpgram://media/`` template (:data:`RESOURCE_VERBS`). Everything a listed
 tool then does is still checked call by call by ``policy/guard.py`` through ``ToolContext.run``.
 """
 
@@ -49,6 +50,9 @@ TOOL_VERBS: dict[str, tuple[Verb, ...]] = {
     "pin_message": ("edit",),
     "invoke_mtproto": ("raw_read", "raw_write"),
 }
+#: Resources (by URI prefix) whose reads need a verb besides ``read``: listed and served only when
+#: the policy can allow it, as for tools (an absent one answers ``Unknown resource``).
+RESOURCE_VERBS: dict[str, tuple[Verb, ...]] = {"mcpgram://media/": ("download",)}
 #: Tools whose recipient is known only once they act: listed only with write '*' and sends: anyone.
 UNRESOLVED_RECIPIENT = frozenset({"send_to_phone"})
 #: Tools doing one of their verbs per call (which, the call decides): listed when any can pass.
@@ -63,6 +67,14 @@ def tool_listed(policy: Policy, name: str) -> bool:
     if name in ANY_VERB:
         return any(is_listed(policy, (verb,)) for verb in verbs)
     return is_listed(policy, verbs, unresolved_recipient=name in UNRESOLVED_RECIPIENT)
+
+
+def resource_listed(policy: Policy, uri: str) -> bool:
+    """Whether the tenant with ``policy`` sees (and may read) the resource or template ``uri``."""
+    if refused_by_read(policy):
+        return False
+    verbs = next((v for prefix, v in RESOURCE_VERBS.items() if uri.startswith(prefix)), ())
+    return not verbs or is_listed(policy, verbs)
 
 
 def listed_tools(policy: Policy) -> list[str]:
@@ -118,17 +130,21 @@ class PolicyMiddleware(Middleware):
 
     async def on_list_resources(self, context: MiddlewareContext[Any], call_next: Any) -> Sequence[Any]:
         found: Sequence[Any] = await call_next(context)
-        return found if self._reads() else []
+        policy = self._policy()
+        return [r for r in found if policy is not None and resource_listed(policy, str(r.uri))]
 
     async def on_list_resource_templates(
         self, context: MiddlewareContext[Any], call_next: Any
     ) -> Sequence[Any]:
         found: Sequence[Any] = await call_next(context)
-        return found if self._reads() else []
+        policy = self._policy()
+        return [t for t in found if policy is not None and resource_listed(policy, str(t.uri_template))]
 
     async def on_read_resource(self, context: MiddlewareContext[Any], call_next: Any) -> Any:
-        if not self._reads():
-            raise NotFoundError(f"Unknown resource: {str(context.message.uri)!r}")
+        uri = str(context.message.uri)
+        policy = self._policy()
+        if policy is None or not resource_listed(policy, uri):
+            raise NotFoundError(f"Unknown resource: {uri!r}")
         return await call_next(context)
 
     async def on_list_prompts(self, context: MiddlewareContext[Any], call_next: Any) -> Sequence[Any]:
