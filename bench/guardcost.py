@@ -314,7 +314,7 @@ def derive(timed_part: dict[str, Any], cg: dict[str, Any] | None) -> dict[str, A
                 # instructions in callgrind's count, so the figure above charges it to every
                 # instruction; the guardrails' own system calls are few (the journal's four).
                 "ns_per_instruction_user": bare["gateway_user_cpu_ms_per_call"] * 1e6 / ipc["bare"],
-                "guardrails_us_callgrind_user": added * bare["gateway_user_cpu_ms_per_call"] / ipc["bare"],
+                "guardrails_us_callgrind_user": added * bare["gateway_user_cpu_ms_per_call"] * 1000 / ipc["bare"],
             }
             shares = {
                 drop: ipc["on"] - cg[phase][f"on_without_{drop}"]["instructions_per_call"]
