@@ -29,7 +29,9 @@ The layers, by what the issue's budget covers:
 - ``audit.note``: the rest of the entry: ``journaled``, ``JournalNote.write`` without the append,
   ``written_chat``.
 
-``other`` is what an async layer awaits that is not its own (``hole``), not counted. The two limits
+``other`` is what an async layer awaits that is not its own (``hole``), not counted; nor is
+``call.resolve``, the look-up of a write's chat in the entity cache, which the guard does first
+and the call itself then reuses (``bare`` does it in the call). The two limits
 are timed by their decisions only, so the sum is a lower bound for them; ``guardcost.py --cg-drop``
 counts each guardrail whole, under callgrind.
 """
@@ -57,6 +59,7 @@ from mcpgram.cli import main as cli_main
 from mcpgram.limits.pacing import CallLimiter, WritePacer
 from mcpgram.policy import guard
 from mcpgram.policy.book import PolicyBook
+from mcpgram.telegram import chats
 from mcpgram.tools import context, journaling, visibility
 
 _clock = time.thread_time_ns
@@ -216,6 +219,9 @@ def install_timing() -> None:
     guard.check_verbs = timed_sync("policy.verbs", guard.check_verbs)
     context.looks_like_answer = timed_sync("policy.verbs", context.looks_like_answer)
     guard.enforce = timed_async("policy.enforce", guard.enforce)
+    # The chat a write names is resolved once per call (``scope.resolutions``), by whichever needs
+    # it first: the guard here, the send itself in ``bare``. Timed apart, as the call's own work.
+    chats._resolve_chat = timed_async("call.resolve", chats._resolve_chat)
 
     # The call limit and pacing: their decisions only (sync). Their middleware hop and the rest of
     # the pacer's coroutine are not timed here: a layer awaiting the rest of the call is charged

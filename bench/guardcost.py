@@ -150,7 +150,7 @@ def _timed_side(runs: list[dict[str, Any]]) -> dict[str, Any]:
     calls = sum(run["calls"] for run in runs)
     layers = {
         layer: sum(run["probes"]["probes"].get(layer, {}).get("ns_net", 0) for run in runs) / calls / 1000
-        for layer in (*LAYERS, "other")
+        for layer in (*LAYERS, "other", "call.resolve")
     }
     steps = sum(p["steps"] for run in runs for p in run["probes"]["probes"].values()) / calls
     overhead_ns = statistics.median(run["probes"]["step_overhead_ns"] for run in runs)
@@ -299,7 +299,8 @@ def derive(timed_part: dict[str, Any], cg: dict[str, Any] | None) -> dict[str, A
         }
         if cg is not None:
             ipc = {name: cg[phase][name]["instructions_per_call"] for name in GATEWAYS}
-            ns_per_instruction = bare["gateway_cpu_ms_per_call"] * 1e6 / ipc["bare"]
+            bare_ipc = ipc["bare"]
+            ns_per_instruction = bare["gateway_cpu_ms_per_call"] * 1e6 / bare_ipc
             added = ipc["on"] - ipc["bare"]
             part |= {
                 "instructions_per_call": ipc,
@@ -313,8 +314,8 @@ def derive(timed_part: dict[str, Any], cg: dict[str, Any] | None) -> dict[str, A
                 # The same in user time only: the bare gateway's kernel time (sockets, epoll) has no
                 # instructions in callgrind's count, so the figure above charges it to every
                 # instruction; the guardrails' own system calls are few (the journal's four).
-                "ns_per_instruction_user": bare["gateway_user_cpu_ms_per_call"] * 1e6 / ipc["bare"],
-                "guardrails_us_callgrind_user": added * bare["gateway_user_cpu_ms_per_call"] * 1000 / ipc["bare"],
+                "ns_per_instruction_user": (user_ns := bare["gateway_user_cpu_ms_per_call"] * 1e6 / bare_ipc),
+                "guardrails_us_callgrind_user": added * user_ns / 1000,
             }
             shares = {
                 drop: ipc["on"] - cg[phase][f"on_without_{drop}"]["instructions_per_call"]
