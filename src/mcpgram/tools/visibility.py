@@ -60,10 +60,26 @@ ANY_VERB = frozenset({"invoke_mtproto"})
 
 
 def tool_listed(policy: Policy, name: str) -> bool:
-    """Whether the tenant with ``policy`` sees (and may call) tool ``name``."""
-    verbs = TOOL_VERBS.get(name)
-    if verbs is None:
-        return False
+    """Whether the tenant with ``policy`` sees (and may call) tool ``name``.
+
+    Asked on every tool call: the answer for all tools is worked out once per policy object (the
+    policy store hands out the same object until the stored policy changes) and kept by identity.
+    """
+    known = _LISTED.get(id(policy))
+    if known is None or known[0] is not policy:
+        if len(_LISTED) >= _MAX_LISTED:
+            _LISTED.clear()  # policies are few (one object per tenant and change): rarely reached
+        known = _LISTED[id(policy)] = (policy, frozenset(n for n in TOOL_VERBS if _tool_listed(policy, n)))
+    return name in known[1]
+
+
+#: Listed tool names by policy object, the object kept alongside (so its id cannot be reused).
+_LISTED: dict[int, tuple[Policy, frozenset[str]]] = {}
+_MAX_LISTED = 4096
+
+
+def _tool_listed(policy: Policy, name: str) -> bool:
+    verbs = TOOL_VERBS[name]
     if name in ANY_VERB:
         return any(is_listed(policy, (verb,)) for verb in verbs)
     return is_listed(policy, verbs, unresolved_recipient=name in UNRESOLVED_RECIPIENT)
