@@ -215,17 +215,24 @@ def is_listed(policy: Policy, verbs: Iterable[Verb], *, unresolved_recipient: bo
 
 
 async def enforce(
-    client: Client, policy: Policy, action: Action, *, written: WrittenCheck | None = None
+    client: Client,
+    policy: Policy,
+    action: Action,
+    *,
+    written: WrittenCheck | None = None,
+    verbs_checked: bool = False,
 ) -> tuple[str, ...]:
     """Every check for ``action`` with the tenant's client, before the call acts (see the module doc).
 
     ``written(chat_id, peer)`` says whether this account has written in a chat (the tenant's
-    ``WrittenChats``, ``written.py``); without it, Telegram is asked each time.
+    ``WrittenChats``, ``written.py``); without it, Telegram is asked each time. ``verbs_checked``:
+    the caller ran :func:`check_verbs` on this same policy and action already (before connecting).
 
     Returns:
         The rules that ask for a person's approval (empty: the call may go ahead).
     """
-    check_verbs(policy, action)
+    if not verbs_checked:
+        check_verbs(policy, action)
     scope = telegram.scope
     # A scope of '*' needs no resolving: the call resolves its chat itself (CHAT_NOT_FOUND as ever),
     # so the default policy adds no Telegram request to any call.

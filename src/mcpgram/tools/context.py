@@ -232,7 +232,9 @@ class ToolContext:
                         async def checked(client: Client) -> T:
                             with telegram.scope.resolutions():  # guard and pacer resolve a chat once
                                 written = self._written(client, keys.tenant_id)
-                                needs = await guard.enforce(client, policy, action, written=written)
+                                needs = await guard.enforce(
+                                    client, policy, action, written=written, verbs_checked=True
+                                )
                                 if needs and grant is None and _APPROVED.get() is not action:
                                     raise ApprovalNeeded(needs)
 

@@ -79,8 +79,10 @@ async def journal_digest(journal: AuditJournal, action: Action) -> str | None:
     parts = action.content
     if not parts:
         return None
-    heavy = any(isinstance(p, Path) or len(p) >= _THREAD_BYTES for p in parts)
-    return await asyncio.to_thread(journal.digest, parts) if heavy else journal.digest(parts)
+    for part in parts:
+        if isinstance(part, Path) or len(part) >= _THREAD_BYTES:
+            return await asyncio.to_thread(journal.digest, parts)
+    return journal.keys.content_digest(parts)  # type: ignore[arg-type]  # no Path among them
 
 
 async def written_chat(client: Client, action: Action, result: Any) -> int | None:
