@@ -6,12 +6,17 @@ Three gateways over copies of the data dir ``tenants.py`` prepared (same tenants
 - ``on``: the defaults: policy ``all`` (``first_contact`` and ``delete_everyone`` on ``approve``),
   the audit journal, the call limit and write pacing. The limits' rates are raised out of the way
   (``MCPGRAM_CALL_RATE`` high, ``pace_*_seconds`` 0): their code runs on every call, they never wait;
-- ``off``: every tenant stores policy ``all`` with ``first_contact`` and ``delete_everyone`` on
-  ``allow`` (every verb the profile has on allow), no journal, no call limit, no pacing. The policy
-  check still runs (it allows everything);
-- ``bare``: ``off`` with the policy itself switched off too (``bench/_guardprobe.py`` with
-  ``GUARDPROBE_BARE=1``: no stored policy read, every tool listed, no verb, scope or approval
-  check): no guardrail code on the call path, so ``on - bare`` holds the policy check as well.
+- ``off``: what the issue's budget covers switched off, the rest as in ``on``: no policy
+  (``bench/_guardprobe.py`` with ``GUARDPROBE_BARE=1``: no stored policy read, every tool listed,
+  no verb, scope or approval check) and no audit journal, with the call limit and write pacing on.
+  So ``on - off`` is the policy check and the audit journal, the budget's "policy on vs off";
+- ``bare``: ``off`` with the call limit and pacing off too: no guardrail code on the call path, so
+  ``on - bare`` is every guardrail, and ``off - bare`` the limits (issue 12's item 3, which the
+  budget does not name).
+
+Until 2026-12-07 17:00 UTC, ``off`` kept the policy on (profile ``all``, every tenant's approvals
+on ``allow``) and switched the limits off: ``on - off`` then mixed a part of the policy with the
+limits, and measured neither the budget nor the whole.
 
 Each tenant first makes its calls once through each gateway (its Telegram client connected in
 each, a first write made, so pacing knows the chat). Then, ``--guard-rounds`` times, each gateway
@@ -32,16 +37,10 @@ import shutil
 import statistics
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import tenants as bench  # bench/tenants.py (its helpers; the script itself runs as __main__)
-from mcpgram.datadir import server_secret_bytes
-from mcpgram.policy.book import PolicyBook
-from mcpgram.policy.model import profile
-from mcpgram.vault.sqlite import SQLiteVault
-from mcpgram.vault.vault import Vault
 
 GATEWAYS = ("on", "off", "bare")
 PAIRS = (("on", "bare"), ("on", "off"), ("off", "bare"))
@@ -54,13 +53,21 @@ ON_ENV = {
     "MCPGRAM_PACE_CHAT_SECONDS": "0",
     "MCPGRAM_PACE_NEW_RECIPIENT_SECONDS": "0",
 }
-OFF_ENV = {"MCPGRAM_AUDIT_JOURNAL": "false", "MCPGRAM_PACING": "false", "MCPGRAM_CALL_RATE": "0"}
+#: The policy (by the probe) and the journal off; the limits as in ``on``.
+OFF_ENV = {**ON_ENV, "MCPGRAM_AUDIT_JOURNAL": "false", "GUARDPROBE_BARE": "1"}
+#: Every guardrail off.
+BARE_ENV = {
+    "MCPGRAM_AUDIT_JOURNAL": "false",
+    "MCPGRAM_PACING": "false",
+    "MCPGRAM_CALL_RATE": "0",
+    "GUARDPROBE_BARE": "1",
+}
 PROBE = str(Path(__file__).with_name("_guardprobe.py"))
 #: How each gateway is started: its environment on top of ``tenants.gateway_env`` and its launcher.
 VARIANTS: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
     "on": (ON_ENV, ()),
-    "off": (OFF_ENV, ()),
-    "bare": ({**OFF_ENV, "GUARDPROBE_BARE": "1"}, (sys.executable, PROBE)),
+    "off": (OFF_ENV, (sys.executable, PROBE)),
+    "bare": (BARE_ENV, (sys.executable, PROBE)),
 }
 #: Resamples of the bootstrap interval (seeded: the same rounds give the same interval).
 BOOTSTRAP = 4000
@@ -68,18 +75,6 @@ BOOTSTRAP = 4000
 
 def write_plan(peer_id: int, calls: int) -> bench.Plan:
     return [("send_message", {"chat": str(peer_id), "text": f"bench write {n}"}) for n in range(calls)]
-
-
-def allow_everything(data_dir: Path, server_secret: bytes) -> None:
-    """Store, for every tenant in ``data_dir``'s vault, profile ``all`` with no approvals."""
-    store = SQLiteVault(data_dir / "vault.db")
-    try:
-        book = PolicyBook(Vault(store, server_secret=server_secret), "all")
-        open_policy = replace(profile("all"), first_contact="allow", delete_everyone="allow")
-        for record in store.list_tenants():
-            book.set(record.tenant_id, open_policy)
-    finally:
-        store.close()
 
 
 async def warm_gateway(name: str, url: str, tokens: list[str], peer_id: int, sessions: int) -> None:
@@ -119,8 +114,6 @@ async def start_variant(  # noqa: PLR0917 - a variant, its settings and what a c
     folder = work / (home or f"guard-{name}")
     folder.mkdir()
     shutil.copytree(settings.data_dir, folder / "data")  # a vault of its own, same tenants
-    if name != "on":
-        allow_everything(folder / "data", server_secret_bytes(settings))
     env, own = VARIANTS[name]
     full = {**base_env, **env, **(extra or {}), "MCPGRAM_DATA_DIR": str(folder / "data")}
     return await bench.start_gateway(full, folder, own if launcher is None else launcher), folder
