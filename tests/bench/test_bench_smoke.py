@@ -191,7 +191,8 @@ def test_limits_benchmark_reports_its_costs_per_call() -> None:
 @pytest.mark.timeout(240)
 def test_guardcost_times_the_guardrail_layers_in_a_real_gateway() -> None:
     """bench/guardcost.py: the probed gateways serve reads and writes with no errors, the layers the
-    ``on`` gateway runs are timed (the journal only for writes), and ``bare`` runs none of them."""
+    ``on`` gateway runs are timed (the journal only for writes), ``off`` runs only the limits, and
+    ``bare`` runs none of them."""
     proc = subprocess.Popen(
         [sys.executable, str(BENCH / "guardcost.py"), "--tenants", "3", "--sessions", "2", "--seconds", "1",
          "--rounds", "1"],
@@ -213,6 +214,9 @@ def test_guardcost_times_the_guardrail_layers_in_a_real_gateway() -> None:
         assert on["policy.lookup"] > 0 and on["limits.call"] > 0, on
         assert bare["audit.append"] == bare["limits.call"] == 0, bare  # no journal, no call limit
         assert bare["policy.lookup"] < on["policy.lookup"], (bare, on)  # no store read: a stub
+        off = timed[phase]["off"]["layers_us_per_call"]  # the budget's part off, the limits on
+        assert off["audit.append"] == 0 and off["limits.call"] > 0, off
+        assert off["policy.lookup"] < on["policy.lookup"], (off, on)
     assert timed["write"]["on"]["layers_us_per_call"]["audit.append"] > 0
     assert timed["read"]["on"]["layers_us_per_call"]["audit.append"] == 0
     assert result["callgrind"] is None and set(result["result"]) == {"read", "write"}
