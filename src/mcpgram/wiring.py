@@ -118,6 +118,9 @@ def journal_for(settings: Settings, secret: bytes) -> AuditJournal | None:
         JournalKeys.derive(secret),
         max_bytes=settings.audit_max_bytes,
         fsync=settings.audit_fsync,
+        # The only serving process (stdio, or HTTP with one worker) keeps the append lock between
+        # appends: one system call per entry; it lets go if another process appends (audit/lease.py).
+        hold_lock=settings.workers == 1,
     )
 
 

@@ -215,24 +215,30 @@ import sys, time
 from pathlib import Path
 from mcpgram.audit.entry import JournalKeys
 from mcpgram.audit.journal import AuditJournal
-book = AuditJournal(Path(sys.argv[1]), JournalKeys.derive(b"s" * 32), max_bytes=int(sys.argv[3]))
+hold = sys.argv[5] == "hold"
+keys = JournalKeys.derive(b"s" * 32)
+book = AuditJournal(Path(sys.argv[1]), keys, max_bytes=int(sys.argv[3]), hold_lock=hold)
 # Start together: each says it is ready, then waits for the other.
 (Path(sys.argv[1]).parent / ("ready-" + sys.argv[4])).touch()
 while len(list(Path(sys.argv[1]).parent.glob("ready-*"))) < 2:
     time.sleep(0.001)
 for i in range(int(sys.argv[2])):
     assert book.record("tnt_" + sys.argv[4] * 16, "send_message", i + 1, "ok", b"x") is not None
+    if hold:  # slower than the holder's check for waiters: the hand-over happens mid-way
+        time.sleep(0.0003)
 book.close()
 """
 
 
-def test_two_processes_appending_at_once_keep_the_chain_linear(tmp_path: Path) -> None:
-    """Two processes write 3000 entries each at the same time, rotating as they go; --verify passes."""
+@pytest.mark.parametrize("mode", ["per-append", "hold"])
+def test_two_processes_appending_at_once_keep_the_chain_linear(tmp_path: Path, mode: str) -> None:
+    """Two processes write 3000 entries each at the same time, rotating as they go; --verify passes.
+    With ``hold_lock`` in both, the first to append holds the lock until the other waits for it."""
     directory = tmp_path / "audit"
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", WRITER, str(directory), "3000", "131072", letter],
+            [sys.executable, "-c", WRITER, str(directory), "3000", "131072", letter, mode],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=env,

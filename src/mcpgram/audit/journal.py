@@ -7,9 +7,13 @@ Every process serving the data dir (``serve --workers N``) appends to the same c
 takes ``flock`` on ``audit.lock``, looks at ``audit.jsonl`` (one ``fstat``), and if another process
 wrote or rotated since this one last did, reads the last entry back (one ``pread`` of the tail) to
 chain to it. Then it writes one line with ``O_APPEND`` and releases the lock, so the chain stays one
-line after another whatever the number of writers. Past ``max_bytes`` the file is renamed to its
-rotated name (never over an existing file) and a new one started; its first entry chains to the
-last of the old file, as any entry does.
+line after another whatever the number of writers. A journal made with ``hold_lock`` (the only
+serving process) keeps the lock between appends until another process wants it (``lease.py``), and
+appends with one system call, the ``write``; it then looks at the file (``fstat`` and its path)
+once a second, so a file deleted by hand under it is noticed within a second, not at once.
+
+Past ``max_bytes`` the file is renamed to its rotated name (never over an existing file) and a new
+one started; its first entry chains to the last of the old file, as any entry does.
 
 Durability (``fsync``): every entry is in the kernel before :meth:`AuditJournal.append` returns, so
 a crashed or killed process loses nothing. Power loss or a kernel crash can lose what the disk has
@@ -25,11 +29,9 @@ lost; ``mcpgram audit --verify`` cannot see a lost entry, so watch that log even
 from __future__ import annotations
 
 import errno
-import fcntl
 import logging
 import os
 import re
-import stat
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -48,6 +50,7 @@ from .entry import (
     part_frame,
     timestamp,
 )
+from .lease import AppendLock, open_private
 
 __all__ = ["ACTIVE_FILE", "AuditJournal", "FsyncPolicy", "Head", "last_line"]
 
@@ -55,7 +58,6 @@ log = logging.getLogger(__name__)
 
 FsyncPolicy = Literal["always", "interval", "never"]
 ACTIVE_FILE = "audit.jsonl"
-LOCK_FILE = "audit.lock"
 ROTATED = re.compile(r"^audit\.(\d{12})\.jsonl$")
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
 FSYNC_INTERVAL_SECONDS = 1.0
@@ -65,7 +67,6 @@ _ROTATED_MODE = 0o400
 _PATH_CHECK_SECONDS = 1.0
 #: A chat id as the tools read one (``telegram/refs.py``); a phone number needs a ``+`` or spaces.
 _CHAT_ID = re.compile(r"-?\d{1,20}", re.ASCII)
-_OPEN_FLAGS = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 class Head(NamedTuple):
@@ -107,6 +108,8 @@ class AuditJournal:
         max_bytes: Rotate the file before an entry would take it past this size.
         fsync: ``always``, ``interval`` or ``never`` (see the module doc).
         clock: Wall-clock seconds for entry times (tests pass a fixed one).
+        hold_lock: Keep the append lock between appends until another process wants it
+            (``lease.py``): for a process that is usually the only one writing.
     """
 
     def __init__(
@@ -117,6 +120,7 @@ class AuditJournal:
         max_bytes: int = DEFAULT_MAX_BYTES,
         fsync: FsyncPolicy = "interval",
         clock: Callable[[], float] = time.time,
+        hold_lock: bool = False,
     ) -> None:
         self.directory = ensure_data_dir(directory)
         self.keys = keys
@@ -125,7 +129,7 @@ class AuditJournal:
         self._clock = clock
         self._path = self.directory / ACTIVE_FILE
         self._thread_lock = threading.Lock()  # flock does not exclude threads sharing one descriptor
-        self._lock_fd = -1
+        self._lock = AppendLock(self.directory, hold=hold_lock)
         self._fd = -1
         self._path_checked_at = 0.0
         #: The active file's size after our last write, with the seq and mac written then; a size
@@ -232,22 +236,23 @@ class AuditJournal:
 
     def close(self) -> None:
         with self._thread_lock:
-            for fd in (self._fd, self._lock_fd):
-                if fd >= 0:
-                    os.close(fd)
-            self._fd = self._lock_fd = -1
+            if self._fd >= 0:
+                os.close(self._fd)
+            self._fd = -1
             self._end = -1
+            self._lock.close()
 
     # -- under the lock ------------------------------------------------------------------------
 
     def _append_locked(  # noqa: PLR0917  # append's fields, passed on
         self, tenant: str, kind: Kind, tool: str, chat: int | None, outcome: str, content: str | None
     ) -> Head:
-        if self._lock_fd < 0:
-            self._lock_fd = _open_private(self.directory / LOCK_FILE)
-        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        still_ours = self._lock.acquire()
         try:
-            size = self._current_size()
+            # Held since our last append: nobody else wrote, and the file is looked at once a second.
+            fresh = time.monotonic() - self._path_checked_at < _PATH_CHECK_SECONDS
+            current = still_ours and self._end >= 0 and fresh
+            size = self._end if current else self._current_size()
             if size != self._end:
                 size = self._load_tail(size)
             seq = self._seq + 1
@@ -272,7 +277,7 @@ class AuditJournal:
             self._end = size + len(line)
             return Head(seq, mac)
         finally:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            self._lock.release()
 
     def _current_size(self) -> int:
         """The active file's size, (re)opening it if it is not the file our descriptor holds.
@@ -298,7 +303,7 @@ class AuditJournal:
                     return info.st_size
             os.close(self._fd)
             self._fd = -1
-        self._fd = _open_private(self._path)
+        self._fd = open_private(self._path)
         self._path_checked_at = time.monotonic()
         self._end = -1
         return os.fstat(self._fd).st_size
@@ -379,18 +384,6 @@ def chat_id(chat: int | str | None) -> int | None:
         value = int(chat)
         return value if 0 < abs(value) < 2**63 else None
     return None
-
-
-def _open_private(path: Path) -> int:
-    """Open (creating 0600) a journal file of ours; a link, another owner or not a file is refused."""
-    fd = os.open(path, _OPEN_FLAGS, 0o600)
-    info = os.fstat(fd)
-    if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid():
-        os.close(fd)
-        raise OSError(errno.EPERM, "not a journal file of ours")
-    if stat.S_IMODE(info.st_mode) != _ACTIVE_MODE:
-        os.fchmod(fd, _ACTIVE_MODE)
-    return fd
 
 
 def _sync_directory(directory: Path) -> None:
