@@ -125,3 +125,33 @@ def test_the_server_holds_the_lock_only_as_its_only_process(
         assert journal._lock.holding is holds
     finally:
         journal.close()
+
+
+def test_an_idle_holder_lets_go_and_holds_again_at_its_next_append(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Idle for IDLE_SECONDS, a holder releases the lock (another process takes it without waiting)
+    and its watcher ends; its next append holds it again."""
+    monkeypatch.setattr(lease, "IDLE_SECONDS", 0.2)
+    directory = tmp_path / "audit"
+    journal = book(directory, hold_lock=True)
+    journal.record(TENANT, "send_message", 1, "ok", b"a")
+    assert journal._lock.holding
+    deadline = time.monotonic() + 5
+    while journal._lock.holding and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not journal._lock.holding
+    watcher = journal._lock.watcher
+    assert watcher is not None
+    watcher.join(timeout=5)
+    assert not watcher.is_alive()  # the watcher has ended
+    fd = os.open(directory / "audit.lock", os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free: nobody waits for it
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+    journal.record(TENANT, "send_message", 2, "ok", b"b")
+    assert journal._lock.holding
+    journal.close()
+    assert verify(directory, KEYS).entries == 2

@@ -12,8 +12,9 @@ held (``LOCK_NB`` fails) takes a shared ``flock`` on ``audit.wait`` before it wa
 the holder's watcher thread, which tries ``audit.wait`` exclusively every ``check_seconds``, sees it
 and releases. The waiter waits at most about that long, once: from then on both processes lock per
 append (neither holds again), so ``serve --workers N`` (which never holds: ``wiring.journal_for``)
-and a second process started by hand on the same data dir keep one chain. A process that dies
-holding the lock loses it with its descriptors, as with any ``flock``.
+and a second process started by hand on the same data dir keep one chain. A holder idle for a
+second lets go too, and stops its watcher, until its next append. A process that dies holding the
+lock loses it with its descriptors, as with any ``flock``.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ LOCK_FILE = "audit.lock"
 WAIT_FILE = "audit.wait"
 #: How often a holder looks for a process waiting to append (the longest that one waits, once).
 CHECK_SECONDS = 0.05
+#: A holder that has not appended for this long lets go and stops watching (an idle server wakes
+#: nobody up 20 times a second); its next append takes the lock again and holds it.
+IDLE_SECONDS = 1.0
 _PRIVATE_MODE = 0o600
 _OPEN_FLAGS = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
 
@@ -70,8 +74,11 @@ class AppendLock:
         self._mutex = threading.Lock()
         self._lock_fd = -1
         self._wait_fd = -1
+        self._used_at = 0.0
         #: Whether this process holds ``audit.lock`` between appends now.
         self.holding = False
+        #: The thread watching for waiters while this process holds the lock (the latest one).
+        self.watcher: threading.Thread | None = None
 
     def acquire(self) -> bool:
         """Take the lock for one append; True if this process has held it since its last append
@@ -94,11 +101,13 @@ class AppendLock:
     def release(self) -> None:
         """End one append: keep the lock (``hold``, and no contention seen yet) or let it go."""
         try:
+            self._used_at = time.monotonic()
             if self.holding:
                 return
             if self._may_hold:
                 self.holding = True
-                threading.Thread(target=self._watch, name="mcpgram-audit-lock", daemon=True).start()
+                self.watcher = threading.Thread(target=self._watch, name="mcpgram-audit-lock", daemon=True)
+                self.watcher.start()
                 return
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
         finally:
@@ -134,6 +143,10 @@ class AppendLock:
                     self.holding = self._may_hold = False
                     fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
                     log.info("audit.lock_shared", extra={"reason": "another process appends to the journal"})
+                    return
+                if time.monotonic() - self._used_at >= IDLE_SECONDS:
+                    self.holding = False  # idle: let go; the next append holds it again
+                    fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
                     return
 
     def _someone_waits(self) -> bool:
