@@ -18,15 +18,16 @@ Until 2026-12-07 17:00 UTC, ``off`` kept the policy on (profile ``all``, every t
 on ``allow``) and switched the limits off: ``on - off`` then mixed a part of the policy with the
 limits, and measured neither the budget nor the whole.
 
-Each tenant first makes its calls once through each gateway (its Telegram client connected in
-each, a first write made, so pacing knows the chat). Then, ``--guard-rounds`` times, each gateway
-in turn (the order rotates every round) serves a read phase (``find_chats`` / ``get_messages``
-alternating, as ``load``) and a write phase (``send_message`` to the Bench Peer chat, which every
-tenant has written in: no approval). Per gateway and phase: the gateway's CPU ms per call (its
-whole process tree), calls/s, latency, errors; then per pair (``on - bare``, ``on - off``,
-``off - bare``) and phase the differences round by round, their median and mean, and a 90%
-bootstrap interval of the mean: a verdict only when the interval is on one side of the budget.
-"""
+Each tenant first makes its calls once through each gateway (its Telegram client connected in each,
+a first write made, so pacing knows the chat). Then, ``--guard-rounds`` times, each gateway in turn
+(the order rotates every round; with ``--guard-together`` all three at once, each with
+``--sessions`` sessions, so a drift of the machine hits the three alike) serves a read phase
+(``find_chats`` / ``get_messages`` alternating, as ``load``) and a write phase (``send_message`` to
+the Bench Peer chat, which every tenant has written in: no approval). Per gateway and phase: the
+gateway's CPU ms per call (its whole process tree), calls/s, latency, errors; then per pair (``on -
+bare``, ``on - off``, ``off - bare``) and phase the differences round by round, their median and
+mean, and a 90% bootstrap interval of the mean: a verdict only when the interval is on one side of
+the budget."""
 
 from __future__ import annotations
 
@@ -145,16 +146,24 @@ async def compare_guardrails(  # noqa: PLR0917 - what tenants.measure holds, pas
         phases: dict[str, dict[str, list[dict[str, Any]]]] = {
             name: {phase: [] for phase in PHASES} for name in GATEWAYS
         }
+
+        async def run_phase(name: str, phase: str) -> dict[str, Any]:
+            gateway = gateways[name]
+            meter = bench.CpuMeter({"gateway": gateway.proc.pid, "sandbox": sandbox_pid})
+            url = f"{gateway.base}/v1/mcp"
+            plan = writes if phase == "write" else None
+            return await bench.load(url, tokens, peer_id, args, meter, server="gateway", plan=plan)
+
         for turn in range(args.guard_rounds):
             for phase in PHASES:
+                if getattr(args, "guard_together", False):  # all three at once: the same machine state
+                    runs = await asyncio.gather(*(run_phase(name, phase) for name in GATEWAYS))
+                    for name, run in zip(GATEWAYS, runs, strict=True):
+                        phases[name][phase].append(run)
+                    continue
                 shift = turn % len(GATEWAYS)  # who goes first rotates
                 for name in GATEWAYS[shift:] + GATEWAYS[:shift]:
-                    gateway = gateways[name]
-                    meter = bench.CpuMeter({"gateway": gateway.proc.pid, "sandbox": sandbox_pid})
-                    url = f"{gateway.base}/v1/mcp"
-                    plan = writes if phase == "write" else None
-                    run = await bench.load(url, tokens, peer_id, args, meter, server="gateway", plan=plan)
-                    phases[name][phase].append(run)
+                    phases[name][phase].append(await run_phase(name, phase))
     finally:
         for gateway in gateways.values():
             await bench.stop(gateway.proc)
