@@ -24,8 +24,8 @@ a first write made, so pacing knows the chat). Then, ``--guard-rounds`` times, e
 ``--sessions`` sessions, so a drift of the machine hits the three alike) serves a read phase
 (``find_chats`` / ``get_messages`` alternating, as ``load``) and a write phase (``send_message`` to
 the Bench Peer chat, which every tenant has written in: no approval). Per gateway and phase: the
-gateway's CPU ms per call (its whole process tree), calls/s, latency, errors; then per pair (``on -
-bare``, ``on - off``, ``off - bare``) and phase the differences round by round, their median and
+gateway's CPU ms per call (its whole process tree), calls/s, latency, errors; then per pair
+(``on - bare``, ``on - off``, ``off - bare``) and phase the differences round by round, their median and
 mean, and a 90% bootstrap interval of the mean: a verdict only when the interval is on one side of
 the budget."""
 
