@@ -116,10 +116,7 @@ async def start_variant(  # noqa: PLR0917 - a variant, its settings and what a c
     folder.mkdir()
     shutil.copytree(settings.data_dir, folder / "data")  # a vault of its own, same tenants
     env, own = VARIANTS[name]
-    # One hash seed for every gateway: string hashing (and so dict layouts) the same in each, one
-    # source less of the differences between processes running the same code.
     full = {**base_env, **env, **(extra or {}), "MCPGRAM_DATA_DIR": str(folder / "data")}
-    full["PYTHONHASHSEED"] = "0"
     return await bench.start_gateway(full, folder, own if launcher is None else launcher), folder
 
 
