@@ -165,4 +165,3 @@ async def test_the_guard_and_the_pacer_resolve_a_sends_chat_once(
         sent = [await demo.call("send_message", chat=ALEX, text=text) for text in ("one", "two")]
         assert looked_up == [ALEX, ALEX]
         assert all(message["chat"] == int(ALEX) for message in sent)
-
