@@ -230,7 +230,7 @@ class ToolContext:
                         grant: Grant | None = None
 
                         async def checked(client: Client) -> T:
-                            with telegram.scope.resolutions():  # guard and pacer resolve a chat once
+                            with telegram.scope.resolutions():  # guard, pacer and call resolve a chat once
                                 written = self._written(client, keys.tenant_id)
                                 needs = await guard.enforce(
                                     client, policy, action, written=written, verbs_checked=True
