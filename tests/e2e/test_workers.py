@@ -450,10 +450,13 @@ async def _serve_command(
     async def serving_line() -> bytes:
         # The server logs at INFO by default: the "serving" line comes after uvicorn's own lines.
         assert proc.stderr is not None
+        seen = []
         while line := await proc.stderr.readline():
             if b"serving MCP at" in line:
                 return line
-        return b"(stderr closed before the serving line)"
+            seen.append(line)
+        # What the front and its workers said instead (a failed start explains itself here).
+        return b"(stderr closed before the serving line)\n" + b"".join(seen[-40:])
 
     try:
         return proc, await asyncio.wait_for(serving_line(), 90)

@@ -25,6 +25,7 @@ from mcpgram.sandbox.demo import build_demo_world
 from mcpgram.settings import Settings
 from mcpgram.testing import SANDBOX_API_HASH, SANDBOX_API_ID, login_tenant, sandbox_telegram_config
 from mcpgram.tools.context import READ, add_tool
+from mcpgram.tools import visibility
 from mcpgram.tools.visibility import TOOL_VERBS
 from mcpgram.vault.sqlite import SQLiteVault
 from mcpgram.vault.vault import Vault
@@ -108,6 +109,7 @@ async def test_only_an_unexpected_error_is_logged_at_error(
 
     add_tool(served.gateway.mcp, broken_tool, READ)
     monkeypatch.setitem(TOOL_VERBS, "broken_tool", ("read",))  # a tool the policy knows nothing of is hidden
+    monkeypatch.setattr(visibility, "_LISTED", {})  # what each policy lists, worked out again with it
     server_log = logging.getLogger("fastmcp.server.server")
     caplog.set_level(logging.DEBUG)
     server_log.addHandler(caplog.handler)  # FastMCP's own loggers do not propagate until the CLI says so

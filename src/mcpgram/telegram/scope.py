@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterable, Iterator
-from contextvars import ContextVar
 from typing import Any
 
 from telethon import TelegramClient, errors, functions, utils
@@ -30,42 +29,25 @@ from .folders import DialogFacts, FolderRule, category_of, dialog_facts, find_fo
 __all__ = ["admitted", "has_written_to", "resolve_target"]
 
 
-#: The chats resolved during one check of a call (:func:`resolutions`), by client and reference.
-_RESOLVED: ContextVar[dict[tuple[int, str | int], tuple[int, Any]] | None] = ContextVar(
-    "mcpgram_resolved", default=None
-)
-
-
 @contextlib.contextmanager
 def resolutions() -> Iterator[None]:
     """Inside, :func:`resolve_target` and ``chats.resolve_chat`` resolve each reference once: the
     guard, the write pacer and the call itself meet a call's chat in turn, and each after the first
     gets the first's answer (the same chat, checked, paced and acted on) instead of looking it up
     again."""
-    token = _RESOLVED.set({})
     entities = RESOLVED.set({})
     try:
         yield
     finally:
         RESOLVED.reset(entities)
-        _RESOLVED.reset(token)
 
 
 async def resolve_target(client: TelegramClient, ref: str | int) -> tuple[int, Any]:
     """``(marked id, input peer)`` of a strict chat reference (ChatNotFound as every tool answers)."""
-    memo = _RESOLVED.get()
-    key = (id(client), ref)
-    if memo is not None and (known := memo.get(key)) is not None:
-        return known
-    peer = await resolve_chat(client, ref)
+    peer = await resolve_chat(client, ref)  # inside resolutions(): looked up once per call
     if isinstance(peer, types.InputPeerSelf):
-        me = await client.get_me(input_peer=True)
-        found = utils.get_peer_id(me), peer
-    else:
-        found = utils.get_peer_id(peer), peer
-    if memo is not None:
-        memo[key] = found
-    return found
+        return utils.get_peer_id(await client.get_me(input_peer=True)), peer
+    return utils.get_peer_id(peer), peer
 
 
 async def _username_ids(client: TelegramClient, names: Iterable[str]) -> set[int]:

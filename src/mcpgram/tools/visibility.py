@@ -66,17 +66,16 @@ def tool_listed(policy: Policy, name: str) -> bool:
     policy store hands out the same object until the stored policy changes) and kept by identity.
     """
     known = _LISTED.get(id(policy))
-    if known is None or known[0] is not policy or known[1] != len(TOOL_VERBS):
+    if known is None or known[0] is not policy:
         if len(_LISTED) >= _MAX_LISTED:
             _LISTED.clear()  # policies are few (one object per tenant and change): rarely reached
-        listed = frozenset(n for n in TOOL_VERBS if _tool_listed(policy, n))
-        known = _LISTED[id(policy)] = (policy, len(TOOL_VERBS), listed)
-    return name in known[2]
+        known = _LISTED[id(policy)] = (policy, frozenset(n for n in TOOL_VERBS if _tool_listed(policy, n)))
+    return name in known[1]
 
 
-#: Listed tool names by policy object, the object kept alongside (so its id cannot be reused), with
-#: the size of :data:`TOOL_VERBS` they were worked out for (a tool added at run time counts).
-_LISTED: dict[int, tuple[Policy, int, frozenset[str]]] = {}
+#: Listed tool names by policy object, the object kept alongside (so its id cannot be reused).
+#: :data:`TOOL_VERBS` is fixed at import; a test that adds a tool there starts this memo afresh.
+_LISTED: dict[int, tuple[Policy, frozenset[str]]] = {}
 _MAX_LISTED = 4096
 
 
