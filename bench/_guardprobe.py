@@ -12,6 +12,8 @@ gateway process: ``MCPGRAM_WORKERS=1``) with, first:
 - ``GUARDPROBE_BARE=1``: the policy itself switched off (no policy middleware, no stored policy
   read, no verb or scope check): with the journal, the call limit and pacing off by settings, a gateway
   with no guardrail code on the call path, for a ``bare`` baseline.
+- ``GUARDPROBE_PHASE_GC=<directory>``: the minutely full collection runs when the bench signals
+  (``SIGRTMIN``) between phases instead of on its timer (:func:`install_phase_gc`).
 
 The layers, by what the issue's budget covers:
 
@@ -320,12 +322,57 @@ def install_no_gc() -> None:
     app.serving_gc = no_gc
 
 
+def install_phase_gc(directory: str) -> None:
+    """Full collections when the bench asks, not on ``app.serving_gc``'s minute timer
+    (``GUARDPROBE_PHASE_GC=<directory>``, for ``tenants.py --compare-guardrails``).
+
+    A full collection takes about 0.2 s at 50 connected tenants (the whole heap is traversed), so
+    one landing inside a 5 s phase adds about 0.09 ms to that phase's CPU per call: as much as
+    the budget being measured, at random, in one gateway's phases and not another's. Its cost
+    grows with the heap and the time, not with the calls, and is the same for every gateway. So
+    each serving process registers ``<directory>/<pid>`` (a count of collections done); the bench
+    sends ``SIGRTMIN`` before each measured phase, and the process collects and counts (the
+    thresholds of ``app.SERVING_GC_THRESHOLDS`` stay as served: young collections, which grow with
+    what a call allocates, are measured as ever)."""
+
+    @contextlib.asynccontextmanager
+    async def on_request(every: float = 0.0) -> Any:
+        previous = gc.get_threshold()
+        gc.set_threshold(*app.SERVING_GC_THRESHOLDS)
+        mark = os.path.join(directory, str(os.getpid()))
+        done = [0]
+
+        def collect() -> None:
+            gc.collect()
+            done[0] += 1
+            _write_count(mark, done[0])
+
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGRTMIN, collect)
+        _write_count(mark, 0)  # registered: the bench may signal this pid now
+        try:
+            yield
+        finally:
+            loop.remove_signal_handler(signal.SIGRTMIN)
+            gc.set_threshold(*previous)
+
+    app.serving_gc = on_request
+
+
+def _write_count(mark: str, count: int) -> None:
+    with open(mark + ".tmp", "w", encoding="utf-8") as file:
+        file.write(str(count))
+    os.replace(mark + ".tmp", mark)
+
+
 # At import, not in main(): ``serve --workers N`` spawns its workers with this file as their main
 # module (``__mp_main__``), so each worker switches the policy off too.
 if os.environ.get("GUARDPROBE_BARE") == "1":
     install_bare()
 if os.environ.get("GUARDPROBE_NOGC") == "1":
     install_no_gc()
+if os.environ.get("GUARDPROBE_PHASE_GC"):
+    install_phase_gc(os.environ["GUARDPROBE_PHASE_GC"])
 
 
 def main() -> int:
