@@ -330,38 +330,61 @@ def install_phase_gc(directory: str) -> None:
     one landing inside a 5 s phase adds about 0.09 ms to that phase's CPU per call: as much as
     the budget being measured, at random, in one gateway's phases and not another's. Its cost
     grows with the heap and the time, not with the calls, and is the same for every gateway. So
-    each serving process registers ``<directory>/<pid>`` (a count of collections done); the bench
-    sends ``SIGRTMIN`` before each measured phase, and the process collects and counts (the
-    thresholds of ``app.SERVING_GC_THRESHOLDS`` stay as served: young collections, which grow with
-    what a call allocates, are measured as ever)."""
+    each serving process registers ``<directory>/<pid>`` (JSON: collections done for the bench, and
+    the count and CPU ns of every other collection, young and full, by ``gc.callbacks``); the bench
+    sends ``SIGRTMIN`` before each measured phase, and the process collects, counts and writes the
+    file; ``SIGRTMIN+1`` only writes it (after a phase). The thresholds of
+    ``app.SERVING_GC_THRESHOLDS`` stay as served: young collections, which grow with what a call
+    allocates, run and are charged to the phase as ever, and the file says how much they took."""
 
     @contextlib.asynccontextmanager
     async def on_request(every: float = 0.0) -> Any:
         previous = gc.get_threshold()
         gc.set_threshold(*app.SERVING_GC_THRESHOLDS)
         mark = os.path.join(directory, str(os.getpid()))
-        done = [0]
+        stats = {"collections": 0, "reports": 0, "young": 0, "young_ns": 0, "full": 0, "full_ns": 0}
+        started = [0, False]  # when the running collection began; whether the bench asked for it
+
+        def timed(phase: str, info: dict[str, int]) -> None:
+            if phase == "start":
+                started[0] = time.thread_time_ns()
+            elif not started[1]:
+                kind = "full" if info["generation"] == 2 else "young"  # the oldest generation
+                stats[kind] += 1
+                stats[f"{kind}_ns"] += time.thread_time_ns() - started[0]
 
         def collect() -> None:
-            gc.collect()
-            done[0] += 1
-            _write_count(mark, done[0])
+            started[1] = True  # not counted: the bench's own, between phases
+            try:
+                gc.collect()
+            finally:
+                started[1] = False
+            stats["collections"] += 1
+            _write_stats(mark, stats)
+
+        def report() -> None:
+            stats["reports"] += 1
+            _write_stats(mark, stats)
 
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGRTMIN, collect)
-        _write_count(mark, 0)  # registered: the bench may signal this pid now
+        loop.add_signal_handler(signal.SIGRTMIN + 1, report)
+        gc.callbacks.append(timed)
+        _write_stats(mark, stats)  # registered: the bench may signal this pid now
         try:
             yield
         finally:
+            gc.callbacks.remove(timed)
+            loop.remove_signal_handler(signal.SIGRTMIN + 1)
             loop.remove_signal_handler(signal.SIGRTMIN)
             gc.set_threshold(*previous)
 
     app.serving_gc = on_request
 
 
-def _write_count(mark: str, count: int) -> None:
+def _write_stats(mark: str, stats: dict[str, int]) -> None:
     with open(mark + ".tmp", "w", encoding="utf-8") as file:
-        file.write(str(count))
+        json.dump(stats, file)
     os.replace(mark + ".tmp", mark)
 
 

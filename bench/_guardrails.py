@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import random
 import shutil
@@ -81,6 +82,8 @@ VARIANTS: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
     "off": (OFF_ENV, (sys.executable, PROBE)),
     "bare": (BARE_ENV, (sys.executable, PROBE)),
 }
+#: The GC counters each phase reports (``_guardprobe.install_phase_gc``): collections and CPU ns.
+GC_KEYS = ("young", "young_ns", "full", "full_ns")
 #: Resamples of the bootstrap interval (seeded: the same rounds give the same interval).
 BOOTSTRAP = 4000
 
@@ -162,11 +165,13 @@ async def compare_guardrails(  # noqa: PLR0917 - what tenants.measure holds, pas
 
         async def run_phase(name: str, phase: str) -> dict[str, Any]:
             gateway = gateways[name]
-            await full_collection(collections[name])  # before the meter: see the module doc
+            start = await full_collection(collections[name])  # before the meter: see the module doc
             meter = bench.CpuMeter({"gateway": gateway.proc.pid, "sandbox": sandbox_pid})
             url = f"{gateway.base}/v1/mcp"
             plan = writes if phase == "write" else None
-            return await bench.load(url, tokens, peer_id, args, meter, server="gateway", plan=plan)
+            out = await bench.load(url, tokens, peer_id, args, meter, server="gateway", plan=plan)
+            end = await gc_counters(collections[name])
+            return out | {"gc": {key: end[key] - start[key] for key in GC_KEYS}}
 
         for turn in range(args.guard_rounds):
             for phase in PHASES:
@@ -185,35 +190,48 @@ async def compare_guardrails(  # noqa: PLR0917 - what tenants.measure holds, pas
     return summarize(phases, setup) | {"full_collections": collected}
 
 
-async def full_collection(directory: Path, seconds: float = 20.0) -> None:
-    """Have every serving process of one gateway run its full collection now, and wait until it
-    has (``_guardprobe.install_phase_gc``: each registered ``directory/<pid>``, a count)."""
-    counts = _signal_collections(directory)
+async def full_collection(directory: Path) -> dict[str, int]:
+    """Have every serving process of one gateway run its full collection now; its GC counters then
+    (``_guardprobe.install_phase_gc``: each registered ``directory/<pid>``)."""
+    return await _signalled(directory, signal.SIGRTMIN, "collections")
+
+
+async def gc_counters(directory: Path) -> dict[str, int]:
+    """The gateway's GC counters now (young and full collections, their CPU ns), all processes."""
+    return await _signalled(directory, signal.SIGRTMIN + 1, "reports")
+
+
+async def _signalled(directory: Path, signum: int, counter: str, seconds: float = 20.0) -> dict[str, int]:
+    before = _signal_all(directory, signum)
     deadline = time.monotonic() + seconds
-    while _collections_pending(counts):
+    while True:
+        now = {mark: _stats(mark) for mark in before}
+        if all(now[mark][counter] > stats[counter] for mark, stats in before.items()):
+            return {key: sum(stats[key] for stats in now.values()) for key in GC_KEYS}
         if time.monotonic() > deadline:
-            raise RuntimeError("a gateway did not run its full collection in time")
+            raise RuntimeError("a gateway did not answer the bench's GC signal in time")
         await asyncio.sleep(0.01)
 
 
-def _signal_collections(directory: Path) -> dict[Path, str]:
-    counts: dict[Path, str] = {}
+def _signal_all(directory: Path, signum: int) -> dict[Path, dict[str, int]]:
+    before: dict[Path, dict[str, int]] = {}
     for mark in directory.iterdir():
         if mark.name.isdigit() and Path(f"/proc/{mark.name}").exists():
-            counts[mark] = mark.read_text()
-            os.kill(int(mark.name), signal.SIGRTMIN)
-    if not counts:
+            before[mark] = _stats(mark)
+            os.kill(int(mark.name), signum)
+    if not before:
         raise RuntimeError(f"no gateway process registered in {directory} for phase collections")
-    return counts
+    return before
+
+
+def _stats(mark: Path) -> dict[str, int]:
+    stats: dict[str, int] = json.loads(mark.read_text())
+    return stats
 
 
 def _collections_done(directory: Path) -> int:
     """How many phase collections the gateway's processes have run, all together."""
-    return sum(int(mark.read_text()) for mark in directory.iterdir() if mark.name.isdigit())
-
-
-def _collections_pending(counts: dict[Path, str]) -> bool:
-    return any(mark.read_text() == before for mark, before in counts.items())
+    return sum(_stats(mark)["collections"] for mark in directory.iterdir() if mark.name.isdigit())
 
 
 def _side(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -237,6 +255,12 @@ def _side(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "errors": sum(run["errors"] for run in runs),
         "error_kinds": [kind for run in runs for kind in run["error_kinds"]][:5],
         "gateway_cpu_ms_per_call_by_round": by_round,
+        # Of the gateway's CPU: its collections other than the bench's own (young, and full ones
+        # the thresholds started), per call, and how many ran in all the phases.
+        "gc_young_ms_per_call": sum(run["gc"]["young_ns"] for run in runs) / max(calls, 1) / 1e6,
+        "gc_full_ms_per_call": sum(run["gc"]["full_ns"] for run in runs) / max(calls, 1) / 1e6,
+        "gc_young_collections": sum(run["gc"]["young"] for run in runs),
+        "gc_full_collections": sum(run["gc"]["full"] for run in runs),
     }
 
 
@@ -313,6 +337,15 @@ def report_rows(guard: dict[str, Any]) -> list[tuple[str, str]]:
                 "  calls/s, p50 ms, errors on / off / bare",
                 " / ".join(
                     f"{part[n]['calls_per_s']:.0f}, {part[n]['p50_ms']:.0f}, {part[n]['errors']}"
+                    for n in GATEWAYS
+                ),
+            )
+        )
+        rows.append(
+            (
+                "  of which GC ms/call (young + full) on / off / bare",
+                " / ".join(
+                    f"{part[n]['gc_young_ms_per_call']:.3f} + {part[n]['gc_full_ms_per_call']:.3f}"
                     for n in GATEWAYS
                 ),
             )
