@@ -24,6 +24,13 @@ same in every gateway, and landing in one 5 s phase it added about 0.09 ms per c
 alone, as much as the budget measured. Until 2026-12-07 20:30 UTC the timer ran, and single rounds
 of ``on - off`` ranged from -0.05 to +0.42 ms.
 
+Every round starts three fresh gateway processes (``--guard-keep``: the same three for all rounds,
+as until 2026-12-07 21:00 UTC). Three identical ``on`` gateways loaded in turn for 5 rounds differed
+by +0.06 ms per read [90%: +0.001, +0.113] between two of them: a process's own speed (its hash
+seed, its memory layout) differs by a few percent, so with the same processes every round such an
+offset was read as the guardrails' cost, and its interval did not show it. With fresh processes it
+is one more round-to-round difference, which the interval does include.
+
 Each tenant first makes its calls once through each gateway (its Telegram client connected in each,
 a first write made, so pacing knows the chat). Then, ``--guard-rounds`` times, each gateway in turn
 (the order rotates every round; with ``--guard-together`` all three at once, each with
@@ -142,38 +149,55 @@ async def compare_guardrails(  # noqa: PLR0917 - what tenants.measure holds, pas
     peer_id: int,
     sandbox_pid: int,
 ) -> dict[str, Any]:
-    """Start the gateways, warm every tenant in each, run the rotating read and write phases."""
+    """Start the gateways, warm every tenant in each, run the rotating read and write phases
+    (fresh gateways every round unless ``--guard-keep``: see the module doc)."""
     base_env = bench.gateway_env(settings, args.tenants, args.workers)
     gateways: dict[str, bench.Gateway] = {}
     collections: dict[str, Path] = {}  # each gateway's phase-GC directory (``full_collection``)
-    setup: dict[str, float] = {}
+    homes: dict[str, Path] = {}  # each gateway's folder (its data dir copy)
+    setup: dict[str, float] = {f"{name}_start_and_warm_s": 0.0 for name in GATEWAYS}
     writes = write_plan(peer_id, args.calls_per_session)
-    try:
+    phases: dict[str, dict[str, list[dict[str, Any]]]] = {
+        name: {phase: [] for phase in PHASES} for name in GATEWAYS
+    }
+    collected = dict.fromkeys(GATEWAYS, 0)
+
+    async def start_all(turn: int) -> None:
         for name in GATEWAYS:
             clock = time.perf_counter()
-            collections[name] = work / f"gc-{name}"
+            collections[name] = work / f"gc-{name}-{turn}"
             collections[name].mkdir()
-            gateways[name], _ = await start_variant(
-                name, work, settings, base_env, {"GUARDPROBE_PHASE_GC": str(collections[name])}, PROBED
+            extra = {"GUARDPROBE_PHASE_GC": str(collections[name])}
+            home = f"guard-{name}-{turn}"
+            gateways[name], homes[name] = await start_variant(
+                name, work, settings, base_env, extra, PROBED, home=home
             )
             await warm_gateway(name, f"{gateways[name].base}/v1/mcp", tokens, peer_id, args.sessions)
-            setup[f"{name}_start_and_warm_s"] = time.perf_counter() - clock
+            setup[f"{name}_start_and_warm_s"] += time.perf_counter() - clock
         await asyncio.sleep(args.settle)
-        phases: dict[str, dict[str, list[dict[str, Any]]]] = {
-            name: {phase: [] for phase in PHASES} for name in GATEWAYS
-        }
 
-        async def run_phase(name: str, phase: str) -> dict[str, Any]:
-            gateway = gateways[name]
-            start = await full_collection(collections[name])  # before the meter: see the module doc
-            meter = bench.CpuMeter({"gateway": gateway.proc.pid, "sandbox": sandbox_pid})
-            url = f"{gateway.base}/v1/mcp"
-            plan = writes if phase == "write" else None
-            out = await bench.load(url, tokens, peer_id, args, meter, server="gateway", plan=plan)
-            end = await gc_counters(collections[name])
-            return out | {"gc": {key: end[key] - start[key] for key in GC_KEYS}}
+    async def stop_all() -> None:
+        for name, gateway in gateways.items():
+            await bench.stop(gateway.proc)
+            collected[name] += _collections_done(collections[name])
+            shutil.rmtree(homes[name], ignore_errors=True)  # its copy of the data dir
+        gateways.clear()
 
+    async def run_phase(name: str, phase: str) -> dict[str, Any]:
+        gateway = gateways[name]
+        start = await full_collection(collections[name])  # before the meter: see the module doc
+        meter = bench.CpuMeter({"gateway": gateway.proc.pid, "sandbox": sandbox_pid})
+        url = f"{gateway.base}/v1/mcp"
+        plan = writes if phase == "write" else None
+        out = await bench.load(url, tokens, peer_id, args, meter, server="gateway", plan=plan)
+        end = await gc_counters(collections[name])
+        return out | {"gc": {key: end[key] - start[key] for key in GC_KEYS}}
+
+    keep = getattr(args, "guard_keep", False)
+    try:
         for turn in range(args.guard_rounds):
+            if not gateways:
+                await start_all(turn)
             for phase in PHASES:
                 if getattr(args, "guard_together", False):  # all three at once: the same machine state
                     runs = await asyncio.gather(*(run_phase(name, phase) for name in GATEWAYS))
@@ -183,11 +207,11 @@ async def compare_guardrails(  # noqa: PLR0917 - what tenants.measure holds, pas
                 shift = turn % len(GATEWAYS)  # who goes first rotates
                 for name in GATEWAYS[shift:] + GATEWAYS[:shift]:
                     phases[name][phase].append(await run_phase(name, phase))
-        collected = {name: _collections_done(folder) for name, folder in collections.items()}
+            if not keep:
+                await stop_all()
     finally:
-        for gateway in gateways.values():
-            await bench.stop(gateway.proc)
-    return summarize(phases, setup) | {"full_collections": collected}
+        await stop_all()
+    return summarize(phases, setup) | {"full_collections": collected, "fresh_gateways_each_round": not keep}
 
 
 async def full_collection(directory: Path) -> dict[str, int]:
