@@ -12,6 +12,8 @@ gateway process: ``MCPGRAM_WORKERS=1``) with, first:
 - ``GUARDPROBE_BARE=1``: the policy itself switched off (no policy middleware, no stored policy
   read, no verb or scope check): with the journal, the call limit and pacing off by settings, a gateway
   with no guardrail code on the call path, for a ``bare`` baseline.
+- ``GUARDPROBE_PHASE_GC=<directory>``: the minutely full collection runs when the bench signals
+  (``SIGRTMIN``) between phases instead of on its timer (:func:`install_phase_gc`).
 
 The layers, by what the issue's budget covers:
 
@@ -320,12 +322,80 @@ def install_no_gc() -> None:
     app.serving_gc = no_gc
 
 
+def install_phase_gc(directory: str) -> None:
+    """Full collections when the bench asks, not on ``app.serving_gc``'s minute timer
+    (``GUARDPROBE_PHASE_GC=<directory>``, for ``tenants.py --compare-guardrails``).
+
+    A full collection takes about 0.2 s at 50 connected tenants (the whole heap is traversed), so
+    one landing inside a 5 s phase adds about 0.09 ms to that phase's CPU per call: as much as
+    the budget being measured, at random, in one gateway's phases and not another's. Its cost
+    grows with the heap and the time, not with the calls, and is the same for every gateway. So
+    each serving process registers ``<directory>/<pid>`` (JSON: collections done for the bench, and
+    the count and CPU ns of every other collection, young and full, by ``gc.callbacks``); the bench
+    sends ``SIGRTMIN`` before each measured phase, and the process collects, counts and writes the
+    file; ``SIGRTMIN+1`` only writes it (after a phase). The thresholds of
+    ``app.SERVING_GC_THRESHOLDS`` stay as served: young collections, which grow with what a call
+    allocates, run and are charged to the phase as ever, and the file says how much they took."""
+
+    @contextlib.asynccontextmanager
+    async def on_request(every: float = 0.0) -> Any:
+        previous = gc.get_threshold()
+        gc.set_threshold(*app.SERVING_GC_THRESHOLDS)
+        mark = os.path.join(directory, str(os.getpid()))
+        stats = {"collections": 0, "reports": 0, "young": 0, "young_ns": 0, "full": 0, "full_ns": 0}
+        started = [0, False]  # when the running collection began; whether the bench asked for it
+
+        def timed(phase: str, info: dict[str, int]) -> None:
+            if phase == "start":
+                started[0] = time.thread_time_ns()
+            elif not started[1]:
+                kind = "full" if info["generation"] == 2 else "young"  # the oldest generation
+                stats[kind] += 1
+                stats[f"{kind}_ns"] += time.thread_time_ns() - started[0]
+
+        def collect() -> None:
+            started[1] = True  # not counted: the bench's own, between phases
+            try:
+                gc.collect()
+            finally:
+                started[1] = False
+            stats["collections"] += 1
+            _write_stats(mark, stats)
+
+        def report() -> None:
+            stats["reports"] += 1
+            _write_stats(mark, stats)
+
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGRTMIN, collect)
+        loop.add_signal_handler(signal.SIGRTMIN + 1, report)
+        gc.callbacks.append(timed)
+        _write_stats(mark, stats)  # registered: the bench may signal this pid now
+        try:
+            yield
+        finally:
+            gc.callbacks.remove(timed)
+            loop.remove_signal_handler(signal.SIGRTMIN + 1)
+            loop.remove_signal_handler(signal.SIGRTMIN)
+            gc.set_threshold(*previous)
+
+    app.serving_gc = on_request
+
+
+def _write_stats(mark: str, stats: dict[str, int]) -> None:
+    with open(mark + ".tmp", "w", encoding="utf-8") as file:
+        json.dump(stats, file)
+    os.replace(mark + ".tmp", mark)
+
+
 # At import, not in main(): ``serve --workers N`` spawns its workers with this file as their main
 # module (``__mp_main__``), so each worker switches the policy off too.
 if os.environ.get("GUARDPROBE_BARE") == "1":
     install_bare()
 if os.environ.get("GUARDPROBE_NOGC") == "1":
     install_no_gc()
+if os.environ.get("GUARDPROBE_PHASE_GC"):
+    install_phase_gc(os.environ["GUARDPROBE_PHASE_GC"])
 
 
 def main() -> int:

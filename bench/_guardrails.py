@@ -18,6 +18,19 @@ Until 2026-12-07 17:00 UTC, ``off`` kept the policy on (profile ``all``, every t
 on ``allow``) and switched the limits off: ``on - off`` then mixed a part of the policy with the
 limits, and measured neither the budget nor the whole.
 
+Before each measured phase the gateway runs a full garbage collection, and none on its minute
+timer (``_guardprobe.install_phase_gc``): one full collection costs about 0.2 s at 50 tenants, the
+same in every gateway, and landing in one 5 s phase it added about 0.09 ms per call to that phase
+alone, as much as the budget measured. Until 2026-12-07 20:30 UTC the timer ran, and single rounds
+of ``on - off`` ranged from -0.05 to +0.42 ms.
+
+Every round starts three fresh gateway processes (``--guard-keep``: the same three for all rounds,
+as until 2026-12-07 21:00 UTC). Three identical ``on`` gateways loaded in turn for 5 rounds differed
+by +0.06 ms per read [90%: +0.001, +0.113] between two of them: a process's own speed (its hash
+seed, its memory layout) differs by a few percent, so with the same processes every round such an
+offset was read as the guardrails' cost, and its interval did not show it. With fresh processes it
+is one more round-to-round difference, which the interval does include.
+
 Each tenant first makes its calls once through each gateway (its Telegram client connected in each,
 a first write made, so pacing knows the chat). Then, ``--guard-rounds`` times, each gateway in turn
 (the order rotates every round; with ``--guard-together`` all three at once, each with
@@ -33,8 +46,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import os
 import random
 import shutil
+import signal
 import statistics
 import sys
 import time
@@ -64,12 +80,17 @@ BARE_ENV = {
     "GUARDPROBE_BARE": "1",
 }
 PROBE = str(Path(__file__).with_name("_guardprobe.py"))
+#: Every gateway of the comparison runs under the probe (``on`` too: without ``GUARDPROBE_BARE``
+#: it is ``python -m mcpgram``), for its phase collections.
+PROBED = (sys.executable, PROBE)
 #: How each gateway is started: its environment on top of ``tenants.gateway_env`` and its launcher.
 VARIANTS: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
     "on": (ON_ENV, ()),
     "off": (OFF_ENV, (sys.executable, PROBE)),
     "bare": (BARE_ENV, (sys.executable, PROBE)),
 }
+#: The GC counters each phase reports (``_guardprobe.install_phase_gc``): collections and CPU ns.
+GC_KEYS = ("young", "young_ns", "full", "full_ns")
 #: Resamples of the bootstrap interval (seeded: the same rounds give the same interval).
 BOOTSTRAP = 4000
 
@@ -128,30 +149,55 @@ async def compare_guardrails(  # noqa: PLR0917 - what tenants.measure holds, pas
     peer_id: int,
     sandbox_pid: int,
 ) -> dict[str, Any]:
-    """Start the gateways, warm every tenant in each, run the rotating read and write phases."""
+    """Start the gateways, warm every tenant in each, run the rotating read and write phases
+    (fresh gateways every round unless ``--guard-keep``: see the module doc)."""
     base_env = bench.gateway_env(settings, args.tenants, args.workers)
     gateways: dict[str, bench.Gateway] = {}
-    setup: dict[str, float] = {}
+    collections: dict[str, Path] = {}  # each gateway's phase-GC directory (``full_collection``)
+    homes: dict[str, Path] = {}  # each gateway's folder (its data dir copy)
+    setup: dict[str, float] = {f"{name}_start_and_warm_s": 0.0 for name in GATEWAYS}
     writes = write_plan(peer_id, args.calls_per_session)
-    try:
+    phases: dict[str, dict[str, list[dict[str, Any]]]] = {
+        name: {phase: [] for phase in PHASES} for name in GATEWAYS
+    }
+    collected = dict.fromkeys(GATEWAYS, 0)
+
+    async def start_all(turn: int) -> None:
         for name in GATEWAYS:
             clock = time.perf_counter()
-            gateways[name], _ = await start_variant(name, work, settings, base_env)
+            collections[name] = work / f"gc-{name}-{turn}"
+            collections[name].mkdir()
+            extra = {"GUARDPROBE_PHASE_GC": str(collections[name])}
+            home = f"guard-{name}-{turn}"
+            gateways[name], homes[name] = await start_variant(
+                name, work, settings, base_env, extra, PROBED, home=home
+            )
             await warm_gateway(name, f"{gateways[name].base}/v1/mcp", tokens, peer_id, args.sessions)
-            setup[f"{name}_start_and_warm_s"] = time.perf_counter() - clock
+            setup[f"{name}_start_and_warm_s"] += time.perf_counter() - clock
         await asyncio.sleep(args.settle)
-        phases: dict[str, dict[str, list[dict[str, Any]]]] = {
-            name: {phase: [] for phase in PHASES} for name in GATEWAYS
-        }
 
-        async def run_phase(name: str, phase: str) -> dict[str, Any]:
-            gateway = gateways[name]
-            meter = bench.CpuMeter({"gateway": gateway.proc.pid, "sandbox": sandbox_pid})
-            url = f"{gateway.base}/v1/mcp"
-            plan = writes if phase == "write" else None
-            return await bench.load(url, tokens, peer_id, args, meter, server="gateway", plan=plan)
+    async def stop_all() -> None:
+        for name, gateway in gateways.items():
+            await bench.stop(gateway.proc)
+            collected[name] += _collections_done(collections[name])
+            shutil.rmtree(homes[name], ignore_errors=True)  # its copy of the data dir
+        gateways.clear()
 
+    async def run_phase(name: str, phase: str) -> dict[str, Any]:
+        gateway = gateways[name]
+        start = await full_collection(collections[name])  # before the meter: see the module doc
+        meter = bench.CpuMeter({"gateway": gateway.proc.pid, "sandbox": sandbox_pid})
+        url = f"{gateway.base}/v1/mcp"
+        plan = writes if phase == "write" else None
+        out = await bench.load(url, tokens, peer_id, args, meter, server="gateway", plan=plan)
+        end = await gc_counters(collections[name])
+        return out | {"gc": {key: end[key] - start[key] for key in GC_KEYS}}
+
+    keep = getattr(args, "guard_keep", False)
+    try:
         for turn in range(args.guard_rounds):
+            if not gateways:
+                await start_all(turn)
             for phase in PHASES:
                 if getattr(args, "guard_together", False):  # all three at once: the same machine state
                     runs = await asyncio.gather(*(run_phase(name, phase) for name in GATEWAYS))
@@ -161,10 +207,55 @@ async def compare_guardrails(  # noqa: PLR0917 - what tenants.measure holds, pas
                 shift = turn % len(GATEWAYS)  # who goes first rotates
                 for name in GATEWAYS[shift:] + GATEWAYS[:shift]:
                     phases[name][phase].append(await run_phase(name, phase))
+            if not keep:
+                await stop_all()
     finally:
-        for gateway in gateways.values():
-            await bench.stop(gateway.proc)
-    return summarize(phases, setup)
+        await stop_all()
+    return summarize(phases, setup) | {"full_collections": collected, "fresh_gateways_each_round": not keep}
+
+
+async def full_collection(directory: Path) -> dict[str, int]:
+    """Have every serving process of one gateway run its full collection now; its GC counters then
+    (``_guardprobe.install_phase_gc``: each registered ``directory/<pid>``)."""
+    return await _signalled(directory, signal.SIGRTMIN, "collections")
+
+
+async def gc_counters(directory: Path) -> dict[str, int]:
+    """The gateway's GC counters now (young and full collections, their CPU ns), all processes."""
+    return await _signalled(directory, signal.SIGRTMIN + 1, "reports")
+
+
+async def _signalled(directory: Path, signum: int, counter: str, seconds: float = 20.0) -> dict[str, int]:
+    before = _signal_all(directory, signum)
+    deadline = time.monotonic() + seconds
+    while True:
+        now = {mark: _stats(mark) for mark in before}
+        if all(now[mark][counter] > stats[counter] for mark, stats in before.items()):
+            return {key: sum(stats[key] for stats in now.values()) for key in GC_KEYS}
+        if time.monotonic() > deadline:
+            raise RuntimeError("a gateway did not answer the bench's GC signal in time")
+        await asyncio.sleep(0.01)
+
+
+def _signal_all(directory: Path, signum: int) -> dict[Path, dict[str, int]]:
+    before: dict[Path, dict[str, int]] = {}
+    for mark in directory.iterdir():
+        if mark.name.isdigit() and Path(f"/proc/{mark.name}").exists():
+            before[mark] = _stats(mark)
+            os.kill(int(mark.name), signum)
+    if not before:
+        raise RuntimeError(f"no gateway process registered in {directory} for phase collections")
+    return before
+
+
+def _stats(mark: Path) -> dict[str, int]:
+    stats: dict[str, int] = json.loads(mark.read_text())
+    return stats
+
+
+def _collections_done(directory: Path) -> int:
+    """How many phase collections the gateway's processes have run, all together."""
+    return sum(_stats(mark)["collections"] for mark in directory.iterdir() if mark.name.isdigit())
 
 
 def _side(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -188,6 +279,12 @@ def _side(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "errors": sum(run["errors"] for run in runs),
         "error_kinds": [kind for run in runs for kind in run["error_kinds"]][:5],
         "gateway_cpu_ms_per_call_by_round": by_round,
+        # Of the gateway's CPU: its collections other than the bench's own (young, and full ones
+        # the thresholds started), per call, and how many ran in all the phases.
+        "gc_young_ms_per_call": sum(run["gc"]["young_ns"] for run in runs) / max(calls, 1) / 1e6,
+        "gc_full_ms_per_call": sum(run["gc"]["full_ns"] for run in runs) / max(calls, 1) / 1e6,
+        "gc_young_collections": sum(run["gc"]["young"] for run in runs),
+        "gc_full_collections": sum(run["gc"]["full"] for run in runs),
     }
 
 
@@ -264,6 +361,15 @@ def report_rows(guard: dict[str, Any]) -> list[tuple[str, str]]:
                 "  calls/s, p50 ms, errors on / off / bare",
                 " / ".join(
                     f"{part[n]['calls_per_s']:.0f}, {part[n]['p50_ms']:.0f}, {part[n]['errors']}"
+                    for n in GATEWAYS
+                ),
+            )
+        )
+        rows.append(
+            (
+                "  of which GC ms/call (young + full) on / off / bare",
+                " / ".join(
+                    f"{part[n]['gc_young_ms_per_call']:.3f} + {part[n]['gc_full_ms_per_call']:.3f}"
                     for n in GATEWAYS
                 ),
             )

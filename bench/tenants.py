@@ -791,6 +791,12 @@ def parse_args() -> argparse.Namespace:
         help="with --compare-guardrails: load the three gateways at the same time in each phase (each"
         " with --sessions), so drifts of the machine hit them alike",
     )
+    parser.add_argument(
+        "--guard-keep",
+        action="store_true",
+        help="with --compare-guardrails: keep the same three gateway processes for every round (the"
+        " default starts fresh ones each round: a process's own speed differs by a few percent)",
+    )
     parser.add_argument("--output", type=Path, help="also write the JSON here (e.g. bench/results/...)")
     parser.add_argument("--serve-sandbox", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--serve-floor", type=Path, help=argparse.SUPPRESS)
@@ -814,7 +820,8 @@ def main() -> int:
     measured = _common.measure_in_tempdir("tenants", lambda work: measure(args, work))
     keys = ("tenants", "sessions", "seconds", "calls_per_session", "messages", "login_concurrency", "workers")
     keys += ("compare_fronts", "front_rounds") if args.compare_fronts else ()
-    keys += ("compare_guardrails", "guard_rounds", "guard_together") if args.compare_guardrails else ()
+    guard_keys = ("compare_guardrails", "guard_rounds", "guard_together", "guard_keep")
+    keys += guard_keys if args.compare_guardrails else ()
     result: dict[str, Any] = {
         "benchmark": "tenants",
         "quick": args.quick,

@@ -106,6 +106,10 @@ def _check_tenants(result: dict[str, Any]) -> None:
             low, high = diff["interval_90_ms"]
             assert low <= diff["mean_ms"] <= high and diff["budget"] in {"within", "over", "unresolved"}
     assert "send_message" in {name for run in guard["phases"]["on"]["write"] for name in run["tools"]}
+    # One full collection per measured phase (2) in each of a gateway's 2 workers (tenants.py's
+    # default), each run when the bench asked (not on the timer).
+    assert guard["full_collections"] == {"on": 4, "off": 4, "bare": 4}
+    assert guard["fresh_gateways_each_round"] is True
 
 
 @pytest.mark.timeout(240)  # three guardrail gateways besides the usual phases, on a shared machine

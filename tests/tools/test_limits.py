@@ -165,3 +165,16 @@ async def test_the_guard_and_the_pacer_resolve_a_sends_chat_once(
         sent = [await demo.call("send_message", chat=ALEX, text=text) for text in ("one", "two")]
         assert looked_up == [ALEX, ALEX]
         assert all(message["chat"] == int(ALEX) for message in sent)
+
+
+async def test_a_send_under_every_guardrail_costs_telegram_one_request(tmp_path: Path) -> None:
+    """The default policy (first_contact asks), pacing and the journal add no Telegram request to
+    a send to a chat the account has written in: one ``messages.sendMessage`` and nothing else."""
+    instant = {"pace_write_seconds": 0, "pace_chat_seconds": 0, "pace_new_recipient_seconds": 0}
+    async for demo in serve_demo(tmp_path / "data", settings={"pacing": True, **instant}, approvals=True):
+        await demo.call("send_message", chat=ALEX, text="warm")  # Alex was written to: no approval
+        before = Counter(demo.sandbox.rpc_counts)
+        for text in ("one", "two", "three"):
+            await demo.call("send_message", chat=ALEX, text=text)
+        made = Counter(demo.sandbox.rpc_counts) - before
+        assert made == {"messages.sendMessage": 3}
