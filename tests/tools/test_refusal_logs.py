@@ -24,8 +24,8 @@ from mcpgram.sandbox import SandboxServer
 from mcpgram.sandbox.demo import build_demo_world
 from mcpgram.settings import Settings
 from mcpgram.testing import SANDBOX_API_HASH, SANDBOX_API_ID, login_tenant, sandbox_telegram_config
-from mcpgram.tools.context import READ, add_tool
 from mcpgram.tools import visibility
+from mcpgram.tools.context import READ, add_tool
 from mcpgram.tools.visibility import TOOL_VERBS
 from mcpgram.vault.sqlite import SQLiteVault
 from mcpgram.vault.vault import Vault
