@@ -188,28 +188,43 @@ def _callgrind(pid: int, *command: str) -> None:
     subprocess.run([control, *command, str(pid)], check=True, capture_output=True, timeout=120)  # noqa: S603
 
 
-def _newest_total(out: Path) -> int:
+def _newest_totals(out: Path) -> dict[str, int]:
+    """The newest dump's totals by event: ``Ir`` (instructions), and with ``--cg-cache`` the
+    simulated cache's reads, writes and misses (``I1mr``, ``D1mr``, ``D1mw``, ``ILmr``...)."""
     dumps = sorted(out.parent.glob(out.name + ".*"), key=lambda p: int(p.suffix[1:]))
+    events = ["Ir"]
     for line in dumps[-1].read_text().splitlines():
+        if line.startswith("events:"):
+            events = line.split()[1:]
         if line.startswith(("summary:", "totals:")):
-            return int(line.split()[1])
+            return dict(zip(events, (int(value) for value in line.split()[1:]), strict=False))
     raise RuntimeError(f"no totals in {dumps[-1].name}")
 
 
-async def _sequential(url: str, tokens: list[str], plan: bench.Plan, calls: int) -> bench.Tally:
-    """``calls`` calls one after another, ``len(plan)`` per session, tenants in turn."""
+async def _load(url: str, tokens: list[str], plan: bench.Plan, calls: int, sessions: int = 1) -> bench.Tally:
+    """About ``calls`` calls, ``len(plan)`` per session, tenants in turn: one session at a time, or
+    ``sessions`` at once (each cycling through its share of the tenants; the last may overshoot)."""
     tally = bench.Tally()
-    async with httpx.AsyncClient(timeout=120) as http:
-        index = 0
-        while tally.calls + sum(tally.errors.values()) < calls:
-            left = calls - tally.calls - sum(tally.errors.values())
-            token = tokens[index % len(tokens)]
-            await bench.tenant_session(url, token, plan[:left], tally, None, http=http)
-            index += 1
+
+    def done() -> int:
+        return tally.calls + sum(tally.errors.values())
+
+    async with httpx.AsyncClient(timeout=600, limits=httpx.Limits(max_connections=sessions)) as http:
+
+        async def worker(first: int) -> None:
+            index = first
+            while done() < calls:
+                left = calls - done() if sessions == 1 else len(plan)
+                await bench.tenant_session(
+                    url, tokens[index % len(tokens)], plan[:left], tally, None, http=http
+                )
+                index += sessions
+
+        await asyncio.gather(*(worker(first) for first in range(sessions)))
     return tally
 
 
-async def callgrind(
+async def callgrind(  # noqa: PLR0915 - one variant after another, each counted the same way
     args: argparse.Namespace, work: Path, settings: Any, tokens: list[str], peer_id: int
 ) -> dict[str, Any]:
     base_env = bench.gateway_env(settings, len(tokens), 1)
@@ -231,6 +246,8 @@ async def callgrind(
         target = work / f"cg-{key}.out"
         python = (sys.executable, PROBE)  # GUARDPROBE_NOGC for every one; BARE, TIME as the variant says
         valgrind = ("valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={target}")
+        if args.cg_cache:
+            valgrind = (*valgrind[:2], "--cache-sim=yes", *valgrind[2:])
         counters = work / f"cg-{key}.json"
         extra = {"GUARDPROBE_NOGC": "1"}
         if probed:
@@ -248,25 +265,28 @@ async def callgrind(
             await guardrails.warm_gateway(name, url, tokens, peer_id, 1)
             _callgrind(pid, "-i", "on")
             for phase in PHASES:  # warm the instrumented code paths
-                await _sequential(url, tokens, plans[phase], args.calls_per_session)
+                await _load(url, tokens, plans[phase], args.calls_per_session)
             for phase in PHASES:
                 if probed:
                     await zero_probes(gateway, counters)  # before -z: its calibration is not a call's
                 _callgrind(pid, "-z")
                 meter = bench.CpuMeter({"gateway": pid})
                 clock = time.perf_counter()
-                tally = await _sequential(url, tokens, plans[phase], args.cg_calls)
+                tally = await _load(url, tokens, plans[phase], args.cg_calls, args.cg_sessions)
                 seconds = time.perf_counter() - clock
                 _callgrind(pid, "-d")
                 if tally.errors:
                     raise RuntimeError(f"{key} {phase}: {dict(tally.errors.most_common(3))}")
-                total = _newest_total(target)
+                totals = _newest_totals(target)
+                total = totals["Ir"]
                 found = {
                     "calls": tally.calls,
                     "instructions": total,
                     "instructions_per_call": total / tally.calls,
                     "seconds": seconds,
                 }
+                if args.cg_cache:
+                    found["events_per_call"] = {event: n / tally.calls for event, n in totals.items()}
                 if probed:
                     cpu_ns = meter.used(seconds, tally.calls)["gateway"]["cpu_s"] * 1e9
                     probes = (await _signal_and_read(gateway, counters))["probes"]
@@ -283,6 +303,11 @@ async def callgrind(
 
 
 # -- the result --------------------------------------------------------------------------------------
+
+
+def _l1_misses(events: dict[str, float]) -> float:
+    """First-level cache misses per call: instruction fetches, data reads and data writes."""
+    return events.get("I1mr", 0) + events.get("D1mr", 0) + events.get("D1mw", 0)
 
 
 def derive(timed_part: dict[str, Any], cg: dict[str, Any] | None) -> dict[str, Any]:
@@ -333,6 +358,13 @@ def derive(timed_part: dict[str, Any], cg: dict[str, Any] | None) -> dict[str, A
                     **shares,
                     "policy_and_rest": added - sum(shares.values()),
                 }
+            if "events_per_call" in cg[phase]["on"]:  # --cg-cache: the simulated first-level misses
+                events = {name: cg[phase][name]["events_per_call"] for name in GATEWAYS}
+                part["l1_misses_per_call"] = {name: _l1_misses(found) for name, found in events.items()}
+                part["on_minus_off_l1_misses"] = _l1_misses(events["on"]) - _l1_misses(events["off"])
+                part["on_minus_off_events"] = {
+                    k: events["on"][k] - events["off"].get(k, 0) for k in events["on"]
+                }
             if "on_before" in cg[phase]:
                 before = cg[phase]["on_before"]["instructions_per_call"]
                 part["before_on_minus_bare_instructions"] = before - ipc["bare"]
@@ -357,7 +389,11 @@ async def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         tokens = await bench.log_in_tenants(settings, info, args.tenants, 10)
         peer_id = info["peer_id"]
         timed_part = await timed(args, work, settings, tokens, peer_id)
-        cg = await callgrind(args, work, settings, tokens[:2], peer_id) if args.callgrind else None
+        cg = (
+            await callgrind(args, work, settings, tokens[: args.cg_tenants], peer_id)
+            if args.callgrind
+            else None
+        )
     except BaseException:
         bench.print_last_output({"sandbox": sandbox})
         raise
@@ -410,6 +446,15 @@ def report(result: dict[str, Any]) -> None:
                     f" = {derived['guardrails_us_callgrind_user']:.1f} µs)",
                 ),
             ]
+            if "l1_misses_per_call" in derived:
+                misses = derived["l1_misses_per_call"]
+                rows.append(
+                    (
+                        "  simulated L1 misses/call on / off / bare (on - off)",
+                        " / ".join(f"{misses[n] / 1e3:.1f} k" for n in GATEWAYS)
+                        + f" ({derived['on_minus_off_l1_misses'] / 1e3:+.1f} k)",
+                    )
+                )
             if "instructions_by_guardrail" in derived:
                 rows.append(
                     (
@@ -450,6 +495,23 @@ def parse_args() -> argparse.Namespace:
         "--cg-calls", type=int, default=40, help="calls per phase under callgrind (default 40)"
     )
     parser.add_argument(
+        "--cg-sessions",
+        type=int,
+        default=1,
+        help="with --callgrind: MCP sessions at once in the counted phases (default 1: a call at a time)",
+    )
+    parser.add_argument(
+        "--cg-tenants",
+        type=int,
+        default=2,
+        help="with --callgrind: tenants the calls cycle through (default 2)",
+    )
+    parser.add_argument(
+        "--cg-cache",
+        action="store_true",
+        help="with --callgrind: simulate the caches too (--cache-sim=yes): first-level misses per call",
+    )
+    parser.add_argument(
         "--cg-layers",
         action="store_true",
         help="with --callgrind: also a probed 'on' gateway under callgrind (instructions by layer)",
@@ -485,6 +547,9 @@ def main() -> int:
             "cg_layers",
             "before",
             "cg_drop",
+            "cg_sessions",
+            "cg_tenants",
+            "cg_cache",
         )
         return {
             "benchmark": "guardcost",
