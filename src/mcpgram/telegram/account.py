@@ -22,7 +22,7 @@ from telethon import TelegramClient
 
 from ..settings import TelegramConfig
 from ..vault.vault import TenantKeys, Vault
-from .connect import check_config, client_kwargs, prepare_session, trust_server_key
+from .connect import check_config, client_kwargs, connect, prepare_session, trust_server_key
 from .errors import translate
 from .login import DEFAULT_QR_WAIT, AccountSummary, Clock, LoggedIn, LoginDriver, account_summary
 from .session import Runner, VaultSession
@@ -107,7 +107,7 @@ async def open_login(
     driver = LoginDriver(client, clock=clock, qr_wait=qr_wait)
     try:
         async with translate():
-            await client.connect()
+            await connect(client)
         yield TenantLogin(client, driver)
     finally:
         driver.close()

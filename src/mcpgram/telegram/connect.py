@@ -11,6 +11,7 @@ Must not: connect anywhere (the pool does), log proxy credentials, secrets or th
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import deque
 from typing import Any
@@ -172,3 +173,28 @@ def _bound_replay_window(client: TelegramClient) -> None:
     state = getattr(getattr(client, "_sender", None), "_state", None)
     if isinstance(getattr(state, "_recent_remote_ids", None), deque):
         state._recent_remote_ids = deque(maxlen=RECENT_SERVER_MSG_IDS)  # type: ignore[union-attr]
+
+
+#: Connections :func:`connect` opens in all when the server closes them during the key exchange.
+KEY_EXCHANGE_ATTEMPTS = 3
+
+
+async def connect(client: TelegramClient) -> None:
+    """``client.connect()``, on a new connection (up to :data:`KEY_EXCHANGE_ATTEMPTS` in all) when the
+    server closed the last one during the auth-key exchange.
+
+    Telethon reconnects by itself when generating a new auth key fails with an ``OSError`` or a
+    timeout ("Telegram may close the connection during auth_key generation", its source says), but
+    a connection closed by the server arrives as ``asyncio.IncompleteReadError``, an ``EOFError``,
+    and ``connect()`` raises it. The sandbox closes the connection when a step of the exchange does
+    not check out, as Telegram does: Telethon's factorisation of ``pq`` can, rarely, be wrong.
+    """
+    for attempt in range(1, KEY_EXCHANGE_ATTEMPTS + 1):
+        try:
+            await client.connect()
+            return
+        except asyncio.IncompleteReadError:
+            await client.disconnect()
+            if attempt == KEY_EXCHANGE_ATTEMPTS:
+                raise
+            _log.info("telegram.key_exchange_closed", extra={"attempt": attempt})

@@ -171,13 +171,15 @@ class TenantClient:
     async def _ensure_connected(self) -> None:
         if self._client.is_connected():
             return
+        from .connect import connect  # loaded with the first client (cold start: bench/cold_start.py)
+
         async with self._connect_lock:
             last: BaseException | None = None
             for delay in [*self._backoff.delays(), None]:
                 if self._client.is_connected():
                     return
                 try:
-                    await self._client.connect()
+                    await connect(self._client)
                     return
                 except (OSError, TimeoutError) as exc:
                     last = exc
