@@ -4,9 +4,11 @@ Pure translation of :class:`~mcpgram.settings.TelegramConfig` into Telethon's co
 plus :func:`check_config`, which refuses at start-up what would only fail later: a SOCKS or HTTP
 proxy without ``python-socks``, and a malformed MTProto secret. Fake-TLS (``ee``) secrets use our
 own connection class (``faketls.py``): Telethon 1.x's ``TcpMTProxy`` would strip the ``ee`` prefix
-and domain and talk plain obfuscated MTProto to a proxy that expects a TLS ClientHello.
+and domain and talk plain obfuscated MTProto to a proxy that expects a TLS ClientHello. And
+:func:`connect`, which the pool and the login call to open a client's connection.
 
-Must not: connect anywhere (the pool does), log proxy credentials, secrets or the API hash.
+Must not: decide when to connect (the pool and the login do), log proxy credentials, secrets or the
+API hash.
 """
 
 from __future__ import annotations
@@ -187,7 +189,8 @@ async def connect(client: TelegramClient) -> None:
     timeout ("Telegram may close the connection during auth_key generation", its source says), but
     a connection closed by the server arrives as ``asyncio.IncompleteReadError``, an ``EOFError``,
     and ``connect()`` raises it. The sandbox closes the connection when a step of the exchange does
-    not check out, as Telegram does: Telethon's factorisation of ``pq`` can, rarely, be wrong.
+    not check out, as Telegram does (Telethon's own factorisation of ``pq`` can in principle come
+    out wrong); docs/sandbox.md.
     """
     for attempt in range(1, KEY_EXCHANGE_ATTEMPTS + 1):
         try:
