@@ -86,8 +86,8 @@ PROBED = (sys.executable, PROBE)
 #: How each gateway is started: its environment on top of ``tenants.gateway_env`` and its launcher.
 VARIANTS: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
     "on": (ON_ENV, ()),
-    "off": (OFF_ENV, (sys.executable, PROBE)),
-    "bare": (BARE_ENV, (sys.executable, PROBE)),
+    "off": (OFF_ENV, PROBED),
+    "bare": (BARE_ENV, PROBED),
 }
 #: The GC counters each phase reports (``_guardprobe.install_phase_gc``): collections and CPU ns.
 GC_KEYS = ("young", "young_ns", "full", "full_ns")
