@@ -174,7 +174,11 @@ def _settle(future: asyncio.Future[None]) -> None:
 
 
 def prepare_data_dir(settings: Settings) -> None:
-    """Create the data dir, the server secret and the vault's schema once, before any worker runs."""
+    """Create the data dir, the server secret and the vault's schema once, before any worker runs.
+
+    The sign-in store (``signin.db``) is created by the workers themselves, safely at the same
+    moment (``web/setup/store.py``): importing it here would load the sign-in pages into the front.
+    """
     ensure_data_dir(settings.data_dir)
     server_secret_bytes(settings)
     SQLiteVault(settings.data_dir / "vault.db").close()

@@ -455,8 +455,10 @@ async def _serve_command(
             if b"serving MCP at" in line:
                 return line
             seen.append(line)
-        # What the front and its workers said instead (a failed start explains itself here).
-        return b"(stderr closed before the serving line)\n" + b"".join(seen[-40:])
+        # What the front and its workers said instead (a failed start explains itself here, in
+        # full: an assertion's message would be cut short).
+        said = b"".join(seen[-60:]).decode(errors="replace")
+        pytest.fail(f"the front exited before its serving line; its and its workers' stderr:\n{said}", False)
 
     try:
         return proc, await asyncio.wait_for(serving_line(), 90)

@@ -103,11 +103,15 @@ async def _serve_command(data_dir: Path) -> AsyncIterator[tuple[int, int]]:
     drain: asyncio.Task[None] | None = None
     try:
         port = 0
+        seen = []
         while line := await asyncio.wait_for(proc.stderr.readline(), 90):
             if found := re.search(rb"serving MCP at http://[^/\s]+:(\d+)/v1/mcp", line):
                 port = int(found.group(1))
                 break
-        assert port, "the front did not start"
+            seen.append(line)
+        if not port:  # what the front and its workers said instead, in full
+            said = b"".join(seen[-60:]).decode(errors="replace")
+            pytest.fail(f"the front exited before serving; its and its workers' stderr:\n{said}", False)
 
         async def read_stderr() -> None:
             assert proc.stderr is not None

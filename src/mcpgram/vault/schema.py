@@ -12,6 +12,7 @@ an older mcpgram must not write rows a newer one cannot read.
 from __future__ import annotations
 
 import sqlite3
+import time
 
 from ..errors import VaultError
 
@@ -138,3 +139,27 @@ def migrate(db: sqlite3.Connection, migrations: Migrations = MIGRATIONS) -> int:
         raise
     db.execute("COMMIT")
     return target
+
+
+#: How long :func:`use_wal` keeps trying while another process switches the same new file.
+WAL_WAIT_SECONDS = 10.0
+
+
+def use_wal(db: sqlite3.Connection, *, wait_seconds: float = WAL_WAIT_SECONDS) -> None:
+    """Put ``db``'s file in WAL mode, waiting out another process doing the same.
+
+    Switching a new file to WAL needs an exclusive lock, and SQLite answers ``database is locked``
+    at once, without its busy timeout, when another connection is switching it too: two workers
+    opening a fresh data dir at the same moment did exactly that (in the tests, about one
+    ``serve --workers 2`` start in 70 failed so).
+    A file already in WAL mode answers at once, without a lock.
+    """
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+        time.sleep(0.01)

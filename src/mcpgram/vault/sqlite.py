@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..errors import VaultError
 from .marker import ChangeMarker
-from .schema import migrate, refuse_newer
+from .schema import migrate, refuse_newer, use_wal
 from .store import SecretPurpose, TenantRecord, TenantStatus
 
 _SELECT_TENANT = "SELECT tenant_id, label, created, status, token_fingerprint, key_version FROM tenants"
@@ -41,7 +41,7 @@ class SQLiteVault:
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         try:
             refuse_newer(self._db)  # before the journal-mode change, the first write
-            self._db.execute("PRAGMA journal_mode=WAL")
+            use_wal(self._db)
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA foreign_keys=ON")
             migrate(self._db)

@@ -32,6 +32,8 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from ...vault.schema import use_wal
+
 Clock = Callable[[], float]
 
 FLOW_IDLE_SECONDS = 15 * 60
@@ -89,8 +91,14 @@ class SetupStore:
         absolute_seconds: float = FLOW_ABSOLUTE_SECONDS,
     ) -> None:
         self._db = sqlite3.connect(path, timeout=10.0, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(_SCHEMA)
+        try:
+            use_wal(self._db)  # workers may open a new file at the same moment
+            # One write transaction taken before any read: a second process waits its turn (busy
+            # timeout) instead of failing at once on a stale read of the schema.
+            self._db.executescript(f"BEGIN IMMEDIATE;{_SCHEMA}COMMIT;")
+        except BaseException:
+            self._db.close()
+            raise
         self._lock = threading.Lock()
         self.clock = clock
         self.idle_seconds = idle_seconds
