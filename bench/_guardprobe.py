@@ -25,7 +25,8 @@ The layers, by what the issue's budget covers:
 - ``limits.call``: ``CallLimiter.check`` (the bucket), not the middleware's hop;
 - ``limits.pacing``: the pacer's bucket takes and ``WritePacer.paces``, not the rest of
   ``WritePacer.run`` (resolving the chat, building its buckets, awaiting the write);
-- ``audit.digest``: the content's keyed digest (``journal_digest``);
+- ``audit.digest``: the content's keyed digest (``journal_digest``, or inline for a text:
+  ``digested_here`` and ``JournalKeys.content_digest``);
 - ``audit.append``: ``AuditJournal.append``: encode, MAC chain, ``flock``, ``fstat``, ``write``,
   the fsync policy;
 - ``audit.note``: the rest of the entry: ``journaled``, ``JournalNote.write`` without the append,
@@ -56,6 +57,7 @@ from typing import Any
 from fastmcp import FastMCP
 
 from mcpgram import app
+from mcpgram.audit.entry import JournalKeys
 from mcpgram.audit.journal import AuditJournal
 from mcpgram.cli import main as cli_main
 from mcpgram.limits.pacing import CallLimiter, WritePacer
@@ -239,6 +241,9 @@ def install_timing() -> None:
     WritePacer.paces = staticmethod(timed_sync("limits.pacing", WritePacer.paces))  # type: ignore[method-assign]
 
     context.journal_digest = timed_async("audit.digest", context.journal_digest)
+    # A text's digest is taken inline, without journal_digest (since 2026-12-07 23:40 UTC).
+    context.digested_here = timed_sync("audit.digest", context.digested_here)
+    JournalKeys.content_digest = timed_sync("audit.digest", JournalKeys.content_digest)  # type: ignore[method-assign]
     AuditJournal.digest = timed_sync("audit.digest", AuditJournal.digest)  # type: ignore[method-assign]
     AuditJournal.append = timed_sync("audit.append", AuditJournal.append)  # type: ignore[method-assign]
     context.journaled = timed_sync("audit.note", context.journaled)

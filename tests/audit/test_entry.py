@@ -16,7 +16,7 @@ from mcpgram.audit.entry import (
     parse_entry,
     timestamp,
 )
-from mcpgram.audit.mac import KeyedHash
+from mcpgram.audit.mac import SMALL, KeyedHash
 
 SECRET = bytes(range(32))
 KEYS = JournalKeys.derive(SECRET)
@@ -146,9 +146,10 @@ def test_another_key_does_not_verify() -> None:
 
 @pytest.mark.parametrize("key_size", [0, 1, 32, 64, 65, 200])
 def test_the_keyed_hash_is_hmac_sha256(key_size: int) -> None:
-    """KeyedHash gives hmac's HMAC-SHA256 for keys shorter, equal to and longer than a block."""
+    """KeyedHash gives hmac's HMAC-SHA256 for keys shorter, equal to and longer than a block, and
+    for messages short (CPython's SHA-256) and long (OpenSSL's)."""
     key = bytes(range(256))[:key_size]
-    for message in (b"", b"x", b"y" * 63, b"z" * 64, b"w" * 1000):
+    for message in (b"", b"x", b"y" * 63, b"z" * 64, b"w" * 1000, b"v" * SMALL, b"u" * (SMALL + 1)):
         expected = hmac.new(key, message, hashlib.sha256).hexdigest()
         assert KeyedHash(key).hexdigest(message) == expected
         stream = KeyedHash(key).stream()

@@ -22,7 +22,7 @@ from fastmcp.exceptions import ToolError
 from mcp import MCPError
 from telethon import errors, functions
 
-from mcpgram.telegram import chats
+from mcpgram.telegram import chats, scope
 from tests.sandbox.conftest import login, new_client
 
 from .conftest import Demo, serve_demo
@@ -178,3 +178,24 @@ async def test_a_send_under_every_guardrail_costs_telegram_one_request(tmp_path:
             await demo.call("send_message", chat=ALEX, text=text)
         made = Counter(demo.sandbox.rpc_counts) - before
         assert made == {"messages.sendMessage": 3}
+
+
+async def test_the_guard_looks_up_no_chat_given_by_an_id_known_as_written_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """First contact is asked of the memory of written chats by id first: a send to a chat id that
+    memory knows costs the guard no look-up; one by username (or not yet known) still resolves."""
+    guard_lookups: list[object] = []
+    resolve_target = scope.resolve_target
+
+    async def counted(client: Any, ref: str | int) -> Any:
+        guard_lookups.append(ref)
+        return await resolve_target(client, ref)
+
+    async for demo in serve_demo(tmp_path / "data", settings={"pacing": False}, approvals=True):
+        monkeypatch.setattr(scope, "resolve_target", counted)
+        await demo.call("send_message", chat=ALEX, text="first")  # not yet known here: looked up
+        assert guard_lookups == [ALEX]
+        await demo.call("send_message", chat=ALEX, text="again")
+        await demo.call("send_message", chat="@alex_trails", text="by name")
+        assert guard_lookups == [ALEX, "@alex_trails"]

@@ -45,10 +45,11 @@ from .entry import (
     Kind,
     clean_name,
     content_hex,
-    encode_entry,
+    encode_line,
+    entry_template,
     parse_entry,
     part_frame,
-    timestamp,
+    time_field,
 )
 from .lease import AppendLock, open_private
 
@@ -222,7 +223,7 @@ class AuditJournal:
         """Append one entry; its seq and mac, or None if it could not be written (logged)."""
         with self._thread_lock:
             try:
-                head = self._append_locked(tenant, kind, clean_name(tool), chat, clean_name(outcome), content)
+                head = self._append_locked(entry_template(tenant, kind, tool, outcome), chat, content)
             except OSError as exc:
                 self._end = -1  # read the tail again next time
                 name = errno.errorcode.get(exc.errno or 0, "EIO")
@@ -244,9 +245,7 @@ class AuditJournal:
 
     # -- under the lock ------------------------------------------------------------------------
 
-    def _append_locked(  # noqa: PLR0917  # append's fields, passed on
-        self, tenant: str, kind: Kind, tool: str, chat: int | None, outcome: str, content: str | None
-    ) -> Head:
+    def _append_locked(self, template: bytes, chat: int | None, content: str | None) -> Head:
         still_ours = self._lock.acquire()
         try:
             # Held since our last append: nobody else wrote, and the file is looked at once a second.
@@ -256,18 +255,8 @@ class AuditJournal:
             if size != self._end:
                 size = self._load_tail(size)
             seq = self._seq + 1
-            line, mac = encode_entry(
-                self.keys,
-                seq=seq,
-                time=timestamp(self._clock()),
-                tenant=tenant,
-                kind=kind,
-                tool=tool,
-                chat=chat,
-                outcome=outcome,
-                content=content,
-                prev=self._mac,
-            )
+            now = time_field(self._clock())
+            line, mac = encode_line(self.keys, template, seq, now, chat, content, self._mac)
             if size > 0 and size + len(line) > self._max_bytes and self._rotate():
                 size = 0
             if os.write(self._fd, line) != len(line):

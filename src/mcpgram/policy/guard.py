@@ -220,13 +220,16 @@ async def enforce(
     action: Action,
     *,
     written: WrittenCheck | None = None,
+    known: Callable[[int], bool] | None = None,
     verbs_checked: bool = False,
 ) -> tuple[str, ...]:
     """Every check for ``action`` with the tenant's client, before the call acts (see the module doc).
 
     ``written(chat_id, peer)`` says whether this account has written in a chat (the tenant's
-    ``WrittenChats``, ``written.py``); without it, Telegram is asked each time. ``verbs_checked``:
-    the caller ran :func:`check_verbs` on this same policy and action already (before connecting).
+    ``WrittenChats``, ``written.py``); without it, Telegram is asked each time. ``known(chat_id)``:
+    whether that memory already says so, asked first of a chat given by id (no look-up at all).
+    ``verbs_checked``: the caller ran :func:`check_verbs` on this same policy and action already
+    (before connecting).
 
     Returns:
         The rules that ask for a person's approval (empty: the call may go ahead).
@@ -243,8 +246,20 @@ async def enforce(
     known_only = action.sends and policy.sends == "known"
     # Whether a send is a first contact costs one search; asked only when its answer matters.
     first_contact = action.sends and policy.first_contact != "allow" and policy.rule("send") != "deny"
-    needs = [f"verbs.{verb}" for verb in action.verbs if policy.rule(verb) == "approve"]
-    for ref in () if policy.write.everything and not (known_only or first_contact) else action.write:
+    needs: list[str] = []  # (plain loops below, no comprehensions: this runs on every write)
+    for verb in action.verbs:
+        if policy.rule(verb) == "approve":
+            needs.append(f"verbs.{verb}")
+    writes: list[ChatRef] = []
+    if not policy.write.everything:
+        writes.extend(action.write)
+    elif known_only or first_contact:
+        # Under a write scope of '*' a chat is resolved only to ask whether it was written in; a
+        # chat id already known as written in needs no look-up here (the call resolves it itself).
+        for ref in action.write:
+            if not _known(known, ref):
+                writes.append(ref)
+    for ref in writes:
         chat_id, peer = await scope.resolve_target(client, ref)
         if not policy.write.everything and not await scope.admitted(client, policy.write, [chat_id]):
             raise _outside("write")
@@ -270,7 +285,19 @@ async def enforce(
         raise _deny_rule("delete_everyone")
     if revoke and policy.delete_everyone == "approve":
         needs.append("delete_everyone")
-    return tuple(dict.fromkeys(needs))
+    return tuple(dict.fromkeys(needs)) if needs else ()
+
+
+def _known(known: Callable[[int], bool] | None, ref: ChatRef) -> bool:
+    """Whether ``ref`` is a chat id (``telegram/refs.py``: digits, maybe signed) ``known`` knows."""
+    if known is None:
+        return False
+    if type(ref) is int:
+        return known(ref)
+    if isinstance(ref, str):
+        digits = ref[1:] if ref[:1] == "-" else ref
+        return digits.isascii() and digits.isdigit() and known(int(ref))
+    return False
 
 
 async def readable(client: Client, policy: Policy, chat_ids: Iterable[int]) -> set[int]:

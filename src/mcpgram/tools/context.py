@@ -51,7 +51,7 @@ from ..policy.written import WrittenChats
 from ..vault.vault import TenantKeys
 from .approving import Approver, Grant, InputRequested
 from .arguments import invalid_arguments
-from .journaling import JournalNote, journal_digest, journaled, written_chat
+from .journaling import JournalNote, digested_here, journal_digest, journaled, written_chat
 from .visibility import call_policy
 
 if TYPE_CHECKING:  # for annotations only: the tools layer never loads Telethon (tests/test_architecture.py)
@@ -191,7 +191,13 @@ class ToolContext:
         if self.journal is None or not journaled(action):
             return await self._call(action, None, fn, *args, **kwargs)
         complete = action.content_complete  # a file still arriving: digested once the call ends
-        note = JournalNote(action, None if complete else await journal_digest(self.journal, action))
+        parts = None if complete else action.content
+        content: str | None
+        if parts and digested_here(parts):  # a text: digested here, without a coroutine
+            content = self.journal.keys.content_digest(parts)  # type: ignore[arg-type]  # no Path
+        else:
+            content = await journal_digest(self.journal, action) if parts else None
+        note = JournalNote(action, content)
         try:
             result = await self._call(action, note, fn, *args, **kwargs)
             if complete is not None and complete():
@@ -231,9 +237,14 @@ class ToolContext:
 
                         async def checked(client: Client) -> T:
                             with telegram.scope.resolutions():  # guard, pacer and call resolve a chat once
-                                written = self._written(client, keys.tenant_id)
+                                chats = self.pacer.written if self.pacer is not None else self.written
                                 needs = await guard.enforce(
-                                    client, policy, action, written=written, verbs_checked=True
+                                    client,
+                                    policy,
+                                    action,
+                                    written=partial(chats.has_written_to, client, keys.tenant_id),
+                                    known=partial(chats.known, keys.tenant_id),
+                                    verbs_checked=True,
                                 )
                                 if needs and grant is None and _APPROVED.get() is not action:
                                     raise ApprovalNeeded(needs)
@@ -299,11 +310,6 @@ class ToolContext:
         when none did (the HTTP bridge), the stored one."""
         pinned = call_policy(tenant)
         return self.policy_of(tenant) if pinned is None else pinned
-
-    def _written(self, client: Client, tenant: str) -> guard.WrittenCheck:
-        """The guard's "has this account written in that chat" for ``tenant``, remembered."""
-        written = self.pacer.written if self.pacer is not None else self.written
-        return partial(written.has_written_to, client, tenant)
 
     async def policy(self) -> Policy:
         """The calling tenant's policy (NotAuthenticated as a refusal when there is no tenant)."""

@@ -74,23 +74,38 @@ class JournalNote:
         )
 
 
+def digested_here(parts: tuple[str | bytes | Path, ...]) -> bool:
+    """Whether ``parts`` are digested on the event loop: no file, nothing large (a text, usually)."""
+    for part in parts:  # noqa: SIM110  # a loop, not all(...): no generator on every write
+        if isinstance(part, Path) or len(part) >= _THREAD_BYTES:
+            return False
+    return True
+
+
 async def journal_digest(journal: AuditJournal, action: Action) -> str | None:
     """The content digest of ``action``; files and large bytes are read and hashed off the event loop."""
     parts = action.content
     if not parts:
         return None
-    for part in parts:
-        if isinstance(part, Path) or len(part) >= _THREAD_BYTES:
-            return await asyncio.to_thread(journal.digest, parts)
+    if not digested_here(parts):
+        return await asyncio.to_thread(journal.digest, parts)
     return journal.keys.content_digest(parts)  # type: ignore[arg-type]  # no Path among them
 
 
-async def written_chat(client: Client, action: Action, result: Any) -> int | None:
-    """The marked id of the chat a successful call wrote to (see the module doc)."""
+def result_chat(result: Any) -> int | None:
+    """The marked id of the chat a call's result names (a sent, edited or forwarded message), or None."""
     for holder in (result, getattr(result, "sent", None)):
         chat = getattr(holder, "chat", None)
         if type(chat) is int:
             return chat
+    return None
+
+
+async def written_chat(client: Client, action: Action, result: Any) -> int | None:
+    """The marked id of the chat a successful call wrote to (see the module doc)."""
+    chat = result_chat(result)
+    if chat is not None:
+        return chat
     refs = action.write or action.read
     if not refs:
         return None

@@ -123,7 +123,12 @@ class PolicyMiddleware(Middleware):
         """A tool call goes straight to :meth:`on_call_tool` (FastMCP's documented ``__call__``
         override): one hop per call instead of the base class's chain of hooks; the rest as ever."""
         if context.method == "tools/call" and not isinstance(context.message, Mapping):
-            return await self.on_call_tool(context, call_next)
+            # on_call_tool's work inline: a tool call resumes through one frame less.
+            token = _CALL_POLICY.set(self._tool_policy(context))
+            try:
+                return await call_next(context)
+            finally:
+                _CALL_POLICY.reset(token)
         # Everything else, and a call that failed before FastMCP read it (its pass over the raw
         # message, a mapping, runs only the untyped hooks), as the base class does.
         return await super().__call__(context, call_next)
@@ -134,16 +139,21 @@ class PolicyMiddleware(Middleware):
         return [tool for tool in tools if policy is not None and tool_listed(policy, tool.name)]
 
     async def on_call_tool(self, context: MiddlewareContext[Any], call_next: Any) -> Any:
+        token = _CALL_POLICY.set(self._tool_policy(context))
+        try:
+            return await call_next(context)
+        finally:
+            _CALL_POLICY.reset(token)
+
+    def _tool_policy(self, context: MiddlewareContext[Any]) -> tuple[str, Policy]:
+        """The caller and its policy, pinned for the call (one read of the store per call, not
+        two); NotFoundError for a tool it does not see."""
         name = context.message.name
         tenant = self._tenant_of()
         policy = None if tenant is None else self._policy_of(tenant)
         if tenant is None or policy is None or not tool_listed(policy, name):
             raise NotFoundError(f"Unknown tool: {name!r}")  # word for word what FastMCP answers
-        token = _CALL_POLICY.set((tenant, policy))  # one read of the store per call, not two
-        try:
-            return await call_next(context)
-        finally:
-            _CALL_POLICY.reset(token)
+        return tenant, policy
 
     async def on_list_resources(self, context: MiddlewareContext[Any], call_next: Any) -> Sequence[Any]:
         found: Sequence[Any] = await call_next(context)

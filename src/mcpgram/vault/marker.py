@@ -3,7 +3,7 @@
 The policy book keeps each tenant's parsed policy in memory and must still obey ``mcpgram policy
 set`` run in another process at the next call. Reading the stored policy from SQLite costs more
 than the rest of the policy check (~17 k instructions for the statement alone, bench/README.md
-"guardcost"); reading this marker costs a slice of shared memory, no system call.
+"guardcost"); reading this marker costs one ``pread`` of 8 bytes.
 
 A writer changes the marker *after* its transaction commits (random bytes: no read-modify-write to
 race), and a reader reads the marker *before* the row: a reader that saw the old marker may have
