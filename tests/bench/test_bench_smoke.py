@@ -224,3 +224,23 @@ def test_guardcost_times_the_guardrail_layers_in_a_real_gateway() -> None:
     assert timed["write"]["on"]["layers_us_per_call"]["audit.append"] > 0
     assert timed["read"]["on"]["layers_us_per_call"]["audit.append"] == 0
     assert result["callgrind"] is None and set(result["result"]) == {"read", "write"}
+
+
+def test_coldcost_reports_each_journal_step_hot_and_cold() -> None:
+    """bench/coldcost.py times each step of an append in a loop and after evicting the caches,
+    against a baseline eviction in the same run; the steps' costs are positive and bounded."""
+    proc = _start("coldcost.py")
+    try:
+        result = _result(proc)
+    finally:
+        _stop(proc)
+    measured = result["measured"]
+    assert result["benchmark"] == "coldcost" and result["quick"] is True
+    steps = {"time_field", "content_digest", "mac_cpython_sha256", "mac_openssl_sha256", "encode_line"}
+    assert steps | {"os_write", "append", "noop"} == set(measured)
+    for name in steps | {"os_write", "append"}:
+        row = measured[name]
+        assert 0 < row["hot_us"] < 1000 and 0 <= row["cold_us"] < 10_000, (name, row)
+    # A whole append does more than one of its MACs, hot and cold alike.
+    assert measured["append"]["hot_us"] > measured["mac_cpython_sha256"]["hot_us"]
+    assert measured["noop"]["cold_baseline_us"] >= 0

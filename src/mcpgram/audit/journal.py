@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import math
 import os
 import re
 import threading
@@ -78,6 +79,9 @@ class Head(NamedTuple):
 
     def __str__(self) -> str:
         return f"{self.seq}:{self.mac}"
+
+
+_new_head = tuple.__new__
 
 
 def last_line(fd: int, size: int) -> tuple[bytes | None, bool]:
@@ -139,6 +143,8 @@ class AuditJournal:
         self._seq = 0
         self._mac = GENESIS
         self._synced_at = 0.0
+        #: Seconds between fsyncs: 0 syncs every entry, infinity never.
+        self._sync_every = {"always": 0.0, "interval": FSYNC_INTERVAL_SECONDS}.get(fsync, math.inf)
 
     # -- recording -----------------------------------------------------------------------------
 
@@ -221,17 +227,17 @@ class AuditJournal:
         self, *, tenant: str, kind: Kind, tool: str, chat: int | None, outcome: str, content: str | None
     ) -> Head | None:
         """Append one entry; its seq and mac, or None if it could not be written (logged)."""
+        template = entry_template(tenant, kind, tool, outcome)
         with self._thread_lock:
+            now = time.monotonic()  # one clock read for the path check, the lease and the fsync
             try:
-                head = self._append_locked(entry_template(tenant, kind, tool, outcome), chat, content)
+                head = self._append_locked(template, chat, content, now)
             except OSError as exc:
                 self._end = -1  # read the tail again next time
                 name = errno.errorcode.get(exc.errno or 0, "EIO")
                 log.error("audit.write_failed", extra={"error": name, "tool": clean_name(tool)})
                 return None
-            if self._fsync == "always" or (
-                self._fsync == "interval" and time.monotonic() - self._synced_at >= FSYNC_INTERVAL_SECONDS
-            ):
+            if now - self._synced_at >= self._sync_every:
                 self._sync()
             return head
 
@@ -245,18 +251,18 @@ class AuditJournal:
 
     # -- under the lock ------------------------------------------------------------------------
 
-    def _append_locked(self, template: bytes, chat: int | None, content: str | None) -> Head:
+    def _append_locked(self, template: bytes, chat: int | None, content: str | None, now: float) -> Head:
         still_ours = self._lock.acquire()
         try:
             # Held since our last append: nobody else wrote, and the file is looked at once a second.
-            fresh = time.monotonic() - self._path_checked_at < _PATH_CHECK_SECONDS
+            fresh = now - self._path_checked_at < _PATH_CHECK_SECONDS
             current = still_ours and self._end >= 0 and fresh
             size = self._end if current else self._current_size()
             if size != self._end:
                 size = self._load_tail(size)
             seq = self._seq + 1
-            now = time_field(self._clock())
-            line, mac = encode_line(self.keys, template, seq, now, chat, content, self._mac)
+            stamp = time_field(self._clock())
+            line, mac = encode_line(self.keys, template, seq, stamp, chat, content, self._mac)
             if size > 0 and size + len(line) > self._max_bytes and self._rotate():
                 size = 0
             if os.write(self._fd, line) != len(line):
@@ -264,9 +270,9 @@ class AuditJournal:
             self._seq = seq
             self._mac = mac
             self._end = size + len(line)
-            return Head(seq, mac)
+            return _new_head(Head, (seq, mac))  # Head(seq, mac) without its Python-level __new__
         finally:
-            self._lock.release()
+            self._lock.release(now)
 
     def _current_size(self) -> int:
         """The active file's size, (re)opening it if it is not the file our descriptor holds.

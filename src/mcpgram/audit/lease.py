@@ -98,10 +98,11 @@ class AppendLock:
             self._mutex.release()
             raise
 
-    def release(self) -> None:
-        """End one append: keep the lock (``hold``, and no contention seen yet) or let it go."""
+    def release(self, now: float | None = None) -> None:
+        """End one append (``now``: its ``time.monotonic()``): keep the lock (``hold``, and no
+        contention seen yet) or let it go."""
         try:
-            self._used_at = time.monotonic()
+            self._used_at = time.monotonic() if now is None else now
             if self.holding:
                 return
             if self._may_hold:

@@ -23,7 +23,7 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["SMALL", "KeyedHash"]
+__all__ = ["SMALL", "SMALL_HASHER", "KeyedHash"]
 
 _BLOCK = 64  # SHA-256's block size
 #: Messages up to this many bytes are hashed by CPython's own SHA-256 (see the module doc).
@@ -41,6 +41,8 @@ def _cpython_sha256() -> Callable[[bytes], Any]:
 
 
 _small_sha256 = _cpython_sha256()
+#: The module whose SHA-256 hashes short messages (``_sha2``, ``_sha256``; ``_hashlib``: OpenSSL's).
+SMALL_HASHER: str = getattr(_small_sha256, "__module__", None) or "?"
 
 
 class KeyedHash:
