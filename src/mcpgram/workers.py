@@ -8,9 +8,11 @@ one worker, as it would in a single process: its Telegram client, MCP sessions, 
 request budget.
 
 The data dir (server secret, vault schema) is prepared here before any worker starts, so workers
-never race to create it. A worker that dies is started again (with backoff if it keeps dying);
-its tenants get 503 with ``Retry-After`` meanwhile and reconnect to its replacement. On SIGTERM or
-SIGINT the front stops accepting, then each worker gets SIGTERM and seals its sessions.
+never race to create it; the sign-in store, which the workers create, is safe to create from
+several at once (``vault/schema.use_wal``). A worker that dies is started again (with backoff if
+it keeps dying); its tenants get 503 with ``Retry-After`` meanwhile and reconnect to its
+replacement. On SIGTERM or SIGINT the front stops accepting, then each worker gets SIGTERM and seals
+its sessions.
 
 Workers are started with ``spawn`` (a fresh interpreter), not ``fork``: nothing of the parent's
 event loop, threads or open files leaks into them. The settings object goes over as is.

@@ -50,6 +50,15 @@ def _result(proc: subprocess.Popen[str], timeout: float = 55) -> dict[str, Any]:
     return result
 
 
+def _run(script: str, *args: str) -> dict[str, Any]:
+    """Run one benchmark in quick mode to its end: its JSON result (its processes stopped anyway)."""
+    proc = _start(script, *args)
+    try:
+        return _result(proc)
+    finally:
+        _stop(proc)
+
+
 def _check_cold_start(result: dict[str, Any]) -> None:
     assert result["benchmark"] == "cold_start" and result["quick"] is True
     server, base = result["server"], result["baselines"]
@@ -153,20 +162,12 @@ def _check_tools(result: dict[str, Any]) -> None:
 def test_tools_benchmark_runs_in_quick_mode_and_reports_sane_numbers() -> None:
     """bench/tools.py finishes in quick mode with its documented keys, consistent byte counts and
     latencies that include the injected round trip."""
-    proc = _start("tools.py")
-    try:
-        _check_tools(_result(proc))
-    finally:
-        _stop(proc)
+    _check_tools(_run("tools.py"))
 
 
 def test_profiles_benchmark_reports_tools_list_bytes_per_profile() -> None:
     """bench/profiles.py lists each profile's tools over HTTP; fewer tools, fewer bytes, all = 100%."""
-    proc = _start("profiles.py")
-    try:
-        result = _result(proc)
-    finally:
-        _stop(proc)
+    result = _run("profiles.py")
     rows = result["profiles"]
     assert result["benchmark"] == "profiles" and list(rows) == ["reader", "inbox", "all"]
     assert len(rows["reader"]["tools"]) < len(rows["inbox"]["tools"]) < len(rows["all"]["tools"])
@@ -177,11 +178,7 @@ def test_profiles_benchmark_reports_tools_list_bytes_per_profile() -> None:
 def test_limits_benchmark_reports_its_costs_per_call() -> None:
     """bench/limits.py reports the bucket, pacing and middleware costs per call, each positive and
     below a millisecond, and a whole call's CPU with and without the limiter."""
-    proc = _start("limits.py", "--tenants", "50")
-    try:
-        result = _result(proc)
-    finally:
-        _stop(proc)
+    result = _run("limits.py", "--tenants", "50")
     measured = result["measured"]
     assert result["benchmark"] == "limits" and result["quick"] is True
     for key in ("store_take_us", "pacer_decision_us", "middleware_added_us"):
@@ -229,11 +226,7 @@ def test_guardcost_times_the_guardrail_layers_in_a_real_gateway() -> None:
 def test_coldcost_reports_each_journal_step_hot_and_cold() -> None:
     """bench/coldcost.py times each step of an append in a loop and after evicting the caches,
     against a baseline eviction in the same run; the steps' costs are positive and bounded."""
-    proc = _start("coldcost.py")
-    try:
-        result = _result(proc)
-    finally:
-        _stop(proc)
+    result = _run("coldcost.py")
     measured = result["measured"]
     assert result["benchmark"] == "coldcost" and result["quick"] is True
     steps = {"time_field", "content_digest", "mac_cpython_sha256", "mac_openssl_sha256", "encode_line"}
