@@ -119,8 +119,8 @@ async def test_a_signed_in_browser_still_needs_csrf_for_every_change(site: httpx
     real = await csrf(site)
     session = {name: value for name, value in site.cookies.items() if name == "mcpgram-session"}
     assert session
-    # The real token with one character changed: the first (a random token ends in "A" one time in
-    # 16, and its last character's spare bits would not change the bytes anyway).
+    # The real token with its first character changed (its last is "A" one time in 16: a forgery
+    # ending in "A" was once the real token, and CI failed on it).
     forged = ("B" if real[0] != "B" else "C") + real[1:]
     actions = ["rotate", "logout", "signout", "relogin", "tighten", "signin"]
     for action in actions:
