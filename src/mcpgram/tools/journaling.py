@@ -92,20 +92,12 @@ async def journal_digest(journal: AuditJournal, action: Action) -> str | None:
     return journal.keys.content_digest(parts)  # type: ignore[arg-type]  # no Path among them
 
 
-def result_chat(result: Any) -> int | None:
-    """The marked id of the chat a call's result names (a sent, edited or forwarded message), or None."""
+async def written_chat(client: Client, action: Action, result: Any) -> int | None:
+    """The marked id of the chat a successful call wrote to (see the module doc)."""
     for holder in (result, getattr(result, "sent", None)):
         chat = getattr(holder, "chat", None)
         if type(chat) is int:
             return chat
-    return None
-
-
-async def written_chat(client: Client, action: Action, result: Any) -> int | None:
-    """The marked id of the chat a successful call wrote to (see the module doc)."""
-    chat = result_chat(result)
-    if chat is not None:
-        return chat
     refs = action.write or action.read
     if not refs:
         return None
